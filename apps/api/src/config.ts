@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { boolSetting, commonSettings, intSetting, listSetting, parseEnv } from '@app/common';
+
+/** Every setting of the API process, read from the environment once at start. */
+export const apiSettings = z.object({
+  ...commonSettings,
+  API_HOST: z.string().default('0.0.0.0'),
+  API_PORT: intSetting(8080, 0, 65535),
+  /** When set, the inference API requires `Authorization: Bearer <API_KEY>` (or `X-API-Key`). */
+  API_KEY: z.string().min(8).optional(),
+  /** Package locations in MODEL_STORE to register at start; `*` registers every package found. */
+  MODELS: listSetting('*'),
+  SYNC_TIMEOUT_MS: intSetting(30_000, 1),
+  MAX_TEXTS_PER_REQUEST: intSetting(1000, 1),
+  MAX_BODY_BYTES: intSetting(1024 * 1024, 1024),
+  MAX_WAIT_S: intSetting(60, 0),
+  RESULT_TTL_S: intSetting(86_400, 60),
+  JOB_ATTEMPTS: intSetting(3, 1),
+  IDEMPOTENCY_TTL_S: intSetting(86_400, 1),
+  /** Standard Webhooks secret (base64, optionally `whsec_`-prefixed); webhooks are refused without it. */
+  WEBHOOK_SECRET: z.string().min(8).optional(),
+  /** Hosts or CIDR ranges a webhook may target although they are loopback, private or link-local. */
+  WEBHOOK_ALLOWED_HOSTS: listSetting(''),
+  WEBHOOK_TIMEOUT_MS: intSetting(10_000, 1),
+  WEBHOOKS_ENABLED: boolSetting(true),
+  MAX_ARCHIVE_BYTES: intSetting(1024 ** 3, 1),
+});
+
+export type ApiConfig = z.infer<typeof apiSettings>;
+
+/** Injection token of the parsed settings. */
+export const API_CONFIG = Symbol('API_CONFIG');
+
+export const loadApiConfig = (env: NodeJS.ProcessEnv = process.env): ApiConfig => parseEnv(apiSettings, env);

@@ -1,0 +1,33 @@
+import { Controller, Get, Inject } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { ModelRegistry, versionKey } from '@app/registry';
+import { REDIS } from '../infra/redis.provider';
+import { Problem } from '../problem/problem';
+
+/** TorchServe's health check: Healthy when Redis answers and every model's default version has a worker. */
+@Controller()
+export class PingController {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly registry: ModelRegistry,
+  ) {}
+
+  @Get('ping')
+  async ping(): Promise<{ status: 'Healthy' }> {
+    try {
+      await this.redis.ping();
+    } catch (error) {
+      throw new Problem(503, 'Unhealthy', `Redis is unreachable: ${(error as Error).message}`);
+    }
+    const models = await this.registry.listModels();
+    if (models.length === 0) throw new Problem(503, 'Unhealthy', 'no model is registered');
+    const counts = await this.registry.workerCounts();
+    const unserved = models
+      .filter((m) => !counts.get(versionKey(m.name, m.defaultVersion ?? '')))
+      .map((m) => `${m.name} ${m.defaultVersion}`);
+    if (unserved.length) {
+      throw new Problem(503, 'Unhealthy', `no live worker serves the default version of: ${unserved.join(', ')}`);
+    }
+    return { status: 'Healthy' };
+  }
+}

@@ -1,0 +1,65 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { MANIFEST_FILE, loadModelPackage } from '@app/handler';
+import { ModelRegistry, type VersionRecord } from '@app/registry';
+import { API_CONFIG, type ApiConfig } from '../config';
+
+/** Packages in the configured model store, and their registration. */
+@Injectable()
+export class ModelStore {
+  private readonly logger = new Logger('ModelStore');
+
+  constructor(
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+    private readonly registry: ModelRegistry,
+  ) {}
+
+  /** Package folders and archives in the store. */
+  list(): string[] {
+    const store = resolve(this.config.MODEL_STORE);
+    if (!existsSync(store)) return [];
+    return readdirSync(store, { withFileTypes: true })
+      .filter((e) =>
+        e.isDirectory() ? existsSync(join(store, e.name, MANIFEST_FILE)) : /\.(tar\.gz|tgz|tar)$/.test(e.name),
+      )
+      .map((e) => e.name)
+      .sort();
+  }
+
+  /**
+   * Validates a package of the store and registers its version. `location` must name an entry
+   * of the store itself: no other path and no URL is accepted.
+   */
+  async register(location: string, workers: { min?: number; max?: number } = {}): Promise<VersionRecord> {
+    if (!this.list().includes(location)) {
+      throw new Error(`"${location}" is not a package in the model store`);
+    }
+    const pkg = await loadModelPackage(join(resolve(this.config.MODEL_STORE), location), {
+      maxArchiveBytes: this.config.MAX_ARCHIVE_BYTES,
+    });
+    const { name, version } = pkg.manifest;
+    const existing = await this.registry.getVersion(name, version).catch(() => undefined);
+    const minWorkers = workers.min ?? existing?.minWorkers ?? 1;
+    const record: VersionRecord = {
+      name,
+      version,
+      location,
+      manifest: pkg.manifest,
+      registeredAt: existing?.registeredAt ?? new Date().toISOString(),
+      minWorkers,
+      maxWorkers: workers.max ?? existing?.maxWorkers ?? Math.max(1, minWorkers),
+    };
+    await this.registry.registerVersion(record);
+    return record;
+  }
+
+  /** Registers the packages named by the MODELS setting (or all of them) at start. */
+  async registerConfigured(): Promise<void> {
+    const wanted = this.config.MODELS.includes('*') ? this.list() : this.config.MODELS;
+    for (const location of wanted) {
+      const record = await this.register(location);
+      this.logger.log(`registered ${record.name} ${record.version} from ${location}`);
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { describeIssues } from '@app/handler';
+import { badRequest, Problem } from '../problem/problem';
+
+/** Bounds a request's texts must respect. */
+export interface TextLimits {
+  maxTexts: number;
+}
+
+/**
+ * The texts of a TorchServe-style body: `{"data": [...]}`, `{"data": "one"}`, a bare JSON
+ * string, or a `text/plain` body. `single` says the caller sent one text, not a list.
+ */
+export function textsFromBody(body: unknown, limits: TextLimits): { texts: string[]; single: boolean } {
+  if (typeof body === 'string') return { texts: checkTexts([body], limits), single: true };
+  if (body && typeof body === 'object' && !Array.isArray(body) && 'data' in body) {
+    const data = (body as { data: unknown }).data;
+    if (typeof data === 'string') return { texts: checkTexts([data], limits), single: true };
+    return { texts: checkTexts(data, limits), single: false };
+  }
+  throw badRequest('the body must be {"data": ["text", ...]}, a JSON string, or text/plain', {
+    errors: [{ pointer: '#/data', detail: 'is missing' }],
+  });
+}
+
+/** Checks a list of texts: a non-empty array of non-empty strings within the size limit. */
+export function checkTexts(data: unknown, limits: TextLimits, pointer = '#/data'): string[] {
+  if (!Array.isArray(data)) {
+    throw badRequest('"data" must be an array of strings', { errors: [{ pointer, detail: 'must be an array' }] });
+  }
+  if (data.length === 0) {
+    throw badRequest('"data" is empty', { errors: [{ pointer, detail: 'must hold at least one text' }] });
+  }
+  if (data.length > limits.maxTexts) {
+    throw new Problem(413, 'Too many texts', `"data" holds ${data.length} texts; the limit is ${limits.maxTexts}`);
+  }
+  const errors = data.flatMap((item, i) =>
+    typeof item !== 'string'
+      ? [{ pointer: `${pointer}/${i}`, detail: `must be a string, got ${item === null ? 'null' : typeof item}` }]
+      : item.trim() === ''
+        ? [{ pointer: `${pointer}/${i}`, detail: 'must not be empty' }]
+        : [],
+  );
+  if (errors.length) throw badRequest(`${errors.length} item(s) of "data" are not usable texts`, { errors });
+  return data as string[];
+}
+
+const webhookEvent = z.enum(['start', 'completed']);
+
+/** Body of `POST /v1/predictions`. */
+export const createPredictionSchema = z
+  .object({
+    model: z.string().min(1),
+    version: z.string().min(1).optional(),
+    input: z.object({ data: z.unknown() }),
+    probabilities: z.boolean().optional(),
+    webhook: z.string().url().optional(),
+    webhook_events_filter: z.array(webhookEvent).min(1).default(['completed']),
+  })
+  .strict();
+
+export type CreatePredictionBody = z.infer<typeof createPredictionSchema>;
+
+export function parseCreateBody(body: unknown): CreatePredictionBody {
+  const parsed = createPredictionSchema.safeParse(body);
+  if (!parsed.success) {
+    throw badRequest(describeIssues(parsed.error), {
+      errors: parsed.error.issues.map((i) => ({ pointer: `#/${i.path.join('/')}`, detail: i.message })),
+    });
+  }
+  return parsed.data;
+}
+
+/** Reads `Prefer: wait=N` (seconds), capped at `max`; undefined when absent. */
+export function preferWait(header: string | undefined, max: number): number | undefined {
+  const match = header?.match(/(?:^|[,;\s])wait=(\d+)/);
+  return match ? Math.min(Number(match[1]), max) : undefined;
+}

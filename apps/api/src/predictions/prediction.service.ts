@@ -1,0 +1,232 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import type { Job, JobState } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  predictionQueueName,
+  type PredictionJobData,
+  type PredictionJobResult,
+  type WebhookEvent,
+} from '@app/common';
+import { ModelRegistry, versionKey, type VersionRecord } from '@app/registry';
+import { API_CONFIG, type ApiConfig } from '../config';
+import { QueueHub } from '../infra/queue-hub';
+import { REDIS } from '../infra/redis.provider';
+import { Problem, notFound } from '../problem/problem';
+import { WebhookState, type WebhookStatus } from '../webhooks/webhook-state';
+import { WebhookTargetGuard } from '../webhooks/webhook-target-guard';
+
+/** Status of a prediction as callers see it. */
+export type PredictionStatus = 'queued' | 'processing' | 'succeeded' | 'failed' | 'canceled';
+
+/** The prediction resource of the async API (also the webhook payload). */
+export interface PredictionView {
+  id: string;
+  model: string;
+  version: string;
+  status: PredictionStatus;
+  input: { data: string[] };
+  output: unknown[] | null;
+  error: string | null;
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  metrics: { queue_time_ms: number | null; inference_time_ms: number | null; batch_size: number | null };
+  webhook?: WebhookStatus;
+  urls: { get: string; cancel: string };
+}
+
+export interface CreatePrediction {
+  model: string;
+  version?: string;
+  texts: string[];
+  probabilities?: boolean;
+  webhook?: { url: string; events: WebhookEvent[] };
+  requestId?: string;
+  /** Bulk work runs after online work (BullMQ priority; 0 = online). */
+  priority?: number;
+}
+
+const QUEUED_STATES: ReadonlySet<JobState | 'unknown'> = new Set(['waiting', 'delayed', 'prioritized', 'waiting-children']);
+
+/**
+ * The story of a prediction: resolve the version, put the job on its queue, wait for it,
+ * describe it, cancel it. Never touches HTTP.
+ */
+@Injectable()
+export class PredictionService {
+  private workerCounts?: { at: number; counts: Map<string, number> };
+
+  constructor(
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly registry: ModelRegistry,
+    private readonly queues: QueueHub,
+    private readonly webhookState: WebhookState,
+    private readonly webhookGuard: WebhookTargetGuard,
+  ) {}
+
+  private recordKey(id: string): string {
+    return `${this.config.KEY_PREFIX}:prediction:${id}`;
+  }
+
+  /** Resolves the version (explicit, traffic split or default) and enqueues the job. */
+  async create(request: CreatePrediction, id: string = randomUUID()): Promise<Job<PredictionJobData>> {
+    const record = await this.registry.resolveVersion(request.model, request.version);
+    if (request.webhook) await this.webhookGuard.assertAllowed(request.webhook.url);
+    const queueName = predictionQueueName(record.name, record.version);
+    const data: PredictionJobData = {
+      model: record.name,
+      version: record.version,
+      texts: request.texts,
+      probabilities: request.probabilities,
+      requestId: request.requestId,
+      webhook: request.webhook,
+    };
+    const ttl = this.config.RESULT_TTL_S;
+    const [job] = await Promise.all([
+      this.queues.queue<PredictionJobData>(queueName).add('predict', data, {
+        jobId: id,
+        priority: request.priority || undefined,
+        attempts: this.config.JOB_ATTEMPTS,
+        backoff: { type: 'exponential', delay: 500 },
+        removeOnComplete: { age: ttl },
+        removeOnFail: { age: ttl },
+      }),
+      this.redis
+        .multi()
+        .hset(this.recordKey(id), 'queue', queueName)
+        .expire(this.recordKey(id), ttl)
+        .exec(),
+      request.webhook ? this.webhookState.init(id, request.webhook) : undefined,
+    ]);
+    return job as Job<PredictionJobData>;
+  }
+
+  /** Fails with 503 when no live worker serves the version, so a sync caller does not hang. */
+  async assertServed(model: string, version?: string): Promise<VersionRecord> {
+    const record = await this.registry.resolveVersion(model, version);
+    const now = Date.now();
+    if (!this.workerCounts || now - this.workerCounts.at > 1000) {
+      this.workerCounts = { at: now, counts: await this.registry.workerCounts() };
+    }
+    if (!this.workerCounts.counts.get(versionKey(record.name, record.version))) {
+      throw new Problem(503, 'No worker', `no live worker serves ${record.name} version ${record.version}`, {
+        model: record.name,
+        version: record.version,
+      });
+    }
+    return record;
+  }
+
+  /** Waits up to `timeoutMs` for the job to finish; true when it did (either way). */
+  async waitFor(job: Job<PredictionJobData>, timeoutMs: number): Promise<boolean> {
+    if (timeoutMs <= 0) return false;
+    const events = await this.queues.queueEvents(job.queueName);
+    try {
+      await job.waitUntilFinished(events, timeoutMs);
+      return true;
+    } catch (error) {
+      return !/timed out/.test(String((error as Error).message));
+    }
+  }
+
+  /** Enqueues a job and waits for its output, as the sync TorchServe-style API does. */
+  async predict(request: CreatePrediction): Promise<unknown[]> {
+    const record = await this.assertServed(request.model, request.version);
+    const job = await this.create({ ...request, model: record.name, version: record.version });
+    const finished = await this.waitFor(job, this.config.SYNC_TIMEOUT_MS);
+    const view = await this.view(job.id!);
+    if (!finished || view.status === 'queued' || view.status === 'processing') {
+      throw new Problem(504, 'Prediction timed out', `no answer within ${this.config.SYNC_TIMEOUT_MS} ms; poll its URL`, {
+        id: job.id,
+        url: view.urls.get,
+      });
+    }
+    if (view.status !== 'succeeded') {
+      throw new Problem(500, 'Prediction failed', view.error ?? view.status, { id: job.id });
+    }
+    return view.output ?? [];
+  }
+
+  async find(id: string): Promise<{ job?: Job<PredictionJobData, PredictionJobResult>; canceledAt?: string; queue: string }> {
+    const record = await this.redis.hgetall(this.recordKey(id));
+    if (!record.queue) throw notFound(`no prediction with id "${id}"`);
+    const job = await this.queues.queue<PredictionJobData>(record.queue).getJob(id);
+    return { job: job as Job<PredictionJobData, PredictionJobResult> | undefined, canceledAt: record.canceled_at, queue: record.queue };
+  }
+
+  async view(id: string): Promise<PredictionView> {
+    const { job, canceledAt } = await this.find(id);
+    if (!job) throw notFound(`prediction "${id}" has expired`);
+    const state = canceledAt ? 'canceled' : await job.getState();
+    return this.describe(job, state, canceledAt);
+  }
+
+  /** Cancels a prediction that has not finished; a finished one answers 409. */
+  async cancel(id: string): Promise<PredictionView> {
+    const { job } = await this.find(id);
+    if (!job) throw notFound(`prediction "${id}" has expired`);
+    const view = await this.view(id);
+    if (view.status !== 'queued' && view.status !== 'processing') {
+      throw new Problem(409, 'Already finished', `prediction "${id}" is ${view.status}`, { prediction_status: view.status });
+    }
+    const canceledAt = new Date().toISOString();
+    await this.redis.hset(this.recordKey(id), 'canceled_at', canceledAt);
+    // A queued job leaves the queue; one already in a batch finishes computing, but its output is withheld.
+    if (view.status === 'queued') await job.remove().catch(() => undefined);
+    if (job.data.webhook?.events.includes('completed')) {
+      await this.webhookState.enqueue(id, job.data.webhook.url, 'completed');
+    }
+    return this.describe(job, 'canceled', canceledAt);
+  }
+
+  private async describe(
+    job: Job<PredictionJobData, PredictionJobResult>,
+    state: JobState | 'unknown' | 'canceled',
+    canceledAt?: string,
+  ): Promise<PredictionView> {
+    const id = job.id!;
+    const status: PredictionStatus =
+      state === 'canceled'
+        ? 'canceled'
+        : state === 'completed'
+          ? 'succeeded'
+          : state === 'failed'
+            ? 'failed'
+            : state === 'active'
+              ? 'processing'
+              : QUEUED_STATES.has(state)
+                ? 'queued'
+                : 'failed';
+    const result = status === 'succeeded' ? job.returnvalue : undefined;
+    const iso = (ms?: number) => (ms ? new Date(ms).toISOString() : null);
+    const view: PredictionView = {
+      id,
+      model: job.data.model,
+      version: job.data.version,
+      status,
+      input: { data: job.data.texts },
+      output: result?.output ?? null,
+      error: status === 'failed' ? job.failedReason || 'unknown failure' : null,
+      created_at: new Date(job.timestamp).toISOString(),
+      started_at: iso(job.processedOn),
+      completed_at: canceledAt ?? (status === 'succeeded' || status === 'failed' ? iso(job.finishedOn) : null),
+      metrics: {
+        queue_time_ms: job.processedOn ? job.processedOn - job.timestamp : null,
+        inference_time_ms: result ? round(result.inferenceMs) : null,
+        batch_size: result?.batchSize ?? null,
+      },
+      urls: { get: `/v1/predictions/${id}`, cancel: `/v1/predictions/${id}/cancel` },
+    };
+    if (job.data.webhook) view.webhook = await this.webhookState.read(id);
+    return view;
+  }
+
+  /** Fingerprint of a request body, for idempotent retries. */
+  static fingerprint(body: unknown): string {
+    return createHash('sha256').update(JSON.stringify(body)).digest('hex');
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;

@@ -1,0 +1,51 @@
+import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { UnknownModelError } from '@app/registry';
+import { Problem } from './problem';
+
+const TITLES: Record<number, string> = {
+  400: 'Invalid request',
+  401: 'Unauthorized',
+  404: 'Not found',
+  405: 'Method not allowed',
+  413: 'Payload too large',
+  415: 'Unsupported media type',
+  500: 'Internal error',
+};
+
+/** Turns every error into an RFC 9457 `application/problem+json` answer. */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ProblemFilter');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<Request>();
+    const response = http.getResponse<Response>();
+    const problem = toProblem(error);
+    if (problem.getStatus() >= 500) this.logger.error(error instanceof Error ? error.stack : String(error));
+    response
+      .status(problem.getStatus())
+      .type('application/problem+json')
+      .send(JSON.stringify(problem.body(request.originalUrl)));
+  }
+}
+
+/** Maps known errors (body-parser, Nest, registry) to problems; anything else is a 500. */
+export function toProblem(error: unknown): Problem {
+  if (error instanceof Problem) return error;
+  if (error instanceof UnknownModelError) return new Problem(404, 'Model not found', error.message);
+  const parserType = (error as { type?: string }).type;
+  if (parserType === 'entity.parse.failed') {
+    return new Problem(400, 'Malformed JSON', (error as Error).message);
+  }
+  if (parserType === 'entity.too.large') {
+    const limit = (error as { limit?: number }).limit;
+    return new Problem(413, 'Payload too large', `the body is over the limit of ${limit} bytes`);
+  }
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    return new Problem(status, TITLES[status] ?? error.message, error.message);
+  }
+  return new Problem(500, 'Internal error', 'the server failed to handle this request');
+}

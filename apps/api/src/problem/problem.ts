@@ -1,0 +1,33 @@
+import { HttpException } from '@nestjs/common';
+
+/** An RFC 9457 problem: what went wrong, for which status, with optional extension members. */
+export class Problem extends HttpException {
+  constructor(
+    status: number,
+    readonly title: string,
+    readonly detail?: string,
+    readonly extensions: Record<string, unknown> = {},
+  ) {
+    super({ title, detail, ...extensions }, status);
+  }
+
+  /** The problem+json body. */
+  body(instance?: string): Record<string, unknown> {
+    return {
+      ...this.extensions,
+      type: `https://modelfleet.dev/problems/${slug(this.title)}`,
+      title: this.title,
+      status: this.getStatus(),
+      ...(this.detail ? { detail: this.detail } : {}),
+      ...(instance ? { instance } : {}),
+    };
+  }
+}
+
+function slug(title: string): string {
+  return title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+}
+
+export const badRequest = (detail: string, extensions?: Record<string, unknown>) =>
+  new Problem(400, 'Invalid request', detail, extensions);
+export const notFound = (detail: string) => new Problem(404, 'Not found', detail);

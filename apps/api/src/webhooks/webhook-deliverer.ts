@@ -1,0 +1,80 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { Webhook } from 'standardwebhooks';
+import { fetch } from 'undici';
+import { WEBHOOK_QUEUE, type WebhookJobData } from '@app/common';
+import { API_CONFIG, type ApiConfig } from '../config';
+import { REDIS } from '../infra/redis.provider';
+import { PredictionService } from '../predictions/prediction.service';
+import { WebhookState } from './webhook-state';
+import { WebhookTargetGuard } from './webhook-target-guard';
+
+/**
+ * Delivers webhooks from their own queue, signed the Standard Webhooks way
+ * (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>`).
+ * Redirects are not followed; a non-2xx answer or a network error is retried with
+ * exponential backoff, and the last failure leaves the delivery as a dead letter.
+ */
+@Injectable()
+export class WebhookDeliverer implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('WebhookDeliverer');
+  private worker?: Worker<WebhookJobData>;
+
+  constructor(
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly predictions: PredictionService,
+    private readonly state: WebhookState,
+    private readonly guard: WebhookTargetGuard,
+  ) {}
+
+  onModuleInit(): void {
+    if (!this.config.WEBHOOKS_ENABLED || !this.config.WEBHOOK_SECRET) return;
+    const signer = new Webhook(this.config.WEBHOOK_SECRET);
+    this.worker = new Worker(WEBHOOK_QUEUE, (job) => this.deliver(job, signer), {
+      connection: this.redis.duplicate(),
+      prefix: this.config.KEY_PREFIX,
+      concurrency: 16,
+    });
+    this.worker.on('error', (error) => this.logger.error(error.message));
+  }
+
+  private async deliver(job: Job<WebhookJobData>, signer: Webhook): Promise<void> {
+    const { predictionId, url, event } = job.data;
+    const prediction = await this.predictions.view(predictionId);
+    const now = new Date();
+    const body = JSON.stringify({ type: `prediction.${event}`, timestamp: now.toISOString(), data: prediction });
+    const messageId = job.id!;
+    const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    let statusCode: number | undefined;
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        body,
+        redirect: 'manual',
+        dispatcher: this.guard.agent,
+        signal: AbortSignal.timeout(this.config.WEBHOOK_TIMEOUT_MS),
+        headers: {
+          'content-type': 'application/json',
+          'webhook-id': messageId,
+          'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+          'webhook-signature': signer.sign(messageId, now, body),
+        },
+      });
+      statusCode = response.status;
+      await response.body?.cancel();
+      if (statusCode < 200 || statusCode >= 300) throw new Error(`receiver answered HTTP ${statusCode}`);
+    } catch (error) {
+      const message = (error as Error).cause ? String((error as Error).cause) : (error as Error).message;
+      await this.state.record(predictionId, { status: last ? 'dead_letter' : 'retrying', statusCode, error: message });
+      throw new Error(message);
+    }
+    await this.state.record(predictionId, { status: 'delivered', statusCode });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.worker?.close();
+    await this.guard.agent.close();
+  }
+}

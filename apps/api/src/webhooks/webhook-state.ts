@@ -1,0 +1,76 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { WEBHOOK_QUEUE, webhookJobOptions, type WebhookEvent, type WebhookJobData } from '@app/common';
+import { API_CONFIG, type ApiConfig } from '../config';
+import { QueueHub } from '../infra/queue-hub';
+import { REDIS } from '../infra/redis.provider';
+
+/** Delivery state of a prediction's webhook, as the prediction resource shows it. */
+export interface WebhookStatus {
+  url: string;
+  events: WebhookEvent[];
+  /** pending: nothing sent yet; retrying: last attempt failed; dead_letter: attempts exhausted. */
+  status: 'pending' | 'delivered' | 'retrying' | 'dead_letter';
+  attempts: number;
+  last_status_code?: number;
+  last_error?: string;
+  delivered_at?: string;
+}
+
+/** Keeps each prediction's webhook delivery state in Redis and enqueues deliveries. */
+@Injectable()
+export class WebhookState {
+  constructor(
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly queues: QueueHub,
+  ) {}
+
+  private key(id: string): string {
+    return `${this.config.KEY_PREFIX}:webhook:${id}`;
+  }
+
+  async init(id: string, webhook: { url: string; events: WebhookEvent[] }): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.key(id), { url: webhook.url, events: webhook.events.join(','), status: 'pending', attempts: 0 })
+      .expire(this.key(id), this.config.RESULT_TTL_S)
+      .exec();
+  }
+
+  async read(id: string): Promise<WebhookStatus | undefined> {
+    const raw = await this.redis.hgetall(this.key(id));
+    if (!raw.url) return undefined;
+    return {
+      url: raw.url,
+      events: raw.events.split(',') as WebhookEvent[],
+      status: raw.status as WebhookStatus['status'],
+      attempts: Number(raw.attempts),
+      ...(raw.last_status_code ? { last_status_code: Number(raw.last_status_code) } : {}),
+      ...(raw.last_error ? { last_error: raw.last_error } : {}),
+      ...(raw.delivered_at ? { delivered_at: raw.delivered_at } : {}),
+    };
+  }
+
+  /** Records one delivery attempt and what came of it. */
+  async record(
+    id: string,
+    outcome: { status: WebhookStatus['status']; statusCode?: number; error?: string },
+  ): Promise<void> {
+    const fields: Record<string, string> = { status: outcome.status };
+    if (outcome.statusCode) fields.last_status_code = String(outcome.statusCode);
+    if (outcome.error) fields.last_error = outcome.error;
+    if (outcome.status === 'delivered') fields.delivered_at = new Date().toISOString();
+    await this.redis.multi().hset(this.key(id), fields).hincrby(this.key(id), 'attempts', 1).exec();
+  }
+
+  async enqueue(predictionId: string, url: string, event: WebhookEvent): Promise<void> {
+    await this.queues
+      .queue<WebhookJobData>(WEBHOOK_QUEUE)
+      .add(
+        event,
+        { predictionId, url, event },
+        webhookJobOptions(predictionId, event, this.config.WEBHOOK_MAX_ATTEMPTS, this.config.WEBHOOK_BACKOFF_MS),
+      );
+  }
+}

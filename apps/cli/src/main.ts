@@ -1,0 +1,43 @@
+import { Command, Option } from 'commander';
+import { archiveCommand } from './archive-command';
+import { predictCommand, readStdinLines } from './predict-command';
+
+const program = new Command('modelfleet').description('Queue-driven BERT serving: offline tools');
+
+program
+  .command('predict')
+  .description('classify texts with a model package in this process (no Redis); reads stdin lines when no text is given')
+  .requiredOption('-m, --model <package>', 'model package folder or archive')
+  .addOption(new Option('--device <device>', 'execution provider').choices(['auto', 'cuda', 'cpu']).default('auto'))
+  .option('--threads <n>', 'ORT intra-op threads (0 = ORT default)', '0')
+  .option('-p, --probabilities', 'include the full probability vector')
+  .argument('[texts...]', 'texts to classify')
+  .action(async (texts: string[], options) => {
+    const inputs = texts.length > 0 ? texts : await readStdinLines();
+    const results = await predictCommand(inputs, options);
+    process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  });
+
+program
+  .command('archive')
+  .description('pack a model into a package archive (the counterpart of torch-model-archiver)')
+  .requiredOption('--model-name <name>', 'model name')
+  .requiredOption('--version <version>', 'model version')
+  .option('--model-file <file>', 'ONNX model file')
+  .option('--handler <handler>', 'built-in handler name, or a JS module file', 'text-classification')
+  .option('--tokenizer <file>', 'tokenizer.json')
+  .option('--vocab <file>', 'WordPiece vocab.txt (when there is no tokenizer.json)')
+  .option('--config <file>', 'config.json with id2label')
+  .option('--labels <names>', 'comma-separated label names (instead of config.json)')
+  .option('--max-length <n>', 'truncate texts to this many tokens')
+  .option('--extra-files <files>', 'comma-separated extra files')
+  .option('--export-path <dir>', 'where to write <name>-<version>.tar.gz', '.')
+  .option('-f, --force', 'overwrite an existing archive')
+  .action(async (options) => {
+    process.stdout.write(`${await archiveCommand(options)}\n`);
+  });
+
+program.parseAsync().catch((error: unknown) => {
+  process.stderr.write(`modelfleet: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,87 @@
+/** One job waiting for a batch. */
+export interface BatchItem {
+  /** Texts the job carries (a job is never split across groups). */
+  readonly size: number;
+  /** Lower runs first, as in BullMQ (online jobs 0, bulk jobs higher). */
+  readonly priority: number;
+}
+
+export interface BatcherLimits {
+  /** Most texts sent to the inference thread in one group (a larger single job goes alone). */
+  readonly maxGroupTexts: number;
+  /** Longest an idle batcher waits for more jobs after the first one arrived. */
+  readonly maxDelayMs: number;
+  /** An idle batcher flushes once no job arrived for this long (bounded by maxDelayMs). */
+  readonly gapMs: number;
+}
+
+/**
+ * Collects jobs into groups for the inference thread, adaptively: while a group runs, new jobs
+ * pile up and go together the moment it ends (batches grow with load); when idle, a job goes
+ * almost at once, after waiting at most `gapMs` for companions and never past `maxDelayMs`.
+ * At most one group is in flight. Pure logic: no Redis, no threads.
+ */
+export class TokenBatcher<T extends BatchItem> {
+  private pending: T[] = [];
+  private pendingTexts = 0;
+  private busy = false;
+  private firstArrival = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly limits: BatcherLimits,
+    /** Runs one group; the batcher sends the next group once it settles. */
+    private readonly run: (group: T[]) => Promise<void>,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Jobs collected but not yet sent. */
+  get waiting(): number {
+    return this.pending.length;
+  }
+
+  add(item: T): void {
+    if (this.pending.length === 0) this.firstArrival = this.now();
+    this.pending.push(item);
+    this.pendingTexts += item.size;
+    if (this.busy) return;
+    if (this.pendingTexts >= this.limits.maxGroupTexts) return this.flush();
+    const deadline = this.firstArrival + this.limits.maxDelayMs;
+    const wait = Math.min(this.limits.gapMs, deadline - this.now());
+    clearTimeout(this.timer);
+    if (wait <= 0) return this.flush();
+    this.timer = setTimeout(() => this.flush(), wait);
+  }
+
+  /** Sends the next group now if nothing is in flight. */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.busy || this.pending.length === 0) return;
+    const group = this.takeGroup();
+    this.busy = true;
+    this.run(group)
+      .catch(() => undefined)
+      .finally(() => {
+        this.busy = false;
+        if (this.pending.length > 0) this.flush();
+      });
+  }
+
+  /** Highest priority first, arrival order within a priority, whole jobs up to the text limit. */
+  private takeGroup(): T[] {
+    this.pending.sort((a, b) => a.priority - b.priority);
+    const group: T[] = [];
+    let texts = 0;
+    while (this.pending.length > 0) {
+      const next = this.pending[0];
+      if (group.length > 0 && texts + next.size > this.limits.maxGroupTexts) break;
+      group.push(next);
+      texts += next.size;
+      this.pending.shift();
+    }
+    this.pendingTexts -= texts;
+    if (this.pending.length > 0) this.firstArrival = this.now();
+    return group;
+  }
+}

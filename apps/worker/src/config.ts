@@ -1,0 +1,29 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { boolSetting, commonSettings, intSetting, listSetting, parseEnv } from '@app/common';
+
+/** Every setting of a worker process, read from the environment once at start. */
+export const workerSettings = z.object({
+  ...commonSettings,
+  WORKER_ID: z.string().default(`${hostname()}-${process.pid}`),
+  /** `name@version` entries to serve, or `*` for every registered version. */
+  WORKER_MODELS: listSetting('*'),
+  DEVICE: z.enum(['auto', 'cuda', 'cpu']).default('auto'),
+  INTRA_OP_THREADS: intSetting(0),
+  WORKER_CONCURRENCY: intSetting(256, 1),
+  BATCH_GAP_MS: intSetting(1, 0),
+  GROUP_BATCHES: intSetting(4, 1),
+  LOCK_DURATION_MS: intSetting(30_000, 1000),
+  STALLED_INTERVAL_MS: intSetting(30_000, 1000),
+  MAX_STALLED_COUNT: intSetting(2, 0),
+  HEARTBEAT_MS: intSetting(2000, 100),
+  WORKER_TTL_MS: intSetting(10_000, 500),
+  REGISTRY_POLL_MS: intSetting(2000, 100),
+  MAX_ARCHIVE_BYTES: intSetting(1024 ** 3, 1),
+  WEBHOOKS_ENABLED: boolSetting(true),
+});
+
+export type WorkerConfig = z.infer<typeof workerSettings>;
+
+export const loadWorkerConfig = (env: NodeJS.ProcessEnv = process.env): WorkerConfig =>
+  parseEnv(workerSettings, env);

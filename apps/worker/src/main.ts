@@ -1,0 +1,29 @@
+import { connectRedis, createLogger } from '@app/common';
+import { loadWorkerConfig } from './config';
+import { WorkerProcess } from './worker-process';
+
+async function main(): Promise<void> {
+  const config = loadWorkerConfig();
+  const logger = createLogger('worker', config.LOG_LEVEL, config.LOG_PRETTY).child({ worker: config.WORKER_ID });
+  const redis = connectRedis(config.REDIS_URL);
+  const worker = new WorkerProcess(redis, config, logger);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping: finishing jobs in hand');
+    await worker.stop();
+    await redis.quit();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  await worker.start();
+  logger.info({ serving: worker.serving }, 'worker started');
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`worker: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

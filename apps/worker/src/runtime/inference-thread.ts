@@ -1,0 +1,44 @@
+/**
+ * Entry of the inference thread. It owns the ORT session, so a forward pass (which holds its
+ * thread for the whole run) never stalls the main thread's Redis traffic, lock renewals and
+ * heartbeats. It takes groups of texts, packs them by token budget and answers in order.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { classifyTexts, openModel } from '@app/handler';
+import type { ClassifyRequest, InferenceThreadOptions, ThreadMessage } from './protocol';
+
+const port = parentPort!;
+const post = (message: ThreadMessage) => port.postMessage(message);
+
+async function start(options: InferenceThreadOptions): Promise<void> {
+  const { pkg, handler } = await openModel(options.packagePath, {
+    device: options.device,
+    intraOpNumThreads: options.intraOpNumThreads,
+    maxArchiveBytes: options.maxArchiveBytes,
+    log: (message) => post({ type: 'log', message }),
+  });
+  const limits = {
+    maxBatchSize: pkg.manifest.batching.max_batch_size,
+    maxBatchTokens: pkg.manifest.batching.max_batch_tokens,
+  };
+  port.on('message', async (request: ClassifyRequest | 'dispose') => {
+    if (request === 'dispose') {
+      await handler.dispose();
+      port.close();
+      return;
+    }
+    try {
+      const outcome = await classifyTexts(handler, request.texts, limits, { probabilities: true });
+      post({ type: 'result', id: request.id, ...outcome });
+    } catch (error) {
+      const e = error instanceof Error ? error : new Error(String(error));
+      post({ type: 'error', id: request.id, name: e.name, message: e.message });
+    }
+  });
+  const provider = (handler as { provider?: string }).provider ?? 'cpu';
+  post({ type: 'ready', provider, ...limits });
+}
+
+start(workerData as InferenceThreadOptions).catch((error: unknown) => {
+  post({ type: 'fatal', message: error instanceof Error ? error.message : String(error) });
+});

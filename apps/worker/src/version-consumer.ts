@@ -1,0 +1,194 @@
+import { resolve } from 'node:path';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  WEBHOOK_QUEUE,
+  predictionQueueName,
+  webhookJobOptions,
+  type Logger,
+  type PredictionJobData,
+  type PredictionJobResult,
+  type WebhookEvent,
+  type WebhookJobData,
+} from '@app/common';
+import { HandlerInputError } from '@app/handler';
+import type { VersionRecord } from '@app/registry';
+import { TokenBatcher } from './batching/token-batcher';
+import type { WorkerConfig } from './config';
+import { InferenceClient, type GroupOutcome } from './runtime/inference-client';
+
+interface PendingJob {
+  job: Job<PredictionJobData>;
+  size: number;
+  priority: number;
+  resolve: (result: PredictionJobResult) => void;
+  reject: (error: Error) => void;
+}
+
+/** Figures of the last group this consumer ran, for heartbeats. */
+export interface LastBatch {
+  size: number;
+  tokens: number;
+  inferenceMs: number;
+}
+
+/**
+ * Serves one model version: a BullMQ worker pulls many jobs at once, a TokenBatcher groups
+ * them, the inference thread runs each group, and the answers are split back per job.
+ */
+export class VersionConsumer {
+  private worker!: Worker<PredictionJobData, PredictionJobResult>;
+  private webhooks?: Queue<WebhookJobData>;
+  private readonly batcher: TokenBatcher<PendingJob>;
+  private activeJobs = 0;
+  lastBatch?: LastBatch;
+
+  private constructor(
+    readonly record: VersionRecord,
+    private readonly client: InferenceClient,
+    private readonly config: WorkerConfig,
+    private readonly logger: Logger,
+  ) {
+    this.batcher = new TokenBatcher(
+      {
+        maxGroupTexts: client.limits.maxBatchSize * config.GROUP_BATCHES,
+        maxDelayMs: record.manifest.batching.max_batch_delay_ms,
+        gapMs: config.BATCH_GAP_MS,
+      },
+      (group) => this.runGroup(group),
+    );
+  }
+
+  /** Loads and warms the model in its thread, then starts consuming the version's queue. */
+  static async start(
+    record: VersionRecord,
+    connection: Redis,
+    config: WorkerConfig,
+    logger: Logger,
+  ): Promise<VersionConsumer> {
+    const log = logger.child({ model: record.name, version: record.version });
+    const client = await InferenceClient.start(
+      {
+        packagePath: resolve(config.MODEL_STORE, record.location),
+        device: config.DEVICE,
+        intraOpNumThreads: config.INTRA_OP_THREADS,
+        maxArchiveBytes: config.MAX_ARCHIVE_BYTES,
+      },
+      (message) => log.warn(message),
+    );
+    const consumer = new VersionConsumer(record, client, config, log);
+    consumer.listen(connection);
+    log.info({ provider: client.provider }, 'serving model version');
+    return consumer;
+  }
+
+  get provider(): string {
+    return this.client.provider;
+  }
+
+  /** Jobs taken from the queue and not yet answered. */
+  get jobsInFlight(): number {
+    return this.activeJobs;
+  }
+
+  private listen(connection: Redis): void {
+    const queueName = predictionQueueName(this.record.name, this.record.version);
+    const options = { connection, prefix: this.config.KEY_PREFIX };
+    if (this.config.WEBHOOKS_ENABLED) this.webhooks = new Queue(WEBHOOK_QUEUE, options);
+    this.worker = new Worker(queueName, (job) => this.process(job), {
+      ...options,
+      concurrency: this.config.WORKER_CONCURRENCY,
+      lockDuration: this.config.LOCK_DURATION_MS,
+      stalledInterval: this.config.STALLED_INTERVAL_MS,
+      maxStalledCount: this.config.MAX_STALLED_COUNT,
+    });
+    this.worker.on('completed', (job) => this.announce(job, 'completed'));
+    this.worker.on('failed', (job) => {
+      if (job && job.finishedOn) this.announce(job, 'completed');
+    });
+    this.worker.on('error', (error) => this.logger.error({ err: error }, 'queue worker error'));
+  }
+
+  private async process(job: Job<PredictionJobData>): Promise<PredictionJobResult> {
+    const texts = job.data.texts;
+    if (!Array.isArray(texts) || texts.length === 0) {
+      throw new UnrecoverableError('job carries no texts');
+    }
+    const bad = texts.findIndex((t) => typeof t !== 'string' || t.trim() === '');
+    if (bad >= 0) throw new UnrecoverableError(`item ${bad} is not a non-empty string`);
+    if (job.data.webhook?.events.includes('start')) this.announce(job, 'start');
+    this.activeJobs++;
+    try {
+      return await new Promise<PredictionJobResult>((resolve, reject) => {
+        this.batcher.add({ job, size: texts.length, priority: job.opts.priority ?? 0, resolve, reject });
+      });
+    } finally {
+      this.activeJobs--;
+    }
+  }
+
+  /** Runs a group; if it fails as a whole, runs its jobs one by one so a bad job fails alone. */
+  private async runGroup(group: PendingJob[]): Promise<void> {
+    let outcome: GroupOutcome;
+    try {
+      outcome = await this.client.classify(group.flatMap((p) => p.job.data.texts));
+    } catch (error) {
+      if (group.length === 1) return group[0].reject(asJobError(error));
+      for (const pending of group) await this.runGroup([pending]);
+      return;
+    }
+    const { batches } = outcome;
+    this.lastBatch = {
+      size: batches.reduce((max, b) => Math.max(max, b.size), 0),
+      tokens: batches.reduce((sum, b) => sum + b.paddedTokens, 0),
+      inferenceMs: batches.reduce((sum, b) => sum + b.inferenceMs, 0),
+    };
+    let offset = 0;
+    for (const { job, resolve } of group) {
+      const count = job.data.texts.length;
+      const held = new Set(outcome.batchOf.slice(offset, offset + count));
+      const output = outcome.results.slice(offset, offset + count);
+      offset += count;
+      resolve({
+        output: job.data.probabilities ? output : output.map(withoutProbabilities),
+        inferenceMs: [...held].reduce((sum, b) => sum + batches[b].inferenceMs, 0),
+        batchSize: Math.max(...[...held].map((b) => batches[b].size)),
+        worker: this.config.WORKER_ID,
+      });
+      this.logger.debug({ jobId: job.id, requestId: job.data.requestId, texts: count }, 'job done');
+    }
+  }
+
+  /** Enqueues a webhook delivery; the job id makes a repeated announcement a no-op. */
+  private announce(job: Job<PredictionJobData>, event: WebhookEvent): void {
+    const webhook = job.data.webhook;
+    if (!this.webhooks || !webhook || !webhook.events.includes(event)) return;
+    this.webhooks
+      .add(
+        event,
+        { predictionId: job.id!, url: webhook.url, event },
+        webhookJobOptions(job.id!, event, this.config.WEBHOOK_MAX_ATTEMPTS, this.config.WEBHOOK_BACKOFF_MS),
+      )
+      .catch((error) => this.logger.error({ err: error, jobId: job.id }, 'cannot enqueue webhook'));
+  }
+
+  /** Stops taking jobs, lets the jobs in hand finish, then releases the model. */
+  async close(): Promise<void> {
+    await this.worker.close();
+    await this.webhooks?.close();
+    await this.client.close();
+  }
+}
+
+function withoutProbabilities(result: unknown): unknown {
+  if (result && typeof result === 'object' && 'probabilities' in result) {
+    const { probabilities: _, ...rest } = result as Record<string, unknown>;
+    return rest;
+  }
+  return result;
+}
+
+function asJobError(error: unknown): Error {
+  if (error instanceof HandlerInputError) return new UnrecoverableError(error.message);
+  return error instanceof Error ? error : new Error(String(error));
+}

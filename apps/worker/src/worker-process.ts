@@ -1,0 +1,113 @@
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import type { Logger } from '@app/common';
+import { ModelRegistry, versionKey, type VersionRecord } from '@app/registry';
+import type { WorkerConfig } from './config';
+import { VersionConsumer } from './version-consumer';
+
+/**
+ * One worker process in the fleet: keeps a consumer per model version it should serve,
+ * follows the registry as versions come and go, and heartbeats what it serves.
+ */
+export class WorkerProcess {
+  private readonly consumers = new Map<string, VersionConsumer>();
+  private readonly failed = new Set<string>();
+  private readonly startedAt = new Date().toISOString();
+  private timers: NodeJS.Timeout[] = [];
+  private reconciling?: Promise<void>;
+  private stopping = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly config: WorkerConfig,
+    private readonly logger: Logger,
+    private readonly registry = new ModelRegistry(redis, config.KEY_PREFIX),
+  ) {}
+
+  async start(): Promise<void> {
+    await this.reconcile();
+    await this.heartbeat();
+    this.timers = [
+      setInterval(() => void this.reconcile(), this.config.REGISTRY_POLL_MS),
+      setInterval(() => void this.heartbeat(), this.config.HEARTBEAT_MS),
+    ];
+  }
+
+  /** Versions this process serves, as `name@version`. */
+  get serving(): string[] {
+    return [...this.consumers.keys()];
+  }
+
+  /** Starts consumers for wanted versions it lacks and stops those no longer registered. */
+  reconcile(): Promise<void> {
+    this.reconciling ??= this.doReconcile()
+      .catch((error) => this.logger.error({ err: error }, 'registry reconcile failed'))
+      .finally(() => (this.reconciling = undefined));
+    return this.reconciling;
+  }
+
+  private async doReconcile(): Promise<void> {
+    if (this.stopping) return;
+    const wanted = new Map<string, VersionRecord>();
+    for (const model of await this.registry.listModels()) {
+      for (const record of model.versions) {
+        const key = versionKey(record.name, record.version);
+        if (this.wants(key)) wanted.set(key, record);
+      }
+    }
+    for (const [key, consumer] of this.consumers) {
+      if (!wanted.has(key)) {
+        this.consumers.delete(key);
+        this.logger.info({ version: key }, 'version unregistered, stopping its consumer');
+        await consumer.close();
+      }
+    }
+    for (const [key, record] of wanted) {
+      if (this.consumers.has(key) || this.failed.has(key) || this.stopping) continue;
+      try {
+        this.consumers.set(key, await VersionConsumer.start(record, this.redis, this.config, this.logger));
+        await this.heartbeat();
+      } catch (error) {
+        // A package that will not load stays failed for this process's life; say so once.
+        this.failed.add(key);
+        this.logger.error({ err: error, version: key }, 'cannot serve model version');
+      }
+    }
+  }
+
+  private wants(key: string): boolean {
+    const list = this.config.WORKER_MODELS;
+    return list.includes('*') || list.includes(key) || list.includes(key.split('@')[0]);
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.stopping) return;
+    const consumers = [...this.consumers.values()];
+    const last = consumers.map((c) => c.lastBatch).find(Boolean);
+    await this.registry
+      .heartbeat(
+        {
+          id: this.config.WORKER_ID,
+          host: hostname(),
+          pid: process.pid,
+          device: consumers[0]?.provider ?? 'cpu',
+          versions: this.serving,
+          jobsInFlight: consumers.reduce((sum, c) => sum + c.jobsInFlight, 0),
+          lastBatch: last,
+          startedAt: this.startedAt,
+        },
+        this.config.WORKER_TTL_MS,
+      )
+      .catch((error) => this.logger.error({ err: error }, 'heartbeat failed'));
+  }
+
+  /** Stops taking jobs, finishes those in hand, and leaves the registry. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.timers.forEach(clearInterval);
+    await this.reconciling;
+    await Promise.all([...this.consumers.values()].map((c) => c.close()));
+    this.consumers.clear();
+    await this.registry.removeWorker(this.config.WORKER_ID);
+  }
+}

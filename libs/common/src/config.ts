@@ -1,0 +1,54 @@
+import { z } from 'zod';
+
+/** Raised when settings do not validate; its message lists every bad key. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * Parses environment variables with a zod object schema whose keys are the variable names.
+ * Unknown variables are ignored; each bad one is named in a single error.
+ */
+export function parseEnv<T extends z.ZodObject>(schema: T, env: NodeJS.ProcessEnv = process.env): z.infer<T> {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid settings:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/** Integer setting with a default and bounds. */
+export const intSetting = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+/** Boolean setting: true/false/1/0/yes/no. */
+export const boolSetting = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** Comma-separated list setting. */
+export const listSetting = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+
+/** Settings every process reads. */
+export const commonSettings = {
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  MODEL_STORE: z.string().default('models'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_PRETTY: boolSetting(false),
+  /** Prefix of every Redis key and queue, so several deployments can share one Redis. */
+  KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('mf'),
+  WEBHOOK_MAX_ATTEMPTS: intSetting(5, 1),
+  WEBHOOK_BACKOFF_MS: intSetting(1000, 1),
+};

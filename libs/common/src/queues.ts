@@ -1,0 +1,58 @@
+/** Names of queues and the payloads that travel on them: defined once, here. */
+
+/** Queue of one model version's prediction jobs. `@` cannot occur in names or versions. */
+export function predictionQueueName(model: string, version: string): string {
+  return `predict-${model}@${version}`;
+}
+
+/** Queue of webhook deliveries. */
+export const WEBHOOK_QUEUE = 'webhooks';
+
+/** Events a webhook may be sent for. */
+export type WebhookEvent = 'start' | 'completed';
+
+/** What the API puts on a model version's queue. */
+export interface PredictionJobData {
+  model: string;
+  version: string;
+  texts: string[];
+  probabilities?: boolean;
+  /** Carried from the HTTP request into the worker's log lines. */
+  requestId?: string;
+  webhook?: { url: string; events: WebhookEvent[] };
+}
+
+/** What the worker returns for a prediction job. */
+export interface PredictionJobResult {
+  output: unknown[];
+  /** Time spent in the forward passes of the batch(es) that held this job, in ms. */
+  inferenceMs: number;
+  /** Texts in the largest forward pass that held this job. */
+  batchSize: number;
+  /** Worker that ran the job. */
+  worker: string;
+}
+
+/** What a webhook delivery job carries. */
+export interface WebhookJobData {
+  predictionId: string;
+  url: string;
+  event: WebhookEvent;
+}
+
+/**
+ * Options of a webhook delivery job. The id makes a repeated announcement (say, by a job
+ * delivered twice) a no-op; failed deliveries stay in the queue's failed set: the dead letters.
+ */
+export function webhookJobOptions(predictionId: string, event: WebhookEvent, attempts: number, backoffMs: number) {
+  return {
+    jobId: `${predictionId}-${event}`,
+    attempts,
+    backoff: { type: 'exponential', delay: backoffMs },
+    removeOnComplete: { age: 86_400 },
+    removeOnFail: false,
+  };
+}
+
+/** Failure reason recorded for a job canceled before it ran. */
+export const CANCELED_REASON = 'canceled';

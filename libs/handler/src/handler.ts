@@ -1,0 +1,90 @@
+import type { ModelManifest } from './manifest';
+
+/** Which execution provider the ONNX session should use. `auto` picks CUDA when a GPU is present. */
+export type DeviceChoice = 'auto' | 'cuda' | 'cpu';
+
+/** What a handler is given once, before it serves anything. */
+export interface HandlerContext {
+  /** Directory holding the unpacked model package. */
+  readonly modelDir: string;
+  /** The package manifest, already validated. */
+  readonly manifest: ModelManifest;
+  /** Label names, index = class id. */
+  readonly labels: readonly string[];
+  readonly device: DeviceChoice;
+  /** Threads ORT may use inside one operator; 0 lets ORT decide. */
+  readonly intraOpNumThreads: number;
+  /** Receives one line per notable event (provider fallback, warm-up). */
+  readonly log: (message: string) => void;
+}
+
+/** One text after `preprocess`: its token ids and their count, so a batcher can budget tokens. */
+export interface EncodedText {
+  readonly ids: readonly number[];
+  readonly typeIds?: readonly number[];
+  /** Number of real tokens (ids.length); what a padded batch pays for. */
+  readonly length: number;
+}
+
+/** Raw scores for a batch: `data` is row-major `[rows, width]`. */
+export interface InferenceOutput {
+  readonly data: Float32Array;
+  readonly rows: number;
+  readonly width: number;
+}
+
+export interface PostprocessOptions {
+  /** Include the whole probability vector per text. */
+  readonly probabilities?: boolean;
+}
+
+/** The answer for one text of the built-in text classifier. */
+export interface Prediction {
+  label: number;
+  label_name: string;
+  probability: number;
+  probabilities?: number[];
+}
+
+/**
+ * The contract every handler honours, modelled on TorchServe's BaseHandler.
+ * `preprocess` works per text and reports token lengths; `inference` takes one packed batch
+ * (any size, padded by the handler to its longest member); `postprocess` returns one result
+ * per row, in order. A custom handler is a module in the package whose default export
+ * (or `Handler` export) is a class implementing this interface.
+ */
+export interface Handler<TResult = Prediction> {
+  initialize(context: HandlerContext): Promise<void>;
+  preprocess(inputs: readonly string[]): Promise<EncodedText[]>;
+  inference(batch: readonly EncodedText[]): Promise<InferenceOutput>;
+  postprocess(output: InferenceOutput, options?: PostprocessOptions): TResult[];
+  /** Runs one small batch so the first real request does not pay for lazy initialisation. */
+  warmup?(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/** Figures of one batch run through the three stages. */
+export interface BatchTimings {
+  preprocessMs: number;
+  inferenceMs: number;
+  postprocessMs: number;
+}
+
+/** Runs texts through preprocess → inference → postprocess as one batch, timing each stage. */
+export async function runBatch<T>(
+  handler: Handler<T>,
+  texts: readonly string[],
+  options?: PostprocessOptions,
+): Promise<{ results: T[]; timings: BatchTimings }> {
+  const t0 = performance.now();
+  const encoded = await handler.preprocess(texts);
+  const t1 = performance.now();
+  const output = await handler.inference(encoded);
+  const t2 = performance.now();
+  const results = handler.postprocess(output, options);
+  const t3 = performance.now();
+  return {
+    results,
+    timings: { preprocessMs: t1 - t0, inferenceMs: t2 - t1, postprocessMs: t3 - t2 },
+  };
+}

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+
+/** The file every model package carries at its root. */
+export const MANIFEST_FILE = 'MANIFEST.json';
+
+/** Name of the built-in BERT sequence classifier. */
+export const TEXT_CLASSIFICATION = 'text-classification';
+
+const relativeFile = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'), {
+    message: 'must be a path inside the package (no leading "/" and no "..")',
+  });
+
+/** Micro-batching limits a worker applies to this model version. */
+export const batchingSchema = z
+  .object({
+    max_batch_size: z.number().int().positive().default(64),
+    max_batch_tokens: z.number().int().positive().default(8192),
+    max_batch_delay_ms: z.number().nonnegative().default(5),
+  })
+  .strict();
+
+export const manifestSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, "_", "." or "-"'),
+    version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, "_", "." or "-"'),
+    /** `text-classification`, or a JS module inside the package (e.g. `handler.js`). */
+    handler: z.string().min(1).default(TEXT_CLASSIFICATION),
+    model_file: relativeFile.optional(),
+    tokenizer_file: relativeFile.optional(),
+    vocab_file: relativeFile.optional(),
+    config_file: relativeFile.optional(),
+    extra_files: z.array(relativeFile).default([]),
+    labels: z.array(z.string().min(1)).min(2).optional(),
+    max_length: z.number().int().min(2).default(512),
+    do_lower_case: z.boolean().default(true),
+    batching: batchingSchema.default({
+      max_batch_size: 64,
+      max_batch_tokens: 8192,
+      max_batch_delay_ms: 5,
+    }),
+  })
+  .strict();
+
+/** A validated manifest, defaults filled in. */
+export type ModelManifest = z.infer<typeof manifestSchema>;
+
+/** Formats zod issues as `field: problem; field: problem`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .join('; ');
+}

@@ -1,0 +1,162 @@
+import { join } from 'node:path';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import type {
+  EncodedText,
+  Handler,
+  HandlerContext,
+  InferenceOutput,
+  PostprocessOptions,
+  Prediction,
+} from './handler';
+import { HandlerInputError, InferenceError, ModelPackageError } from './errors';
+import { openSession, type Provider } from './onnx-session';
+import { TextTokenizer } from './tokenizer';
+
+const REQUIRED_INPUTS = ['input_ids', 'attention_mask'];
+const OPTIONAL_INPUTS = ['token_type_ids'];
+const OUTPUT = 'logits';
+
+/**
+ * The built-in BERT sequence classifier: `tokenizers` for WordPiece, onnxruntime-node for the
+ * forward pass, softmax for the answer. Reads an exported Hugging Face layout: `model.onnx`
+ * (inputs `input_ids`, `attention_mask`, optionally `token_type_ids`; output `logits`)
+ * and `tokenizer.json` or `vocab.txt`.
+ */
+export class TextClassificationHandler implements Handler<Prediction> {
+  private tokenizer!: TextTokenizer;
+  private session!: InferenceSession;
+  private labels: readonly string[] = [];
+  private usesTypeIds = false;
+  /** Where the forward pass runs, known once initialised. */
+  provider: Provider = 'cpu';
+
+  async initialize(context: HandlerContext): Promise<void> {
+    const { manifest, modelDir } = context;
+    this.labels = context.labels;
+    const source = manifest.tokenizer_file
+      ? { tokenizerFile: join(modelDir, manifest.tokenizer_file) }
+      : manifest.vocab_file
+        ? { vocabFile: join(modelDir, manifest.vocab_file), lowercase: manifest.do_lower_case }
+        : undefined;
+    if (!source) {
+      throw new ModelPackageError('manifest names neither tokenizer_file nor vocab_file');
+    }
+    if (!manifest.model_file) throw new ModelPackageError('manifest names no model_file');
+    this.tokenizer = await TextTokenizer.load(source, manifest.max_length);
+    const opened = await openSession(join(modelDir, manifest.model_file), context);
+    this.session = opened.session;
+    this.provider = opened.provider;
+    this.usesTypeIds = checkGraph(this.session, manifest.model_file, this.labels.length);
+  }
+
+  async preprocess(inputs: readonly string[]): Promise<EncodedText[]> {
+    inputs.forEach((text, i) => {
+      if (typeof text !== 'string') throw new HandlerInputError(`item ${i} is not a string`);
+      if (text.trim() === '') throw new HandlerInputError(`item ${i} is an empty text`);
+    });
+    return this.tokenizer.encode(inputs);
+  }
+
+  async inference(batch: readonly EncodedText[]): Promise<InferenceOutput> {
+    const rows = batch.length;
+    if (rows === 0) return { data: new Float32Array(0), rows: 0, width: this.labels.length };
+    const width = batch.reduce((longest, item) => Math.max(longest, item.length), 0);
+    const ids = new BigInt64Array(rows * width).fill(BigInt(this.tokenizer.padId));
+    const mask = new BigInt64Array(rows * width);
+    const types = new BigInt64Array(rows * width);
+    batch.forEach((item, row) => {
+      const offset = row * width;
+      for (let t = 0; t < item.length; t++) {
+        ids[offset + t] = BigInt(item.ids[t]);
+        mask[offset + t] = 1n;
+        if (item.typeIds) types[offset + t] = BigInt(item.typeIds[t]);
+      }
+    });
+    const dims = [rows, width];
+    const feeds: Record<string, Tensor> = {
+      input_ids: new Tensor('int64', ids, dims),
+      attention_mask: new Tensor('int64', mask, dims),
+    };
+    if (this.usesTypeIds) feeds.token_type_ids = new Tensor('int64', types, dims);
+    let logits: Tensor;
+    try {
+      logits = (await this.session.run(feeds))[OUTPUT];
+    } catch (error) {
+      throw new InferenceError(`forward pass failed: ${String(error)}`);
+    }
+    const outWidth = logits.dims[1];
+    if (outWidth !== this.labels.length) {
+      throw new ModelPackageError(
+        `model returns ${outWidth} logits per text but the package has ${this.labels.length} labels`,
+      );
+    }
+    return { data: logits.data as Float32Array, rows, width: outWidth };
+  }
+
+  postprocess(output: InferenceOutput, options: PostprocessOptions = {}): Prediction[] {
+    const predictions: Prediction[] = [];
+    for (let row = 0; row < output.rows; row++) {
+      const probabilities = softmax(output.data.subarray(row * output.width, (row + 1) * output.width));
+      let best = 0;
+      for (let k = 1; k < probabilities.length; k++) {
+        if (probabilities[k] > probabilities[best]) best = k;
+      }
+      const prediction: Prediction = {
+        label: best,
+        label_name: this.labels[best],
+        probability: probabilities[best],
+      };
+      if (options.probabilities) prediction.probabilities = probabilities;
+      predictions.push(prediction);
+    }
+    return predictions;
+  }
+
+  async warmup(): Promise<void> {
+    // Also proves the logits width matches the labels when the graph leaves it symbolic.
+    await this.inference(await this.preprocess(['warm up']));
+  }
+
+  async dispose(): Promise<void> {
+    await this.session?.release();
+  }
+}
+
+/** Numerically stable softmax. */
+export function softmax(logits: ArrayLike<number>): number[] {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
+  const exps = Array.from(logits, (value) => Math.exp(value - max));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  return exps.map((value) => value / sum);
+}
+
+/**
+ * Rejects a graph whose inputs or outputs differ from what this handler feeds and reads,
+ * or whose fixed logits width differs from the label count. Returns whether it takes type ids.
+ */
+function checkGraph(session: InferenceSession, file: string, labelCount: number): boolean {
+  const inputs = session.inputNames;
+  const missing = REQUIRED_INPUTS.filter((name) => !inputs.includes(name));
+  const unknown = inputs.filter((n) => !REQUIRED_INPUTS.includes(n) && !OPTIONAL_INPUTS.includes(n));
+  if (missing.length || unknown.length) {
+    throw new ModelPackageError(
+      `${file} has inputs [${inputs.join(', ')}]; the text-classification handler needs ` +
+        `[${REQUIRED_INPUTS.join(', ')}] and optionally [${OPTIONAL_INPUTS.join(', ')}]`,
+    );
+  }
+  const outputIndex = session.outputNames.indexOf(OUTPUT);
+  if (outputIndex < 0) {
+    throw new ModelPackageError(
+      `${file} has outputs [${session.outputNames.join(', ')}]; the handler reads "${OUTPUT}"`,
+    );
+  }
+  const meta = session.outputMetadata[outputIndex];
+  const width = meta.isTensor ? meta.shape[meta.shape.length - 1] : undefined;
+  if (typeof width === 'number' && width !== labelCount) {
+    throw new ModelPackageError(
+      `${file} returns ${width} logits per text but the package has ${labelCount} labels`,
+    );
+  }
+  return inputs.includes('token_type_ids');
+}

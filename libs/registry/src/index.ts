@@ -1,0 +1,3 @@
+export * from './model-registry';
+export * from './records';
+export * from './traffic';

@@ -1,0 +1,146 @@
+import type { Redis } from 'ioredis';
+import { pickVersion, type TrafficWeights } from './traffic';
+import { versionKey, type ModelRecord, type VersionRecord, type WorkerRecord } from './records';
+
+/** The registry knows no such model or version. */
+export class UnknownModelError extends Error {
+  override readonly name = 'UnknownModelError';
+}
+
+/**
+ * Model versions, default versions, traffic splits and live workers, kept in Redis.
+ * This class is the only code that knows the registry's keys.
+ */
+export class ModelRegistry {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix = 'mf',
+  ) {}
+
+  private key(...parts: string[]): string {
+    return [this.prefix, ...parts].join(':');
+  }
+
+  /** Registers (or replaces) a version; the first version of a model becomes its default. */
+  async registerVersion(record: VersionRecord): Promise<void> {
+    await this.redis
+      .multi()
+      .sadd(this.key('models'), record.name)
+      .hset(this.key('model', record.name, 'versions'), record.version, JSON.stringify(record))
+      .hsetnx(this.key('model', record.name), 'default', record.version)
+      .exec();
+  }
+
+  /** Removes a version; when it was the default, another version (if any) takes its place. */
+  async unregisterVersion(name: string, version: string): Promise<void> {
+    await this.getVersion(name, version);
+    await this.redis.hdel(this.key('model', name, 'versions'), version);
+    const model = await this.getModel(name).catch(() => undefined);
+    const weights = { ...(model?.traffic ?? {}) };
+    delete weights[version];
+    const pipeline = this.redis.multi().hset(this.key('model', name), 'traffic', JSON.stringify(weights));
+    if (!model || model.versions.length === 0) {
+      pipeline.del(this.key('model', name)).srem(this.key('models'), name);
+    } else if (model.defaultVersion === version) {
+      pipeline.hset(this.key('model', name), 'default', model.versions[0].version);
+    }
+    await pipeline.exec();
+  }
+
+  async listModels(): Promise<ModelRecord[]> {
+    const names = (await this.redis.smembers(this.key('models'))).sort();
+    return Promise.all(names.map((name) => this.getModel(name)));
+  }
+
+  async getModel(name: string): Promise<ModelRecord> {
+    const [meta, versions] = await Promise.all([
+      this.redis.hgetall(this.key('model', name)),
+      this.redis.hvals(this.key('model', name, 'versions')),
+    ]);
+    if (versions.length === 0) throw new UnknownModelError(`model "${name}" is not registered`);
+    const records = versions.map((v) => JSON.parse(v) as VersionRecord);
+    records.sort((a, b) => a.registeredAt.localeCompare(b.registeredAt));
+    return {
+      name,
+      defaultVersion: meta.default,
+      traffic: meta.traffic ? (JSON.parse(meta.traffic) as TrafficWeights) : {},
+      versions: records,
+    };
+  }
+
+  async getVersion(name: string, version: string): Promise<VersionRecord> {
+    const raw = await this.redis.hget(this.key('model', name, 'versions'), version);
+    if (!raw) {
+      await this.getModel(name);
+      throw new UnknownModelError(`model "${name}" has no version "${version}"`);
+    }
+    return JSON.parse(raw) as VersionRecord;
+  }
+
+  async setDefault(name: string, version: string): Promise<void> {
+    await this.getVersion(name, version);
+    await this.redis.hset(this.key('model', name), 'default', version);
+  }
+
+  /** Sets the traffic split; an empty split sends everything to the default version. */
+  async setTraffic(name: string, weights: TrafficWeights): Promise<void> {
+    for (const version of Object.keys(weights)) await this.getVersion(name, version);
+    await this.redis.hset(this.key('model', name), 'traffic', JSON.stringify(weights));
+  }
+
+  /** Updates the desired worker range of a version. */
+  async setWorkerRange(name: string, version: string, minWorkers: number, maxWorkers: number): Promise<void> {
+    const record = await this.getVersion(name, version);
+    await this.redis.hset(
+      this.key('model', name, 'versions'),
+      version,
+      JSON.stringify({ ...record, minWorkers, maxWorkers }),
+    );
+  }
+
+  /**
+   * The version a request should go to: the one asked for, else a weighted pick from the
+   * traffic split, else the default.
+   */
+  async resolveVersion(name: string, version?: string, random = Math.random()): Promise<VersionRecord> {
+    if (version) return this.getVersion(name, version);
+    const model = await this.getModel(name);
+    const picked = pickVersion(model.traffic, random) ?? model.defaultVersion ?? model.versions[0].version;
+    return model.versions.find((v) => v.version === picked) ?? this.getVersion(name, picked);
+  }
+
+  /** Records a worker as alive for `ttlMs`. */
+  async heartbeat(worker: WorkerRecord, ttlMs: number): Promise<void> {
+    const now = Date.now();
+    await this.redis
+      .multi()
+      .set(this.key('worker', worker.id), JSON.stringify({ ...worker, seenAt: now }), 'PX', ttlMs)
+      .zadd(this.key('workers'), now, worker.id)
+      .exec();
+  }
+
+  async removeWorker(id: string): Promise<void> {
+    await this.redis.multi().del(this.key('worker', id)).zrem(this.key('workers'), id).exec();
+  }
+
+  /** Workers whose last heartbeat is younger than their time to live; stale ones are dropped. */
+  async liveWorkers(): Promise<WorkerRecord[]> {
+    const ids = await this.redis.zrange(this.key('workers'), 0, -1);
+    if (ids.length === 0) return [];
+    const values = await this.redis.mget(ids.map((id) => this.key('worker', id)));
+    const stale = ids.filter((_, i) => values[i] === null);
+    if (stale.length) await this.redis.zrem(this.key('workers'), ...stale);
+    return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as WorkerRecord);
+  }
+
+  /** Live worker count per `name@version`. */
+  async workerCounts(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const worker of await this.liveWorkers()) {
+      for (const key of worker.versions) counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    return counts;
+  }
+}
+
+export { versionKey };

@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import { AppProcess, eventually } from './processes';
+import { TestRedis, freePort } from './redis-server';
+import { DEMO_MODEL } from './paths';
+import { dirname } from 'node:path';
+
+export interface StackOptions {
+  /** Extra environment for the API and workers. */
+  env?: Record<string, string>;
+  workers?: number;
+  workerEnv?: Record<string, string>;
+}
+
+/** A real Redis, the API and worker processes over the demo model store, for end-to-end tests. */
+export class Stack {
+  readonly workers: AppProcess[] = [];
+
+  private constructor(
+    readonly redis: TestRedis,
+    readonly api: AppProcess,
+    readonly apiUrl: string,
+    private readonly env: Record<string, string>,
+    /** The Standard Webhooks secret the API signs with. */
+    readonly webhookSecret: string,
+  ) {}
+
+  static async start(options: StackOptions = {}): Promise<Stack> {
+    const redis = await TestRedis.start();
+    const port = await freePort();
+    const secret = `whsec_${randomBytes(24).toString('base64')}`;
+    const env = {
+      REDIS_URL: redis.url,
+      MODEL_STORE: dirname(DEMO_MODEL),
+      WEBHOOK_SECRET: secret,
+      WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+      WEBHOOK_BACKOFF_MS: '50',
+      WEBHOOK_MAX_ATTEMPTS: '3',
+      HEARTBEAT_MS: '500',
+      REGISTRY_POLL_MS: '500',
+      INTRA_OP_THREADS: '1',
+      ...options.env,
+    };
+    const api = AppProcess.start('api', 'apps/api/src/main.js', { ...env, API_PORT: String(port), API_HOST: '127.0.0.1' });
+    const stack = new Stack(redis, api, `http://127.0.0.1:${port}`, env, secret);
+    for (let i = 0; i < (options.workers ?? 1); i++) stack.addWorker(options.workerEnv);
+    await stack.waitHealthy();
+    return stack;
+  }
+
+  addWorker(env: Record<string, string> = {}): AppProcess {
+    const id = `test-worker-${this.workers.length + 1}`;
+    const worker = AppProcess.start(id, 'apps/worker/src/main.js', { ...this.env, WORKER_ID: id, ...env });
+    this.workers.push(worker);
+    return worker;
+  }
+
+  /** Waits until GET /ping answers Healthy. */
+  async waitHealthy(timeoutMs = 60_000): Promise<void> {
+    await eventually(
+      'the API to report Healthy',
+      async () => {
+        if (!this.api.running) throw new Error(`API exited:\n${this.api.output.join('\n')}`);
+        const response = await fetch(`${this.apiUrl}/ping`);
+        return response.status === 200 ? true : undefined;
+      },
+      timeoutMs,
+      200,
+    );
+  }
+
+  /** Sends JSON and returns status, headers and the parsed body. */
+  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    const response = await fetch(`${this.apiUrl}${path}`, {
+      method,
+      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = text;
+    }
+    return { status: response.status, headers: response.headers, body: json as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.stop()));
+    await this.api.stop();
+    await this.redis.stop();
+  }
+}
