@@ -33,7 +33,8 @@ export class TestRedis {
       { stdio: 'ignore' },
     );
     const server = new TestRedis(child, port);
-    const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
+    const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => undefined);
     for (let attempt = 0; ; attempt++) {
       try {
         await client.connect();

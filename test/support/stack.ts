@@ -5,6 +5,8 @@ import { DEMO_MODEL } from './paths';
 import { dirname } from 'node:path';
 
 export interface StackOptions {
+  /** Model store folder (default: the repository's models/). */
+  modelStore?: string;
   /** Extra environment for the API and workers. */
   env?: Record<string, string>;
   workers?: number;
@@ -30,7 +32,7 @@ export class Stack {
     const secret = `whsec_${randomBytes(24).toString('base64')}`;
     const env = {
       REDIS_URL: redis.url,
-      MODEL_STORE: dirname(DEMO_MODEL),
+      MODEL_STORE: options.modelStore ?? dirname(DEMO_MODEL),
       WEBHOOK_SECRET: secret,
       WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
       WEBHOOK_BACKOFF_MS: '50',

@@ -149,36 +149,42 @@ export class PredictionService {
     return view.output ?? [];
   }
 
-  async find(id: string): Promise<{ job?: Job<PredictionJobData, PredictionJobResult>; canceledAt?: string; queue: string }> {
+  async find(id: string): Promise<{ job?: Job<PredictionJobData, PredictionJobResult>; record: Record<string, string> }> {
     const record = await this.redis.hgetall(this.recordKey(id));
     if (!record.queue) throw notFound(`no prediction with id "${id}"`);
     const job = await this.queues.queue<PredictionJobData>(record.queue).getJob(id);
-    return { job: job as Job<PredictionJobData, PredictionJobResult> | undefined, canceledAt: record.canceled_at, queue: record.queue };
+    return { job: job as Job<PredictionJobData, PredictionJobResult> | undefined, record };
   }
 
   async view(id: string): Promise<PredictionView> {
-    const { job, canceledAt } = await this.find(id);
+    const { job, record } = await this.find(id);
+    // A job canceled while queued left its queue; its last view was kept with the record.
+    if (!job && record.canceled_view) {
+      const canceled = JSON.parse(record.canceled_view) as PredictionView;
+      if (canceled.webhook) canceled.webhook = await this.webhookState.read(id);
+      return canceled;
+    }
     if (!job) throw notFound(`prediction "${id}" has expired`);
-    const state = canceledAt ? 'canceled' : await job.getState();
-    return this.describe(job, state, canceledAt);
+    const state = record.canceled_at ? 'canceled' : await job.getState();
+    return this.describe(job, state, record.canceled_at);
   }
 
   /** Cancels a prediction that has not finished; a finished one answers 409. */
   async cancel(id: string): Promise<PredictionView> {
-    const { job } = await this.find(id);
-    if (!job) throw notFound(`prediction "${id}" has expired`);
     const view = await this.view(id);
-    if (view.status !== 'queued' && view.status !== 'processing') {
+    const { job } = await this.find(id);
+    if (!job || (view.status !== 'queued' && view.status !== 'processing')) {
       throw new Problem(409, 'Already finished', `prediction "${id}" is ${view.status}`, { prediction_status: view.status });
     }
     const canceledAt = new Date().toISOString();
-    await this.redis.hset(this.recordKey(id), 'canceled_at', canceledAt);
+    const canceled = await this.describe(job, 'canceled', canceledAt);
+    await this.redis.hset(this.recordKey(id), { canceled_at: canceledAt, canceled_view: JSON.stringify(canceled) });
     // A queued job leaves the queue; one already in a batch finishes computing, but its output is withheld.
     if (view.status === 'queued') await job.remove().catch(() => undefined);
     if (job.data.webhook?.events.includes('completed')) {
       await this.webhookState.enqueue(id, job.data.webhook.url, 'completed');
     }
-    return this.describe(job, 'canceled', canceledAt);
+    return canceled;
   }
 
   private async describe(

@@ -1,0 +1,30 @@
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MANIFEST_FILE } from '@app/handler';
+import { DEMO_MODEL } from './paths';
+
+const SHARED_FILES = ['model.onnx', 'vocab.txt', 'config.json', 'reference.json'];
+
+/**
+ * A temporary model store holding the demo model under several versions (folders named
+ * `ag-news-bert-v<version>`). `labels` per version lets two versions answer differently.
+ */
+export function demoModelStore(versions: { version: string; labels?: string[] }[]): string {
+  const store = mkdtempSync(join(tmpdir(), 'modelfleet-store-'));
+  const manifest = JSON.parse(readFileSync(join(DEMO_MODEL, MANIFEST_FILE), 'utf8'));
+  for (const { version, labels } of versions) {
+    const dir = join(store, `ag-news-bert-v${version}`);
+    mkdirSync(dir);
+    for (const file of SHARED_FILES) symlinkSync(join(DEMO_MODEL, file), join(dir, file));
+    writeFileSync(join(dir, MANIFEST_FILE), JSON.stringify({ ...manifest, version, ...(labels ? { labels } : {}) }));
+  }
+  return store;
+}
+
+/** A copy of a package folder in the given store, for tests that edit it. */
+export function copyIntoStore(store: string, source: string, name: string): string {
+  const dir = join(store, name);
+  cpSync(source, dir, { recursive: true });
+  return dir;
+}
