@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AppProcess, eventually } from './processes';
-import { TestRedis, freePort } from './redis-server';
+import { freePort, startTestRedis, type TestRedis } from './redis-server';
 import { DEMO_MODEL } from './paths';
 import { dirname } from 'node:path';
 
@@ -27,7 +27,7 @@ export class Stack {
   ) {}
 
   static async start(options: StackOptions = {}): Promise<Stack> {
-    const redis = await TestRedis.start();
+    const redis = await startTestRedis();
     const port = await freePort();
     const secret = `whsec_${randomBytes(24).toString('base64')}`;
     const env = {

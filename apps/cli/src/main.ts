@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { archiveCommand } from './archive-command';
 import { predictCommand, readStdinLines } from './predict-command';
+import { serveCommand } from './serve/serve-command';
 
 const program = new Command('modelfleet').description('Queue-driven BERT serving: offline tools');
 
@@ -36,6 +37,12 @@ program
   .action(async (options) => {
     process.stdout.write(`${await archiveCommand(options)}\n`);
   });
+
+program
+  .command('serve')
+  .description('run Redis (unless REDIS_URL is set), the API and autoscaled workers on this machine')
+  .option('--no-api', 'run only the worker supervisor')
+  .action((options: { api: boolean }) => serveCommand(options));
 
 program.parseAsync().catch((error: unknown) => {
   process.stderr.write(`modelfleet: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -2,3 +2,4 @@ export * from './config';
 export * from './logger';
 export * from './queues';
 export * from './redis';
+export * from './local-redis';

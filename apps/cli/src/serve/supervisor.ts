@@ -1,0 +1,148 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { predictionQueueName, type Logger } from '@app/common';
+import { ModelRegistry, versionKey, type VersionRecord } from '@app/registry';
+import { desiredWorkers, type ScalingPolicy } from './scaling';
+
+/** Compiled entry of an app, from this file's place in dist/apps/cli/src/serve. */
+export const appEntry = (app: 'api' | 'worker') => join(__dirname, '..', '..', '..', app, 'src', 'main.js');
+
+interface VersionState {
+  workers: ChildProcess[];
+  lastChangeAt: number;
+  idleSince?: number;
+  queue: Queue;
+}
+
+/**
+ * Runs the API and local worker processes, and scales the workers of each registered version
+ * between its min and max from queue backlog and waiting time, with a cooldown.
+ * Crashed workers are replaced at the next look.
+ */
+export class Supervisor {
+  private readonly versions = new Map<string, VersionState>();
+  private api?: ChildProcess;
+  private timer?: NodeJS.Timeout;
+  private serial = 0;
+  private ticking?: Promise<void>;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly registry: ModelRegistry,
+    private readonly options: {
+      env: NodeJS.ProcessEnv;
+      prefix: string;
+      policy: ScalingPolicy;
+      pollMs: number;
+      withApi: boolean;
+    },
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.options.withApi) this.api = this.spawn('api', {});
+    this.timer = setInterval(() => void this.tick(), this.options.pollMs);
+    await this.tick();
+  }
+
+  /** Local worker processes per `name@version`. */
+  counts(): Record<string, number> {
+    return Object.fromEntries([...this.versions].map(([key, s]) => [key, s.workers.length]));
+  }
+
+  private tick(): Promise<void> {
+    this.ticking ??= this.reconcile()
+      .catch((error) => this.logger.error({ err: error }, 'supervisor look failed'))
+      .finally(() => (this.ticking = undefined));
+    return this.ticking;
+  }
+
+  private async reconcile(): Promise<void> {
+    const registered = new Map<string, VersionRecord>();
+    for (const model of await this.registry.listModels()) {
+      for (const record of model.versions) registered.set(versionKey(record.name, record.version), record);
+    }
+    for (const [key, state] of this.versions) {
+      if (!registered.has(key)) {
+        state.workers.forEach((w) => w.kill('SIGTERM'));
+        await state.queue.close();
+        this.versions.delete(key);
+      }
+    }
+    for (const [key, record] of registered) await this.scale(key, record);
+  }
+
+  private async scale(key: string, record: VersionRecord): Promise<void> {
+    const now = Date.now();
+    let state = this.versions.get(key);
+    if (!state) {
+      const queue = new Queue(predictionQueueName(record.name, record.version), {
+        connection: this.redis,
+        prefix: this.options.prefix,
+      });
+      state = { workers: [], lastChangeAt: 0, queue };
+      this.versions.set(key, state);
+    }
+    state.workers = state.workers.filter((w) => w.exitCode === null && w.signalCode === null);
+    const counts = await state.queue.getJobCounts('waiting', 'prioritized', 'active');
+    const backlog = counts.waiting + counts.prioritized;
+    const oldest = backlog > 0 ? (await state.queue.getJobs(['waiting', 'prioritized'], 0, 0, true))[0] : undefined;
+    if (backlog > 0 || counts.active > 0) state.idleSince = undefined;
+    else state.idleSince ??= now;
+    const desired = desiredWorkers(
+      {
+        current: state.workers.length,
+        minWorkers: record.minWorkers,
+        maxWorkers: record.maxWorkers,
+        backlog,
+        oldestWaitMs: oldest ? now - oldest.timestamp : 0,
+        active: counts.active,
+        lastChangeAt: state.lastChangeAt,
+        idleSince: state.idleSince,
+        now,
+      },
+      this.options.policy,
+    );
+    if (desired === state.workers.length) return;
+    this.logger.info({ version: key, from: state.workers.length, to: desired, backlog }, 'scaling workers');
+    while (state.workers.length < desired) {
+      state.workers.push(this.spawn('worker', { WORKER_MODELS: key, WORKER_ID: `${hostname()}-w${++this.serial}` }));
+    }
+    while (state.workers.length > desired) state.workers.pop()!.kill('SIGTERM');
+    state.lastChangeAt = now;
+    if (state.idleSince !== undefined) state.idleSince = now;
+  }
+
+  private spawn(app: 'api' | 'worker', env: Record<string, string>): ChildProcess {
+    const child = spawn(process.execPath, [appEntry(app)], {
+      env: { ...this.options.env, ...env },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    child.once('exit', (code, signal) => {
+      if (code !== 0 && signal !== 'SIGTERM') this.logger.warn({ app, code, signal, ...env }, 'process exited');
+    });
+    return child;
+  }
+
+  /** Stops every worker (they finish their jobs first) and the API. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.ticking;
+    const children = [...this.versions.values()].flatMap((s) => s.workers);
+    if (this.api) children.push(this.api);
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null || child.signalCode !== null) return done();
+            child.once('exit', () => done());
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+    await Promise.all([...this.versions.values()].map((s) => s.queue.close()));
+  }
+}
