@@ -21,8 +21,12 @@ export const REFERENCE_TEXTS = [
 
 async function main(): Promise<void> {
   const [vocab, input, maxLength, outDir] = process.argv.slice(2);
-  if (!outDir) throw new Error('usage: tokenize-dataset <vocab.txt> <train.jsonl> <max_length> <out-dir>');
-  const tokenizer = await TextTokenizer.load({ vocabFile: vocab, lowercase: true }, Number(maxLength));
+  if (!outDir)
+    throw new Error('usage: tokenize-dataset <vocab.txt> <train.jsonl> <max_length> <out-dir>');
+  const tokenizer = await TextTokenizer.load(
+    { vocabFile: vocab, lowercase: true },
+    Number(maxLength),
+  );
   const texts: string[] = [];
   const labels: number[] = [];
   for await (const line of createInterface({ input: createReadStream(input) })) {

@@ -39,7 +39,12 @@ describe('queue pipeline, end to end', () => {
     const store = demoModelStore([{ version: '1' }, { version: '2' }]);
     stack = await Stack.start({
       modelStore: store,
-      env: { API_KEY, MAX_TEXTS_PER_REQUEST: '64', MAX_BODY_BYTES: '20000', SYNC_TIMEOUT_MS: '3000' },
+      env: {
+        API_KEY,
+        MAX_TEXTS_PER_REQUEST: '64',
+        MAX_BODY_BYTES: '20000',
+        SYNC_TIMEOUT_MS: '3000',
+      },
       workerEnv: { WORKER_MODELS: 'ag-news-bert@1' },
     });
     handler = (await openModel(DEMO_MODEL, { device: 'cpu' })).handler as Handler<Prediction>;
@@ -52,14 +57,24 @@ describe('queue pipeline, end to end', () => {
   });
 
   it('answers a sync request like the handler itself, in input order', async () => {
-    const response = await stack.request('POST', '/predictions/ag-news-bert/1', { data: TEXTS }, auth);
+    const response = await stack.request(
+      'POST',
+      '/predictions/ag-news-bert/1',
+      { data: TEXTS },
+      auth,
+    );
     assert.equal(response.status, 200);
     const expected = (await runBatch(handler, TEXTS)).results;
     assertSamePredictions(response.body, expected);
   });
 
   it('accepts a bare JSON string and text/plain, answering a single object', async () => {
-    const bare = await stack.request('POST', '/predictions/ag-news-bert', JSON.stringify(TEXTS[0]), auth);
+    const bare = await stack.request(
+      'POST',
+      '/predictions/ag-news-bert',
+      JSON.stringify(TEXTS[0]),
+      auth,
+    );
     assert.equal(bare.status, 200);
     assert.equal(bare.body.label_name, (await runBatch(handler, [TEXTS[0]])).results[0].label_name);
     const plain = await fetch(`${stack.apiUrl}/predictions/ag-news-bert`, {
@@ -68,11 +83,19 @@ describe('queue pipeline, end to end', () => {
       body: TEXTS[1],
     });
     assert.equal(plain.status, 200);
-    assert.equal(((await plain.json()) as Prediction).label_name, (await runBatch(handler, [TEXTS[1]])).results[0].label_name);
+    assert.equal(
+      ((await plain.json()) as Prediction).label_name,
+      (await runBatch(handler, [TEXTS[1]])).results[0].label_name,
+    );
   });
 
   it('runs an async prediction: 202, then queued or processing, then succeeded with timings', async () => {
-    const created = await stack.request('POST', '/v1/predictions', { model: 'ag-news-bert', input: { data: TEXTS } }, auth);
+    const created = await stack.request(
+      'POST',
+      '/v1/predictions',
+      { model: 'ag-news-bert', input: { data: TEXTS } },
+      auth,
+    );
     assert.equal(created.status, 202);
     assert.match(created.body.status, /^(queued|processing|succeeded)$/);
     assert.equal(created.headers.get('location'), `/v1/predictions/${created.body.id}`);
@@ -103,21 +126,36 @@ describe('queue pipeline, end to end', () => {
     const created = await stack.request(
       'POST',
       '/v1/predictions',
-      { model: 'ag-news-bert', input: { data: TEXTS }, webhook: sink.url, webhook_events_filter: ['start', 'completed'] },
+      {
+        model: 'ag-news-bert',
+        input: { data: TEXTS },
+        webhook: sink.url,
+        webhook_events_filter: ['start', 'completed'],
+      },
       auth,
     );
     assert.equal(created.status, 202);
     const delivery = await eventually('the completed webhook', () =>
-      sink.received.find((r) => JSON.parse(r.body).type === 'prediction.completed' && JSON.parse(r.body).data.id === created.body.id),
+      sink.received.find(
+        (r) =>
+          JSON.parse(r.body).type === 'prediction.completed' &&
+          JSON.parse(r.body).data.id === created.body.id,
+      ),
     );
-    const verified = new Webhook(stack.webhookSecret).verify(delivery.body, delivery.headers as Record<string, string>) as {
+    const verified = new Webhook(stack.webhookSecret).verify(
+      delivery.body,
+      delivery.headers as Record<string, string>,
+    ) as {
       data: { status: string; output: Prediction[] };
     };
     assert.equal(verified.data.status, 'succeeded');
     assertSamePredictions(verified.data.output, (await runBatch(handler, TEXTS)).results);
     assert.ok(sink.received.some((r) => JSON.parse(r.body).type === 'prediction.start'));
     assert.throws(() =>
-      new Webhook(stack.webhookSecret).verify(delivery.body.replace('succeeded', 'failed'), delivery.headers as Record<string, string>),
+      new Webhook(stack.webhookSecret).verify(
+        delivery.body.replace('succeeded', 'failed'),
+        delivery.headers as Record<string, string>,
+      ),
     );
     const polled = await eventually('the delivery state', async () => {
       const view = await stack.request('GET', created.body.urls.get, undefined, auth);
@@ -157,18 +195,31 @@ describe('queue pipeline, end to end', () => {
   });
 
   it('cancels a queued prediction and refuses to cancel a finished one', async () => {
-    const queued = await stack.request('POST', '/v1/predictions', { model: 'ag-news-bert', version: '2', input: { data: ['x y'] } }, auth);
+    const queued = await stack.request(
+      'POST',
+      '/v1/predictions',
+      { model: 'ag-news-bert', version: '2', input: { data: ['x y'] } },
+      auth,
+    );
     assert.equal(queued.body.status, 'queued');
     const canceled = await stack.request('POST', queued.body.urls.cancel, undefined, auth);
     assert.equal(canceled.status, 200);
     assert.equal(canceled.body.status, 'canceled');
-    assert.equal((await stack.request('GET', queued.body.urls.get, undefined, auth)).body.status, 'canceled');
+    assert.equal(
+      (await stack.request('GET', queued.body.urls.get, undefined, auth)).body.status,
+      'canceled',
+    );
     const again = await stack.request('POST', queued.body.urls.cancel, undefined, auth);
     assert.equal(again.status, 409);
   });
 
   it('answers 503 to a sync call on a version no worker serves', async () => {
-    const response = await stack.request('POST', '/predictions/ag-news-bert/2', { data: ['x'] }, auth);
+    const response = await stack.request(
+      'POST',
+      '/predictions/ag-news-bert/2',
+      { data: ['x'] },
+      auth,
+    );
     assert.equal(response.status, 503);
     assert.match(response.body.detail, /no live worker serves ag-news-bert version 2/);
   });
@@ -179,16 +230,28 @@ describe('queue pipeline, end to end', () => {
     const first = await stack.request('POST', '/v1/predictions', body, headers);
     const second = await stack.request('POST', '/v1/predictions', body, headers);
     assert.equal(second.body.id, first.body.id);
-    const other = await stack.request('POST', '/v1/predictions', { ...body, input: { data: ['else'] } }, headers);
+    const other = await stack.request(
+      'POST',
+      '/v1/predictions',
+      { ...body, input: { data: ['else'] } },
+      headers,
+    );
     assert.equal(other.status, 422);
     assert.equal(other.headers.get('content-type'), 'application/problem+json; charset=utf-8');
   });
 
   it('fails a bad job alone while the jobs beside it succeed', async () => {
-    const queue = new Queue(predictionQueueName('ag-news-bert', '1'), { connection: { url: stack.redis.url }, prefix: 'mf' });
+    const queue = new Queue(predictionQueueName('ag-news-bert', '1'), {
+      connection: { url: stack.redis.url },
+      prefix: 'mf',
+    });
     const jobs = await Promise.all([
       queue.add('predict', { model: 'ag-news-bert', version: '1', texts: [TEXTS[0]] }),
-      queue.add('predict', { model: 'ag-news-bert', version: '1', texts: [42] as unknown as string[] }),
+      queue.add('predict', {
+        model: 'ag-news-bert',
+        version: '1',
+        texts: [42] as unknown as string[],
+      }),
       queue.add('predict', { model: 'ag-news-bert', version: '1', texts: [TEXTS[1]] }),
     ]);
     const states = await eventually('all three jobs to finish', async () => {
@@ -196,13 +259,18 @@ describe('queue pipeline, end to end', () => {
       return s.every((x) => x === 'completed' || x === 'failed') ? s : undefined;
     });
     assert.deepEqual(states, ['completed', 'failed', 'completed']);
-    assert.match((await queue.getJob(jobs[1].id!))!.failedReason, /item 0 is not a non-empty string/);
+    assert.match(
+      (await queue.getJob(jobs[1].id!))!.failedReason,
+      /item 0 is not a non-empty string/,
+    );
     await queue.close();
     assert.ok(stack.workers[0].running);
   });
 
   it('serves 32 concurrent clients correctly, in batches larger than one', async () => {
-    const texts = Array.from({ length: 96 }, (_, i) => TEXTS[i % 4].repeat(1 + (i % 5)).slice(0, 40 + i * 7));
+    const texts = Array.from({ length: 96 }, (_, i) =>
+      TEXTS[i % 4].repeat(1 + (i % 5)).slice(0, 40 + i * 7),
+    );
     const expected = (await runBatch(handler, texts)).results;
     const batchSizes: number[] = [];
     await Promise.all(
@@ -229,7 +297,9 @@ describe('inference API input errors', () => {
   let stack: Stack;
 
   before(async () => {
-    stack = await Stack.start({ env: { API_KEY, MAX_TEXTS_PER_REQUEST: '4', MAX_BODY_BYTES: '2048' } });
+    stack = await Stack.start({
+      env: { API_KEY, MAX_TEXTS_PER_REQUEST: '4', MAX_BODY_BYTES: '2048' },
+    });
   });
   after(() => stack?.stop());
 
@@ -255,13 +325,23 @@ describe('inference API input errors', () => {
   it('answers 404 to an unknown model or version', async () => {
     const model = await stack.request('POST', '/predictions/no-such-model', { data: ['x'] }, auth);
     assert.equal(model.status, 404);
-    const version = await stack.request('POST', '/v1/predictions', { model: 'ag-news-bert', version: '9', input: { data: ['x'] } }, auth);
+    const version = await stack.request(
+      'POST',
+      '/v1/predictions',
+      { model: 'ag-news-bert', version: '9', input: { data: ['x'] } },
+      auth,
+    );
     assert.equal(version.status, 404);
     assert.match(version.body.detail, /no version "9"/);
   });
 
   it('answers 400 to an async body with unknown or missing fields', async () => {
-    const response = await stack.request('POST', '/v1/predictions', { model: 'ag-news-bert', inputs: [] }, auth);
+    const response = await stack.request(
+      'POST',
+      '/v1/predictions',
+      { model: 'ag-news-bert', inputs: [] },
+      auth,
+    );
     assert.equal(response.status, 400);
     assert.ok(response.body.errors.length > 0);
   });

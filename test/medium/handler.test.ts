@@ -34,17 +34,27 @@ describe('text-classification handler on the demo model', () => {
     for (const [i, text] of reference.texts.entries()) {
       const alone = await handler.inference(await handler.preprocess([text]));
       for (let k = 0; k < alone.width; k++) {
-        assert.ok(Math.abs(alone.data[k] - reference.logits[i][k]) < 1e-4, `text ${i} logit ${k} alone`);
+        assert.ok(
+          Math.abs(alone.data[k] - reference.logits[i][k]) < 1e-4,
+          `text ${i} logit ${k} alone`,
+        );
         const padded = together.data[i * together.width + k];
-        assert.ok(Math.abs(padded - reference.logits[i][k]) < 1e-4, `text ${i} logit ${k} in batch`);
+        assert.ok(
+          Math.abs(padded - reference.logits[i][k]) < 1e-4,
+          `text ${i} logit ${k} in batch`,
+        );
       }
     }
   });
 
   it('answers label, label name and probability per text, and the full vector when asked', async () => {
-    const { results } = await runBatch(handler, ['Yankees beat the Red Sox 5-3.', 'Oil prices rise'], {
-      probabilities: true,
-    });
+    const { results } = await runBatch(
+      handler,
+      ['Yankees beat the Red Sox 5-3.', 'Oil prices rise'],
+      {
+        probabilities: true,
+      },
+    );
     assert.equal(results.length, 2);
     for (const result of results) {
       assert.equal(result.label_name, pkg.labels[result.label]);
@@ -62,8 +72,13 @@ describe('text-classification handler on the demo model', () => {
   });
 
   it('rejects an empty text and a non-string item with an input error', async () => {
-    await assert.rejects(handler.preprocess(['fine', '  ']), { name: 'HandlerInputError', message: /item 1/ });
-    await assert.rejects(handler.preprocess([42 as unknown as string]), { name: 'HandlerInputError' });
+    await assert.rejects(handler.preprocess(['fine', '  ']), {
+      name: 'HandlerInputError',
+      message: /item 1/,
+    });
+    await assert.rejects(handler.preprocess([42 as unknown as string]), {
+      name: 'HandlerInputError',
+    });
   });
 
   it('gives the same answers packed by token budget as one text at a time, in input order', async () => {

@@ -14,7 +14,10 @@ describe('model package loader', () => {
   it('rejects a package whose named file is missing, naming the file', async () => {
     const dir = demoPackageCopy();
     unlinkSync(join(dir, 'vocab.txt'));
-    await assert.rejects(openModel(dir), { name: 'ModelPackageError', message: /lacks vocab\.txt/ });
+    await assert.rejects(openModel(dir), {
+      name: 'ModelPackageError',
+      message: /lacks vocab\.txt/,
+    });
   });
 
   it('rejects a manifest that does not parse', async () => {
@@ -31,24 +34,42 @@ describe('model package loader', () => {
   it('rejects a graph whose inputs do not match the handler', async () => {
     const dir = demoPackageCopy();
     copyFileSync(join(fixtures, 'onnx', 'wrong-inputs.onnx'), join(dir, 'model.onnx'));
-    await assert.rejects(openModel(dir, { device: 'cpu' }), { message: /has inputs \[ids\].*needs \[input_ids, attention_mask\]/ });
+    await assert.rejects(openModel(dir, { device: 'cpu' }), {
+      message: /has inputs \[ids\].*needs \[input_ids, attention_mask\]/,
+    });
   });
 
   it('rejects a label count that differs from the logits width', async () => {
     const three = demoPackageCopy();
     copyFileSync(join(fixtures, 'onnx', 'three-logits.onnx'), join(three, 'model.onnx'));
-    await assert.rejects(openModel(three, { device: 'cpu' }), { message: /returns 3 logits per text but the package has 4 labels/ });
+    await assert.rejects(openModel(three, { device: 'cpu' }), {
+      message: /returns 3 logits per text but the package has 4 labels/,
+    });
     const labels = demoPackageCopy((m) => (m.labels = ['a', 'b', 'c']));
-    await assert.rejects(openModel(labels, { device: 'cpu' }), { message: /4 logits per text but the package has 3 labels/ });
+    await assert.rejects(openModel(labels, { device: 'cpu' }), {
+      message: /4 logits per text but the package has 3 labels/,
+    });
   });
 
   it('loads an archive of the demo package and answers like the folder', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'modelfleet-archive-')), 'demo.tar.gz');
-    await writeArchive(file, DEMO_MODEL, [MANIFEST_FILE, 'model.onnx', 'vocab.txt', 'config.json', 'reference.json']);
-    const fromArchive = await openModel(file, { device: 'cpu', extractRoot: join(tmpdir(), 'mf-extract-test') });
+    await writeArchive(file, DEMO_MODEL, [
+      MANIFEST_FILE,
+      'model.onnx',
+      'vocab.txt',
+      'config.json',
+      'reference.json',
+    ]);
+    const fromArchive = await openModel(file, {
+      device: 'cpu',
+      extractRoot: join(tmpdir(), 'mf-extract-test'),
+    });
     const fromFolder = await openModel(DEMO_MODEL, { device: 'cpu' });
     const texts = ['Apple unveils a new phone'];
-    assert.deepEqual((await runBatch(fromArchive.handler, texts)).results, (await runBatch(fromFolder.handler, texts)).results);
+    assert.deepEqual(
+      (await runBatch(fromArchive.handler, texts)).results,
+      (await runBatch(fromFolder.handler, texts)).results,
+    );
     await fromArchive.handler.dispose();
     await fromFolder.handler.dispose();
   });
@@ -58,15 +79,21 @@ describe('model package loader', () => {
     mkdirSync(join(work, 'inner'));
     writeFileSync(join(work, 'evil.txt'), 'x');
     const file = join(work, 'evil.tar.gz');
-    await tar.c({ file, gzip: true, cwd: join(work, 'inner'), preservePaths: true }, ['../evil.txt']);
-    await assert.rejects(openModel(file), { message: /archive entry "\.\.\/evil\.txt" escapes its folder/ });
+    await tar.c({ file, gzip: true, cwd: join(work, 'inner'), preservePaths: true }, [
+      '../evil.txt',
+    ]);
+    await assert.rejects(openModel(file), {
+      message: /archive entry "\.\.\/evil\.txt" escapes its folder/,
+    });
     rmSync(work, { recursive: true, force: true });
   });
 
   it('rejects an archive over the configured size', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'modelfleet-big-')), 'demo.tar.gz');
     await writeArchive(file, DEMO_MODEL, [MANIFEST_FILE, 'vocab.txt']);
-    await assert.rejects(openModel(file, { maxArchiveBytes: 10_000 }), { message: /over the limit of 10000/ });
+    await assert.rejects(openModel(file, { maxArchiveBytes: 10_000 }), {
+      message: /over the limit of 10000/,
+    });
   });
 
   it('runs a custom handler module named by the package', async () => {

@@ -17,7 +17,10 @@ export function demoModelStore(versions: { version: string; labels?: string[] }[
     const dir = join(store, `ag-news-bert-v${version}`);
     mkdirSync(dir);
     for (const file of SHARED_FILES) symlinkSync(join(DEMO_MODEL, file), join(dir, file));
-    writeFileSync(join(dir, MANIFEST_FILE), JSON.stringify({ ...manifest, version, ...(labels ? { labels } : {}) }));
+    writeFileSync(
+      join(dir, MANIFEST_FILE),
+      JSON.stringify({ ...manifest, version, ...(labels ? { labels } : {}) }),
+    );
   }
   return store;
 }

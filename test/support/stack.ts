@@ -42,7 +42,11 @@ export class Stack {
       INTRA_OP_THREADS: '1',
       ...options.env,
     };
-    const api = AppProcess.start('api', 'apps/api/src/main.js', { ...env, API_PORT: String(port), API_HOST: '127.0.0.1' });
+    const api = AppProcess.start('api', 'apps/api/src/main.js', {
+      ...env,
+      API_PORT: String(port),
+      API_HOST: '127.0.0.1',
+    });
     const stack = new Stack(redis, api, `http://127.0.0.1:${port}`, env, secret);
     for (let i = 0; i < (options.workers ?? 1); i++) stack.addWorker(options.workerEnv);
     await stack.waitHealthy();
@@ -51,7 +55,11 @@ export class Stack {
 
   addWorker(env: Record<string, string> = {}): AppProcess {
     const id = `test-worker-${this.workers.length + 1}`;
-    const worker = AppProcess.start(id, 'apps/worker/src/main.js', { ...this.env, WORKER_ID: id, ...env });
+    const worker = AppProcess.start(id, 'apps/worker/src/main.js', {
+      ...this.env,
+      WORKER_ID: id,
+      ...env,
+    });
     this.workers.push(worker);
     return worker;
   }
@@ -71,7 +79,12 @@ export class Stack {
   }
 
   /** Sends JSON and returns status, headers and the parsed body. */
-  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) {
     const response = await fetch(`${this.apiUrl}${path}`, {
       method,
       headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },

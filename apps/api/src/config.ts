@@ -31,4 +31,5 @@ export type ApiConfig = z.infer<typeof apiSettings>;
 /** Injection token of the parsed settings. */
 export const API_CONFIG = Symbol('API_CONFIG');
 
-export const loadApiConfig = (env: NodeJS.ProcessEnv = process.env): ApiConfig => parseEnv(apiSettings, env);
+export const loadApiConfig = (env: NodeJS.ProcessEnv = process.env): ApiConfig =>
+  parseEnv(apiSettings, env);

@@ -26,7 +26,13 @@ async function bootstrap(): Promise<void> {
       },
     }),
   );
-  app.use(express.json({ limit: config.MAX_BODY_BYTES, strict: false, type: ['application/json', '+json'] }));
+  app.use(
+    express.json({
+      limit: config.MAX_BODY_BYTES,
+      strict: false,
+      type: ['application/json', '+json'],
+    }),
+  );
   app.use(express.text({ limit: config.MAX_BODY_BYTES, type: 'text/plain' }));
   app.enableShutdownHooks();
   await app.get(ModelStore).registerConfigured();
@@ -35,7 +41,12 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((error: unknown) => {
-  const message = error instanceof ConfigError ? error.message : error instanceof Error ? error.stack : String(error);
+  const message =
+    error instanceof ConfigError
+      ? error.message
+      : error instanceof Error
+        ? error.stack
+        : String(error);
   process.stderr.write(`api: ${message}\n`);
   process.exit(1);
 });

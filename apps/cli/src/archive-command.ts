@@ -50,14 +50,20 @@ export async function archiveCommand(options: ArchiveOptions): Promise<string> {
   const raw = {
     name: options.modelName,
     version: options.version,
-    handler: options.handler === TEXT_CLASSIFICATION ? TEXT_CLASSIFICATION : basename(options.handler),
-    ...Object.fromEntries(Object.entries(sources).filter(([, f]) => f).map(([k, f]) => [k, basename(f!)])),
+    handler:
+      options.handler === TEXT_CLASSIFICATION ? TEXT_CLASSIFICATION : basename(options.handler),
+    ...Object.fromEntries(
+      Object.entries(sources)
+        .filter(([, f]) => f)
+        .map(([k, f]) => [k, basename(f!)]),
+    ),
     extra_files: extras.filter((f) => f !== options.handler).map((f) => basename(f)),
     ...(options.labels ? { labels: options.labels.split(',') } : {}),
     ...(options.maxLength ? { max_length: Number(options.maxLength) } : {}),
   };
   const manifest = manifestSchema.safeParse(raw);
-  if (!manifest.success) throw new Error(`invalid archive options: ${describeIssues(manifest.error)}`);
+  if (!manifest.success)
+    throw new Error(`invalid archive options: ${describeIssues(manifest.error)}`);
   const staging = mkdtempSync(join(tmpdir(), 'modelfleet-archive-'));
   try {
     for (const file of files) copyFileSync(file, join(staging, basename(file)));

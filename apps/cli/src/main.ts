@@ -7,9 +7,15 @@ const program = new Command('modelfleet').description('Queue-driven BERT serving
 
 program
   .command('predict')
-  .description('classify texts with a model package in this process (no Redis); reads stdin lines when no text is given')
+  .description(
+    'classify texts with a model package in this process (no Redis); reads stdin lines when no text is given',
+  )
   .requiredOption('-m, --model <package>', 'model package folder or archive')
-  .addOption(new Option('--device <device>', 'execution provider').choices(['auto', 'cuda', 'cpu']).default('auto'))
+  .addOption(
+    new Option('--device <device>', 'execution provider')
+      .choices(['auto', 'cuda', 'cpu'])
+      .default('auto'),
+  )
   .option('--threads <n>', 'ORT intra-op threads (0 = ORT default)', '0')
   .option('-p, --probabilities', 'include the full probability vector')
   .argument('[texts...]', 'texts to classify')
@@ -25,7 +31,11 @@ program
   .requiredOption('--model-name <name>', 'model name')
   .requiredOption('--version <version>', 'model version')
   .option('--model-file <file>', 'ONNX model file')
-  .option('--handler <handler>', 'built-in handler name, or a JS module file', 'text-classification')
+  .option(
+    '--handler <handler>',
+    'built-in handler name, or a JS module file',
+    'text-classification',
+  )
   .option('--tokenizer <file>', 'tokenizer.json')
   .option('--vocab <file>', 'WordPiece vocab.txt (when there is no tokenizer.json)')
   .option('--config <file>', 'config.json with id2label')
@@ -40,7 +50,9 @@ program
 
 program
   .command('serve')
-  .description('run Redis (unless REDIS_URL is set), the API and autoscaled workers on this machine')
+  .description(
+    'run Redis (unless REDIS_URL is set), the API and autoscaled workers on this machine',
+  )
   .option('--no-api', 'run only the worker supervisor')
   .action((options: { api: boolean }) => serveCommand(options));
 

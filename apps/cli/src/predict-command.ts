@@ -28,7 +28,9 @@ export async function predictCommand(texts: string[], options: PredictOptions): 
       maxBatchSize: pkg.manifest.batching.max_batch_size,
       maxBatchTokens: pkg.manifest.batching.max_batch_tokens,
     };
-    const outcome = await classifyTexts(handler, texts, limits, { probabilities: options.probabilities });
+    const outcome = await classifyTexts(handler, texts, limits, {
+      probabilities: options.probabilities,
+    });
     return outcome.results;
   } finally {
     await handler.dispose();

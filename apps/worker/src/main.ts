@@ -4,7 +4,9 @@ import { WorkerProcess } from './worker-process';
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
-  const logger = createLogger('worker', config.LOG_LEVEL, config.LOG_PRETTY).child({ worker: config.WORKER_ID });
+  const logger = createLogger('worker', config.LOG_LEVEL, config.LOG_PRETTY).child({
+    worker: config.WORKER_ID,
+  });
   const redis = connectRedis(config.REDIS_URL);
   const worker = new WorkerProcess(redis, config, logger);
   let stopping = false;

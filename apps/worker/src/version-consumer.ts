@@ -120,7 +120,13 @@ export class VersionConsumer {
     this.activeJobs++;
     try {
       return await new Promise<PredictionJobResult>((resolve, reject) => {
-        this.batcher.add({ job, size: texts.length, priority: job.opts.priority ?? 0, resolve, reject });
+        this.batcher.add({
+          job,
+          size: texts.length,
+          priority: job.opts.priority ?? 0,
+          resolve,
+          reject,
+        });
       });
     } finally {
       this.activeJobs--;
@@ -167,7 +173,12 @@ export class VersionConsumer {
       .add(
         event,
         { predictionId: job.id!, url: webhook.url, event },
-        webhookJobOptions(job.id!, event, this.config.WEBHOOK_MAX_ATTEMPTS, this.config.WEBHOOK_BACKOFF_MS),
+        webhookJobOptions(
+          job.id!,
+          event,
+          this.config.WEBHOOK_MAX_ATTEMPTS,
+          this.config.WEBHOOK_BACKOFF_MS,
+        ),
       )
       .catch((error) => this.logger.error({ err: error, jobId: job.id }, 'cannot enqueue webhook'));
   }

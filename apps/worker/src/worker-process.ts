@@ -65,7 +65,10 @@ export class WorkerProcess {
     for (const [key, record] of wanted) {
       if (this.consumers.has(key) || this.failed.has(key) || this.stopping) continue;
       try {
-        this.consumers.set(key, await VersionConsumer.start(record, this.redis, this.config, this.logger));
+        this.consumers.set(
+          key,
+          await VersionConsumer.start(record, this.redis, this.config, this.logger),
+        );
         await this.heartbeat();
       } catch (error) {
         // A package that will not load stays failed for this process's life; say so once.

@@ -9,7 +9,10 @@ export class ConfigError extends Error {
  * Parses environment variables with a zod object schema whose keys are the variable names.
  * Unknown variables are ignored; each bad one is named in a single error.
  */
-export function parseEnv<T extends z.ZodObject>(schema: T, env: NodeJS.ProcessEnv = process.env): z.infer<T> {
+export function parseEnv<T extends z.ZodObject>(
+  schema: T,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<T> {
   const input: Record<string, string> = {};
   for (const key of Object.keys(schema.shape)) {
     const value = env[key];
@@ -39,16 +42,27 @@ export const listSetting = (fallback: string) =>
   z
     .string()
     .default(fallback)
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
 
 /** Settings every process reads. */
 export const commonSettings = {
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .default('redis://127.0.0.1:6379'),
   MODEL_STORE: z.string().default('models'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: boolSetting(false),
   /** Prefix of every Redis key and queue, so several deployments can share one Redis. */
-  KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('mf'),
+  KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('mf'),
   WEBHOOK_MAX_ATTEMPTS: intSetting(5, 1),
   WEBHOOK_BACKOFF_MS: intSetting(1000, 1),
 };

@@ -24,13 +24,23 @@ export class LocalRedis {
       );
     }
     const port = await freePort();
-    const persistence = dataDir ? ['--dir', resolve(dataDir), '--appendonly', 'yes'] : ['--appendonly', 'no'];
+    const persistence = dataDir
+      ? ['--dir', resolve(dataDir), '--appendonly', 'yes']
+      : ['--appendonly', 'no'];
     if (dataDir) mkdirSync(resolve(dataDir), { recursive: true });
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], {
-      stdio: 'ignore',
-    });
+    const child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence],
+      {
+        stdio: 'ignore',
+      },
+    );
     const url = `redis://127.0.0.1:${port}`;
-    const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    const client = new Redis(url, {
+      lazyConnect: true,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+    });
     client.on('error', () => undefined);
     for (let attempt = 0; ; attempt++) {
       try {
@@ -40,7 +50,8 @@ export class LocalRedis {
         return new LocalRedis(child, url, port);
       } catch (error) {
         client.disconnect();
-        if (attempt > 100 || child.exitCode !== null) throw new Error(`redis-server did not start: ${String(error)}`);
+        if (attempt > 100 || child.exitCode !== null)
+          throw new Error(`redis-server did not start: ${String(error)}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     }

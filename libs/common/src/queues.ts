@@ -44,7 +44,12 @@ export interface WebhookJobData {
  * Options of a webhook delivery job. The id makes a repeated announcement (say, by a job
  * delivered twice) a no-op; failed deliveries stay in the queue's failed set: the dead letters.
  */
-export function webhookJobOptions(predictionId: string, event: WebhookEvent, attempts: number, backoffMs: number) {
+export function webhookJobOptions(
+  predictionId: string,
+  event: WebhookEvent,
+  attempts: number,
+  backoffMs: number,
+) {
   return {
     jobId: `${predictionId}-${event}`,
     attempts,

@@ -20,7 +20,9 @@ export async function writeArchive(file: string, cwd: string, files: string[]): 
 export async function inspectArchive(file: string, maxBytes: number): Promise<string[]> {
   const packed = statSync(file).size;
   if (packed > maxBytes) {
-    throw new ModelPackageError(`archive ${file} is ${packed} bytes, over the limit of ${maxBytes}`);
+    throw new ModelPackageError(
+      `archive ${file} is ${packed} bytes, over the limit of ${maxBytes}`,
+    );
   }
   const entries: string[] = [];
   let unpacked = 0;

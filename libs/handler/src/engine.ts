@@ -35,7 +35,10 @@ export async function classifyTexts<T>(
   const results = new Array<T>(texts.length);
   const batches: BatchRecord[] = [];
   const batchOf = new Array<number>(texts.length);
-  for (const indices of packByTokenBudget(encoded.map((e) => e.length), limits)) {
+  for (const indices of packByTokenBudget(
+    encoded.map((e) => e.length),
+    limits,
+  )) {
     const batch = indices.map((i) => encoded[i]);
     const t0 = performance.now();
     const output = await handler.inference(batch);
@@ -45,7 +48,12 @@ export async function classifyTexts<T>(
       batchOf[indices[row]] = batches.length;
     });
     const tokens = batchTokens(batch.map((e) => e.length));
-    batches.push({ size: batch.length, realTokens: tokens.real, paddedTokens: tokens.padded, inferenceMs });
+    batches.push({
+      size: batch.length,
+      realTokens: tokens.real,
+      paddedTokens: tokens.padded,
+      inferenceMs,
+    });
   }
   return { results, batches, batchOf, preprocessMs };
 }

@@ -31,12 +31,19 @@ export interface LoadOptions {
  * the problem: unreadable or invalid manifest, a named file that is missing, labels that
  * cannot be found. The graph itself is checked by the handler when it initialises.
  */
-export async function loadModelPackage(location: string, options: LoadOptions = {}): Promise<ModelPackage> {
+export async function loadModelPackage(
+  location: string,
+  options: LoadOptions = {},
+): Promise<ModelPackage> {
   const path = resolve(location);
   if (!existsSync(path)) throw new ModelPackageError(`model package ${location} does not exist`);
   const dir = statSync(path).isDirectory()
     ? path
-    : await extractArchive(path, options.maxArchiveBytes ?? DEFAULT_MAX_ARCHIVE_BYTES, options.extractRoot);
+    : await extractArchive(
+        path,
+        options.maxArchiveBytes ?? DEFAULT_MAX_ARCHIVE_BYTES,
+        options.extractRoot,
+      );
   const manifest = readManifest(dir, location);
   const named = [
     manifest.model_file,
@@ -56,16 +63,21 @@ export async function loadModelPackage(location: string, options: LoadOptions = 
 
 function readManifest(dir: string, location: string): ModelManifest {
   const file = join(dir, MANIFEST_FILE);
-  if (!existsSync(file)) throw new ModelPackageError(`model package ${location} has no ${MANIFEST_FILE}`);
+  if (!existsSync(file))
+    throw new ModelPackageError(`model package ${location} has no ${MANIFEST_FILE}`);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new ModelPackageError(`${MANIFEST_FILE} of ${location} is not valid JSON: ${String(error)}`);
+    throw new ModelPackageError(
+      `${MANIFEST_FILE} of ${location} is not valid JSON: ${String(error)}`,
+    );
   }
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new ModelPackageError(`${MANIFEST_FILE} of ${location} is invalid: ${describeIssues(parsed.error)}`);
+    throw new ModelPackageError(
+      `${MANIFEST_FILE} of ${location} is invalid: ${describeIssues(parsed.error)}`,
+    );
   }
   return parsed.data;
 }
@@ -74,18 +86,26 @@ function readManifest(dir: string, location: string): ModelManifest {
 function readLabels(dir: string, manifest: ModelManifest, location: string): string[] {
   if (manifest.labels) return manifest.labels;
   if (!manifest.config_file) {
-    throw new ModelPackageError(`model package ${location} has neither labels nor a config_file with id2label`);
+    throw new ModelPackageError(
+      `model package ${location} has neither labels nor a config_file with id2label`,
+    );
   }
   let config: { id2label?: Record<string, string> };
   try {
     config = JSON.parse(readFileSync(join(dir, manifest.config_file), 'utf8'));
   } catch (error) {
-    throw new ModelPackageError(`${manifest.config_file} of ${location} is not valid JSON: ${String(error)}`);
+    throw new ModelPackageError(
+      `${manifest.config_file} of ${location} is not valid JSON: ${String(error)}`,
+    );
   }
   const entries = Object.entries(config.id2label ?? {});
   const labels: string[] = [];
   for (const [id, name] of entries) labels[Number(id)] = name;
-  if (entries.length < 2 || labels.length !== entries.length || labels.some((l) => typeof l !== 'string')) {
+  if (
+    entries.length < 2 ||
+    labels.length !== entries.length ||
+    labels.some((l) => typeof l !== 'string')
+  ) {
     throw new ModelPackageError(
       `${manifest.config_file} of ${location} needs an id2label with ids 0..n-1 (n >= 2)`,
     );
@@ -105,7 +125,10 @@ export interface HandlerOptions {
  * Creates the package's handler (built-in, or the JS module it names), initialises it and
  * warms it up. Any failure is a `ModelPackageError` that names the package.
  */
-export async function createHandler(pkg: ModelPackage, options: HandlerOptions = {}): Promise<Handler<unknown>> {
+export async function createHandler(
+  pkg: ModelPackage,
+  options: HandlerOptions = {},
+): Promise<Handler<unknown>> {
   const handler = instantiate(pkg);
   const context: HandlerContext = {
     modelDir: pkg.dir,
@@ -121,7 +144,9 @@ export async function createHandler(pkg: ModelPackage, options: HandlerOptions =
   } catch (error) {
     await handler.dispose().catch(() => undefined);
     if (error instanceof ModelPackageError) throw error;
-    throw new ModelPackageError(`model ${pkg.manifest.name} ${pkg.manifest.version} failed to start: ${String(error)}`);
+    throw new ModelPackageError(
+      `model ${pkg.manifest.name} ${pkg.manifest.version} failed to start: ${String(error)}`,
+    );
   }
   return handler;
 }
@@ -149,7 +174,9 @@ function instantiate(pkg: ModelPackage): Handler<unknown> {
   }
   const HandlerCtor = exported.default ?? exported.Handler ?? (exported as unknown as HandlerClass);
   if (typeof HandlerCtor !== 'function') {
-    throw new ModelPackageError(`handler module ${name} exports no handler class (default or "Handler")`);
+    throw new ModelPackageError(
+      `handler module ${name} exports no handler class (default or "Handler")`,
+    );
   }
   return new HandlerCtor();
 }

@@ -6,7 +6,10 @@ describe('packByTokenBudget', () => {
   it('places every index exactly once', () => {
     const lengths = [5, 90, 12, 12, 300, 7, 64, 64, 1];
     const batches = packByTokenBudget(lengths, { maxBatchTokens: 200, maxBatchSize: 3 });
-    assert.deepEqual(batches.flat().sort((a, b) => a - b), lengths.map((_, i) => i));
+    assert.deepEqual(
+      batches.flat().sort((a, b) => a - b),
+      lengths.map((_, i) => i),
+    );
   });
 
   it('keeps each batch within the token budget and row limit', () => {
@@ -22,7 +25,10 @@ describe('packByTokenBudget', () => {
   it('groups similar lengths so that padding stays small', () => {
     const lengths = [10, 100, 11, 101, 12, 102];
     const batches = packByTokenBudget(lengths, { maxBatchTokens: 10_000, maxBatchSize: 3 });
-    assert.deepEqual(batches, [[0, 2, 4], [1, 3, 5]]);
+    assert.deepEqual(batches, [
+      [0, 2, 4],
+      [1, 3, 5],
+    ]);
   });
 
   it('gives an item over the budget a batch of its own', () => {

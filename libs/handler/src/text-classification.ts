@@ -96,7 +96,9 @@ export class TextClassificationHandler implements Handler<Prediction> {
   postprocess(output: InferenceOutput, options: PostprocessOptions = {}): Prediction[] {
     const predictions: Prediction[] = [];
     for (let row = 0; row < output.rows; row++) {
-      const probabilities = softmax(output.data.subarray(row * output.width, (row + 1) * output.width));
+      const probabilities = softmax(
+        output.data.subarray(row * output.width, (row + 1) * output.width),
+      );
       let best = 0;
       for (let k = 1; k < probabilities.length; k++) {
         if (probabilities[k] > probabilities[best]) best = k;
@@ -138,7 +140,9 @@ export function softmax(logits: ArrayLike<number>): number[] {
 function checkGraph(session: InferenceSession, file: string, labelCount: number): boolean {
   const inputs = session.inputNames;
   const missing = REQUIRED_INPUTS.filter((name) => !inputs.includes(name));
-  const unknown = inputs.filter((n) => !REQUIRED_INPUTS.includes(n) && !OPTIONAL_INPUTS.includes(n));
+  const unknown = inputs.filter(
+    (n) => !REQUIRED_INPUTS.includes(n) && !OPTIONAL_INPUTS.includes(n),
+  );
   if (missing.length || unknown.length) {
     throw new ModelPackageError(
       `${file} has inputs [${inputs.join(', ')}]; the text-classification handler needs ` +

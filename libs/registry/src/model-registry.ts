@@ -38,7 +38,9 @@ export class ModelRegistry {
     const model = await this.getModel(name).catch(() => undefined);
     const weights = { ...(model?.traffic ?? {}) };
     delete weights[version];
-    const pipeline = this.redis.multi().hset(this.key('model', name), 'traffic', JSON.stringify(weights));
+    const pipeline = this.redis
+      .multi()
+      .hset(this.key('model', name), 'traffic', JSON.stringify(weights));
     if (!model || model.versions.length === 0) {
       pipeline.del(this.key('model', name)).srem(this.key('models'), name);
     } else if (model.defaultVersion === version) {
@@ -89,7 +91,12 @@ export class ModelRegistry {
   }
 
   /** Updates the desired worker range of a version. */
-  async setWorkerRange(name: string, version: string, minWorkers: number, maxWorkers: number): Promise<void> {
+  async setWorkerRange(
+    name: string,
+    version: string,
+    minWorkers: number,
+    maxWorkers: number,
+  ): Promise<void> {
     const record = await this.getVersion(name, version);
     await this.redis.hset(
       this.key('model', name, 'versions'),
@@ -102,10 +109,15 @@ export class ModelRegistry {
    * The version a request should go to: the one asked for, else a weighted pick from the
    * traffic split, else the default.
    */
-  async resolveVersion(name: string, version?: string, random = Math.random()): Promise<VersionRecord> {
+  async resolveVersion(
+    name: string,
+    version?: string,
+    random = Math.random(),
+  ): Promise<VersionRecord> {
     if (version) return this.getVersion(name, version);
     const model = await this.getModel(name);
-    const picked = pickVersion(model.traffic, random) ?? model.defaultVersion ?? model.versions[0].version;
+    const picked =
+      pickVersion(model.traffic, random) ?? model.defaultVersion ?? model.versions[0].version;
     return model.versions.find((v) => v.version === picked) ?? this.getVersion(name, picked);
   }
 

@@ -26,7 +26,11 @@ export class PingController {
       .filter((m) => !counts.get(versionKey(m.name, m.defaultVersion ?? '')))
       .map((m) => `${m.name} ${m.defaultVersion}`);
     if (unserved.length) {
-      throw new Problem(503, 'Unhealthy', `no live worker serves the default version of: ${unserved.join(', ')}`);
+      throw new Problem(
+        503,
+        'Unhealthy',
+        `no live worker serves the default version of: ${unserved.join(', ')}`,
+      );
     }
     return { status: 'Healthy' };
   }

@@ -13,9 +13,14 @@ export class ApiKeyGuard implements CanActivate {
     const expected = this.config.API_KEY;
     if (!expected) return true;
     const request = context.switchToHttp().getRequest<Request>();
-    const given = request.header('x-api-key') ?? request.header('authorization')?.replace(/^Bearer\s+/i, '');
+    const given =
+      request.header('x-api-key') ?? request.header('authorization')?.replace(/^Bearer\s+/i, '');
     if (given && sameSecret(given, expected)) return true;
-    throw new Problem(401, 'Unauthorized', 'a valid API key is required (Authorization: Bearer <key>)');
+    throw new Problem(
+      401,
+      'Unauthorized',
+      'a valid API key is required (Authorization: Bearer <key>)',
+    );
   }
 }
 

@@ -17,14 +17,25 @@ export class IdempotencyKeys {
 
   /** Claims `key` for `id`; returns the id already holding it, or undefined if this call won. */
   async claim(key: string, fingerprint: string, id: string): Promise<string | undefined> {
-    if (key.length > 255) throw new Problem(400, 'Invalid request', 'Idempotency-Key is longer than 255 characters');
+    if (key.length > 255)
+      throw new Problem(400, 'Invalid request', 'Idempotency-Key is longer than 255 characters');
     const redisKey = `${this.config.KEY_PREFIX}:idempotency:${key}`;
-    const claimed = await this.redis.set(redisKey, `${fingerprint}:${id}`, 'EX', this.config.IDEMPOTENCY_TTL_S, 'NX');
+    const claimed = await this.redis.set(
+      redisKey,
+      `${fingerprint}:${id}`,
+      'EX',
+      this.config.IDEMPOTENCY_TTL_S,
+      'NX',
+    );
     if (claimed) return undefined;
     const existing = await this.redis.get(redisKey);
     const [storedFingerprint, storedId] = (existing ?? '').split(':');
     if (storedFingerprint !== fingerprint) {
-      throw new Problem(422, 'Idempotency key reused', `Idempotency-Key "${key}" was used with a different body`);
+      throw new Problem(
+        422,
+        'Idempotency key reused',
+        `Idempotency-Key "${key}" was used with a different body`,
+      );
     }
     return storedId;
   }

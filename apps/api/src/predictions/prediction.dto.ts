@@ -11,7 +11,10 @@ export interface TextLimits {
  * The texts of a TorchServe-style body: `{"data": [...]}`, `{"data": "one"}`, a bare JSON
  * string, or a `text/plain` body. `single` says the caller sent one text, not a list.
  */
-export function textsFromBody(body: unknown, limits: TextLimits): { texts: string[]; single: boolean } {
+export function textsFromBody(
+  body: unknown,
+  limits: TextLimits,
+): { texts: string[]; single: boolean } {
   if (typeof body === 'string') return { texts: checkTexts([body], limits), single: true };
   if (body && typeof body === 'object' && !Array.isArray(body) && 'data' in body) {
     const data = (body as { data: unknown }).data;
@@ -26,22 +29,36 @@ export function textsFromBody(body: unknown, limits: TextLimits): { texts: strin
 /** Checks a list of texts: a non-empty array of non-empty strings within the size limit. */
 export function checkTexts(data: unknown, limits: TextLimits, pointer = '#/data'): string[] {
   if (!Array.isArray(data)) {
-    throw badRequest('"data" must be an array of strings', { errors: [{ pointer, detail: 'must be an array' }] });
+    throw badRequest('"data" must be an array of strings', {
+      errors: [{ pointer, detail: 'must be an array' }],
+    });
   }
   if (data.length === 0) {
-    throw badRequest('"data" is empty', { errors: [{ pointer, detail: 'must hold at least one text' }] });
+    throw badRequest('"data" is empty', {
+      errors: [{ pointer, detail: 'must hold at least one text' }],
+    });
   }
   if (data.length > limits.maxTexts) {
-    throw new Problem(413, 'Too many texts', `"data" holds ${data.length} texts; the limit is ${limits.maxTexts}`);
+    throw new Problem(
+      413,
+      'Too many texts',
+      `"data" holds ${data.length} texts; the limit is ${limits.maxTexts}`,
+    );
   }
   const errors = data.flatMap((item, i) =>
     typeof item !== 'string'
-      ? [{ pointer: `${pointer}/${i}`, detail: `must be a string, got ${item === null ? 'null' : typeof item}` }]
+      ? [
+          {
+            pointer: `${pointer}/${i}`,
+            detail: `must be a string, got ${item === null ? 'null' : typeof item}`,
+          },
+        ]
       : item.trim() === ''
         ? [{ pointer: `${pointer}/${i}`, detail: 'must not be empty' }]
         : [],
   );
-  if (errors.length) throw badRequest(`${errors.length} item(s) of "data" are not usable texts`, { errors });
+  if (errors.length)
+    throw badRequest(`${errors.length} item(s) of "data" are not usable texts`, { errors });
   return data as string[];
 }
 
@@ -65,7 +82,10 @@ export function parseCreateBody(body: unknown): CreatePredictionBody {
   const parsed = createPredictionSchema.safeParse(body);
   if (!parsed.success) {
     throw badRequest(describeIssues(parsed.error), {
-      errors: parsed.error.issues.map((i) => ({ pointer: `#/${i.path.join('/')}`, detail: i.message })),
+      errors: parsed.error.issues.map((i) => ({
+        pointer: `#/${i.path.join('/')}`,
+        detail: i.message,
+      })),
     });
   }
   return parsed.data;

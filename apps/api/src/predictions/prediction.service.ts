@@ -31,7 +31,11 @@ export interface PredictionView {
   created_at: string;
   started_at: string | null;
   completed_at: string | null;
-  metrics: { queue_time_ms: number | null; inference_time_ms: number | null; batch_size: number | null };
+  metrics: {
+    queue_time_ms: number | null;
+    inference_time_ms: number | null;
+    batch_size: number | null;
+  };
   webhook?: WebhookStatus;
   urls: { get: string; cancel: string };
 }
@@ -47,7 +51,12 @@ export interface CreatePrediction {
   priority?: number;
 }
 
-const QUEUED_STATES: ReadonlySet<JobState | 'unknown'> = new Set(['waiting', 'delayed', 'prioritized', 'waiting-children']);
+const QUEUED_STATES: ReadonlySet<JobState | 'unknown'> = new Set([
+  'waiting',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+]);
 
 /**
  * The story of a prediction: resolve the version, put the job on its queue, wait for it,
@@ -71,7 +80,10 @@ export class PredictionService {
   }
 
   /** Resolves the version (explicit, traffic split or default) and enqueues the job. */
-  async create(request: CreatePrediction, id: string = randomUUID()): Promise<Job<PredictionJobData>> {
+  async create(
+    request: CreatePrediction,
+    id: string = randomUUID(),
+  ): Promise<Job<PredictionJobData>> {
     const record = await this.registry.resolveVersion(request.model, request.version);
     if (request.webhook) await this.webhookGuard.assertAllowed(request.webhook.url);
     const queueName = predictionQueueName(record.name, record.version);
@@ -111,10 +123,15 @@ export class PredictionService {
       this.workerCounts = { at: now, counts: await this.registry.workerCounts() };
     }
     if (!this.workerCounts.counts.get(versionKey(record.name, record.version))) {
-      throw new Problem(503, 'No worker', `no live worker serves ${record.name} version ${record.version}`, {
-        model: record.name,
-        version: record.version,
-      });
+      throw new Problem(
+        503,
+        'No worker',
+        `no live worker serves ${record.name} version ${record.version}`,
+        {
+          model: record.name,
+          version: record.version,
+        },
+      );
     }
     return record;
   }
@@ -138,10 +155,15 @@ export class PredictionService {
     const finished = await this.waitFor(job, this.config.SYNC_TIMEOUT_MS);
     const view = await this.view(job.id!);
     if (!finished || view.status === 'queued' || view.status === 'processing') {
-      throw new Problem(504, 'Prediction timed out', `no answer within ${this.config.SYNC_TIMEOUT_MS} ms; poll its URL`, {
-        id: job.id,
-        url: view.urls.get,
-      });
+      throw new Problem(
+        504,
+        'Prediction timed out',
+        `no answer within ${this.config.SYNC_TIMEOUT_MS} ms; poll its URL`,
+        {
+          id: job.id,
+          url: view.urls.get,
+        },
+      );
     }
     if (view.status !== 'succeeded') {
       throw new Problem(500, 'Prediction failed', view.error ?? view.status, { id: job.id });
@@ -149,7 +171,12 @@ export class PredictionService {
     return view.output ?? [];
   }
 
-  async find(id: string): Promise<{ job?: Job<PredictionJobData, PredictionJobResult>; record: Record<string, string> }> {
+  async find(
+    id: string,
+  ): Promise<{
+    job?: Job<PredictionJobData, PredictionJobResult>;
+    record: Record<string, string>;
+  }> {
     const record = await this.redis.hgetall(this.recordKey(id));
     if (!record.queue) throw notFound(`no prediction with id "${id}"`);
     const job = await this.queues.queue<PredictionJobData>(record.queue).getJob(id);
@@ -174,11 +201,16 @@ export class PredictionService {
     const view = await this.view(id);
     const { job } = await this.find(id);
     if (!job || (view.status !== 'queued' && view.status !== 'processing')) {
-      throw new Problem(409, 'Already finished', `prediction "${id}" is ${view.status}`, { prediction_status: view.status });
+      throw new Problem(409, 'Already finished', `prediction "${id}" is ${view.status}`, {
+        prediction_status: view.status,
+      });
     }
     const canceledAt = new Date().toISOString();
     const canceled = await this.describe(job, 'canceled', canceledAt);
-    await this.redis.hset(this.recordKey(id), { canceled_at: canceledAt, canceled_view: JSON.stringify(canceled) });
+    await this.redis.hset(this.recordKey(id), {
+      canceled_at: canceledAt,
+      canceled_view: JSON.stringify(canceled),
+    });
     // A queued job leaves the queue; one already in a batch finishes computing, but its output is withheld.
     if (view.status === 'queued') await job.remove().catch(() => undefined);
     if (job.data.webhook?.events.includes('completed')) {
@@ -217,7 +249,8 @@ export class PredictionService {
       error: status === 'failed' ? job.failedReason || 'unknown failure' : null,
       created_at: new Date(job.timestamp).toISOString(),
       started_at: iso(job.processedOn),
-      completed_at: canceledAt ?? (status === 'succeeded' || status === 'failed' ? iso(job.finishedOn) : null),
+      completed_at:
+        canceledAt ?? (status === 'succeeded' || status === 'failed' ? iso(job.finishedOn) : null),
       metrics: {
         queue_time_ms: job.processedOn ? job.processedOn - job.timestamp : null,
         inference_time_ms: result ? round(result.inferenceMs) : null,

@@ -34,7 +34,12 @@ export class SyncPredictionsController {
     return this.predict(model, version, body, request);
   }
 
-  private async predict(model: string, version: string | undefined, body: unknown, request: Request) {
+  private async predict(
+    model: string,
+    version: string | undefined,
+    body: unknown,
+    request: Request,
+  ) {
     const { texts, single } = textsFromBody(body, { maxTexts: this.config.MAX_TEXTS_PER_REQUEST });
     const output = await this.predictions.predict({
       model,

@@ -1,5 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { Body, Controller, Get, Headers, Inject, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  Inject,
+  Param,
+  Post,
+  Req,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { ApiKeyGuard } from '../infra/api-key.guard';
@@ -26,11 +37,19 @@ export class V1PredictionsController {
     @Res({ passthrough: true }) response: Response,
   ): Promise<PredictionView> {
     const parsed = parseCreateBody(body);
-    const texts = checkTexts(parsed.input.data, { maxTexts: this.config.MAX_TEXTS_PER_REQUEST }, '#/input/data');
+    const texts = checkTexts(
+      parsed.input.data,
+      { maxTexts: this.config.MAX_TEXTS_PER_REQUEST },
+      '#/input/data',
+    );
     let id: string = randomUUID();
     let existing: string | undefined;
     if (idempotencyKey) {
-      existing = await this.idempotency.claim(idempotencyKey, PredictionService.fingerprint(parsed), id);
+      existing = await this.idempotency.claim(
+        idempotencyKey,
+        PredictionService.fingerprint(parsed),
+        id,
+      );
     }
     if (existing) {
       id = existing;
@@ -42,7 +61,9 @@ export class V1PredictionsController {
             version: parsed.version,
             texts,
             probabilities: parsed.probabilities,
-            webhook: parsed.webhook ? { url: parsed.webhook, events: parsed.webhook_events_filter } : undefined,
+            webhook: parsed.webhook
+              ? { url: parsed.webhook, events: parsed.webhook_events_filter }
+              : undefined,
             requestId: String(request.id),
           },
           id,
@@ -70,7 +91,10 @@ export class V1PredictionsController {
   }
 
   @Post(':id/cancel')
-  cancel(@Param('id') id: string, @Res({ passthrough: true }) response: Response): Promise<PredictionView> {
+  cancel(
+    @Param('id') id: string,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<PredictionView> {
     response.status(200);
     return this.predictions.cancel(id);
   }

@@ -23,7 +23,8 @@ export class ProblemFilter implements ExceptionFilter {
     const request = http.getRequest<Request>();
     const response = http.getResponse<Response>();
     const problem = toProblem(error);
-    if (problem.getStatus() >= 500) this.logger.error(error instanceof Error ? error.stack : String(error));
+    if (problem.getStatus() >= 500)
+      this.logger.error(error instanceof Error ? error.stack : String(error));
     response
       .status(problem.getStatus())
       .type('application/problem+json')

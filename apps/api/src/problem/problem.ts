@@ -25,7 +25,10 @@ export class Problem extends HttpException {
 }
 
 function slug(title: string): string {
-  return title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  return title
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
 }
 
 export const badRequest = (detail: string, extensions?: Record<string, unknown>) =>

@@ -12,7 +12,8 @@ export class AddressPolicy {
   constructor(allowList: readonly string[]) {
     for (const entry of allowList) {
       if (entry.includes('/')) this.ranges.push(ipaddr.parseCIDR(entry));
-      else if (ipaddr.isValid(entry)) this.ranges.push([ipaddr.parse(entry), ipaddr.parse(entry).kind() === 'ipv4' ? 32 : 128]);
+      else if (ipaddr.isValid(entry))
+        this.ranges.push([ipaddr.parse(entry), ipaddr.parse(entry).kind() === 'ipv4' ? 32 : 128]);
       else this.hosts.add(entry.toLowerCase());
     }
   }
@@ -29,7 +30,8 @@ export class AddressPolicy {
     if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) {
       ip = (ip as ipaddr.IPv6).toIPv4Address();
     }
-    if (this.ranges.some(([net, bits]) => net.kind() === ip.kind() && ip.match(net, bits))) return undefined;
+    if (this.ranges.some(([net, bits]) => net.kind() === ip.kind() && ip.match(net, bits)))
+      return undefined;
     const range = ip.range();
     return range === 'unicast' ? undefined : `${address} is a ${range} address`;
   }

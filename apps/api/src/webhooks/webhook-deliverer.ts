@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Webhook } from 'standardwebhooks';
@@ -44,7 +50,11 @@ export class WebhookDeliverer implements OnModuleInit, OnApplicationShutdown {
     const { predictionId, url, event } = job.data;
     const prediction = await this.predictions.view(predictionId);
     const now = new Date();
-    const body = JSON.stringify({ type: `prediction.${event}`, timestamp: now.toISOString(), data: prediction });
+    const body = JSON.stringify({
+      type: `prediction.${event}`,
+      timestamp: now.toISOString(),
+      data: prediction,
+    });
     const messageId = job.id!;
     const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     let statusCode: number | undefined;
@@ -64,10 +74,17 @@ export class WebhookDeliverer implements OnModuleInit, OnApplicationShutdown {
       });
       statusCode = response.status;
       await response.body?.cancel();
-      if (statusCode < 200 || statusCode >= 300) throw new Error(`receiver answered HTTP ${statusCode}`);
+      if (statusCode < 200 || statusCode >= 300)
+        throw new Error(`receiver answered HTTP ${statusCode}`);
     } catch (error) {
-      const message = (error as Error).cause ? String((error as Error).cause) : (error as Error).message;
-      await this.state.record(predictionId, { status: last ? 'dead_letter' : 'retrying', statusCode, error: message });
+      const message = (error as Error).cause
+        ? String((error as Error).cause)
+        : (error as Error).message;
+      await this.state.record(predictionId, {
+        status: last ? 'dead_letter' : 'retrying',
+        statusCode,
+        error: message,
+      });
       throw new Error(message);
     }
     await this.state.record(predictionId, { status: 'delivered', statusCode });

@@ -1,6 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { WEBHOOK_QUEUE, webhookJobOptions, type WebhookEvent, type WebhookJobData } from '@app/common';
+import {
+  WEBHOOK_QUEUE,
+  webhookJobOptions,
+  type WebhookEvent,
+  type WebhookJobData,
+} from '@app/common';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { QueueHub } from '../infra/queue-hub';
 import { REDIS } from '../infra/redis.provider';
@@ -33,7 +38,12 @@ export class WebhookState {
   async init(id: string, webhook: { url: string; events: WebhookEvent[] }): Promise<void> {
     await this.redis
       .multi()
-      .hset(this.key(id), { url: webhook.url, events: webhook.events.join(','), status: 'pending', attempts: 0 })
+      .hset(this.key(id), {
+        url: webhook.url,
+        events: webhook.events.join(','),
+        status: 'pending',
+        attempts: 0,
+      })
       .expire(this.key(id), this.config.RESULT_TTL_S)
       .exec();
   }
@@ -70,7 +80,12 @@ export class WebhookState {
       .add(
         event,
         { predictionId, url, event },
-        webhookJobOptions(predictionId, event, this.config.WEBHOOK_MAX_ATTEMPTS, this.config.WEBHOOK_BACKOFF_MS),
+        webhookJobOptions(
+          predictionId,
+          event,
+          this.config.WEBHOOK_MAX_ATTEMPTS,
+          this.config.WEBHOOK_BACKOFF_MS,
+        ),
       );
   }
 }

@@ -37,7 +37,11 @@ export class WebhookTargetGuard {
   /** Throws a 422 problem when the URL may not receive webhooks. */
   async assertAllowed(url: string): Promise<void> {
     if (!this.config.WEBHOOKS_ENABLED || !this.config.WEBHOOK_SECRET) {
-      throw new Problem(422, 'Webhooks unavailable', 'this server has no webhook secret configured');
+      throw new Problem(
+        422,
+        'Webhooks unavailable',
+        'this server has no webhook secret configured',
+      );
     }
     let parsed: URL;
     try {
@@ -46,7 +50,11 @@ export class WebhookTargetGuard {
       throw new Problem(422, 'Webhook refused', `"${url}" is not a URL`);
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      throw new Problem(422, 'Webhook refused', `webhook URLs must use http or https, not ${parsed.protocol}`);
+      throw new Problem(
+        422,
+        'Webhook refused',
+        `webhook URLs must use http or https, not ${parsed.protocol}`,
+      );
     }
     try {
       await this.resolve(parsed.hostname.replace(/^\[|\]$/g, ''));

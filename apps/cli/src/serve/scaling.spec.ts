@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { desiredWorkers, type ScalingPolicy, type VersionLoad } from './scaling';
 
-const policy: ScalingPolicy = { upBacklogPerWorker: 10, upWaitMs: 1000, downIdleMs: 5000, cooldownMs: 3000 };
+const policy: ScalingPolicy = {
+  upBacklogPerWorker: 10,
+  upWaitMs: 1000,
+  downIdleMs: 5000,
+  cooldownMs: 3000,
+};
 const load = (over: Partial<VersionLoad>): VersionLoad => ({
   current: 1,
   minWorkers: 1,

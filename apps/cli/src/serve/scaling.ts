@@ -38,7 +38,8 @@ export function desiredWorkers(load: VersionLoad, policy: ScalingPolicy): number
   if (bounded !== load.current) return bounded;
   if (load.now - load.lastChangeAt < policy.cooldownMs) return load.current;
   const pressed =
-    load.backlog > policy.upBacklogPerWorker * Math.max(1, load.current) || load.oldestWaitMs > policy.upWaitMs;
+    load.backlog > policy.upBacklogPerWorker * Math.max(1, load.current) ||
+    load.oldestWaitMs > policy.upWaitMs;
   if (pressed) return clamp(load.current + 1);
   const quiet = load.backlog === 0 && load.active === 0 && load.idleSince !== undefined;
   if (quiet && load.now - load.idleSince! >= policy.downIdleMs) return clamp(load.current - 1);

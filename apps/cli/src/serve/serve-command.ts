@@ -1,12 +1,22 @@
 import { z } from 'zod';
-import { commonSettings, connectRedis, createLogger, intSetting, LocalRedis, parseEnv } from '@app/common';
+import {
+  commonSettings,
+  connectRedis,
+  createLogger,
+  intSetting,
+  LocalRedis,
+  parseEnv,
+} from '@app/common';
 import { ModelRegistry } from '@app/registry';
 import { Supervisor } from './supervisor';
 
 /** Settings of `modelfleet serve`, beside those the API and workers read themselves. */
 export const serveSettings = z.object({
   ...commonSettings,
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .optional(),
   REDIS_DATA_DIR: z.string().default('.data/redis'),
   SCALE_UP_BACKLOG: intSetting(64, 1),
   SCALE_UP_WAIT_MS: intSetting(2000, 1),
@@ -24,7 +34,8 @@ export async function serveCommand(options: { api: boolean }): Promise<void> {
   const logger = createLogger('supervisor', config.LOG_LEVEL, config.LOG_PRETTY);
   const local = config.REDIS_URL ? undefined : await LocalRedis.start(config.REDIS_DATA_DIR);
   const redisUrl = config.REDIS_URL ?? local!.url;
-  if (local) logger.info({ url: redisUrl, dataDir: config.REDIS_DATA_DIR }, 'started a local redis-server');
+  if (local)
+    logger.info({ url: redisUrl, dataDir: config.REDIS_DATA_DIR }, 'started a local redis-server');
   const redis = connectRedis(redisUrl);
   const supervisor = new Supervisor(
     redis,

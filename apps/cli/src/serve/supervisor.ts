@@ -8,7 +8,8 @@ import { ModelRegistry, versionKey, type VersionRecord } from '@app/registry';
 import { desiredWorkers, type ScalingPolicy } from './scaling';
 
 /** Compiled entry of an app, from this file's place in dist/apps/cli/src/serve. */
-export const appEntry = (app: 'api' | 'worker') => join(__dirname, '..', '..', '..', app, 'src', 'main.js');
+export const appEntry = (app: 'api' | 'worker') =>
+  join(__dirname, '..', '..', '..', app, 'src', 'main.js');
 
 interface VersionState {
   workers: ChildProcess[];
@@ -63,7 +64,8 @@ export class Supervisor {
   private async reconcile(): Promise<void> {
     const registered = new Map<string, VersionRecord>();
     for (const model of await this.registry.listModels()) {
-      for (const record of model.versions) registered.set(versionKey(record.name, record.version), record);
+      for (const record of model.versions)
+        registered.set(versionKey(record.name, record.version), record);
     }
     for (const [key, state] of this.versions) {
       if (!registered.has(key)) {
@@ -89,7 +91,10 @@ export class Supervisor {
     state.workers = state.workers.filter((w) => w.exitCode === null && w.signalCode === null);
     const counts = await state.queue.getJobCounts('waiting', 'prioritized', 'active');
     const backlog = counts.waiting + counts.prioritized;
-    const oldest = backlog > 0 ? (await state.queue.getJobs(['waiting', 'prioritized'], 0, 0, true))[0] : undefined;
+    const oldest =
+      backlog > 0
+        ? (await state.queue.getJobs(['waiting', 'prioritized'], 0, 0, true))[0]
+        : undefined;
     if (backlog > 0 || counts.active > 0) state.idleSince = undefined;
     else state.idleSince ??= now;
     const desired = desiredWorkers(
@@ -107,9 +112,14 @@ export class Supervisor {
       this.options.policy,
     );
     if (desired === state.workers.length) return;
-    this.logger.info({ version: key, from: state.workers.length, to: desired, backlog }, 'scaling workers');
+    this.logger.info(
+      { version: key, from: state.workers.length, to: desired, backlog },
+      'scaling workers',
+    );
     while (state.workers.length < desired) {
-      state.workers.push(this.spawn('worker', { WORKER_MODELS: key, WORKER_ID: `${hostname()}-w${++this.serial}` }));
+      state.workers.push(
+        this.spawn('worker', { WORKER_MODELS: key, WORKER_ID: `${hostname()}-w${++this.serial}` }),
+      );
     }
     while (state.workers.length > desired) state.workers.pop()!.kill('SIGTERM');
     state.lastChangeAt = now;
@@ -122,7 +132,8 @@ export class Supervisor {
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     child.once('exit', (code, signal) => {
-      if (code !== 0 && signal !== 'SIGTERM') this.logger.warn({ app, code, signal, ...env }, 'process exited');
+      if (code !== 0 && signal !== 'SIGTERM')
+        this.logger.warn({ app, code, signal, ...env }, 'process exited');
     });
     return child;
   }

@@ -1,6 +1,11 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { HandlerInputError, InferenceError, ModelPackageError, type BatchRecord } from '@app/handler';
+import {
+  HandlerInputError,
+  InferenceError,
+  ModelPackageError,
+  type BatchRecord,
+} from '@app/handler';
 import type { ClassifyRequest, InferenceThreadOptions, ThreadMessage } from './protocol';
 
 /** Answer of the inference thread for one group of texts. */
@@ -31,11 +36,16 @@ export class InferenceClient {
   ) {
     thread.on('message', (message: ThreadMessage) => this.receive(message));
     thread.on('error', (error) => this.fail(error));
-    thread.on('exit', (code) => this.fail(new InferenceError(`inference thread exited with code ${code}`)));
+    thread.on('exit', (code) =>
+      this.fail(new InferenceError(`inference thread exited with code ${code}`)),
+    );
   }
 
   /** Starts the thread and resolves once the model is loaded and warmed up. */
-  static start(options: InferenceThreadOptions, log: (message: string) => void): Promise<InferenceClient> {
+  static start(
+    options: InferenceThreadOptions,
+    log: (message: string) => void,
+  ): Promise<InferenceClient> {
     const thread = new Worker(join(__dirname, 'inference-thread.js'), { workerData: options });
     return new Promise((resolve, reject) => {
       const onMessage = (message: ThreadMessage) => {
@@ -46,7 +56,11 @@ export class InferenceClient {
           resolve(new InferenceClient(thread, message.provider, message, log));
         } else {
           void thread.terminate();
-          reject(new ModelPackageError(message.type === 'fatal' ? message.message : 'inference thread failed to start'));
+          reject(
+            new ModelPackageError(
+              message.type === 'fatal' ? message.message : 'inference thread failed to start',
+            ),
+          );
         }
       };
       thread.on('message', onMessage);
