@@ -171,9 +171,7 @@ export class PredictionService {
     return view.output ?? [];
   }
 
-  async find(
-    id: string,
-  ): Promise<{
+  async find(id: string): Promise<{
     job?: Job<PredictionJobData, PredictionJobResult>;
     record: Record<string, string>;
   }> {
