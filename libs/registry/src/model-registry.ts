@@ -155,4 +155,23 @@ export class ModelRegistry {
   }
 }
 
+/**
+ * Picks, within a model record, the version a request should go to: the one asked for, else
+ * a weighted pick from the traffic split, else the default. Pure: callers may cache records.
+ */
+export function resolveIn(
+  model: ModelRecord,
+  version?: string,
+  random = Math.random(),
+): VersionRecord {
+  const wanted =
+    version ??
+    pickVersion(model.traffic, random) ??
+    model.defaultVersion ??
+    model.versions[0].version;
+  const record = model.versions.find((v) => v.version === wanted);
+  if (!record) throw new UnknownModelError(`model "${model.name}" has no version "${wanted}"`);
+  return record;
+}
+
 export { versionKey };

@@ -8,7 +8,13 @@ import {
   type PredictionJobResult,
   type WebhookEvent,
 } from '@app/common';
-import { ModelRegistry, versionKey, type VersionRecord } from '@app/registry';
+import {
+  ModelRegistry,
+  resolveIn,
+  versionKey,
+  type ModelRecord,
+  type VersionRecord,
+} from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { QueueHub } from '../infra/queue-hub';
 import { REDIS } from '../infra/redis.provider';
@@ -65,6 +71,7 @@ const QUEUED_STATES: ReadonlySet<JobState | 'unknown'> = new Set([
 @Injectable()
 export class PredictionService {
   private workerCounts?: { at: number; counts: Map<string, number> };
+  private readonly models = new Map<string, { at: number; record: ModelRecord }>();
 
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
@@ -79,12 +86,26 @@ export class PredictionService {
     return `${this.config.KEY_PREFIX}:prediction:${id}`;
   }
 
-  /** Resolves the version (explicit, traffic split or default) and enqueues the job. */
+  /**
+   * The version a request goes to (explicit, traffic split or default), from a model record
+   * cached for up to a second: registry changes reach every API replica within that time.
+   */
+  async resolve(model: string, version?: string): Promise<VersionRecord> {
+    const now = Date.now();
+    let cached = this.models.get(model);
+    if (!cached || now - cached.at > 1000) {
+      cached = { at: now, record: await this.registry.getModel(model) };
+      this.models.set(model, cached);
+    }
+    return resolveIn(cached.record, version);
+  }
+
+  /** Resolves the version and enqueues the job. */
   async create(
     request: CreatePrediction,
     id: string = randomUUID(),
   ): Promise<Job<PredictionJobData>> {
-    const record = await this.registry.resolveVersion(request.model, request.version);
+    const record = await this.resolve(request.model, request.version);
     if (request.webhook) await this.webhookGuard.assertAllowed(request.webhook.url);
     const queueName = predictionQueueName(record.name, record.version);
     const data: PredictionJobData = {
@@ -117,7 +138,7 @@ export class PredictionService {
 
   /** Fails with 503 when no live worker serves the version, so a sync caller does not hang. */
   async assertServed(model: string, version?: string): Promise<VersionRecord> {
-    const record = await this.registry.resolveVersion(model, version);
+    const record = await this.resolve(model, version);
     const now = Date.now();
     if (!this.workerCounts || now - this.workerCounts.at > 1000) {
       this.workerCounts = { at: now, counts: await this.registry.workerCounts() };
@@ -152,23 +173,28 @@ export class PredictionService {
   async predict(request: CreatePrediction): Promise<unknown[]> {
     const record = await this.assertServed(request.model, request.version);
     const job = await this.create({ ...request, model: record.name, version: record.version });
-    const finished = await this.waitFor(job, this.config.SYNC_TIMEOUT_MS);
-    const view = await this.view(job.id!);
-    if (!finished || view.status === 'queued' || view.status === 'processing') {
-      throw new Problem(
-        504,
-        'Prediction timed out',
-        `no answer within ${this.config.SYNC_TIMEOUT_MS} ms; poll its URL`,
-        {
-          id: job.id,
-          url: view.urls.get,
-        },
-      );
+    const events = await this.queues.queueEvents(job.queueName);
+    try {
+      const result = (await job.waitUntilFinished(
+        events,
+        this.config.SYNC_TIMEOUT_MS,
+      )) as PredictionJobResult;
+      return result.output;
+    } catch (error) {
+      const message = (error as Error).message;
+      if (/timed out before finishing/.test(message)) {
+        throw new Problem(
+          504,
+          'Prediction timed out',
+          `no answer within ${this.config.SYNC_TIMEOUT_MS} ms; poll its URL`,
+          {
+            id: job.id,
+            url: `/v1/predictions/${job.id}`,
+          },
+        );
+      }
+      throw new Problem(500, 'Prediction failed', message, { id: job.id });
     }
-    if (view.status !== 'succeeded') {
-      throw new Problem(500, 'Prediction failed', view.error ?? view.status, { id: job.id });
-    }
-    return view.output ?? [];
   }
 
   async find(id: string): Promise<{

@@ -28,6 +28,15 @@ describe('TokenBatcher', () => {
     assert.deepEqual(groups, [['a']]);
   });
 
+  it('sends right after the current turn with no gap, taking same-turn companions', async () => {
+    const { batcher, groups } = harness({ maxGroupTexts: 8, maxDelayMs: 50, gapMs: 0 });
+    batcher.add(item('a'));
+    batcher.add(item('b'));
+    assert.deepEqual(groups, []);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(groups, [['a', 'b']]);
+  });
+
   it('sends at once with no delay allowed', () => {
     const { batcher, groups } = harness({ maxGroupTexts: 8, maxDelayMs: 0, gapMs: 2 });
     batcher.add(item('a'));

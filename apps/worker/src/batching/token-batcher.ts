@@ -11,7 +11,10 @@ export interface BatcherLimits {
   readonly maxGroupTexts: number;
   /** Longest an idle batcher waits for more jobs after the first one arrived. */
   readonly maxDelayMs: number;
-  /** An idle batcher flushes once no job arrived for this long (bounded by maxDelayMs). */
+  /**
+   * An idle batcher flushes once no job arrived for this long (bounded by maxDelayMs);
+   * 0 flushes right after the current turn of the event loop.
+   */
   readonly gapMs: number;
 }
 
@@ -27,6 +30,7 @@ export class TokenBatcher<T extends BatchItem> {
   private busy = false;
   private firstArrival = 0;
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly limits: BatcherLimits,
@@ -46,11 +50,18 @@ export class TokenBatcher<T extends BatchItem> {
     this.pendingTexts += item.size;
     if (this.busy) return;
     if (this.pendingTexts >= this.limits.maxGroupTexts) return this.flush();
-    const deadline = this.firstArrival + this.limits.maxDelayMs;
-    const wait = Math.min(this.limits.gapMs, deadline - this.now());
+    const untilDeadline = this.firstArrival + this.limits.maxDelayMs - this.now();
+    if (untilDeadline <= 0) return this.flush();
     clearTimeout(this.timer);
-    if (wait <= 0) return this.flush();
-    this.timer = setTimeout(() => this.flush(), wait);
+    if (this.limits.gapMs === 0) {
+      // Jobs fetched in the same turn of the event loop still join this group.
+      this.immediate ??= setImmediate(() => {
+        this.immediate = undefined;
+        this.flush();
+      });
+      return;
+    }
+    this.timer = setTimeout(() => this.flush(), Math.min(this.limits.gapMs, untilDeadline));
   }
 
   /** Sends the next group now if nothing is in flight. */

@@ -1,0 +1,108 @@
+/**
+ * The AG News test texts through the whole pipeline (HTTP API → Redis → worker → back) at
+ * several client concurrencies, beside the handler alone on the same texts in the same run.
+ *
+ *   npm run build && node dist/bench/pipeline.bench.js [--limit N]
+ */
+import { parseArgs } from 'node:util';
+import { classifyTexts, openModel, runBatch } from '@app/handler';
+import { DEMO_MODEL, agNewsTest, fmt, percentile } from './data';
+import { startBenchStack } from './stack';
+
+interface LoadFigures {
+  textsPerSecond: number;
+  p50: number;
+  p99: number;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { limit: { type: 'string' } } });
+  const texts = agNewsTest(values.limit ? Number(values.limit) : 3000).map((r) => r.text);
+
+  // The handler alone, in this process, before the stack exists (nothing else on the cores).
+  const { pkg, handler } = await openModel(DEMO_MODEL, { device: 'auto' });
+  const limits = {
+    maxBatchSize: pkg.manifest.batching.max_batch_size,
+    maxBatchTokens: pkg.manifest.batching.max_batch_tokens,
+  };
+  const start = performance.now();
+  await classifyTexts(handler, texts, limits);
+  const aloneRate = texts.length / ((performance.now() - start) / 1000);
+  const single: number[] = [];
+  for (const text of texts.slice(0, 300)) {
+    const t0 = performance.now();
+    await runBatch(handler, [text]);
+    single.push(performance.now() - t0);
+  }
+  await handler.dispose();
+
+  const bench = await startBenchStack();
+  try {
+    const run = async (
+      concurrency: number,
+      perRequest: number,
+      count = texts.length,
+    ): Promise<LoadFigures> => {
+      const requests: string[][] = [];
+      for (let i = 0; i < count; i += perRequest)
+        requests.push(texts.slice(i, Math.min(count, i + perRequest)));
+      const latencies: number[] = [];
+      let next = 0;
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (next < requests.length) {
+            const data = requests[next++];
+            const s = performance.now();
+            const response = await bench.post('/predictions/ag-news-bert', { data });
+            if (response.status !== 200)
+              throw new Error(`HTTP ${response.status}: ${JSON.stringify(response.body)}`);
+            latencies.push(performance.now() - s);
+          }
+        }),
+      );
+      const seconds = (performance.now() - t0) / 1000;
+      const sent = requests.reduce((s, r) => s + r.length, 0);
+      return {
+        textsPerSecond: sent / seconds,
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+      };
+    };
+    await run(8, 16, 500); // warm-up
+    const rows: [string, LoadFigures][] = [];
+    const c1 = await run(1, 1, 300);
+    rows.push(['1 client, 1 text/request', c1]);
+    for (const [concurrency, perRequest] of [
+      [8, 16],
+      [32, 16],
+      [32, 1],
+      [64, 1],
+    ]) {
+      rows.push([
+        `${concurrency} clients, ${perRequest} text(s)/request`,
+        await run(concurrency, perRequest),
+      ]);
+    }
+    const lines = [
+      `pipeline (HTTP → Redis → worker), ${pkg.manifest.name}, ${texts.length} AG News test texts`,
+      `handler alone: ${fmt(aloneRate)} texts/s packed; one text at a time p50 ${fmt(percentile(single, 50), 2)} ms`,
+      `| load | texts/s | p50 ms | p99 ms | x handler alone |`,
+      `|---|---:|---:|---:|---:|`,
+      ...rows.map(
+        ([name, f]) =>
+          `| ${name} | ${fmt(f.textsPerSecond)} | ${fmt(f.p50, 2)} | ${fmt(f.p99, 2)} | ${fmt(f.textsPerSecond / aloneRate, 2)} |`,
+      ),
+      `added latency at concurrency 1 (p50 pipeline - p50 handler): ${fmt(c1.p50 - percentile(single, 50), 2)} ms`,
+      '',
+    ];
+    process.stdout.write(lines.join('\n'));
+  } finally {
+    await bench.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

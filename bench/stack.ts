@@ -1,0 +1,40 @@
+import { dirname } from 'node:path';
+import { Pool } from 'undici';
+import { Stack } from '../test/support/stack';
+import { DEMO_MODEL } from './data';
+
+/** A local deployment (Redis, API, one worker) for a benchmark, with a keep-alive HTTP pool. */
+export async function startBenchStack(
+  modelStore = dirname(DEMO_MODEL),
+  env: Record<string, string> = {},
+) {
+  const stack = await Stack.start({
+    modelStore,
+    env: {
+      LOG_LEVEL: 'warn',
+      INTRA_OP_THREADS: '0',
+      SYNC_TIMEOUT_MS: '120000',
+      MAX_TEXTS_PER_REQUEST: '100000',
+      MAX_BODY_BYTES: String(64 * 1024 * 1024),
+      ...env,
+    },
+  });
+  const pool = new Pool(stack.apiUrl, { connections: 256, pipelining: 1 });
+  return {
+    stack,
+    /** POSTs JSON and returns the status and parsed body. */
+    async post(path: string, body: unknown): Promise<{ status: number; body: unknown }> {
+      const response = await pool.request({
+        path,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: response.statusCode, body: await response.body.json() };
+    },
+    async stop() {
+      await pool.close();
+      await stack.stop();
+    },
+  };
+}
