@@ -21,8 +21,13 @@ export class AppProcess {
   }
 
   /** Starts `dist/<entry>` with the given environment added to this one. */
-  static start(name: string, entry: string, env: Record<string, string>): AppProcess {
-    const child = spawn(process.execPath, [join(ROOT, 'dist', entry)], {
+  static start(
+    name: string,
+    entry: string,
+    env: Record<string, string>,
+    args: string[] = [],
+  ): AppProcess {
+    const child = spawn(process.execPath, [join(ROOT, 'dist', entry), ...args], {
       cwd: ROOT,
       env: { ...process.env, LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,6 +4,9 @@ import { freePort, startTestRedis, type TestRedis } from './redis-server';
 import { DEMO_MODEL } from './paths';
 import { dirname } from 'node:path';
 
+/** The management token every test stack uses. */
+export const MANAGEMENT_TOKEN = 'test-management-token-0123456789';
+
 export interface StackOptions {
   /** Model store folder (default: the repository's models/). */
   modelStore?: string;
@@ -11,6 +14,8 @@ export interface StackOptions {
   env?: Record<string, string>;
   workers?: number;
   workerEnv?: Record<string, string>;
+  /** Wait for /ping to say Healthy (default true; needs a worker). */
+  waitHealthy?: boolean;
 }
 
 /** A real Redis, the API and worker processes over the demo model store, for end-to-end tests. */
@@ -21,6 +26,7 @@ export class Stack {
     readonly redis: TestRedis,
     readonly api: AppProcess,
     readonly apiUrl: string,
+    readonly managementUrl: string,
     private readonly env: Record<string, string>,
     /** The Standard Webhooks secret the API signs with. */
     readonly webhookSecret: string,
@@ -29,6 +35,7 @@ export class Stack {
   static async start(options: StackOptions = {}): Promise<Stack> {
     const redis = await startTestRedis();
     const port = await freePort();
+    const managementPort = await freePort();
     const secret = `whsec_${randomBytes(24).toString('base64')}`;
     const env = {
       REDIS_URL: redis.url,
@@ -45,11 +52,21 @@ export class Stack {
     const api = AppProcess.start('api', 'apps/api/src/main.js', {
       ...env,
       API_PORT: String(port),
+      MANAGEMENT_PORT: String(managementPort),
+      MANAGEMENT_TOKEN,
       API_HOST: '127.0.0.1',
     });
-    const stack = new Stack(redis, api, `http://127.0.0.1:${port}`, env, secret);
+    const stack = new Stack(
+      redis,
+      api,
+      `http://127.0.0.1:${port}`,
+      `http://127.0.0.1:${managementPort}`,
+      env,
+      secret,
+    );
     for (let i = 0; i < (options.workers ?? 1); i++) stack.addWorker(options.workerEnv);
-    await stack.waitHealthy();
+    if (options.waitHealthy ?? true) await stack.waitHealthy();
+    else await stack.waitListening();
     return stack;
   }
 
@@ -62,6 +79,25 @@ export class Stack {
     });
     this.workers.push(worker);
     return worker;
+  }
+
+  /** The environment the API and workers run with. */
+  get environment(): Record<string, string> {
+    return { ...this.env };
+  }
+
+  /** Waits until the API answers at all. */
+  async waitListening(timeoutMs = 60_000): Promise<void> {
+    await eventually(
+      'the API to listen',
+      async () => {
+        if (!this.api.running) throw new Error(`API exited:\n${this.api.output.join('\n')}`);
+        await fetch(`${this.apiUrl}/ping`);
+        return true;
+      },
+      timeoutMs,
+      200,
+    );
   }
 
   /** Waits until GET /ping answers Healthy. */
@@ -78,14 +114,21 @@ export class Stack {
     );
   }
 
+  /** Calls the management API with its token. */
+  manage(method: string, path: string, body?: unknown) {
+    const auth = { authorization: `Bearer ${MANAGEMENT_TOKEN}` };
+    return this.request(method, path, body, auth, this.managementUrl);
+  }
+
   /** Sends JSON and returns status, headers and the parsed body. */
   async request(
     method: string,
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
+    base = this.apiUrl,
   ) {
-    const response = await fetch(`${this.apiUrl}${path}`, {
+    const response = await fetch(`${base}${path}`, {
       method,
       headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),

@@ -4,17 +4,24 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express from 'express';
 import { pinoHttp } from 'pino-http';
-import { ConfigError, createLogger } from '@app/common';
-import { AppModule } from './app.module';
-import { loadApiConfig } from './config';
-import { ModelStore } from './models/model-store';
+import { ConfigError, connectRedis, createLogger, type Logger } from '@app/common';
+import { ModelRegistry } from '@app/registry';
+import { loadApiConfig, type ApiConfig } from './config';
+import { InferenceModule } from './inference.module';
+import type { SharedServices } from './infra/shared';
+import { managementToken } from './management/management-token';
+import { ManagementModule } from './management/management.module';
+import { ModelStore } from './management/model-store';
 
-async function bootstrap(): Promise<void> {
-  const config = loadApiConfig();
-  const logger = createLogger('api', config.LOG_LEVEL, config.LOG_PRETTY);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+/** Creates one HTTP app with structured access logs and the body limits of the settings. */
+async function createApp(
+  module: unknown,
+  config: ApiConfig,
+  logger: Logger,
+): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(module as never, {
     bodyParser: false,
-    logger: ['error', 'warn', 'log'],
+    logger: ['error', 'warn'],
   });
   app.use(
     pinoHttp({
@@ -35,9 +42,48 @@ async function bootstrap(): Promise<void> {
   );
   app.use(express.text({ limit: config.MAX_BODY_BYTES, type: 'text/plain' }));
   app.enableShutdownHooks();
-  await app.get(ModelStore).registerConfigured();
-  await app.listen(config.API_PORT, config.API_HOST);
-  logger.info({ port: config.API_PORT }, 'inference API listening');
+  return app;
+}
+
+async function bootstrap(): Promise<void> {
+  const config = loadApiConfig();
+  const logger = createLogger('api', config.LOG_LEVEL, config.LOG_PRETTY);
+  const redis = connectRedis(config.REDIS_URL);
+  const shared: SharedServices = {
+    config,
+    redis,
+    registry: new ModelRegistry(redis, config.KEY_PREFIX),
+  };
+  const { token, createdFile } = managementToken(config);
+  if (createdFile) logger.warn({ file: createdFile }, 'generated a management API token');
+  if (!token) logger.warn('the management API is open: MANAGEMENT_AUTH is off');
+
+  const management = await createApp(
+    ManagementModule.forRoot(shared, token),
+    config,
+    logger.child({ app: 'management' }),
+  );
+  await management.get(ModelStore).registerConfigured();
+  const inference = await createApp(
+    InferenceModule.forRoot(shared),
+    config,
+    logger.child({ app: 'inference' }),
+  );
+  await management.listen(config.MANAGEMENT_PORT, config.API_HOST);
+  await inference.listen(config.API_PORT, config.API_HOST);
+  logger.info({ port: config.API_PORT, managementPort: config.MANAGEMENT_PORT }, 'API listening');
+
+  let closing = false;
+  const close = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'stopping');
+    await Promise.all([inference.close(), management.close()]);
+    await redis.quit();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void close('SIGTERM'));
+  process.on('SIGINT', () => void close('SIGINT'));
 }
 
 bootstrap().catch((error: unknown) => {

@@ -6,8 +6,14 @@ import { boolSetting, commonSettings, intSetting, listSetting, parseEnv } from '
 export const workerSettings = z.object({
   ...commonSettings,
   WORKER_ID: z.string().default(`${hostname()}-${process.pid}`),
-  /** `name@version` entries to serve, or `*` for every registered version. */
+  /**
+   * What to serve: `*` every registered version; `auto` the versions that have fewer live
+   * workers than their min (at most WORKER_MAX_VERSIONS at once); or `name@version`/`name` entries.
+   */
   WORKER_MODELS: listSetting('*'),
+  WORKER_MAX_VERSIONS: intSetting(1, 1),
+  /** An unregistered version is served until its queue has been empty this long. */
+  DRAIN_QUIET_MS: intSetting(3000, 0),
   DEVICE: z.enum(['auto', 'cuda', 'cpu']).default('auto'),
   INTRA_OP_THREADS: intSetting(0),
   WORKER_CONCURRENCY: intSetting(256, 1),

@@ -39,6 +39,8 @@ export interface LastBatch {
 export class VersionConsumer {
   private worker!: Worker<PredictionJobData, PredictionJobResult>;
   private webhooks?: Queue<WebhookJobData>;
+  private queue!: Queue<PredictionJobData>;
+  private closing?: Promise<void>;
   private readonly batcher: TokenBatcher<PendingJob>;
   private activeJobs = 0;
   lastBatch?: LastBatch;
@@ -73,6 +75,10 @@ export class VersionConsumer {
         device: config.DEVICE,
         intraOpNumThreads: config.INTRA_OP_THREADS,
         maxArchiveBytes: config.MAX_ARCHIVE_BYTES,
+        batching: {
+          maxBatchSize: record.manifest.batching.max_batch_size,
+          maxBatchTokens: record.manifest.batching.max_batch_tokens,
+        },
       },
       (message) => log.warn(message),
     );
@@ -94,6 +100,7 @@ export class VersionConsumer {
   private listen(connection: Redis): void {
     const queueName = predictionQueueName(this.record.name, this.record.version);
     const options = { connection, prefix: this.config.KEY_PREFIX };
+    this.queue = new Queue(queueName, options);
     if (this.config.WEBHOOKS_ENABLED) this.webhooks = new Queue(WEBHOOK_QUEUE, options);
     this.worker = new Worker(queueName, (job) => this.process(job), {
       ...options,
@@ -183,9 +190,32 @@ export class VersionConsumer {
       .catch((error) => this.logger.error({ err: error, jobId: job.id }, 'cannot enqueue webhook'));
   }
 
-  /** Stops taking jobs, lets the jobs in hand finish, then releases the model. */
-  async close(): Promise<void> {
+  /**
+   * Keeps consuming until the queue has been empty for `quietMs`, then closes: a version being
+   * unregistered answers every job that callers put on its queue before they stopped doing so.
+   */
+  async drainAndClose(quietMs: number, pollMs = 250): Promise<void> {
+    let quietSince: number | undefined;
+    while (!this.closing) {
+      const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+      const pending = Object.values(counts).reduce((a, b) => a + b, 0);
+      const now = Date.now();
+      quietSince = pending > 0 ? undefined : (quietSince ?? now);
+      if (quietSince !== undefined && now - quietSince >= quietMs) break;
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+    await this.close();
+  }
+
+  /** Stops taking jobs, lets the jobs in hand finish, then releases the model. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     await this.worker.close();
+    await this.queue.close();
     await this.webhooks?.close();
     await this.client.close();
   }

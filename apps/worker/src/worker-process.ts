@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '@app/common';
 import { ModelRegistry, versionKey, type VersionRecord } from '@app/registry';
 import type { WorkerConfig } from './config';
+import { chooseVersions } from './fleet-choice';
 import { VersionConsumer } from './version-consumer';
 
 /**
@@ -11,6 +12,8 @@ import { VersionConsumer } from './version-consumer';
  */
 export class WorkerProcess {
   private readonly consumers = new Map<string, VersionConsumer>();
+  /** Consumers of versions no longer wanted, answering what is left in their queues. */
+  private readonly draining = new Map<string, Promise<void>>();
   private readonly failed = new Set<string>();
   private readonly startedAt = new Date().toISOString();
   private timers: NodeJS.Timeout[] = [];
@@ -48,22 +51,26 @@ export class WorkerProcess {
 
   private async doReconcile(): Promise<void> {
     if (this.stopping) return;
-    const wanted = new Map<string, VersionRecord>();
-    for (const model of await this.registry.listModels()) {
-      for (const record of model.versions) {
-        const key = versionKey(record.name, record.version);
-        if (this.wants(key)) wanted.set(key, record);
-      }
-    }
+    const records = (await this.registry.listModels()).flatMap((m) => m.versions);
+    const wanted = await this.wanted(records);
     for (const [key, consumer] of this.consumers) {
-      if (!wanted.has(key)) {
-        this.consumers.delete(key);
-        this.logger.info({ version: key }, 'version unregistered, stopping its consumer');
-        await consumer.close();
-      }
+      if (wanted.has(key) || this.draining.has(key)) continue;
+      this.logger.info({ version: key }, 'version no longer served here: draining its queue');
+      this.draining.set(
+        key,
+        consumer
+          .drainAndClose(this.config.DRAIN_QUIET_MS)
+          .catch((error) => this.logger.error({ err: error, version: key }, 'drain failed'))
+          .finally(() => {
+            this.draining.delete(key);
+            this.consumers.delete(key);
+          }),
+      );
     }
-    for (const [key, record] of wanted) {
-      if (this.consumers.has(key) || this.failed.has(key) || this.stopping) continue;
+    for (const record of records) {
+      const key = versionKey(record.name, record.version);
+      if (!wanted.has(key) || this.consumers.has(key) || this.failed.has(key) || this.stopping)
+        continue;
       try {
         this.consumers.set(
           key,
@@ -78,9 +85,24 @@ export class WorkerProcess {
     }
   }
 
-  private wants(key: string): boolean {
+  /** The versions this process should serve, from WORKER_MODELS and, in `auto` mode, the fleet. */
+  private async wanted(records: VersionRecord[]): Promise<Set<string>> {
     const list = this.config.WORKER_MODELS;
-    return list.includes('*') || list.includes(key) || list.includes(key.split('@')[0]);
+    const keys = records.map((r) => versionKey(r.name, r.version));
+    if (list.includes('auto')) {
+      const others = new Map<string, number>();
+      for (const worker of await this.registry.liveWorkers()) {
+        if (worker.id === this.config.WORKER_ID) continue;
+        for (const key of worker.versions) others.set(key, (others.get(key) ?? 0) + 1);
+      }
+      const serving = new Set([...this.consumers.keys()].filter((k) => !this.draining.has(k)));
+      return chooseVersions(records, serving, others, this.config.WORKER_MAX_VERSIONS);
+    }
+    return new Set(
+      keys.filter(
+        (key) => list.includes('*') || list.includes(key) || list.includes(key.split('@')[0]),
+      ),
+    );
   }
 
   private async heartbeat(): Promise<void> {
@@ -110,6 +132,7 @@ export class WorkerProcess {
     this.timers.forEach(clearInterval);
     await this.reconciling;
     await Promise.all([...this.consumers.values()].map((c) => c.close()));
+    await Promise.all(this.draining.values());
     this.consumers.clear();
     await this.registry.removeWorker(this.config.WORKER_ID);
   }

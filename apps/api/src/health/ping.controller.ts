@@ -1,7 +1,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { ModelRegistry, versionKey } from '@app/registry';
-import { REDIS } from '../infra/redis.provider';
+import { REDIS } from '../infra/shared';
 import { Problem } from '../problem/problem';
 
 /** TorchServe's health check: Healthy when Redis answers and every model's default version has a worker. */

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { REDIS } from './redis.provider';
+import { REDIS } from './shared';
 
 /**
  * The API's handles on BullMQ: one producer per queue and, for queues whose jobs callers wait

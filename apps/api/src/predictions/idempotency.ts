@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { REDIS } from '../infra/redis.provider';
+import { REDIS } from '../infra/shared';
 import { Problem } from '../problem/problem';
 
 /**

@@ -17,7 +17,7 @@ import {
 } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { QueueHub } from '../infra/queue-hub';
-import { REDIS } from '../infra/redis.provider';
+import { REDIS } from '../infra/shared';
 import { Problem, notFound } from '../problem/problem';
 import { WebhookState, type WebhookStatus } from '../webhooks/webhook-state';
 import { WebhookTargetGuard } from '../webhooks/webhook-target-guard';

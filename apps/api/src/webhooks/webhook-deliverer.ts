@@ -11,7 +11,7 @@ import { Webhook } from 'standardwebhooks';
 import { fetch } from 'undici';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '@app/common';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { REDIS } from '../infra/redis.provider';
+import { REDIS } from '../infra/shared';
 import { PredictionService } from '../predictions/prediction.service';
 import { WebhookState } from './webhook-state';
 import { WebhookTargetGuard } from './webhook-target-guard';

@@ -8,7 +8,7 @@ import {
 } from '@app/common';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { QueueHub } from '../infra/queue-hub';
-import { REDIS } from '../infra/redis.provider';
+import { REDIS } from '../infra/shared';
 
 /** Delivery state of a prediction's webhook, as the prediction resource shows it. */
 export interface WebhookStatus {

@@ -11,16 +11,13 @@ const port = parentPort!;
 const post = (message: ThreadMessage) => port.postMessage(message);
 
 async function start(options: InferenceThreadOptions): Promise<void> {
-  const { pkg, handler } = await openModel(options.packagePath, {
+  const { handler } = await openModel(options.packagePath, {
     device: options.device,
     intraOpNumThreads: options.intraOpNumThreads,
     maxArchiveBytes: options.maxArchiveBytes,
     log: (message) => post({ type: 'log', message }),
   });
-  const limits = {
-    maxBatchSize: pkg.manifest.batching.max_batch_size,
-    maxBatchTokens: pkg.manifest.batching.max_batch_tokens,
-  };
+  const limits = options.batching;
   port.on('message', async (request: ClassifyRequest | 'dispose') => {
     if (request === 'dispose') {
       await handler.dispose();

@@ -6,6 +6,8 @@ export interface InferenceThreadOptions {
   device: DeviceChoice;
   intraOpNumThreads: number;
   maxArchiveBytes: number;
+  /** Packing limits from the registry (the manifest's, or overrides given at registration). */
+  batching: { maxBatchSize: number; maxBatchTokens: number };
 }
 
 /** Main thread → inference thread. */

@@ -1,11 +1,9 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import { API_CONFIG, type ApiConfig } from './config';
 import { PingController } from './health/ping.controller';
 import { ApiKeyGuard } from './infra/api-key.guard';
 import { QueueHub } from './infra/queue-hub';
-import { infraProviders } from './infra/redis.provider';
-import { ModelStore } from './models/model-store';
+import { sharedProviders, type SharedServices } from './infra/shared';
 import { IdempotencyKeys } from './predictions/idempotency';
 import { PredictionService } from './predictions/prediction.service';
 import { SyncPredictionsController } from './predictions/sync-predictions.controller';
@@ -15,19 +13,17 @@ import { WebhookDeliverer } from './webhooks/webhook-deliverer';
 import { WebhookState } from './webhooks/webhook-state';
 import { WebhookTargetGuard } from './webhooks/webhook-target-guard';
 
-/** The inference API: predictions (sync and async), webhooks, health. */
+/** The inference API (default port 8080): predictions, sync and async, webhooks, ping. */
 @Module({})
-export class AppModule {
-  static forRoot(config: ApiConfig): DynamicModule {
+export class InferenceModule {
+  static forRoot(shared: SharedServices): DynamicModule {
     return {
-      module: AppModule,
+      module: InferenceModule,
       controllers: [PingController, SyncPredictionsController, V1PredictionsController],
       providers: [
-        { provide: API_CONFIG, useValue: config },
+        ...sharedProviders(shared),
         { provide: APP_FILTER, useClass: ProblemFilter },
-        ...infraProviders,
         QueueHub,
-        ModelStore,
         PredictionService,
         IdempotencyKeys,
         ApiKeyGuard,

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { MANIFEST_FILE, loadModelPackage } from '@app/handler';
+import { MANIFEST_FILE, loadModelPackage, type ModelManifest } from '@app/handler';
 import { ModelRegistry, type VersionRecord } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 
@@ -21,7 +21,9 @@ export class ModelStore {
     if (!existsSync(store)) return [];
     return readdirSync(store, { withFileTypes: true })
       .filter((e) =>
-        e.isDirectory() ? existsSync(join(store, e.name, MANIFEST_FILE)) : /\.(tar\.gz|tgz|tar)$/.test(e.name),
+        e.isDirectory()
+          ? existsSync(join(store, e.name, MANIFEST_FILE))
+          : /\.(tar\.gz|tgz|tar)$/.test(e.name),
       )
       .map((e) => e.name)
       .sort();
@@ -31,7 +33,11 @@ export class ModelStore {
    * Validates a package of the store and registers its version. `location` must name an entry
    * of the store itself: no other path and no URL is accepted.
    */
-  async register(location: string, workers: { min?: number; max?: number } = {}): Promise<VersionRecord> {
+  async register(
+    location: string,
+    workers: { min?: number; max?: number } = {},
+    batching: Partial<ModelManifest['batching']> = {},
+  ): Promise<VersionRecord> {
     if (!this.list().includes(location)) {
       throw new Error(`"${location}" is not a package in the model store`);
     }
@@ -45,7 +51,7 @@ export class ModelStore {
       name,
       version,
       location,
-      manifest: pkg.manifest,
+      manifest: { ...pkg.manifest, batching: { ...pkg.manifest.batching, ...defined(batching) } },
       registeredAt: existing?.registeredAt ?? new Date().toISOString(),
       minWorkers,
       maxWorkers: workers.max ?? existing?.maxWorkers ?? Math.max(1, minWorkers),
@@ -62,4 +68,9 @@ export class ModelStore {
       this.logger.log(`registered ${record.name} ${record.version} from ${location}`);
     }
   }
+}
+
+/** The entries of an object whose value is not undefined. */
+function defined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,0 +1,179 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { predictionQueueName } from '@app/common';
+import {
+  ModelRegistry,
+  versionKey,
+  type ModelRecord,
+  type VersionRecord,
+  type WorkerRecord,
+} from '@app/registry';
+import { QueueHub } from '../infra/queue-hub';
+import { Problem } from '../problem/problem';
+import { ModelStore } from './model-store';
+
+/** One version as `GET /models/:name` describes it. */
+export interface VersionDescription {
+  modelName: string;
+  modelVersion: string;
+  modelUrl: string;
+  isDefault: boolean;
+  trafficWeight: number | null;
+  minWorkers: number;
+  maxWorkers: number;
+  batchSize: number;
+  maxBatchTokens: number;
+  maxBatchDelay: number;
+  registeredAt: string;
+  status: 'READY' | 'NO_WORKERS';
+  reason?: string;
+  queue: Record<string, number>;
+  workers: WorkerRecord[];
+}
+
+/** The story of the management API: describe, register, scale, switch and split versions. */
+@Injectable()
+export class ModelsService {
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly store: ModelStore,
+    private readonly queues: QueueHub,
+  ) {}
+
+  async list() {
+    const models = await this.registry.listModels();
+    return {
+      models: models.map((m) => ({
+        modelName: m.name,
+        defaultVersion: m.defaultVersion,
+        versions: m.versions.map((v) => v.version),
+        modelUrl: m.versions.find((v) => v.version === m.defaultVersion)?.location,
+      })),
+    };
+  }
+
+  async describe(name: string, version?: string): Promise<VersionDescription[]> {
+    const model = await this.registry.getModel(name);
+    const records = version ? [await this.registry.getVersion(name, version)] : model.versions;
+    const workers = await this.registry.liveWorkers();
+    return Promise.all(records.map((record) => this.describeVersion(model, record, workers)));
+  }
+
+  private async describeVersion(
+    model: ModelRecord,
+    record: VersionRecord,
+    workers: WorkerRecord[],
+  ): Promise<VersionDescription> {
+    const key = versionKey(record.name, record.version);
+    const serving = workers.filter((w) => w.versions.includes(key));
+    const queue = await this.queues
+      .queue(predictionQueueName(record.name, record.version))
+      .getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
+    const batching = record.manifest.batching;
+    return {
+      modelName: record.name,
+      modelVersion: record.version,
+      modelUrl: record.location,
+      isDefault: model.defaultVersion === record.version,
+      trafficWeight: model.traffic[record.version] ?? null,
+      minWorkers: record.minWorkers,
+      maxWorkers: record.maxWorkers,
+      batchSize: batching.max_batch_size,
+      maxBatchTokens: batching.max_batch_tokens,
+      maxBatchDelay: batching.max_batch_delay_ms,
+      registeredAt: record.registeredAt,
+      status: serving.length > 0 ? 'READY' : 'NO_WORKERS',
+      ...(serving.length === 0
+        ? {
+            reason:
+              'no live worker serves this version: async jobs wait in its queue, sync calls get 503',
+          }
+        : {}),
+      queue,
+      workers: serving,
+    };
+  }
+
+  /** Registers a package of the model store, with optional batching and worker overrides. */
+  async register(params: {
+    url: string;
+    initialWorkers?: number;
+    batchSize?: number;
+    maxBatchDelay?: number;
+  }) {
+    let record: VersionRecord;
+    try {
+      record = await this.store.register(
+        params.url,
+        { min: params.initialWorkers },
+        {
+          max_batch_size: params.batchSize,
+          max_batch_delay_ms: params.maxBatchDelay,
+        },
+      );
+    } catch (error) {
+      throw new Problem(400, 'Cannot register model', (error as Error).message);
+    }
+    return { status: `Model "${record.name}" Version: ${record.version} registered`, ...record };
+  }
+
+  /** Sets the desired worker range of a version (the default version when none is named). */
+  async scale(name: string, version: string | undefined, min?: number, max?: number) {
+    const model = await this.registry.getModel(name);
+    const target = await this.registry.getVersion(
+      name,
+      version ?? model.defaultVersion ?? model.versions[0].version,
+    );
+    const minWorkers = min ?? target.minWorkers;
+    const maxWorkers = max ?? Math.max(minWorkers, target.maxWorkers);
+    if (minWorkers < 0 || maxWorkers < minWorkers) {
+      throw new Problem(
+        400,
+        'Invalid worker range',
+        `min_worker (${minWorkers}) must be >= 0 and <= max_worker (${maxWorkers})`,
+      );
+    }
+    await this.registry.setWorkerRange(name, target.version, minWorkers, maxWorkers);
+    return this.describe(name, target.version);
+  }
+
+  async setDefault(name: string, version: string) {
+    await this.registry.setDefault(name, version);
+    return { status: `Default version of "${name}" set to ${version}` };
+  }
+
+  /** Unregisters a version; the default may go only when it is the model's last version. */
+  async unregister(name: string, version: string) {
+    const model = await this.registry.getModel(name);
+    await this.registry.getVersion(name, version);
+    if (model.defaultVersion === version && model.versions.length > 1) {
+      throw new Problem(
+        409,
+        'Default version',
+        `version ${version} is the default of "${name}"; set another default first`,
+      );
+    }
+    await this.registry.unregisterVersion(name, version);
+    return { status: `Model "${name}" version ${version} unregistered` };
+  }
+
+  async setTraffic(name: string, weights: unknown) {
+    if (!weights || typeof weights !== 'object' || Array.isArray(weights)) {
+      throw new Problem(
+        400,
+        'Invalid traffic split',
+        'the body must map versions to weights, e.g. {"1": 90, "2": 10}',
+      );
+    }
+    const entries = Object.entries(weights as Record<string, unknown>);
+    const bad = entries.filter(([, w]) => typeof w !== 'number' || !Number.isFinite(w) || w < 0);
+    if (bad.length) {
+      throw new Problem(
+        400,
+        'Invalid traffic split',
+        `weights must be non-negative numbers: ${bad.map(([v]) => v).join(', ')}`,
+      );
+    }
+    await this.registry.setTraffic(name, Object.fromEntries(entries) as Record<string, number>);
+    return { modelName: name, traffic: (await this.registry.getModel(name)).traffic };
+  }
+}

@@ -1,0 +1,293 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Queue } from 'bullmq';
+import { predictionQueueName } from '@app/common';
+import { demoModelStore } from '../support/model-store';
+import { AppProcess, eventually } from '../support/processes';
+import { Stack } from '../support/stack';
+import { agNewsSample } from '../support/texts';
+
+const V2_LABELS = ['v2-World', 'v2-Sports', 'v2-Business', 'v2-Sci/Tech'];
+
+describe('registry, management API and traffic', () => {
+  let stack: Stack;
+
+  before(async () => {
+    // Two versions of the demo model that answer differently: version 2 renames the labels.
+    const store = demoModelStore([{ version: '1' }, { version: '2', labels: V2_LABELS }]);
+    stack = await Stack.start({ modelStore: store, env: { MODELS: 'ag-news-bert-v1' } });
+  });
+  after(() => stack?.stop());
+
+  it('refuses management calls without the token', async () => {
+    const response = await stack.request('GET', '/models', undefined, {}, stack.managementUrl);
+    assert.equal(response.status, 401);
+    assert.equal(response.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+    const wrong = await stack.request(
+      'GET',
+      '/models',
+      undefined,
+      { authorization: 'Bearer nope' },
+      stack.managementUrl,
+    );
+    assert.equal(wrong.status, 401);
+  });
+
+  it('registers a package from the model store only', async () => {
+    const outside = await stack.manage('POST', '/models?url=/etc/passwd');
+    assert.equal(outside.status, 400);
+    assert.match(outside.body.detail, /not a package in the model store/);
+    const registered = await stack.manage(
+      'POST',
+      '/models?url=ag-news-bert-v2&batch_size=32&max_batch_delay=2',
+    );
+    assert.equal(registered.status, 201, JSON.stringify(registered.body));
+    const described = await stack.manage('GET', '/models/ag-news-bert/2');
+    assert.equal(described.body[0].batchSize, 32);
+    assert.equal(described.body[0].maxBatchDelay, 2);
+    assert.equal(described.body[0].isDefault, false);
+    const list = await stack.manage('GET', '/models');
+    assert.deepEqual(list.body.models[0].versions.sort(), ['1', '2']);
+  });
+
+  it('splits traffic 90/10 within four standard deviations over 1,000 requests', async () => {
+    await eventually('a worker on version 2', async () => {
+      const d = await stack.manage('GET', '/models/ag-news-bert/2');
+      return d.body[0].status === 'READY' ? true : undefined;
+    });
+    const split = await stack.manage('PUT', '/models/ag-news-bert/traffic', { '1': 90, '2': 10 });
+    assert.equal(split.status, 200, JSON.stringify(split.body));
+    await new Promise((r) => setTimeout(r, 1100)); // the API caches model records for a second
+    let toV2 = 0;
+    const texts = agNewsSample(8);
+    for (let batch = 0; batch < 1000; batch += 50) {
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          stack.request('POST', '/predictions/ag-news-bert', {
+            data: [texts[(batch + i) % texts.length]],
+          }),
+        ),
+      );
+      for (const answer of answers) {
+        assert.equal(answer.status, 200);
+        if (answer.body[0].label_name.startsWith('v2-')) toV2++;
+      }
+    }
+    // Binomial(1000, 0.1): mean 100, standard deviation 9.5.
+    assert.ok(Math.abs(toV2 - 100) <= 38, `${toV2} of 1000 went to version 2`);
+    await stack.manage('PUT', '/models/ag-news-bert/traffic', {});
+  });
+
+  it('switches the default version and unregisters the old one under traffic with no failed request', async () => {
+    const texts = agNewsSample(16);
+    let running = true;
+    const outcomes: number[] = [];
+    const labels = new Set<string>();
+    const traffic = Promise.all(
+      Array.from({ length: 4 }, async (_, client) => {
+        for (let i = client; running; i += 4) {
+          const response = await stack.request('POST', '/predictions/ag-news-bert', {
+            data: [texts[i % texts.length]],
+          });
+          outcomes.push(response.status);
+          if (response.status === 200) labels.add(response.body[0].label_name);
+        }
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await stack.manage('PUT', '/models/ag-news-bert/2/set-default')).status, 200);
+    await new Promise((r) => setTimeout(r, 1500));
+    const removed = await stack.manage('DELETE', '/models/ag-news-bert/1');
+    assert.equal(removed.status, 200, JSON.stringify(removed.body));
+    await new Promise((r) => setTimeout(r, 3000));
+    running = false;
+    await traffic;
+    assert.ok(outcomes.length > 20, `${outcomes.length} requests`);
+    assert.deepEqual(
+      outcomes.filter((s) => s !== 200),
+      [],
+      'every request succeeded',
+    );
+    assert.ok(
+      [...labels].some((l) => l.startsWith('v2-')),
+      'version 2 answered after the switch',
+    );
+    const gone = await stack.manage('GET', '/models/ag-news-bert/1');
+    assert.equal(gone.status, 404);
+  });
+
+  it('refuses to unregister the default version while others exist', async () => {
+    await stack.manage('POST', '/models?url=ag-news-bert-v1');
+    const refused = await stack.manage('DELETE', '/models/ag-news-bert/2');
+    assert.equal(refused.status, 409);
+  });
+
+  it('says why a version has no worker, and scales its desired range', async () => {
+    const worker = stack.workers[0];
+    await worker.stop('SIGTERM');
+    const described = await eventually(
+      'the version to lose its worker',
+      async () => {
+        const d = await stack.manage('GET', '/models/ag-news-bert/2');
+        return d.body[0].status === 'NO_WORKERS' ? d.body[0] : undefined;
+      },
+      30_000,
+      250,
+    );
+    assert.match(described.reason, /async jobs wait/);
+    const scaled = await stack.manage('PUT', '/models/ag-news-bert?min_worker=2&max_worker=3');
+    assert.equal(scaled.status, 200);
+    assert.equal(scaled.body[0].minWorkers, 2);
+    assert.equal(scaled.body[0].maxWorkers, 3);
+    const bad = await stack.manage('PUT', '/models/ag-news-bert?min_worker=4&max_worker=1');
+    assert.equal(bad.status, 400);
+  });
+});
+
+describe('autoscaling supervisor', () => {
+  let stack: Stack;
+  let supervisor: AppProcess;
+
+  before(async () => {
+    stack = await Stack.start({ workers: 0, waitHealthy: false });
+  });
+  after(async () => {
+    await supervisor?.stop();
+    await stack?.stop();
+  });
+
+  it('scales from 1 to 2 workers under a backlog and back to 1 when idle', async () => {
+    await stack.manage('PUT', '/models/ag-news-bert?min_worker=1&max_worker=2');
+    supervisor = AppProcess.start(
+      'supervisor',
+      'apps/cli/src/main.js',
+      {
+        ...stack.environment,
+        SCALE_UP_BACKLOG: '5',
+        SCALE_UP_WAIT_MS: '100000',
+        SCALE_DOWN_IDLE_MS: '1500',
+        SCALE_COOLDOWN_MS: '500',
+        SUPERVISOR_POLL_MS: '200',
+      },
+      ['serve', '--no-api'],
+    );
+    const workersOf = async () =>
+      (await stack.manage('GET', '/models/ag-news-bert/1')).body[0].workers.length as number;
+    await eventually(
+      'one worker',
+      async () => ((await workersOf()) === 1 ? true : undefined),
+      60_000,
+      200,
+    );
+    const texts = agNewsSample(128);
+    const queued = Array.from({ length: 400 }, () =>
+      stack.request('POST', '/v1/predictions', { model: 'ag-news-bert', input: { data: texts } }),
+    );
+    await eventually(
+      'a second worker',
+      async () => ((await workersOf()) === 2 ? true : undefined),
+      60_000,
+      200,
+    );
+    await Promise.all(queued);
+    await eventually(
+      'back to one worker',
+      async () => ((await workersOf()) === 1 ? true : undefined),
+      120_000,
+      250,
+    );
+  });
+});
+
+describe('at-least-once delivery', () => {
+  let stack: Stack;
+  let queue: Queue;
+
+  before(async () => {
+    stack = await Stack.start({
+      workers: 2,
+      env: { LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', MAX_STALLED_COUNT: '1' },
+    });
+    queue = new Queue(predictionQueueName('ag-news-bert', '1'), {
+      connection: { url: stack.redis.url },
+      prefix: 'mf',
+    });
+  });
+  after(async () => {
+    await queue?.close();
+    await stack?.stop();
+  });
+
+  it('redelivers the jobs of a worker killed mid-batch, and loses none', async () => {
+    const texts = agNewsSample(128);
+    const created = await Promise.all(
+      Array.from({ length: 60 }, () =>
+        stack.request('POST', '/v1/predictions', { model: 'ag-news-bert', input: { data: texts } }),
+      ),
+    );
+    const ids = created.map((c) => c.body.id as string);
+    const victim = await eventually(
+      'a worker with a job in hand',
+      async () => {
+        const active = await queue.getActive();
+        const owner = active.map((j) => j.data).length
+          ? stack.workers.find((w) => w.running)
+          : undefined;
+        return owner;
+      },
+      30_000,
+      5,
+    );
+    victim.child.kill('SIGKILL');
+    await victim.waitForExit();
+    await eventually(
+      'every job to succeed on the surviving worker',
+      async () => {
+        const statuses = await Promise.all(
+          ids.map(async (id) => (await stack.request('GET', `/v1/predictions/${id}`)).body.status),
+        );
+        assert.ok(!statuses.includes('failed'), 'no job failed');
+        return statuses.every((s) => s === 'succeeded') ? true : undefined;
+      },
+      90_000,
+      250,
+    );
+  });
+
+  it('fails a job that keeps killing workers after a bounded number of attempts', async () => {
+    const created = await stack.request('POST', '/v1/predictions', {
+      model: 'ag-news-bert',
+      input: { data: agNewsSample(4) },
+    });
+    // Kill whichever worker takes the job, each time it is taken anew, and replace it.
+    let lastStart = 0;
+    for (let round = 0; round < 5; round++) {
+      const state = await eventually(
+        'the job to be taken again or to fail',
+        async () => {
+          const job = (await queue.getJob(created.body.id))!;
+          const s = await job.getState();
+          if (s === 'failed') return s;
+          return s === 'active' && (job.processedOn ?? 0) > lastStart ? s : undefined;
+        },
+        30_000,
+        2,
+      );
+      if (state === 'failed') break;
+      lastStart = (await queue.getJob(created.body.id))!.processedOn ?? 0;
+      for (const worker of stack.workers.filter((w) => w.running)) worker.child.kill('SIGKILL');
+      await Promise.all(stack.workers.map((w) => w.waitForExit()));
+      stack.addWorker();
+    }
+    const view = await eventually(
+      'the job to fail',
+      async () => {
+        const v = await stack.request('GET', `/v1/predictions/${created.body.id}`);
+        return v.body.status === 'failed' ? v.body : undefined;
+      },
+      30_000,
+      250,
+    );
+    assert.match(view.error, /stalled/);
+  });
+});
