@@ -45,6 +45,8 @@ export class Stack {
       WEBHOOK_BACKOFF_MS: '50',
       WEBHOOK_MAX_ATTEMPTS: '3',
       HEARTBEAT_MS: '500',
+      WORKER_METRICS_PORT: '0',
+      METRICS_PORT: '0',
       REGISTRY_POLL_MS: '500',
       INTRA_OP_THREADS: '1',
       ...options.env,

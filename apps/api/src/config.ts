@@ -7,11 +7,15 @@ export const apiSettings = z.object({
   API_HOST: z.string().default('0.0.0.0'),
   API_PORT: intSetting(8080, 0, 65535),
   MANAGEMENT_PORT: intSetting(8081, 0, 65535),
+  /** Port of /metrics (Prometheus), /healthz and /readyz. */
+  METRICS_PORT: intSetting(8082, 0, 65535),
   /** Bearer token of the management API; when unset, read from (or created in) MANAGEMENT_TOKEN_FILE. */
   MANAGEMENT_TOKEN: z.string().min(16).optional(),
   MANAGEMENT_TOKEN_FILE: z.string().default('.data/management-token'),
   /** Turning this off leaves the management API open: only for a trusted network. */
   MANAGEMENT_AUTH: boolSetting(true),
+  /** Bull Board at /admin/queues on the management port only shows queues unless this is false. */
+  QUEUE_BOARD_READ_ONLY: boolSetting(true),
   /** When set, the inference API requires `Authorization: Bearer <API_KEY>` (or `X-API-Key`). */
   API_KEY: z.string().min(8).optional(),
   /** Package locations in MODEL_STORE to register at start; `*` registers every package found. */

@@ -2,7 +2,6 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { PingController } from './health/ping.controller';
 import { ApiKeyGuard } from './infra/api-key.guard';
-import { QueueHub } from './infra/queue-hub';
 import { sharedProviders, type SharedServices } from './infra/shared';
 import { IdempotencyKeys } from './predictions/idempotency';
 import { PredictionService } from './predictions/prediction.service';
@@ -23,7 +22,6 @@ export class InferenceModule {
       providers: [
         ...sharedProviders(shared),
         { provide: APP_FILTER, useClass: ProblemFilter },
-        QueueHub,
         PredictionService,
         IdempotencyKeys,
         ApiKeyGuard,

@@ -4,21 +4,27 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express from 'express';
 import { pinoHttp } from 'pino-http';
-import { ConfigError, connectRedis, createLogger, type Logger } from '@app/common';
+import { ConfigError, connectRedis, createLogger, startOpsServer, type Logger } from '@app/common';
 import { ModelRegistry } from '@app/registry';
-import { loadApiConfig, type ApiConfig } from './config';
+import { loadApiConfig } from './config';
 import { InferenceModule } from './inference.module';
+import { QueueHub } from './infra/queue-hub';
 import type { SharedServices } from './infra/shared';
 import { managementToken } from './management/management-token';
 import { ManagementModule } from './management/management.module';
 import { ModelStore } from './management/model-store';
+import { mountQueueBoard } from './management/queue-board';
+import { ApiMetrics } from './metrics/api-metrics';
+import { mountOpenApi } from './openapi';
 
-/** Creates one HTTP app with structured access logs and the body limits of the settings. */
+/** Creates one HTTP app with access logs, request metrics and the body limits of the settings. */
 async function createApp(
+  name: string,
   module: unknown,
-  config: ApiConfig,
+  shared: SharedServices,
   logger: Logger,
 ): Promise<NestExpressApplication> {
+  const { config, metrics } = shared;
   const app = await NestFactory.create<NestExpressApplication>(module as never, {
     bodyParser: false,
     logger: ['error', 'warn'],
@@ -33,6 +39,18 @@ async function createApp(
       },
     }),
   );
+  app.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
+    res.once('finish', () => {
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      metrics.httpRequests.inc({
+        app: name,
+        route,
+        method: req.method,
+        status: String(res.statusCode),
+      });
+    });
+    next();
+  });
   app.use(
     express.json({
       limit: config.MAX_BODY_BYTES,
@@ -41,7 +59,6 @@ async function createApp(
     }),
   );
   app.use(express.text({ limit: config.MAX_BODY_BYTES, type: 'text/plain' }));
-  app.enableShutdownHooks();
   return app;
 }
 
@@ -49,29 +66,50 @@ async function bootstrap(): Promise<void> {
   const config = loadApiConfig();
   const logger = createLogger('api', config.LOG_LEVEL, config.LOG_PRETTY);
   const redis = connectRedis(config.REDIS_URL);
-  const shared: SharedServices = {
-    config,
-    redis,
-    registry: new ModelRegistry(redis, config.KEY_PREFIX),
-  };
+  const registry = new ModelRegistry(redis, config.KEY_PREFIX);
+  const queues = new QueueHub(redis, config);
+  const metrics = new ApiMetrics(registry, (name) => queues.queue(name));
+  const shared: SharedServices = { config, redis, registry, metrics, queues };
   const { token, createdFile } = managementToken(config);
   if (createdFile) logger.warn({ file: createdFile }, 'generated a management API token');
   if (!token) logger.warn('the management API is open: MANAGEMENT_AUTH is off');
 
   const management = await createApp(
+    'management',
     ManagementModule.forRoot(shared, token),
-    config,
-    logger.child({ app: 'management' }),
+    shared,
+    logger,
+  );
+  mountQueueBoard(management, shared, token);
+  mountOpenApi(
+    management,
+    'modelfleet management API',
+    'Model versions, defaults, traffic splits and worker ranges.',
   );
   await management.get(ModelStore).registerConfigured();
-  const inference = await createApp(
-    InferenceModule.forRoot(shared),
-    config,
-    logger.child({ app: 'inference' }),
+  const inference = await createApp('inference', InferenceModule.forRoot(shared), shared, logger);
+  mountOpenApi(
+    inference,
+    'modelfleet inference API',
+    'Sync (TorchServe-compatible) and async predictions.',
   );
   await management.listen(config.MANAGEMENT_PORT, config.API_HOST);
   await inference.listen(config.API_PORT, config.API_HOST);
-  logger.info({ port: config.API_PORT, managementPort: config.MANAGEMENT_PORT }, 'API listening');
+  const ops = await startOpsServer(config.METRICS_PORT, config.API_HOST, metrics.registry, {
+    readiness: () =>
+      redis.ping().then(
+        () => undefined,
+        (error: Error) => `Redis is unreachable: ${error.message}`,
+      ),
+  });
+  logger.info(
+    {
+      port: config.API_PORT,
+      managementPort: config.MANAGEMENT_PORT,
+      metricsPort: (ops.address() as { port: number }).port,
+    },
+    'API listening',
+  );
 
   let closing = false;
   const close = async (signal: string) => {
@@ -79,6 +117,8 @@ async function bootstrap(): Promise<void> {
     closing = true;
     logger.info({ signal }, 'stopping');
     await Promise.all([inference.close(), management.close()]);
+    ops.close();
+    await queues.close();
     await redis.quit();
     process.exit(0);
   };

@@ -27,6 +27,9 @@ export const workerSettings = z.object({
   REGISTRY_POLL_MS: intSetting(2000, 100),
   MAX_ARCHIVE_BYTES: intSetting(1024 ** 3, 1),
   WEBHOOKS_ENABLED: boolSetting(true),
+  /** Port of /metrics, /healthz and /readyz (0 picks a free one). */
+  WORKER_METRICS_PORT: intSetting(9464, 0, 65535),
+  WORKER_METRICS_HOST: z.string().default('0.0.0.0'),
 });
 
 export type WorkerConfig = z.infer<typeof workerSettings>;

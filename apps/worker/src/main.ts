@@ -1,4 +1,4 @@
-import { connectRedis, createLogger } from '@app/common';
+import { connectRedis, createLogger, startOpsServer } from '@app/common';
 import { loadWorkerConfig } from './config';
 import { WorkerProcess } from './worker-process';
 
@@ -9,12 +9,21 @@ async function main(): Promise<void> {
   });
   const redis = connectRedis(config.REDIS_URL);
   const worker = new WorkerProcess(redis, config, logger);
+  const ops = await startOpsServer(
+    config.WORKER_METRICS_PORT,
+    config.WORKER_METRICS_HOST,
+    worker.metrics.registry,
+    {
+      readiness: () => worker.readiness(),
+    },
+  );
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping: finishing jobs in hand');
     await worker.stop();
+    ops.close();
     await redis.quit();
     logger.info('stopped');
     process.exit(0);
@@ -22,7 +31,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   await worker.start();
-  logger.info({ serving: worker.serving }, 'worker started');
+  const opsPort = (ops.address() as { port: number }).port;
+  logger.info({ serving: worker.serving, opsPort }, 'worker started');
 }
 
 main().catch((error: unknown) => {

@@ -16,6 +16,7 @@ import type { VersionRecord } from '@app/registry';
 import { TokenBatcher } from './batching/token-batcher';
 import type { WorkerConfig } from './config';
 import { InferenceClient, type GroupOutcome } from './runtime/inference-client';
+import type { WorkerMetrics } from './worker-metrics';
 
 interface PendingJob {
   job: Job<PredictionJobData>;
@@ -43,6 +44,7 @@ export class VersionConsumer {
   private closing?: Promise<void>;
   private readonly batcher: TokenBatcher<PendingJob>;
   private activeJobs = 0;
+  private readonly labels: { model: string; version: string };
   lastBatch?: LastBatch;
 
   private constructor(
@@ -50,7 +52,9 @@ export class VersionConsumer {
     private readonly client: InferenceClient,
     private readonly config: WorkerConfig,
     private readonly logger: Logger,
+    private readonly metrics: WorkerMetrics,
   ) {
+    this.labels = { model: record.name, version: record.version };
     this.batcher = new TokenBatcher(
       {
         maxGroupTexts: client.limits.maxBatchSize * config.GROUP_BATCHES,
@@ -67,6 +71,7 @@ export class VersionConsumer {
     connection: Redis,
     config: WorkerConfig,
     logger: Logger,
+    metrics: WorkerMetrics,
   ): Promise<VersionConsumer> {
     const log = logger.child({ model: record.name, version: record.version });
     const client = await InferenceClient.start(
@@ -82,7 +87,7 @@ export class VersionConsumer {
       },
       (message) => log.warn(message),
     );
-    const consumer = new VersionConsumer(record, client, config, log);
+    const consumer = new VersionConsumer(record, client, config, log, metrics);
     consumer.listen(connection);
     log.info({ provider: client.provider }, 'serving model version');
     return consumer;
@@ -109,8 +114,12 @@ export class VersionConsumer {
       stalledInterval: this.config.STALLED_INTERVAL_MS,
       maxStalledCount: this.config.MAX_STALLED_COUNT,
     });
-    this.worker.on('completed', (job) => this.announce(job, 'completed'));
+    this.worker.on('completed', (job) => {
+      this.metrics.jobs.inc({ ...this.labels, outcome: 'completed' });
+      this.announce(job, 'completed');
+    });
     this.worker.on('failed', (job) => {
+      this.metrics.jobs.inc({ ...this.labels, outcome: job?.finishedOn ? 'failed' : 'retried' });
       if (job && job.finishedOn) this.announce(job, 'completed');
     });
     this.worker.on('error', (error) => this.logger.error({ err: error }, 'queue worker error'));
@@ -124,6 +133,10 @@ export class VersionConsumer {
     const bad = texts.findIndex((t) => typeof t !== 'string' || t.trim() === '');
     if (bad >= 0) throw new UnrecoverableError(`item ${bad} is not a non-empty string`);
     if (job.data.webhook?.events.includes('start')) this.announce(job, 'start');
+    this.metrics.queueWait.observe(
+      this.labels,
+      Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp) / 1000,
+    );
     this.activeJobs++;
     try {
       return await new Promise<PredictionJobResult>((resolve, reject) => {
@@ -151,6 +164,12 @@ export class VersionConsumer {
       return;
     }
     const { batches } = outcome;
+    for (const batch of batches) {
+      this.metrics.inference.observe(this.labels, batch.inferenceMs / 1000);
+      this.metrics.batchSize.observe(this.labels, batch.size);
+      this.metrics.batchTokens.observe(this.labels, batch.paddedTokens);
+      this.metrics.padding.observe(this.labels, batch.paddedTokens / batch.realTokens - 1);
+    }
     this.lastBatch = {
       size: batches.reduce((max, b) => Math.max(max, b.size), 0),
       tokens: batches.reduce((sum, b) => sum + b.paddedTokens, 0),

@@ -5,6 +5,7 @@ import { ModelRegistry, versionKey, type VersionRecord } from '@app/registry';
 import type { WorkerConfig } from './config';
 import { chooseVersions } from './fleet-choice';
 import { VersionConsumer } from './version-consumer';
+import { WorkerMetrics } from './worker-metrics';
 
 /**
  * One worker process in the fleet: keeps a consumer per model version it should serve,
@@ -24,6 +25,7 @@ export class WorkerProcess {
     private readonly redis: Redis,
     private readonly config: WorkerConfig,
     private readonly logger: Logger,
+    readonly metrics = new WorkerMetrics(),
     private readonly registry = new ModelRegistry(redis, config.KEY_PREFIX),
   ) {}
 
@@ -34,6 +36,16 @@ export class WorkerProcess {
       setInterval(() => void this.reconcile(), this.config.REGISTRY_POLL_MS),
       setInterval(() => void this.heartbeat(), this.config.HEARTBEAT_MS),
     ];
+  }
+
+  /** Undefined when Redis answers and at least one model version is loaded; else the reason. */
+  async readiness(): Promise<string | undefined> {
+    try {
+      await this.redis.ping();
+    } catch (error) {
+      return `Redis is unreachable: ${(error as Error).message}`;
+    }
+    return this.consumers.size > 0 ? undefined : 'no model version loaded yet';
   }
 
   /** Versions this process serves, as `name@version`. */
@@ -74,7 +86,7 @@ export class WorkerProcess {
       try {
         this.consumers.set(
           key,
-          await VersionConsumer.start(record, this.redis, this.config, this.logger),
+          await VersionConsumer.start(record, this.redis, this.config, this.logger, this.metrics),
         );
         await this.heartbeat();
       } catch (error) {

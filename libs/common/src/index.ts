@@ -3,3 +3,4 @@ export * from './logger';
 export * from './queues';
 export * from './redis';
 export * from './local-redis';
+export * from './ops-server';

@@ -4,7 +4,7 @@ import { ModelRegistry, versionKey } from '@app/registry';
 import { REDIS } from '../infra/shared';
 import { Problem } from '../problem/problem';
 
-/** TorchServe's health check: Healthy when Redis answers and every model's default version has a worker. */
+/** Ping (TorchServe's health check) and the liveness and readiness probes. */
 @Controller()
 export class PingController {
   constructor(
@@ -12,13 +12,10 @@ export class PingController {
     private readonly registry: ModelRegistry,
   ) {}
 
+  /** Healthy when Redis answers and every model's default version has a live worker. */
   @Get('ping')
   async ping(): Promise<{ status: 'Healthy' }> {
-    try {
-      await this.redis.ping();
-    } catch (error) {
-      throw new Problem(503, 'Unhealthy', `Redis is unreachable: ${(error as Error).message}`);
-    }
+    await this.ready();
     const models = await this.registry.listModels();
     if (models.length === 0) throw new Problem(503, 'Unhealthy', 'no model is registered');
     const counts = await this.registry.workerCounts();
@@ -33,5 +30,22 @@ export class PingController {
       );
     }
     return { status: 'Healthy' };
+  }
+
+  /** Liveness: the process answers. */
+  @Get('healthz')
+  live(): { status: 'alive' } {
+    return { status: 'alive' };
+  }
+
+  /** Readiness: Redis answers (the API needs nothing else to accept work). */
+  @Get('readyz')
+  async ready(): Promise<{ status: 'ready' }> {
+    try {
+      await this.redis.ping();
+    } catch (error) {
+      throw new Problem(503, 'Not ready', `Redis is unreachable: ${(error as Error).message}`);
+    }
+    return { status: 'ready' };
   }
 }

@@ -1,21 +1,18 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { API_CONFIG, type ApiConfig } from '../config';
-import { REDIS } from './shared';
+import type { ApiConfig } from '../config';
 
 /**
- * The API's handles on BullMQ: one producer per queue and, for queues whose jobs callers wait
- * on, one QueueEvents listener. Created on first use, closed at shutdown.
+ * The API process's handles on BullMQ: one producer per queue and, for queues whose jobs
+ * callers wait on, one QueueEvents listener. Created on first use, closed at shutdown.
  */
-@Injectable()
-export class QueueHub implements OnApplicationShutdown {
+export class QueueHub {
   private readonly queues = new Map<string, Queue>();
   private readonly events = new Map<string, Promise<QueueEvents>>();
 
   constructor(
-    @Inject(REDIS) private readonly redis: Redis,
-    @Inject(API_CONFIG) private readonly config: ApiConfig,
+    private readonly redis: Redis,
+    private readonly config: ApiConfig,
   ) {}
 
   queue<T = unknown>(name: string): Queue<T> {
@@ -46,7 +43,7 @@ export class QueueHub implements OnApplicationShutdown {
     return [...this.queues.values()];
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async close(): Promise<void> {
     await Promise.all([...this.events.values()].map(async (e) => (await e).close()));
     await Promise.all(this.all().map((q) => q.close()));
   }

@@ -6,16 +6,25 @@ import { Problem } from '../problem/problem';
 /** Injection token of the management bearer token (undefined when auth is off). */
 export const MANAGEMENT_TOKEN = Symbol('MANAGEMENT_TOKEN');
 
-/** Requires `Authorization: Bearer <management token>` on every management route. */
+/** True when the request carries the token: `Bearer <token>`, or Basic auth with it as password. */
+export function tokenMatches(request: Request, token: string): boolean {
+  const header = request.header('authorization') ?? '';
+  const [scheme, value = ''] = header.split(/\s+/, 2);
+  let given = '';
+  if (/^bearer$/i.test(scheme)) given = value;
+  if (/^basic$/i.test(scheme))
+    given = Buffer.from(value, 'base64').toString().split(':').slice(1).join(':');
+  return given !== '' && sameSecret(given, token);
+}
+
+/** Requires the management token on every management route. */
 @Injectable()
 export class ManagementTokenGuard implements CanActivate {
   constructor(@Inject(MANAGEMENT_TOKEN) private readonly token: string | undefined) {}
 
   canActivate(context: ExecutionContext): boolean {
-    if (!this.token) return true;
-    const header = context.switchToHttp().getRequest<Request>().header('authorization') ?? '';
-    const given = header.replace(/^Bearer\s+/i, '');
-    if (given && sameSecret(given, this.token)) return true;
+    if (!this.token || tokenMatches(context.switchToHttp().getRequest<Request>(), this.token))
+      return true;
     throw new Problem(
       401,
       'Unauthorized',

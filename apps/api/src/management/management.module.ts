@@ -1,6 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import { QueueHub } from '../infra/queue-hub';
 import { sharedProviders, type SharedServices } from '../infra/shared';
 import { ProblemFilter } from '../problem/problem.filter';
 import { MANAGEMENT_TOKEN, ManagementTokenGuard } from './management-token.guard';
@@ -20,7 +19,6 @@ export class ManagementModule {
         { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: MANAGEMENT_TOKEN, useValue: token },
         ManagementTokenGuard,
-        QueueHub,
         ModelStore,
         ModelsService,
       ],

@@ -16,6 +16,7 @@ import {
   type VersionRecord,
 } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
+import { ApiMetrics } from '../metrics/api-metrics';
 import { QueueHub } from '../infra/queue-hub';
 import { REDIS } from '../infra/shared';
 import { Problem, notFound } from '../problem/problem';
@@ -80,6 +81,7 @@ export class PredictionService {
     private readonly queues: QueueHub,
     private readonly webhookState: WebhookState,
     private readonly webhookGuard: WebhookTargetGuard,
+    private readonly metrics: ApiMetrics,
   ) {}
 
   private recordKey(id: string): string {
@@ -136,9 +138,20 @@ export class PredictionService {
     return job as Job<PredictionJobData>;
   }
 
+  /** Creates an async prediction and counts it. */
+  async submit(request: CreatePrediction, id: string): Promise<Job<PredictionJobData>> {
+    const job = await this.create(request, id);
+    this.metrics.predictions.inc({
+      model: job.data.model,
+      version: job.data.version,
+      kind: 'async',
+      outcome: 'accepted',
+    });
+    return job;
+  }
+
   /** Fails with 503 when no live worker serves the version, so a sync caller does not hang. */
-  async assertServed(model: string, version?: string): Promise<VersionRecord> {
-    const record = await this.resolve(model, version);
+  async assertServed(record: VersionRecord): Promise<void> {
     const now = Date.now();
     if (!this.workerCounts || now - this.workerCounts.at > 1000) {
       this.workerCounts = { at: now, counts: await this.registry.workerCounts() };
@@ -154,7 +167,6 @@ export class PredictionService {
         },
       );
     }
-    return record;
   }
 
   /** Waits up to `timeoutMs` for the job to finish; true when it did (either way). */
@@ -171,7 +183,16 @@ export class PredictionService {
 
   /** Enqueues a job and waits for its output, as the sync TorchServe-style API does. */
   async predict(request: CreatePrediction): Promise<unknown[]> {
-    const record = await this.assertServed(request.model, request.version);
+    const record = await this.resolve(request.model, request.version);
+    const labels = { model: record.name, version: record.version, kind: 'sync' };
+    const count = (outcome: string) => this.metrics.predictions.inc({ ...labels, outcome });
+    try {
+      await this.assertServed(record);
+    } catch (error) {
+      count('unserved');
+      throw error;
+    }
+    const start = performance.now();
     const job = await this.create({ ...request, model: record.name, version: record.version });
     const events = await this.queues.queueEvents(job.queueName);
     try {
@@ -179,10 +200,16 @@ export class PredictionService {
         events,
         this.config.SYNC_TIMEOUT_MS,
       )) as PredictionJobResult;
+      count('succeeded');
+      this.metrics.predictionDuration.observe(
+        { model: record.name, version: record.version },
+        (performance.now() - start) / 1000,
+      );
       return result.output;
     } catch (error) {
       const message = (error as Error).message;
       if (/timed out before finishing/.test(message)) {
+        count('timeout');
         throw new Problem(
           504,
           'Prediction timed out',
@@ -193,6 +220,7 @@ export class PredictionService {
           },
         );
       }
+      count('failed');
       throw new Problem(500, 'Prediction failed', message, { id: job.id });
     }
   }

@@ -1,14 +1,16 @@
 import { Body, Controller, HttpCode, Inject, Param, Post, Req, UseGuards } from '@nestjs/common';
 import type { Request } from 'express';
+import { ApiBody, ApiTags } from '@nestjs/swagger';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { ApiKeyGuard } from '../infra/api-key.guard';
-import { textsFromBody } from './prediction.dto';
+import { syncBodySchema, textsFromBody, toJsonSchema } from './prediction.dto';
 import { PredictionService } from './prediction.service';
 
 /**
  * TorchServe-compatible inference: `POST /predictions/:model[/:version]` answers one result
  * per text in input order (a single object when a single text was sent).
  */
+@ApiTags('sync predictions (TorchServe-compatible)')
 @Controller('predictions')
 @UseGuards(ApiKeyGuard)
 export class SyncPredictionsController {
@@ -18,12 +20,14 @@ export class SyncPredictionsController {
   ) {}
 
   @Post(':model')
+  @ApiBody({ schema: toJsonSchema(syncBodySchema) })
   @HttpCode(200)
   predictDefault(@Param('model') model: string, @Body() body: unknown, @Req() request: Request) {
     return this.predict(model, undefined, body, request);
   }
 
   @Post(':model/:version')
+  @ApiBody({ schema: toJsonSchema(syncBodySchema) })
   @HttpCode(200)
   predictVersion(
     @Param('model') model: string,

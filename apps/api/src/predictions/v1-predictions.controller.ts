@@ -12,13 +12,21 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { ApiBody, ApiHeader, ApiTags } from '@nestjs/swagger';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { ApiKeyGuard } from '../infra/api-key.guard';
 import { IdempotencyKeys } from './idempotency';
-import { checkTexts, parseCreateBody, preferWait } from './prediction.dto';
+import {
+  checkTexts,
+  createPredictionSchema,
+  parseCreateBody,
+  preferWait,
+  toJsonSchema,
+} from './prediction.dto';
 import { PredictionService, type PredictionView } from './prediction.service';
 
 /** Async predictions: create (202), poll, cancel; `Prefer: wait=N` waits inline. */
+@ApiTags('async predictions')
 @Controller('v1/predictions')
 @UseGuards(ApiKeyGuard)
 export class V1PredictionsController {
@@ -29,6 +37,13 @@ export class V1PredictionsController {
   ) {}
 
   @Post()
+  @ApiBody({ schema: toJsonSchema(createPredictionSchema) })
+  @ApiHeader({ name: 'Idempotency-Key', required: false })
+  @ApiHeader({
+    name: 'Prefer',
+    required: false,
+    description: 'wait=N: wait up to N seconds for the result',
+  })
   async create(
     @Body() body: unknown,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
@@ -55,7 +70,7 @@ export class V1PredictionsController {
       id = existing;
     } else {
       try {
-        await this.predictions.create(
+        await this.predictions.submit(
           {
             model: parsed.model,
             version: parsed.version,

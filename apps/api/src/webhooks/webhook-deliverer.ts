@@ -12,6 +12,7 @@ import { fetch } from 'undici';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '@app/common';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { REDIS } from '../infra/shared';
+import { ApiMetrics } from '../metrics/api-metrics';
 import { PredictionService } from '../predictions/prediction.service';
 import { WebhookState } from './webhook-state';
 import { WebhookTargetGuard } from './webhook-target-guard';
@@ -33,6 +34,7 @@ export class WebhookDeliverer implements OnModuleInit, OnApplicationShutdown {
     private readonly predictions: PredictionService,
     private readonly state: WebhookState,
     private readonly guard: WebhookTargetGuard,
+    private readonly metrics: ApiMetrics,
   ) {}
 
   onModuleInit(): void {
@@ -87,6 +89,7 @@ export class WebhookDeliverer implements OnModuleInit, OnApplicationShutdown {
       });
       throw new Error(message);
     }
+    this.metrics.webhookDeliveries.inc({ outcome: 'delivered' });
     await this.state.record(predictionId, { status: 'delivered', statusCode });
   }
 

@@ -117,8 +117,15 @@ export class Supervisor {
       'scaling workers',
     );
     while (state.workers.length < desired) {
+      const serial = ++this.serial;
+      const basePort = Number(this.options.env.WORKER_METRICS_PORT ?? 9464);
       state.workers.push(
-        this.spawn('worker', { WORKER_MODELS: key, WORKER_ID: `${hostname()}-w${++this.serial}` }),
+        this.spawn('worker', {
+          WORKER_MODELS: key,
+          WORKER_ID: `${hostname()}-w${serial}`,
+          // Each local worker gets its own metrics port: base, base + 1, ... (0 stays "any free port").
+          WORKER_METRICS_PORT: String(basePort === 0 ? 0 : basePort + serial - 1),
+        }),
       );
     }
     while (state.workers.length > desired) state.workers.pop()!.kill('SIGTERM');

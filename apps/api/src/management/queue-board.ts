@@ -1,0 +1,62 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NextFunction, Request, Response } from 'express';
+import { WEBHOOK_QUEUE, predictionQueueName } from '@app/common';
+import type { SharedServices } from '../infra/shared';
+import { tokenMatches } from './management-token.guard';
+
+export const QUEUE_BOARD_PATH = '/admin/queues';
+
+/**
+ * Mounts Bull Board on the management app, behind the management token (Bearer, or Basic with
+ * the token as password so a browser can log in). It lists the webhook queue and the queue of
+ * every registered model version, refreshed at most once a second.
+ */
+export function mountQueueBoard(
+  app: NestExpressApplication,
+  shared: SharedServices,
+  token: string | undefined,
+): void {
+  const serverAdapter = new ExpressAdapter();
+  serverAdapter.setBasePath(QUEUE_BOARD_PATH);
+  const board = createBullBoard({
+    queues: [],
+    serverAdapter,
+    options: { uiConfig: { boardTitle: 'modelfleet' } },
+  });
+  const readOnlyMode = shared.config.QUEUE_BOARD_READ_ONLY;
+  let refreshedAt = 0;
+  const refresh = async () => {
+    if (Date.now() - refreshedAt < 1000) return;
+    refreshedAt = Date.now();
+    const names = (await shared.registry.listModels()).flatMap((m) =>
+      m.versions.map((v) => predictionQueueName(v.name, v.version)),
+    );
+    board.replaceQueues(
+      [...names, WEBHOOK_QUEUE].map(
+        (name) => new BullMQAdapter(shared.queues.queue(name), { readOnlyMode }),
+      ),
+    );
+  };
+  app.use(QUEUE_BOARD_PATH, (req: Request, res: Response, next: NextFunction) => {
+    if (token && !tokenMatches(req, token)) {
+      res
+        .status(401)
+        .set('www-authenticate', 'Basic realm="modelfleet management"')
+        .type('application/problem+json')
+        .send(
+          JSON.stringify({
+            type: 'about:blank',
+            title: 'Unauthorized',
+            status: 401,
+            detail: 'the management token is required',
+          }),
+        );
+      return;
+    }
+    refresh().then(() => next(), next);
+  });
+  app.use(QUEUE_BOARD_PATH, serverAdapter.getRouter());
+}

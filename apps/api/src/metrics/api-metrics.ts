@@ -1,0 +1,83 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { predictionQueueName } from '@app/common';
+import type { ModelRegistry } from '@app/registry';
+import { versionKey } from '@app/registry';
+import type { Queue } from 'bullmq';
+
+/** Every metric the API process exposes, defined once. Units are in the names. */
+export class ApiMetrics {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({
+    name: 'modelfleet_http_requests_total',
+    help: 'HTTP requests answered, by route, method and status',
+    labelNames: ['app', 'route', 'method', 'status'],
+    registers: [this.registry],
+  });
+
+  readonly predictions = new Counter({
+    name: 'modelfleet_predictions_total',
+    help: 'Prediction requests by model, version, kind (sync or async) and outcome',
+    labelNames: ['model', 'version', 'kind', 'outcome'],
+    registers: [this.registry],
+  });
+
+  readonly predictionDuration = new Histogram({
+    name: 'modelfleet_prediction_duration_seconds',
+    help: 'End-to-end duration of sync predictions, from enqueue to answer',
+    labelNames: ['model', 'version'],
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly webhookDeliveries = new Counter({
+    name: 'modelfleet_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome (delivered, retrying, dead_letter)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+
+  constructor(registry: ModelRegistry, queueOf: (name: string) => Queue) {
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'modelfleet_queue_jobs',
+      help: 'Jobs in each model version queue, by state',
+      labelNames: ['model', 'version', 'state'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const model of await registry.listModels()) {
+          for (const v of model.versions) {
+            const counts = await queueOf(predictionQueueName(v.name, v.version)).getJobCounts(
+              'waiting',
+              'active',
+              'delayed',
+              'prioritized',
+            );
+            for (const [state, count] of Object.entries(counts)) {
+              this.set({ model: v.name, version: v.version, state }, count);
+            }
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: 'modelfleet_workers',
+      help: 'Live workers serving each model version',
+      labelNames: ['model', 'version'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        const counts = await registry.workerCounts();
+        for (const model of await registry.listModels()) {
+          for (const v of model.versions) {
+            this.set(
+              { model: v.name, version: v.version },
+              counts.get(versionKey(v.name, v.version)) ?? 0,
+            );
+          }
+        }
+      },
+    });
+  }
+}

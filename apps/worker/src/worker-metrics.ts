@@ -1,0 +1,59 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const LABELS = ['model', 'version'] as const;
+
+/** Every metric a worker exposes, defined once. Units are in the names. */
+export class WorkerMetrics {
+  readonly registry = new Registry();
+
+  readonly jobs = new Counter({
+    name: 'modelfleet_worker_jobs_total',
+    help: 'Prediction jobs finished by this worker',
+    labelNames: [...LABELS, 'outcome'],
+    registers: [this.registry],
+  });
+
+  readonly queueWait = new Histogram({
+    name: 'modelfleet_queue_wait_seconds',
+    help: 'Time a job waited in its queue before a worker took it',
+    labelNames: LABELS,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+
+  readonly inference = new Histogram({
+    name: 'modelfleet_inference_duration_seconds',
+    help: 'Duration of one forward pass',
+    labelNames: LABELS,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly batchSize = new Histogram({
+    name: 'modelfleet_batch_size',
+    help: 'Texts per forward pass',
+    labelNames: LABELS,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+    registers: [this.registry],
+  });
+
+  readonly batchTokens = new Histogram({
+    name: 'modelfleet_batch_tokens',
+    help: 'Padded tokens per forward pass',
+    labelNames: LABELS,
+    buckets: [16, 64, 256, 1024, 2048, 4096, 8192, 16384, 32768],
+    registers: [this.registry],
+  });
+
+  readonly padding = new Histogram({
+    name: 'modelfleet_padding_ratio',
+    help: 'Padding per forward pass: padded tokens / real tokens - 1',
+    labelNames: LABELS,
+    buckets: [0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

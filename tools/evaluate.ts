@@ -1,0 +1,51 @@
+/**
+ * Accuracy of a model package on the official AG News test split, measured with the Node
+ * handler itself (the code that serves), not in Python.
+ *
+ *   node dist/tools/evaluate.js <test.csv> [package]
+ *
+ * test.csv columns: class (1-4), title, description; the text is "title description".
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { classifyTexts, openModel, type Prediction } from '@app/handler';
+
+async function main(): Promise<void> {
+  const [csvFile, location = resolve(__dirname, '..', '..', 'models', 'ag-news-bert')] =
+    process.argv.slice(2);
+  if (!csvFile) throw new Error('usage: evaluate <test.csv> [package]');
+  const rows = parse(readFileSync(csvFile), { relax_column_count: false }) as string[][];
+  const texts = rows.map(([, title, description]) => `${title} ${description}`);
+  const gold = rows.map(([label]) => Number(label) - 1);
+  const { pkg, handler } = await openModel(location, { device: 'auto' });
+  const limits = {
+    maxBatchSize: pkg.manifest.batching.max_batch_size,
+    maxBatchTokens: pkg.manifest.batching.max_batch_tokens,
+  };
+  const start = performance.now();
+  const { results } = await classifyTexts(handler, texts, limits);
+  const seconds = (performance.now() - start) / 1000;
+  const labels = pkg.labels;
+  const confusion = labels.map(() => labels.map(() => 0));
+  let correct = 0;
+  (results as Prediction[]).forEach((p, i) => {
+    confusion[gold[i]][p.label]++;
+    if (p.label === gold[i]) correct++;
+  });
+  const report = {
+    model: `${pkg.manifest.name} ${pkg.manifest.version}`,
+    rows: texts.length,
+    accuracy: correct / texts.length,
+    seconds: Number(seconds.toFixed(2)),
+    labels,
+    confusion,
+  };
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  await handler.dispose();
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
