@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { freePort } from '../support/redis-server';
+import { ROOT } from '../support/paths';
+import { eventually } from '../support/processes';
+import { MANAGEMENT_TOKEN, Stack } from '../support/stack';
+
+/** Value of one sample line of a Prometheus text exposition, or undefined. */
+function sample(
+  text: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      return Number(line.split(' ').pop());
+  }
+  return undefined;
+}
+
+describe('observability', () => {
+  let stack: Stack;
+  let metricsPort: number;
+  let workerMetricsPort: number;
+
+  before(async () => {
+    metricsPort = await freePort();
+    workerMetricsPort = await freePort();
+    stack = await Stack.start({
+      env: { METRICS_PORT: String(metricsPort) },
+      workerEnv: { WORKER_METRICS_PORT: String(workerMetricsPort), LOG_LEVEL: 'debug' },
+    });
+  });
+  after(() => stack?.stop());
+
+  it('counts predictions and times them, in the API and in the worker', async () => {
+    const before = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const start =
+      sample(before, 'modelfleet_predictions_total', {
+        model: 'ag-news-bert',
+        kind: 'sync',
+        outcome: 'succeeded',
+      }) ?? 0;
+    for (let i = 0; i < 3; i++) {
+      const response = await stack.request('POST', '/predictions/ag-news-bert', {
+        data: ['one text', 'and another one'],
+      });
+      assert.equal(response.status, 200);
+    }
+    const api = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    assert.equal(
+      sample(api, 'modelfleet_predictions_total', {
+        model: 'ag-news-bert',
+        version: '1',
+        kind: 'sync',
+        outcome: 'succeeded',
+      }),
+      start + 3,
+    );
+    assert.ok(
+      sample(api, 'modelfleet_prediction_duration_seconds_count', {
+        model: 'ag-news-bert',
+        version: '1',
+      })! >= 3,
+    );
+    assert.ok(
+      sample(api, 'modelfleet_http_requests_total', {
+        app: 'inference',
+        route: '/predictions/:model',
+        status: '200',
+      })! >= 3,
+    );
+    assert.equal(sample(api, 'modelfleet_workers', { model: 'ag-news-bert', version: '1' }), 1);
+    assert.equal(
+      sample(api, 'modelfleet_queue_jobs', {
+        model: 'ag-news-bert',
+        version: '1',
+        state: 'waiting',
+      }),
+      0,
+    );
+    assert.ok(api.includes('process_cpu_seconds_total'));
+
+    const worker = await (await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`)).text();
+    const labels = { model: 'ag-news-bert', version: '1' };
+    assert.ok(
+      sample(worker, 'modelfleet_worker_jobs_total', { ...labels, outcome: 'completed' })! >= 3,
+    );
+    assert.ok(
+      sample(worker, 'modelfleet_batch_size_sum', labels)! >= 6,
+      'six texts went through forward passes',
+    );
+    assert.ok(sample(worker, 'modelfleet_inference_duration_seconds_count', labels)! >= 3);
+    assert.ok(sample(worker, 'modelfleet_queue_wait_seconds_count', labels)! >= 3);
+    assert.ok(sample(worker, 'modelfleet_batch_tokens_sum', labels)! > 0);
+    assert.notEqual(sample(worker, 'modelfleet_padding_ratio_count', labels), undefined);
+  });
+
+  it('answers liveness and readiness probes', async () => {
+    assert.equal((await fetch(`${stack.apiUrl}/healthz`)).status, 200);
+    assert.equal((await fetch(`${stack.apiUrl}/readyz`)).status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${workerMetricsPort}/healthz`)).status, 200);
+    const ready = await fetch(`http://127.0.0.1:${workerMetricsPort}/readyz`);
+    assert.equal(ready.status, 200);
+  });
+
+  it('carries the request id of the HTTP call into the worker log lines', async () => {
+    const requestId = `trace-${Date.now()}`;
+    const response = await fetch(`${stack.apiUrl}/predictions/ag-news-bert`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+      body: JSON.stringify({ data: ['Tennis star wins the open'] }),
+    });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('x-request-id'), requestId);
+    await eventually('the worker log line', () =>
+      stack.workers[0].logs().find((l) => l.requestId === requestId),
+    );
+    const access = await eventually('the access log line', () =>
+      stack.api.logs().find((l) => (l.req as { id?: string } | undefined)?.id === requestId),
+    );
+    assert.equal((access.res as { statusCode: number }).statusCode, 200);
+    assert.ok(!JSON.stringify(stack.api.logs()).includes(MANAGEMENT_TOKEN), 'no token in the logs');
+  });
+
+  it('puts Bull Board behind the management token and lists every queue', async () => {
+    const denied = await fetch(`${stack.managementUrl}/admin/queues/api/queues`);
+    assert.equal(denied.status, 401);
+    const listed = await fetch(`${stack.managementUrl}/admin/queues/api/queues`, {
+      headers: { authorization: `Bearer ${MANAGEMENT_TOKEN}` },
+    });
+    assert.equal(listed.status, 200);
+    const names = ((await listed.json()) as { queues: { name: string }[] }).queues
+      .map((q) => q.name)
+      .sort();
+    assert.deepEqual(names, ['predict-ag-news-bert@1', 'webhooks']);
+    const page = await fetch(`${stack.managementUrl}/admin/queues`, {
+      headers: {
+        authorization: `Basic ${Buffer.from(`admin:${MANAGEMENT_TOKEN}`).toString('base64')}`,
+      },
+    });
+    assert.equal(page.status, 200);
+  });
+
+  it('serves OpenAPI documents that list every route of both APIs', async () => {
+    const inference = (await (await fetch(`${stack.apiUrl}/docs-json`)).json()) as {
+      paths: Record<string, object>;
+    };
+    assert.deepEqual(Object.keys(inference.paths).sort(), [
+      '/healthz',
+      '/ping',
+      '/predictions/{model}',
+      '/predictions/{model}/{version}',
+      '/readyz',
+      '/v1/predictions',
+      '/v1/predictions/{id}',
+      '/v1/predictions/{id}/cancel',
+    ]);
+    const management = (await (await fetch(`${stack.managementUrl}/docs-json`)).json()) as {
+      paths: Record<string, object>;
+    };
+    assert.deepEqual(Object.keys(management.paths).sort(), [
+      '/models',
+      '/models/{name}',
+      '/models/{name}/traffic',
+      '/models/{name}/{version}',
+      '/models/{name}/{version}/set-default',
+    ]);
+    assert.equal((await fetch(`${stack.apiUrl}/docs`)).status, 200);
+  });
+});
+
+describe('settings', () => {
+  for (const [app, entry, env, key] of [
+    ['API', 'apps/api/src/main.js', { API_PORT: 'eighty' }, 'API_PORT'],
+    ['worker', 'apps/worker/src/main.js', { DEVICE: 'tpu' }, 'DEVICE'],
+    ['API', 'apps/api/src/main.js', { REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
+  ] as const) {
+    it(`stops the ${app} at start with a message naming ${key}`, () => {
+      const run = spawnSync(process.execPath, [join(ROOT, 'dist', entry)], {
+        env: { ...process.env, ...env },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      assert.equal(run.status, 1);
+      assert.match(run.stderr, new RegExp(`invalid settings:[\\s\\S]*${key}`));
+    });
+  }
+});
