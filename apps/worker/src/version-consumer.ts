@@ -153,14 +153,24 @@ export class VersionConsumer {
     }
   }
 
-  /** Runs a group; if it fails as a whole, runs its jobs one by one so a bad job fails alone. */
+  /** Runs a group and settles every job of it, whatever happens. */
   private async runGroup(group: PendingJob[]): Promise<void> {
+    try {
+      await this.answerGroup(group);
+    } catch (error) {
+      this.logger.error({ err: error }, 'answering a group failed');
+      for (const pending of group) pending.reject(asJobError(error));
+    }
+  }
+
+  /** Runs a group; if it fails as a whole, runs its jobs one by one so a bad job fails alone. */
+  private async answerGroup(group: PendingJob[]): Promise<void> {
     let outcome: GroupOutcome;
     try {
       outcome = await this.client.classify(group.flatMap((p) => p.job.data.texts));
     } catch (error) {
       if (group.length === 1) return group[0].reject(asJobError(error));
-      for (const pending of group) await this.runGroup([pending]);
+      for (const pending of group) await this.answerGroup([pending]);
       return;
     }
     const { batches } = outcome;

@@ -28,14 +28,27 @@ export class QueueHub {
   queueEvents(name: string): Promise<QueueEvents> {
     let events = this.events.get(name);
     if (!events) {
-      const created = new QueueEvents(name, {
-        connection: this.redis.duplicate(),
-        prefix: this.config.KEY_PREFIX,
-      });
-      events = created.waitUntilReady().then(() => created);
+      events = this.listen(name);
       this.events.set(name, events);
     }
     return events;
+  }
+
+  /**
+   * Starts reading the queue's event stream from its current last entry. The default ('$')
+   * would miss events added between this call and the listener's first blocking read, and a
+   * caller waiting on a job that finished in that gap would wait until its timeout.
+   */
+  private async listen(name: string): Promise<QueueEvents> {
+    const stream = `${this.config.KEY_PREFIX}:${name}:events`;
+    const [last] = await this.redis.xrevrange(stream, '+', '-', 'COUNT', 1);
+    const created = new QueueEvents(name, {
+      connection: this.redis.duplicate(),
+      prefix: this.config.KEY_PREFIX,
+      lastEventId: last?.[0] ?? '0-0',
+    });
+    await created.waitUntilReady();
+    return created;
   }
 
   /** Every queue this process has touched. */

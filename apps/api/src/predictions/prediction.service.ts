@@ -209,6 +209,12 @@ export class PredictionService {
     } catch (error) {
       const message = (error as Error).message;
       if (/timed out before finishing/.test(message)) {
+        // One last look, in case the job finished without its event reaching this process.
+        const fresh = await this.queues.queue<PredictionJobData>(job.queueName).getJob(job.id!);
+        if (fresh && (await fresh.getState()) === 'completed') {
+          count('succeeded');
+          return (fresh.returnvalue as PredictionJobResult).output;
+        }
         count('timeout');
         throw new Problem(
           504,
