@@ -6,7 +6,7 @@
  *   npm run build && node dist/bench/handler.bench.js [--model <package>] [--limit N]
  */
 import { parseArgs } from 'node:util';
-import { batchTokens, classifyTexts, fixedBatches, openModel } from '@app/handler';
+import { batchTokens, classifyTexts, fixedBatches, openModel, packingLimits } from '@app/handler';
 import { DEMO_MODEL, agNewsTest, fmt } from './data';
 
 export interface HandlerFigures {
@@ -21,10 +21,7 @@ async function main(): Promise<void> {
   });
   const texts = agNewsTest(values.limit ? Number(values.limit) : Infinity).map((r) => r.text);
   const { pkg, handler } = await openModel(values.model ?? DEMO_MODEL, { device: 'auto' });
-  const limits = {
-    maxBatchSize: pkg.manifest.batching.max_batch_size,
-    maxBatchTokens: pkg.manifest.batching.max_batch_tokens,
-  };
+  const limits = packingLimits(pkg.manifest.batching);
 
   const packed = await timed(async () => {
     const outcome = await classifyTexts(handler, texts, limits);

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { classifyTexts, openModel, type Prediction } from '@app/handler';
+import { classifyTexts, openModel, type Prediction, packingLimits } from '@app/handler';
 
 async function main(): Promise<void> {
   const [csvFile, location = resolve(__dirname, '..', '..', 'models', 'ag-news-bert')] =
@@ -19,10 +19,7 @@ async function main(): Promise<void> {
   const texts = rows.map(([, title, description]) => `${title} ${description}`);
   const gold = rows.map(([label]) => Number(label) - 1);
   const { pkg, handler } = await openModel(location, { device: 'auto' });
-  const limits = {
-    maxBatchSize: pkg.manifest.batching.max_batch_size,
-    maxBatchTokens: pkg.manifest.batching.max_batch_tokens,
-  };
+  const limits = packingLimits(pkg.manifest.batching);
   const start = performance.now();
   const { results } = await classifyTexts(handler, texts, limits);
   const seconds = (performance.now() - start) / 1000;

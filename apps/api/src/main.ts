@@ -32,6 +32,15 @@ async function createApp(
   app.use(
     pinoHttp({
       logger,
+      // One short line per request: headers would cost time and could carry secrets.
+      serializers: {
+        req: (req: { id: string; method: string; url: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url,
+        }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
       genReqId: (req, res) => {
         const id = (req.headers['x-request-id'] as string | undefined) ?? randomUUID();
         res.setHeader('x-request-id', id);

@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { classifyTexts, openModel, type DeviceChoice } from '@app/handler';
+import { classifyTexts, openModel, type DeviceChoice, packingLimits } from '@app/handler';
 
 export interface PredictOptions {
   model: string;
@@ -24,10 +24,7 @@ export async function predictCommand(texts: string[], options: PredictOptions): 
     intraOpNumThreads: Number(options.threads),
   });
   try {
-    const limits = {
-      maxBatchSize: pkg.manifest.batching.max_batch_size,
-      maxBatchTokens: pkg.manifest.batching.max_batch_tokens,
-    };
+    const limits = packingLimits(pkg.manifest.batching);
     const outcome = await classifyTexts(handler, texts, limits, {
       probabilities: options.probabilities,
     });

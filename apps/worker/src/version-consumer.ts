@@ -11,7 +11,7 @@ import {
   type WebhookEvent,
   type WebhookJobData,
 } from '@app/common';
-import { HandlerInputError } from '@app/handler';
+import { HandlerInputError, packingLimits } from '@app/handler';
 import type { VersionRecord } from '@app/registry';
 import { TokenBatcher } from './batching/token-batcher';
 import type { WorkerConfig } from './config';
@@ -80,10 +80,7 @@ export class VersionConsumer {
         device: config.DEVICE,
         intraOpNumThreads: config.INTRA_OP_THREADS,
         maxArchiveBytes: config.MAX_ARCHIVE_BYTES,
-        batching: {
-          maxBatchSize: record.manifest.batching.max_batch_size,
-          maxBatchTokens: record.manifest.batching.max_batch_tokens,
-        },
+        batching: packingLimits(record.manifest.batching),
       },
       (message) => log.warn(message),
     );

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { PackingLimits } from './packing';
 
 /** The file every model package carries at its root. */
 export const MANIFEST_FILE = 'MANIFEST.json';
@@ -19,6 +20,8 @@ export const batchingSchema = z
     max_batch_size: z.number().int().positive().default(64),
     max_batch_tokens: z.number().int().positive().default(8192),
     max_batch_delay_ms: z.number().nonnegative().default(5),
+    /** Cost of one forward pass beyond its tokens, in tokens: how the packer trades padding for passes. */
+    pass_overhead_tokens: z.number().nonnegative().default(128),
   })
   .strict();
 
@@ -40,12 +43,22 @@ export const manifestSchema = z
       max_batch_size: 64,
       max_batch_tokens: 8192,
       max_batch_delay_ms: 5,
+      pass_overhead_tokens: 128,
     }),
   })
   .strict();
 
 /** A validated manifest, defaults filled in. */
 export type ModelManifest = z.infer<typeof manifestSchema>;
+
+/** The packing limits of a manifest's batching section. */
+export function packingLimits(batching: ModelManifest['batching']): PackingLimits {
+  return {
+    maxBatchSize: batching.max_batch_size,
+    maxBatchTokens: batching.max_batch_tokens,
+    passOverheadTokens: batching.pass_overhead_tokens,
+  };
+}
 
 /** Formats zod issues as `field: problem; field: problem`. */
 export function describeIssues(error: z.ZodError): string {

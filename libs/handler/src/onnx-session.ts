@@ -9,6 +9,8 @@ export type Provider = 'cuda' | 'cpu';
 export interface SessionOptions {
   readonly device: DeviceChoice;
   readonly intraOpNumThreads: number;
+  /** Let ORT's intra-op threads spin between operators (faster alone, greedier beside others). */
+  readonly spinning?: boolean;
   readonly log: (message: string) => void;
 }
 
@@ -28,6 +30,8 @@ export async function openSession(
   if (!existsSync(modelFile)) throw new ModelPackageError(`model file ${modelFile} does not exist`);
   const base: InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
+    // Spinning intra-op threads burn the cores the worker's Redis traffic and the API need.
+    extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
     ...(options.intraOpNumThreads > 0 ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
   };
   const wantCuda = options.device === 'cuda' || (options.device === 'auto' && gpuPresent());

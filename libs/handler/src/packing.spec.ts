@@ -24,11 +24,47 @@ describe('packByTokenBudget', () => {
 
   it('groups similar lengths so that padding stays small', () => {
     const lengths = [10, 100, 11, 101, 12, 102];
-    const batches = packByTokenBudget(lengths, { maxBatchTokens: 10_000, maxBatchSize: 3 });
+    const batches = packByTokenBudget(lengths, {
+      maxBatchTokens: 10_000,
+      maxBatchSize: 3,
+      passOverheadTokens: 100,
+    });
     assert.deepEqual(batches, [
       [0, 2, 4],
       [1, 3, 5],
     ]);
+  });
+
+  it('with no pass overhead, never pads: each length gets its own batch', () => {
+    const lengths = [10, 10, 10, 11, 20, 21, 40];
+    const batches = packByTokenBudget(lengths, { maxBatchTokens: 10_000, maxBatchSize: 100 });
+    assert.deepEqual(batches, [[0, 1, 2], [3], [4], [5], [6]]);
+    for (const batch of batches) {
+      const { real, padded } = batchTokens(batch.map((i) => lengths[i]));
+      assert.equal(padded, real);
+    }
+  });
+
+  it('with a large pass overhead, uses as few batches as the limits allow', () => {
+    const lengths = [10, 10, 10, 11, 20, 21, 40];
+    const batches = packByTokenBudget(lengths, {
+      maxBatchTokens: 10_000,
+      maxBatchSize: 4,
+      passOverheadTokens: 1e6,
+    });
+    assert.equal(batches.length, 2);
+  });
+
+  it('splits where the padding saved outweighs one more pass', () => {
+    // One batch: 7 × 40 = 280 padded tokens + 32 overhead = 312. Three batches
+    // [10,10,10,11] [20,21] [40]: 44 + 42 + 40 + 3 × 32 = 222, the least.
+    const lengths = [10, 10, 10, 11, 20, 21, 40];
+    const batches = packByTokenBudget(lengths, {
+      maxBatchTokens: 10_000,
+      maxBatchSize: 100,
+      passOverheadTokens: 32,
+    });
+    assert.deepEqual(batches, [[0, 1, 2, 3], [4, 5], [6]]);
   });
 
   it('gives an item over the budget a batch of its own', () => {

@@ -1,6 +1,13 @@
+import type { EventEmitter } from 'node:events';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ApiConfig } from '../config';
+
+/** How waiting on a job ended. */
+export type JobOutcome =
+  | { status: 'completed'; value: unknown }
+  | { status: 'failed'; reason: string }
+  | { status: 'timeout' };
 
 /**
  * The API process's handles on BullMQ: one producer per queue and, for queues whose jobs
@@ -49,6 +56,36 @@ export class QueueHub {
     });
     await created.waitUntilReady();
     return created;
+  }
+
+  /**
+   * Resolves when job `id` of the queue completes or fails, or after `timeoutMs`. Call it
+   * before adding the job: the listener is then in place before any event can exist. At the
+   * deadline the job's state is read once, in case its event never reached this process.
+   */
+  async waitForJob(name: string, id: string, timeoutMs: number): Promise<JobOutcome> {
+    // Per-job events (`completed:<id>`) are emitted by QueueEvents but not in its typed listener map.
+    const events = (await this.queueEvents(name)) as unknown as EventEmitter;
+    const outcome = await new Promise<JobOutcome>((resolve) => {
+      const done = (result: JobOutcome) => {
+        clearTimeout(timer);
+        events.off(`completed:${id}`, onCompleted);
+        events.off(`failed:${id}`, onFailed);
+        resolve(result);
+      };
+      const onCompleted = (args: { returnvalue: unknown }) =>
+        done({ status: 'completed', value: args.returnvalue });
+      const onFailed = (args: { failedReason: string }) =>
+        done({ status: 'failed', reason: args.failedReason });
+      const timer = setTimeout(() => done({ status: 'timeout' }), timeoutMs);
+      events.on(`completed:${id}`, onCompleted);
+      events.on(`failed:${id}`, onFailed);
+    });
+    if (outcome.status !== 'timeout') return outcome;
+    const job = await this.queue(name).getJob(id);
+    if (job?.finishedOn && job.returnvalue !== undefined && !job.failedReason)
+      return { status: 'completed', value: job.returnvalue };
+    return outcome;
   }
 
   /** Every queue this process has touched. */

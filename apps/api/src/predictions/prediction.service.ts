@@ -84,8 +84,23 @@ export class PredictionService {
     private readonly metrics: ApiMetrics,
   ) {}
 
-  private recordKey(id: string): string {
-    return `${this.config.KEY_PREFIX}:prediction:${id}`;
+  /** Where a canceled prediction keeps its state (written only on cancel). */
+  private canceledKey(id: string): string {
+    return `${this.config.KEY_PREFIX}:canceled:${id}`;
+  }
+
+  /**
+   * A new prediction id. It names the version's queue (`<model>@<version>.<uuid>`) so that
+   * finding a prediction costs no lookup and creating one writes nothing but the job.
+   */
+  static newId(record: { name: string; version: string }): string {
+    return `${versionKey(record.name, record.version)}.${randomUUID()}`;
+  }
+
+  /** The queue a prediction id belongs to, or undefined for an id this API never made. */
+  static queueOf(id: string): string | undefined {
+    const match = /^(.+)@(.+)\.[0-9a-f-]{36}$/.exec(id);
+    return match ? predictionQueueName(match[1], match[2]) : undefined;
   }
 
   /**
@@ -102,14 +117,18 @@ export class PredictionService {
     return resolveIn(cached.record, version);
   }
 
-  /** Resolves the version and enqueues the job. */
-  async create(
-    request: CreatePrediction,
-    id: string = randomUUID(),
-  ): Promise<Job<PredictionJobData>> {
+  /** Resolves the version and enqueues the job (with the given id, or a new one). */
+  async create(request: CreatePrediction, id?: string): Promise<Job<PredictionJobData>> {
     const record = await this.resolve(request.model, request.version);
     if (request.webhook) await this.webhookGuard.assertAllowed(request.webhook.url);
-    const queueName = predictionQueueName(record.name, record.version);
+    return this.enqueue(record, request, id ?? PredictionService.newId(record));
+  }
+
+  private async enqueue(
+    record: VersionRecord,
+    request: CreatePrediction,
+    id: string,
+  ): Promise<Job<PredictionJobData>> {
     const data: PredictionJobData = {
       model: record.name,
       version: record.version,
@@ -119,23 +138,17 @@ export class PredictionService {
       webhook: request.webhook,
     };
     const ttl = this.config.RESULT_TTL_S;
-    const [job] = await Promise.all([
-      this.queues.queue<PredictionJobData>(queueName).add('predict', data, {
+    if (request.webhook) await this.webhookState.init(id, request.webhook);
+    return this.queues
+      .queue<PredictionJobData>(predictionQueueName(record.name, record.version))
+      .add('predict', data, {
         jobId: id,
         priority: request.priority || undefined,
         attempts: this.config.JOB_ATTEMPTS,
         backoff: { type: 'exponential', delay: 500 },
         removeOnComplete: { age: ttl },
         removeOnFail: { age: ttl },
-      }),
-      this.redis
-        .multi()
-        .hset(this.recordKey(id), 'queue', queueName)
-        .expire(this.recordKey(id), ttl)
-        .exec(),
-      request.webhook ? this.webhookState.init(id, request.webhook) : undefined,
-    ]);
-    return job as Job<PredictionJobData>;
+      });
   }
 
   /** Creates an async prediction and counts it. */
@@ -193,65 +206,61 @@ export class PredictionService {
       throw error;
     }
     const start = performance.now();
-    const job = await this.create({ ...request, model: record.name, version: record.version });
-    const events = await this.queues.queueEvents(job.queueName);
-    try {
-      const result = (await job.waitUntilFinished(
-        events,
-        this.config.SYNC_TIMEOUT_MS,
-      )) as PredictionJobResult;
+    const id = PredictionService.newId(record);
+    const queueName = predictionQueueName(record.name, record.version);
+    // Listen before enqueueing: the answer cannot slip past, and no extra look-up is needed.
+    const answer = this.queues.waitForJob(queueName, id, this.config.SYNC_TIMEOUT_MS);
+    await this.enqueue(record, request, id);
+    const outcome = await answer;
+    if (outcome.status === 'completed') {
       count('succeeded');
+      const seconds = (performance.now() - start) / 1000;
       this.metrics.predictionDuration.observe(
         { model: record.name, version: record.version },
-        (performance.now() - start) / 1000,
+        seconds,
       );
-      return result.output;
-    } catch (error) {
-      const message = (error as Error).message;
-      if (/timed out before finishing/.test(message)) {
-        // One last look, in case the job finished without its event reaching this process.
-        const fresh = await this.queues.queue<PredictionJobData>(job.queueName).getJob(job.id!);
-        if (fresh && (await fresh.getState()) === 'completed') {
-          count('succeeded');
-          return (fresh.returnvalue as PredictionJobResult).output;
-        }
-        count('timeout');
-        throw new Problem(
-          504,
-          'Prediction timed out',
-          `no answer within ${this.config.SYNC_TIMEOUT_MS} ms; poll its URL`,
-          {
-            id: job.id,
-            url: `/v1/predictions/${job.id}`,
-          },
-        );
-      }
-      count('failed');
-      throw new Problem(500, 'Prediction failed', message, { id: job.id });
+      return (outcome.value as PredictionJobResult).output;
     }
+    if (outcome.status === 'failed') {
+      count('failed');
+      throw new Problem(500, 'Prediction failed', outcome.reason, { id });
+    }
+    count('timeout');
+    throw new Problem(
+      504,
+      'Prediction timed out',
+      `no answer within ${this.config.SYNC_TIMEOUT_MS} ms; poll its URL`,
+      {
+        id,
+        url: `/v1/predictions/${id}`,
+      },
+    );
   }
 
   async find(id: string): Promise<{
     job?: Job<PredictionJobData, PredictionJobResult>;
-    record: Record<string, string>;
+    canceled: Record<string, string>;
   }> {
-    const record = await this.redis.hgetall(this.recordKey(id));
-    if (!record.queue) throw notFound(`no prediction with id "${id}"`);
-    const job = await this.queues.queue<PredictionJobData>(record.queue).getJob(id);
-    return { job: job as Job<PredictionJobData, PredictionJobResult> | undefined, record };
+    const queue = PredictionService.queueOf(id);
+    if (!queue) throw notFound(`no prediction with id "${id}"`);
+    const [job, canceled] = await Promise.all([
+      this.queues.queue<PredictionJobData>(queue).getJob(id),
+      this.redis.hgetall(this.canceledKey(id)),
+    ]);
+    return { job: job as Job<PredictionJobData, PredictionJobResult> | undefined, canceled };
   }
 
   async view(id: string): Promise<PredictionView> {
-    const { job, record } = await this.find(id);
-    // A job canceled while queued left its queue; its last view was kept with the record.
-    if (!job && record.canceled_view) {
-      const canceled = JSON.parse(record.canceled_view) as PredictionView;
-      if (canceled.webhook) canceled.webhook = await this.webhookState.read(id);
-      return canceled;
+    const { job, canceled } = await this.find(id);
+    // A job canceled while queued left its queue; its last view was kept.
+    if (!job && canceled.view) {
+      const view = JSON.parse(canceled.view) as PredictionView;
+      if (view.webhook) view.webhook = await this.webhookState.read(id);
+      return view;
     }
-    if (!job) throw notFound(`prediction "${id}" has expired`);
-    const state = record.canceled_at ? 'canceled' : await job.getState();
-    return this.describe(job, state, record.canceled_at);
+    if (!job) throw notFound(`no prediction with id "${id}" (unknown or expired)`);
+    const state = canceled.at ? 'canceled' : await job.getState();
+    return this.describe(job, state, canceled.at);
   }
 
   /** Cancels a prediction that has not finished; a finished one answers 409. */
@@ -265,10 +274,11 @@ export class PredictionService {
     }
     const canceledAt = new Date().toISOString();
     const canceled = await this.describe(job, 'canceled', canceledAt);
-    await this.redis.hset(this.recordKey(id), {
-      canceled_at: canceledAt,
-      canceled_view: JSON.stringify(canceled),
-    });
+    await this.redis
+      .multi()
+      .hset(this.canceledKey(id), { at: canceledAt, view: JSON.stringify(canceled) })
+      .expire(this.canceledKey(id), this.config.RESULT_TTL_S)
+      .exec();
     // A queued job leaves the queue; one already in a batch finishes computing, but its output is withheld.
     if (view.status === 'queued') await job.remove().catch(() => undefined);
     if (job.data.webhook?.events.includes('completed')) {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   Body,
   Controller,
@@ -57,7 +56,8 @@ export class V1PredictionsController {
       { maxTexts: this.config.MAX_TEXTS_PER_REQUEST },
       '#/input/data',
     );
-    let id: string = randomUUID();
+    const record = await this.predictions.resolve(parsed.model, parsed.version);
+    let id = PredictionService.newId(record);
     let existing: string | undefined;
     if (idempotencyKey) {
       existing = await this.idempotency.claim(
@@ -72,8 +72,8 @@ export class V1PredictionsController {
       try {
         await this.predictions.submit(
           {
-            model: parsed.model,
-            version: parsed.version,
+            model: record.name,
+            version: record.version,
             texts,
             probabilities: parsed.probabilities,
             webhook: parsed.webhook

@@ -90,24 +90,69 @@ describe('TokenBatcher', () => {
     assert.deepEqual(groups[1], ['online', 'bulk-1']);
   });
 
-  it('waits for companions during a burst but never past the delay', (t) => {
+  it('sends a lone caller right after the current turn, without waiting for the gap', async () => {
+    const { batcher, groups } = harness({ maxGroupTexts: 100, maxDelayMs: 1000, gapMs: 1000 });
+    batcher.add(item('a'));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(groups, [['a']]);
+  });
+
+  it('after a group of several jobs, waits for as many companions before sending', async () => {
+    const { batcher, groups, release } = harness({
+      maxGroupTexts: 100,
+      maxDelayMs: 5000,
+      gapMs: 2000,
+    });
+    // A busy spell teaches the batcher that three callers come back together.
+    batcher.add(item('warm'));
+    await turn();
+    ['a', 'b', 'c'].forEach((name) => batcher.add(item(name)));
+    release();
+    await turn();
+    assert.deepEqual(groups, [['warm'], ['a', 'b', 'c']]);
+    release();
+    await turn();
+    batcher.add(item('x'));
+    batcher.add(item('y'));
+    await turn();
+    assert.equal(groups.length, 2, 'x and y wait for a third companion');
+    batcher.add(item('z'));
+    await turn();
+    assert.deepEqual(groups[2], ['x', 'y', 'z']);
+  });
+
+  it('never waits past the delay while companions keep trickling in', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     let now = 0;
     const groups: string[][] = [];
+    const releases: (() => void)[] = [];
     const batcher = new TokenBatcher<Item>(
       { maxGroupTexts: 100, maxDelayMs: 30, gapMs: 10 },
       (group) => {
         groups.push(group.map((i) => i.name));
-        return new Promise<void>(() => undefined);
+        return new Promise<void>((resolve) => releases.push(resolve));
       },
       () => now,
     );
+    batcher.add(item('warm'));
+    await turn();
+    for (let i = 0; i < 20; i++) batcher.add(item(`w${i}`));
+    releases.shift()!();
+    await turn();
+    releases.shift()!();
+    await turn();
+    // Twenty callers are expected; they trickle in 4 ms apart, never leaving a 10 ms gap.
     for (let i = 0; i < 10; i++) {
       batcher.add(item(`j${i}`));
       now += 4;
       t.mock.timers.tick(4);
     }
-    // Arrivals 4 ms apart never leave a 10 ms gap; the 30 ms bound sends j0..j7.
-    assert.deepEqual(groups, [['j0', 'j1', 'j2', 'j3', 'j4', 'j5', 'j6', 'j7']]);
+    // The 30 ms bound sends j0..j7.
+    assert.deepEqual(groups[2], ['j0', 'j1', 'j2', 'j3', 'j4', 'j5', 'j6', 'j7']);
   });
 });
+
+/** Lets pending immediates and promise callbacks run. */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

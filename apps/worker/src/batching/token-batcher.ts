@@ -19,9 +19,11 @@ export interface BatcherLimits {
 }
 
 /**
- * Collects jobs into groups for the inference thread, adaptively: while a group runs, new jobs
- * pile up and go together the moment it ends (batches grow with load); when idle, a job goes
- * almost at once, after waiting at most `gapMs` for companions and never past `maxDelayMs`.
+ * Collects jobs into groups for the inference thread, adaptively. While a group runs, new jobs
+ * pile up and go together the moment it ends, so batches grow with load. When idle, the batcher
+ * expects as many jobs as the last group held: once that many are here (a lone caller: at
+ * once) the group goes right after the current event-loop turn; until then it waits for
+ * companions while they keep arriving within `gapMs` of each other, never past `maxDelayMs`.
  * At most one group is in flight. Pure logic: no Redis, no threads.
  */
 export class TokenBatcher<T extends BatchItem> {
@@ -31,6 +33,8 @@ export class TokenBatcher<T extends BatchItem> {
   private firstArrival = 0;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
+  /** Jobs in the last group sent: how many callers are likely to come back together. */
+  private expectedJobs = 1;
 
   constructor(
     private readonly limits: BatcherLimits,
@@ -53,7 +57,7 @@ export class TokenBatcher<T extends BatchItem> {
     const untilDeadline = this.firstArrival + this.limits.maxDelayMs - this.now();
     if (untilDeadline <= 0) return this.flush();
     clearTimeout(this.timer);
-    if (this.limits.gapMs === 0) {
+    if (this.limits.gapMs === 0 || this.pending.length >= this.expectedJobs) {
       // Jobs fetched in the same turn of the event loop still join this group.
       this.immediate ??= setImmediate(() => {
         this.immediate = undefined;
@@ -92,6 +96,7 @@ export class TokenBatcher<T extends BatchItem> {
       this.pending.shift();
     }
     this.pendingTexts -= texts;
+    this.expectedJobs = group.length;
     if (this.pending.length > 0) this.firstArrival = this.now();
     return group;
   }

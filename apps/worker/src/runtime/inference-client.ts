@@ -5,6 +5,7 @@ import {
   InferenceError,
   ModelPackageError,
   type BatchRecord,
+  type PackingLimits,
 } from '@app/handler';
 import type { ClassifyRequest, InferenceThreadOptions, ThreadMessage } from './protocol';
 
@@ -31,7 +32,7 @@ export class InferenceClient {
     private readonly thread: Worker,
     /** Where the forward pass runs: `cuda` or `cpu`. */
     readonly provider: string,
-    readonly limits: { maxBatchSize: number; maxBatchTokens: number },
+    readonly limits: PackingLimits,
     private readonly log: (message: string) => void,
   ) {
     thread.on('message', (message: ThreadMessage) => this.receive(message));

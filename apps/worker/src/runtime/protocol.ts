@@ -1,4 +1,4 @@
-import type { BatchRecord, DeviceChoice } from '@app/handler';
+import type { BatchRecord, DeviceChoice, PackingLimits } from '@app/handler';
 
 /** What the inference thread is started with. */
 export interface InferenceThreadOptions {
@@ -7,7 +7,7 @@ export interface InferenceThreadOptions {
   intraOpNumThreads: number;
   maxArchiveBytes: number;
   /** Packing limits from the registry (the manifest's, or overrides given at registration). */
-  batching: { maxBatchSize: number; maxBatchTokens: number };
+  batching: PackingLimits;
 }
 
 /** Main thread → inference thread. */
@@ -18,7 +18,7 @@ export interface ClassifyRequest {
 
 /** Inference thread → main thread. */
 export type ThreadMessage =
-  | { type: 'ready'; provider: string; maxBatchSize: number; maxBatchTokens: number }
+  | ({ type: 'ready'; provider: string } & PackingLimits)
   | { type: 'log'; message: string }
   | {
       type: 'result';
