@@ -34,6 +34,12 @@ export const apiSettings = z.object({
   WEBHOOK_TIMEOUT_MS: intSetting(10_000, 1),
   WEBHOOKS_ENABLED: boolSetting(true),
   MAX_ARCHIVE_BYTES: intSetting(1024 ** 3, 1),
+  /** Folder whose files `POST /v1/batches` may read by path. */
+  DATA_DIR: z.string().default('data'),
+  /** Rows per chunk job of a batch. */
+  BATCH_CHUNK_SIZE: intSetting(64, 1, 4096),
+  /** Largest CSV or JSONL upload to `POST /v1/batches`. */
+  BATCH_MAX_BYTES: intSetting(256 * 1024 * 1024, 1024),
 });
 
 export type ApiConfig = z.infer<typeof apiSettings>;

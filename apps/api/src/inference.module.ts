@@ -1,5 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { BatchFinisher } from './batches/batch-finisher';
+import { BatchesController } from './batches/batches.controller';
+import { BatchService } from './batches/batch.service';
 import { PingController } from './health/ping.controller';
 import { ApiKeyGuard } from './infra/api-key.guard';
 import { sharedProviders, type SharedServices } from './infra/shared';
@@ -18,7 +21,12 @@ export class InferenceModule {
   static forRoot(shared: SharedServices): DynamicModule {
     return {
       module: InferenceModule,
-      controllers: [PingController, SyncPredictionsController, V1PredictionsController],
+      controllers: [
+        PingController,
+        SyncPredictionsController,
+        V1PredictionsController,
+        BatchesController,
+      ],
       providers: [
         ...sharedProviders(shared),
         { provide: APP_FILTER, useClass: ProblemFilter },
@@ -28,6 +36,8 @@ export class InferenceModule {
         WebhookState,
         WebhookTargetGuard,
         WebhookDeliverer,
+        BatchService,
+        BatchFinisher,
       ],
     };
   }

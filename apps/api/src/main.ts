@@ -67,6 +67,14 @@ async function createApp(
       type: ['application/json', '+json'],
     }),
   );
+  // Dataset uploads to /v1/batches: CSV or JSONL bodies, under their own size limit.
+  app.use(
+    '/v1/batches',
+    express.text({
+      limit: config.BATCH_MAX_BYTES,
+      type: ['text/csv', 'application/x-ndjson', 'application/jsonl'],
+    }),
+  );
   app.use(express.text({ limit: config.MAX_BODY_BYTES, type: 'text/plain' }));
   return app;
 }

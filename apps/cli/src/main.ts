@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { archiveCommand } from './archive-command';
 import { predictCommand, readStdinLines } from './predict-command';
+import { scoreCommand } from './score-command';
 import { serveCommand } from './serve/serve-command';
 
 const program = new Command('modelfleet').description('Queue-driven BERT serving: offline tools');
@@ -46,6 +47,39 @@ program
   .option('-f, --force', 'overwrite an existing archive')
   .action(async (options) => {
     process.stdout.write(`${await archiveCommand(options)}\n`);
+  });
+
+program
+  .command('score')
+  .description(
+    'score a CSV or JSONL file through a running server, with progress; resumes if interrupted',
+  )
+  .argument('<file>', 'CSV (with a header row, or --columns) or JSONL file')
+  .requiredOption(
+    '--text <columns>',
+    'column(s) that make the text, comma-separated (e.g. title,description)',
+  )
+  .requiredOption('--out <file>', 'results file: .jsonl, or .csv')
+  .option('-m, --model <name>', 'model name', 'ag-news-bert')
+  .option('--version <version>', 'model version (default: the default version)')
+  .option('--id <column>', 'column holding the row id (default: the line number)')
+  .option('--columns <names>', 'column names of a CSV file without a header row')
+  .option('--label <column>', 'column holding the gold label, for accuracy')
+  .option('--label-base <n>', 'first index of numeric gold labels (e.g. 1)')
+  .option('--passthrough <columns>', 'columns copied to the results')
+  .option('--chunk-size <n>', 'rows per chunk job')
+  .option('--server <url>', 'inference API', process.env.MODELFLEET_URL ?? 'http://127.0.0.1:8080')
+  .option('--api-key <key>', 'API key', process.env.API_KEY)
+  .option('--poll-ms <ms>', 'progress refresh interval', '500')
+  .option('--no-progress', 'no progress bar')
+  .action(async (file: string, options) => {
+    const batch = await scoreCommand(file, options);
+    const accuracy = batch.summary?.accuracy;
+    process.stderr.write(
+      `${batch.status}: ${batch.counts.succeeded} scored, ${batch.counts.failed + batch.counts.invalid} failed` +
+        (accuracy !== undefined ? `, accuracy ${(accuracy * 100).toFixed(2)}%` : '') +
+        ` → ${options.out}\n`,
+    );
   });
 
 program

@@ -17,6 +17,8 @@ export const workerSettings = z.object({
   DEVICE: z.enum(['auto', 'cuda', 'cpu']).default('auto'),
   INTRA_OP_THREADS: intSetting(0),
   WORKER_CONCURRENCY: intSetting(256, 1),
+  /** Bulk-scoring chunks a worker holds at once (each is many texts). */
+  BULK_CONCURRENCY: intSetting(4, 1),
   BATCH_GAP_MS: intSetting(1, 0),
   GROUP_BATCHES: intSetting(4, 1),
   LOCK_DURATION_MS: intSetting(30_000, 1000),

@@ -3,6 +3,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   WEBHOOK_QUEUE,
+  bulkQueueName,
   predictionQueueName,
   webhookJobOptions,
   type Logger,
@@ -17,6 +18,9 @@ import { TokenBatcher } from './batching/token-batcher';
 import type { WorkerConfig } from './config';
 import { InferenceClient, type GroupOutcome } from './runtime/inference-client';
 import type { WorkerMetrics } from './worker-metrics';
+
+/** Batcher priority of bulk chunks: online jobs (0) always go first. */
+const BULK_PRIORITY = 10;
 
 interface PendingJob {
   job: Job<PredictionJobData>;
@@ -38,9 +42,10 @@ export interface LastBatch {
  * them, the inference thread runs each group, and the answers are split back per job.
  */
 export class VersionConsumer {
-  private worker!: Worker<PredictionJobData, PredictionJobResult>;
+  /** Consumers of the online queue and of the bulk-chunk queue. */
+  private workers: Worker<PredictionJobData, PredictionJobResult>[] = [];
   private webhooks?: Queue<WebhookJobData>;
-  private queue!: Queue<PredictionJobData>;
+  private queues: Queue<PredictionJobData>[] = [];
   private closing?: Promise<void>;
   private readonly batcher: TokenBatcher<PendingJob>;
   private activeJobs = 0;
@@ -58,6 +63,7 @@ export class VersionConsumer {
     this.batcher = new TokenBatcher(
       {
         maxGroupTexts: client.limits.maxBatchSize * config.GROUP_BATCHES,
+        maxBulkGroupTexts: client.limits.maxBatchSize,
         maxDelayMs: record.manifest.batching.max_batch_delay_ms,
         gapMs: config.BATCH_GAP_MS,
       },
@@ -100,26 +106,37 @@ export class VersionConsumer {
   }
 
   private listen(connection: Redis): void {
-    const queueName = predictionQueueName(this.record.name, this.record.version);
     const options = { connection, prefix: this.config.KEY_PREFIX };
-    this.queue = new Queue(queueName, options);
     if (this.config.WEBHOOKS_ENABLED) this.webhooks = new Queue(WEBHOOK_QUEUE, options);
-    this.worker = new Worker(queueName, (job) => this.process(job), {
-      ...options,
-      concurrency: this.config.WORKER_CONCURRENCY,
-      lockDuration: this.config.LOCK_DURATION_MS,
-      stalledInterval: this.config.STALLED_INTERVAL_MS,
-      maxStalledCount: this.config.MAX_STALLED_COUNT,
-    });
-    this.worker.on('completed', (job) => {
-      this.metrics.jobs.inc({ ...this.labels, outcome: 'completed' });
-      this.announce(job, 'completed');
-    });
-    this.worker.on('failed', (job) => {
-      this.metrics.jobs.inc({ ...this.labels, outcome: job?.finishedOn ? 'failed' : 'retried' });
-      if (job && job.finishedOn) this.announce(job, 'completed');
-    });
-    this.worker.on('error', (error) => this.logger.error({ err: error }, 'queue worker error'));
+    const { name, version } = this.record;
+    // Online jobs get many slots; bulk chunks few, so they never crowd online jobs out.
+    for (const [queueName, concurrency] of [
+      [predictionQueueName(name, version), this.config.WORKER_CONCURRENCY],
+      [bulkQueueName(name, version), this.config.BULK_CONCURRENCY],
+    ] as const) {
+      this.queues.push(new Queue(queueName, options));
+      const worker = new Worker<PredictionJobData, PredictionJobResult>(
+        queueName,
+        (job) => this.process(job),
+        {
+          ...options,
+          concurrency,
+          lockDuration: this.config.LOCK_DURATION_MS,
+          stalledInterval: this.config.STALLED_INTERVAL_MS,
+          maxStalledCount: this.config.MAX_STALLED_COUNT,
+        },
+      );
+      worker.on('completed', (job) => {
+        this.metrics.jobs.inc({ ...this.labels, outcome: 'completed' });
+        this.announce(job, 'completed');
+      });
+      worker.on('failed', (job) => {
+        this.metrics.jobs.inc({ ...this.labels, outcome: job?.finishedOn ? 'failed' : 'retried' });
+        if (job && job.finishedOn) this.announce(job, 'completed');
+      });
+      worker.on('error', (error) => this.logger.error({ err: error }, 'queue worker error'));
+      this.workers.push(worker);
+    }
   }
 
   private async process(job: Job<PredictionJobData>): Promise<PredictionJobResult> {
@@ -140,7 +157,7 @@ export class VersionConsumer {
         this.batcher.add({
           job,
           size: texts.length,
-          priority: job.opts.priority ?? 0,
+          priority: job.data.bulk ? BULK_PRIORITY : 0,
           resolve,
           reject,
         });
@@ -223,8 +240,11 @@ export class VersionConsumer {
   async drainAndClose(quietMs: number, pollMs = 250): Promise<void> {
     let quietSince: number | undefined;
     while (!this.closing) {
-      const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
-      const pending = Object.values(counts).reduce((a, b) => a + b, 0);
+      let pending = 0;
+      for (const queue of this.queues) {
+        const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+        pending += Object.values(counts).reduce((a, b) => a + b, 0);
+      }
       const now = Date.now();
       quietSince = pending > 0 ? undefined : (quietSince ?? now);
       if (quietSince !== undefined && now - quietSince >= quietMs) break;
@@ -240,8 +260,8 @@ export class VersionConsumer {
   }
 
   private async shutdown(): Promise<void> {
-    await this.worker.close();
-    await this.queue.close();
+    await Promise.all(this.workers.map((w) => w.close()));
+    await Promise.all(this.queues.map((q) => q.close()));
     await this.webhooks?.close();
     await this.client.close();
   }

@@ -5,6 +5,25 @@ export function predictionQueueName(model: string, version: string): string {
   return `predict-${model}@${version}`;
 }
 
+/** Queue of one model version's bulk-scoring chunks: consumed beside, and after, online work. */
+export function bulkQueueName(model: string, version: string): string {
+  return `bulk-${model}@${version}`;
+}
+
+/** Queue of batch parent jobs: each completes once all its chunks have. */
+export const BATCH_QUEUE = 'batches';
+
+/** What a chunk of a batch remembers about each of its rows. */
+export interface BulkRow {
+  /** 1-based line of the row in the input file. */
+  line: number;
+  id: string;
+  /** Gold label index, when the batch maps a label column. */
+  gold?: number;
+  /** Columns copied to the results unchanged. */
+  passthrough?: Record<string, string>;
+}
+
 /** Queue of webhook deliveries. */
 export const WEBHOOK_QUEUE = 'webhooks';
 
@@ -20,6 +39,8 @@ export interface PredictionJobData {
   /** Carried from the HTTP request into the worker's log lines. */
   requestId?: string;
   webhook?: { url: string; events: WebhookEvent[] };
+  /** Set on a chunk of a bulk batch: which batch, and the rows behind `texts`. */
+  bulk?: { batchId: string; rows: BulkRow[] };
 }
 
 /** What the worker returns for a prediction job. */
@@ -33,9 +54,10 @@ export interface PredictionJobResult {
   worker: string;
 }
 
-/** What a webhook delivery job carries. */
+/** What a webhook delivery job carries: the prediction, or the batch, it announces. */
 export interface WebhookJobData {
-  predictionId: string;
+  predictionId?: string;
+  batchId?: string;
   url: string;
   event: WebhookEvent;
 }

@@ -45,6 +45,15 @@ export class TextTokenizer {
       return { ids, typeIds: encoding.getTypeIds(), length: ids.length };
     });
   }
+
+  /**
+   * Writes this tokenizer as a Hugging Face `tokenizer.json` (pretty-printed), so that other
+   * runtimes tokenize exactly as the server does. The file carries the truncation to
+   * `maxLength` and the disabled padding that `load` set.
+   */
+  save(path: string): void {
+    this.tokenizer.save(path, true);
+  }
 }
 
 async function fromVocab(vocabFile: string, lowercase: boolean): Promise<Tokenizer> {

@@ -7,6 +7,8 @@ export interface VersionRecord {
   /** Package location inside the model store (folder or archive name). */
   location: string;
   manifest: ModelManifest;
+  /** Label names, index = class id (from the manifest or the package's config.json). */
+  labels: string[];
   registeredAt: string;
   /** Workers the fleet should keep on this version. */
   minWorkers: number;

@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import { Queue, QueueEvents } from 'bullmq';
+import { FlowProducer, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ApiConfig } from '../config';
 
@@ -15,6 +15,7 @@ export type JobOutcome =
  */
 export class QueueHub {
   private readonly queues = new Map<string, Queue>();
+  private flowProducer?: FlowProducer;
   private readonly events = new Map<string, Promise<QueueEvents>>();
 
   constructor(
@@ -88,6 +89,15 @@ export class QueueHub {
     return outcome;
   }
 
+  /** The producer of job flows (a parent job with children), created on first use. */
+  flows(): FlowProducer {
+    this.flowProducer ??= new FlowProducer({
+      connection: this.redis,
+      prefix: this.config.KEY_PREFIX,
+    });
+    return this.flowProducer;
+  }
+
   /** Every queue this process has touched. */
   all(): Queue[] {
     return [...this.queues.values()];
@@ -96,5 +106,6 @@ export class QueueHub {
   async close(): Promise<void> {
     await Promise.all([...this.events.values()].map(async (e) => (await e).close()));
     await Promise.all(this.all().map((q) => q.close()));
+    await this.flowProducer?.close();
   }
 }

@@ -51,6 +51,7 @@ export class ModelStore {
       name,
       version,
       location,
+      labels: [...pkg.labels],
       manifest: { ...pkg.manifest, batching: { ...pkg.manifest.batching, ...defined(batching) } },
       registeredAt: existing?.registeredAt ?? new Date().toISOString(),
       minWorkers,

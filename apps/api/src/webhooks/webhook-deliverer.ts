@@ -13,6 +13,7 @@ import { WEBHOOK_QUEUE, type WebhookJobData } from '@app/common';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { REDIS } from '../infra/shared';
 import { ApiMetrics } from '../metrics/api-metrics';
+import { BatchService } from '../batches/batch.service';
 import { PredictionService } from '../predictions/prediction.service';
 import { WebhookState } from './webhook-state';
 import { WebhookTargetGuard } from './webhook-target-guard';
@@ -32,6 +33,7 @@ export class WebhookDeliverer implements OnModuleInit, OnApplicationShutdown {
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly predictions: PredictionService,
+    private readonly batches: BatchService,
     private readonly state: WebhookState,
     private readonly guard: WebhookTargetGuard,
     private readonly metrics: ApiMetrics,
@@ -49,14 +51,13 @@ export class WebhookDeliverer implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async deliver(job: Job<WebhookJobData>, signer: Webhook): Promise<void> {
-    const { predictionId, url, event } = job.data;
-    const prediction = await this.predictions.view(predictionId);
+    const { predictionId, batchId, url, event } = job.data;
+    const data = predictionId
+      ? await this.predictions.view(predictionId)
+      : await this.batches.view(batchId!);
     const now = new Date();
-    const body = JSON.stringify({
-      type: `prediction.${event}`,
-      timestamp: now.toISOString(),
-      data: prediction,
-    });
+    const type = `${predictionId ? 'prediction' : 'batch'}.${event}`;
+    const body = JSON.stringify({ type, timestamp: now.toISOString(), data });
     const messageId = job.id!;
     const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     let statusCode: number | undefined;
@@ -82,15 +83,14 @@ export class WebhookDeliverer implements OnModuleInit, OnApplicationShutdown {
       const message = (error as Error).cause
         ? String((error as Error).cause)
         : (error as Error).message;
-      await this.state.record(predictionId, {
-        status: last ? 'dead_letter' : 'retrying',
-        statusCode,
-        error: message,
-      });
+      const outcome = last ? 'dead_letter' : 'retrying';
+      this.metrics.webhookDeliveries.inc({ outcome });
+      if (predictionId)
+        await this.state.record(predictionId, { status: outcome, statusCode, error: message });
       throw new Error(message);
     }
     this.metrics.webhookDeliveries.inc({ outcome: 'delivered' });
-    await this.state.record(predictionId, { status: 'delivered', statusCode });
+    if (predictionId) await this.state.record(predictionId, { status: 'delivered', statusCode });
   }
 
   async onApplicationShutdown(): Promise<void> {

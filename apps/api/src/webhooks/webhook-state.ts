@@ -74,6 +74,19 @@ export class WebhookState {
     await this.redis.multi().hset(this.key(id), fields).hincrby(this.key(id), 'attempts', 1).exec();
   }
 
+  /** Announces a finished batch (its delivery state is not tracked per prediction). */
+  async enqueueBatch(batchId: string, url: string): Promise<void> {
+    const options = webhookJobOptions(
+      `batch-${batchId}`,
+      'completed',
+      this.config.WEBHOOK_MAX_ATTEMPTS,
+      this.config.WEBHOOK_BACKOFF_MS,
+    );
+    await this.queues
+      .queue<WebhookJobData>(WEBHOOK_QUEUE)
+      .add('completed', { batchId, url, event: 'completed' }, options);
+  }
+
   async enqueue(predictionId: string, url: string, event: WebhookEvent): Promise<void> {
     await this.queues
       .queue<WebhookJobData>(WEBHOOK_QUEUE)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TokenBatcher, type BatchItem } from './token-batcher';
+import { TokenBatcher, type BatcherLimits, type BatchItem } from './token-batcher';
 
 interface Item extends BatchItem {
   name: string;
@@ -10,7 +10,7 @@ interface Item extends BatchItem {
 const item = (name: string, size = 1, priority = 0): Item => ({ name, size, priority });
 
 /** A batcher whose runs are recorded and finish only when the test releases them. */
-function harness(limits = { maxGroupTexts: 8, maxDelayMs: 50, gapMs: 2 }) {
+function harness(limits: BatcherLimits = { maxGroupTexts: 8, maxDelayMs: 50, gapMs: 2 }) {
   const groups: string[][] = [];
   const releases: (() => void)[] = [];
   const batcher = new TokenBatcher<Item>(limits, (group) => {
@@ -76,6 +76,17 @@ describe('TokenBatcher', () => {
     release();
     await sleep(1);
     assert.deepEqual(groups, [['busy'], ['big'], ['x', 'y']]);
+  });
+
+  it('caps a group of bulk jobs at the bulk limit, so online jobs wait behind little', async () => {
+    const limits = { maxGroupTexts: 100, maxDelayMs: 5, gapMs: 1, maxBulkGroupTexts: 8 };
+    const { batcher, groups, release } = harness(limits);
+    batcher.add(item('first'));
+    batcher.flush();
+    ['b1', 'b2', 'b3'].forEach((name) => batcher.add(item(name, 4, 10)));
+    release();
+    await sleep(1);
+    assert.deepEqual(groups[1], ['b1', 'b2']);
   });
 
   it('sends online jobs (lower priority number) before bulk ones that arrived earlier', async () => {

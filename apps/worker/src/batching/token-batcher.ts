@@ -9,6 +9,8 @@ export interface BatchItem {
 export interface BatcherLimits {
   /** Most texts sent to the inference thread in one group (a larger single job goes alone). */
   readonly maxGroupTexts: number;
+  /** Most texts of bulk jobs (priority above 0) in one group, so online jobs wait little behind them. */
+  readonly maxBulkGroupTexts?: number;
   /** Longest an idle batcher waits for more jobs after the first one arrived. */
   readonly maxDelayMs: number;
   /**
@@ -91,6 +93,8 @@ export class TokenBatcher<T extends BatchItem> {
     while (this.pending.length > 0) {
       const next = this.pending[0];
       if (group.length > 0 && texts + next.size > this.limits.maxGroupTexts) break;
+      const bulkCap = this.limits.maxBulkGroupTexts ?? Infinity;
+      if (group.length > 0 && next.priority > 0 && texts + next.size > bulkCap) break;
       group.push(next);
       texts += next.size;
       this.pending.shift();

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { describeIssues } from '@app/handler';
+import { badRequest } from '../problem/problem';
+
+const columnList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).transform((v) =>
+  typeof v === 'string'
+    ? v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : v,
+);
+
+/**
+ * Options of `POST /v1/batches`: the JSON body (with `path`), or the query string of an
+ * uploaded CSV/JSONL body. Query values arrive as strings; lists may be comma-separated.
+ */
+export const createBatchSchema = z
+  .object({
+    model: z.string().min(1),
+    version: z.string().min(1).optional(),
+    /** A file inside the server's data folder (JSON body only; uploads carry the file). */
+    path: z.string().min(1).optional(),
+    format: z.enum(['csv', 'jsonl']).optional(),
+    text: columnList,
+    id: z.string().min(1).optional(),
+    passthrough: columnList.optional(),
+    label: z.string().min(1).optional(),
+    label_base: z.coerce.number().int().optional(),
+    columns: columnList.optional(),
+    chunk_size: z.coerce.number().int().min(1).max(4096).optional(),
+    probabilities: z
+      .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')])
+      .optional(),
+    webhook: z.string().url().optional(),
+  })
+  .strict();
+
+export type CreateBatchOptions = z.infer<typeof createBatchSchema>;
+
+export function parseBatchOptions(input: unknown): CreateBatchOptions {
+  const parsed = createBatchSchema.safeParse(input);
+  if (!parsed.success) {
+    throw badRequest(describeIssues(parsed.error), {
+      errors: parsed.error.issues.map((i) => ({
+        pointer: `#/${i.path.join('/')}`,
+        detail: i.message,
+      })),
+    });
+  }
+  return parsed.data;
+}

@@ -1,0 +1,90 @@
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
+import { ApiBody, ApiTags } from '@nestjs/swagger';
+import { stringify } from 'csv-stringify/sync';
+import type { Response } from 'express';
+import { ApiKeyGuard } from '../infra/api-key.guard';
+import { toJsonSchema } from '../predictions/prediction.dto';
+import { createBatchSchema, parseBatchOptions } from './batch.dto';
+import { BatchService, type BatchView } from './batch.service';
+
+/** Bulk scoring of CSV or JSONL datasets. */
+@ApiTags('batches')
+@Controller('v1/batches')
+@UseGuards(ApiKeyGuard)
+export class BatchesController {
+  constructor(private readonly batches: BatchService) {}
+
+  /**
+   * JSON body with a `path` in the data folder, or the file itself as a `text/csv` or
+   * `application/x-ndjson` body with the options in the query string.
+   */
+  @Post()
+  @HttpCode(202)
+  @ApiBody({ schema: toJsonSchema(createBatchSchema) })
+  create(
+    @Body() body: unknown,
+    @Query() query: Record<string, string>,
+    @Headers('content-type') contentType: string | undefined,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<BatchView> {
+    const upload = typeof body === 'string' ? { body, contentType: contentType ?? '' } : undefined;
+    const options = parseBatchOptions(upload ? query : body);
+    return this.batches.create(options, upload).then((view) => {
+      response.location(view.urls.get);
+      return view;
+    });
+  }
+
+  @Get(':id')
+  get(@Param('id') id: string): Promise<BatchView> {
+    return this.batches.view(id);
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(200)
+  cancel(@Param('id') id: string): Promise<BatchView> {
+    return this.batches.cancel(id);
+  }
+
+  /** Results joined to the input ids, in input order: `?format=jsonl` (default) or `csv`. */
+  @Get(':id/results')
+  async results(
+    @Param('id') id: string,
+    @Query('format') format: string | undefined,
+    @Res() response: Response,
+  ) {
+    const rows = await this.batches.results(id);
+    if (format === 'csv') {
+      response.type('text/csv').send(
+        stringify(
+          rows.map(({ probabilities: _, ...row }) => row),
+          { header: true },
+        ),
+      );
+    } else {
+      response
+        .type('application/x-ndjson')
+        .send(rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
+    }
+  }
+
+  /** Rows that could not be read or scored, with their line numbers (JSONL). */
+  @Get(':id/errors')
+  async errors(@Param('id') id: string, @Res() response: Response) {
+    const errors = await this.batches.errors(id);
+    response
+      .type('application/x-ndjson')
+      .send(errors.map((e) => JSON.stringify(e)).join('\n') + (errors.length ? '\n' : ''));
+  }
+}
