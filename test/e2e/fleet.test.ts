@@ -257,9 +257,9 @@ describe('at-least-once delivery', () => {
   it('fails a job that keeps killing workers after a bounded number of attempts', async () => {
     const created = await stack.request('POST', '/v1/predictions', {
       model: 'ag-news-bert',
-      input: { data: agNewsSample(4) },
+      input: { data: agNewsSample(1000) },
     });
-    // Kill whichever worker takes the job, each time it is taken anew, and replace it.
+    // Kill whichever worker takes the job (a long one), each time it is taken anew, and replace it.
     let lastStart = 0;
     for (let round = 0; round < 5; round++) {
       const state = await eventually(
@@ -267,6 +267,7 @@ describe('at-least-once delivery', () => {
         async () => {
           const job = (await queue.getJob(created.body.id))!;
           const s = await job.getState();
+          if (s === 'completed') throw new Error('the job completed before its worker could be killed');
           if (s === 'failed') return s;
           return s === 'active' && (job.processedOn ?? 0) > lastStart ? s : undefined;
         },

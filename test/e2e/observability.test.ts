@@ -137,7 +137,12 @@ describe('observability', () => {
     const names = ((await listed.json()) as { queues: { name: string }[] }).queues
       .map((q) => q.name)
       .sort();
-    assert.deepEqual(names, ['predict-ag-news-bert@1', 'webhooks']);
+    assert.deepEqual(names, [
+      'batches',
+      'bulk-ag-news-bert@1',
+      'predict-ag-news-bert@1',
+      'webhooks',
+    ]);
     const page = await fetch(`${stack.managementUrl}/admin/queues`, {
       headers: {
         authorization: `Basic ${Buffer.from(`admin:${MANAGEMENT_TOKEN}`).toString('base64')}`,
@@ -156,6 +161,11 @@ describe('observability', () => {
       '/predictions/{model}',
       '/predictions/{model}/{version}',
       '/readyz',
+      '/v1/batches',
+      '/v1/batches/{id}',
+      '/v1/batches/{id}/cancel',
+      '/v1/batches/{id}/errors',
+      '/v1/batches/{id}/results',
       '/v1/predictions',
       '/v1/predictions/{id}',
       '/v1/predictions/{id}/cancel',

@@ -37,7 +37,7 @@ export const apiSettings = z.object({
   /** Folder whose files `POST /v1/batches` may read by path. */
   DATA_DIR: z.string().default('data'),
   /** Rows per chunk job of a batch. */
-  BATCH_CHUNK_SIZE: intSetting(64, 1, 4096),
+  BATCH_CHUNK_SIZE: intSetting(128, 1, 4096),
   /** Largest CSV or JSONL upload to `POST /v1/batches`. */
   BATCH_MAX_BYTES: intSetting(256 * 1024 * 1024, 1024),
 });

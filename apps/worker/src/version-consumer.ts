@@ -63,7 +63,8 @@ export class VersionConsumer {
     this.batcher = new TokenBatcher(
       {
         maxGroupTexts: client.limits.maxBatchSize * config.GROUP_BATCHES,
-        maxBulkGroupTexts: client.limits.maxBatchSize,
+        // One chunk (at most a full batch) per bulk group: online jobs wait behind little.
+        maxBulkGroupTexts: 1,
         maxDelayMs: record.manifest.batching.max_batch_delay_ms,
         gapMs: config.BATCH_GAP_MS,
       },
@@ -193,6 +194,8 @@ export class VersionConsumer {
       this.metrics.batchSize.observe(this.labels, batch.size);
       this.metrics.batchTokens.observe(this.labels, batch.paddedTokens);
       this.metrics.padding.observe(this.labels, batch.paddedTokens / batch.realTokens - 1);
+      this.metrics.tokens.inc({ ...this.labels, kind: 'real' }, batch.realTokens);
+      this.metrics.tokens.inc({ ...this.labels, kind: 'padded' }, batch.paddedTokens);
     }
     this.lastBatch = {
       size: batches.reduce((max, b) => Math.max(max, b.size), 0),

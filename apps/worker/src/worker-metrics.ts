@@ -53,6 +53,13 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  readonly tokens = new Counter({
+    name: 'modelfleet_tokens_total',
+    help: 'Tokens through forward passes: real, and padded (real plus padding)',
+    labelNames: [...LABELS, 'kind'],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /** Raised when settings do not validate; its message lists every bad key. */
@@ -6,16 +7,18 @@ export class ConfigError extends Error {
 }
 
 /**
- * Parses environment variables with a zod object schema whose keys are the variable names.
- * Unknown variables are ignored; each bad one is named in a single error.
+ * Parses settings with a zod object schema whose keys are the variable names: from the
+ * environment, over the optional JSON file named by MODELFLEET_CONFIG (`{"KEY": value}`).
+ * Unknown keys are ignored; each bad one is named in a single error.
  */
 export function parseEnv<T extends z.ZodObject>(
   schema: T,
   env: NodeJS.ProcessEnv = process.env,
 ): z.infer<T> {
+  const file = readConfigFile(env.MODELFLEET_CONFIG);
   const input: Record<string, string> = {};
   for (const key of Object.keys(schema.shape)) {
-    const value = env[key];
+    const value = env[key] ?? (file[key] === undefined ? undefined : String(file[key]));
     if (value !== undefined && value !== '') input[key] = value;
   }
   const parsed = schema.safeParse(input);
@@ -24,6 +27,20 @@ export function parseEnv<T extends z.ZodObject>(
     throw new ConfigError(`invalid settings:\n${lines.join('\n')}`);
   }
   return parsed.data;
+}
+
+function readConfigFile(path: string | undefined): Record<string, unknown> {
+  if (!path) return {};
+  try {
+    const content = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    if (!content || typeof content !== 'object' || Array.isArray(content))
+      throw new Error('not a JSON object');
+    return content as Record<string, unknown>;
+  } catch (error) {
+    throw new ConfigError(
+      `invalid settings:\n  MODELFLEET_CONFIG: cannot read ${path}: ${(error as Error).message}`,
+    );
+  }
 }
 
 /** Integer setting with a default and bounds. */

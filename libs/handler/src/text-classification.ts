@@ -27,12 +27,14 @@ export class TextClassificationHandler implements Handler<Prediction> {
   private session!: InferenceSession;
   private labels: readonly string[] = [];
   private usesTypeIds = false;
+  private maxBatchSize = 1;
   /** Where the forward pass runs, known once initialised. */
   provider: Provider = 'cpu';
 
   async initialize(context: HandlerContext): Promise<void> {
     const { manifest, modelDir } = context;
     this.labels = context.labels;
+    this.maxBatchSize = manifest.batching.max_batch_size;
     const source = manifest.tokenizer_file
       ? { tokenizerFile: join(modelDir, manifest.tokenizer_file) }
       : manifest.vocab_file
@@ -114,9 +116,16 @@ export class TextClassificationHandler implements Handler<Prediction> {
     return predictions;
   }
 
+  /**
+   * Runs a short batch and a full one of mid-length texts, so the first requests do not pay
+   * for ORT's lazy allocations. Also proves the logits width matches the labels when the graph
+   * leaves it symbolic.
+   */
   async warmup(): Promise<void> {
-    // Also proves the logits width matches the labels when the graph leaves it symbolic.
     await this.inference(await this.preprocess(['warm up']));
+    const rows = Math.min(this.maxBatchSize, 64);
+    const text = 'the quick brown fox jumps over the lazy dog near the river bank '.repeat(4);
+    await this.inference(await this.preprocess(Array.from({ length: rows }, () => text)));
   }
 
   async dispose(): Promise<void> {

@@ -113,7 +113,12 @@ export class BatchService {
       );
     }
     const id = randomUUID();
-    const chunks = chunkByLength(dataset.rows, options.chunk_size ?? this.config.BATCH_CHUNK_SIZE);
+    // A chunk is at most one forward pass, so online work never waits long behind one.
+    const chunkSize = Math.min(
+      options.chunk_size ?? this.config.BATCH_CHUNK_SIZE,
+      record.manifest.batching.max_batch_size,
+    );
+    const chunks = chunkByLength(dataset.rows, chunkSize);
     const ttl = this.config.RESULT_TTL_S;
     const meta = {
       model: record.name,

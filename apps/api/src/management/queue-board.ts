@@ -3,7 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
-import { WEBHOOK_QUEUE, predictionQueueName } from '@app/common';
+import { BATCH_QUEUE, WEBHOOK_QUEUE, bulkQueueName, predictionQueueName } from '@app/common';
 import type { SharedServices } from '../infra/shared';
 import { tokenMatches } from './management-token.guard';
 
@@ -32,10 +32,13 @@ export function mountQueueBoard(
     if (Date.now() - refreshedAt < 1000) return;
     refreshedAt = Date.now();
     const names = (await shared.registry.listModels()).flatMap((m) =>
-      m.versions.map((v) => predictionQueueName(v.name, v.version)),
+      m.versions.flatMap((v) => [
+        predictionQueueName(v.name, v.version),
+        bulkQueueName(v.name, v.version),
+      ]),
     );
     board.replaceQueues(
-      [...names, WEBHOOK_QUEUE].map(
+      [...names, BATCH_QUEUE, WEBHOOK_QUEUE].map(
         (name) => new BullMQAdapter(shared.queues.queue(name), { readOnlyMode }),
       ),
     );

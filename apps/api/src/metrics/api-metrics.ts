@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { predictionQueueName } from '@app/common';
+import { bulkQueueName, predictionQueueName } from '@app/common';
 import type { ModelRegistry } from '@app/registry';
 import { versionKey } from '@app/registry';
 import type { Queue } from 'bullmq';
@@ -41,21 +41,26 @@ export class ApiMetrics {
     collectDefaultMetrics({ register: this.registry });
     new Gauge({
       name: 'modelfleet_queue_jobs',
-      help: 'Jobs in each model version queue, by state',
-      labelNames: ['model', 'version', 'state'],
+      help: 'Jobs in each model version queue (online or bulk), by state',
+      labelNames: ['model', 'version', 'queue', 'state'],
       registers: [this.registry],
       async collect() {
         this.reset();
         for (const model of await registry.listModels()) {
           for (const v of model.versions) {
-            const counts = await queueOf(predictionQueueName(v.name, v.version)).getJobCounts(
-              'waiting',
-              'active',
-              'delayed',
-              'prioritized',
-            );
-            for (const [state, count] of Object.entries(counts)) {
-              this.set({ model: v.name, version: v.version, state }, count);
+            for (const [queue, name] of [
+              ['online', predictionQueueName(v.name, v.version)],
+              ['bulk', bulkQueueName(v.name, v.version)],
+            ]) {
+              const counts = await queueOf(name).getJobCounts(
+                'waiting',
+                'active',
+                'delayed',
+                'prioritized',
+              );
+              for (const [state, count] of Object.entries(counts)) {
+                this.set({ model: v.name, version: v.version, queue, state }, count);
+              }
             }
           }
         }

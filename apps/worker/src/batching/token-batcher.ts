@@ -85,7 +85,11 @@ export class TokenBatcher<T extends BatchItem> {
       });
   }
 
-  /** Highest priority first, arrival order within a priority, whole jobs up to the text limit. */
+  /**
+   * Highest priority first, arrival order within a priority, whole jobs up to the text limit.
+   * A group that holds online jobs holds no bulk job, so online answers never wait for bulk work
+   * beyond the group already running.
+   */
   private takeGroup(): T[] {
     this.pending.sort((a, b) => a.priority - b.priority);
     const group: T[] = [];
@@ -94,7 +98,12 @@ export class TokenBatcher<T extends BatchItem> {
       const next = this.pending[0];
       if (group.length > 0 && texts + next.size > this.limits.maxGroupTexts) break;
       const bulkCap = this.limits.maxBulkGroupTexts ?? Infinity;
-      if (group.length > 0 && next.priority > 0 && texts + next.size > bulkCap) break;
+      if (
+        group.length > 0 &&
+        next.priority > 0 &&
+        (group[0].priority === 0 || texts + next.size > bulkCap)
+      )
+        break;
       group.push(next);
       texts += next.size;
       this.pending.shift();

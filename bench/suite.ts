@@ -1,0 +1,282 @@
+/**
+ * The benchmark suite: for the demo model and a BERT-base-shaped model, side by side in one run,
+ *  - the engine ceiling: the handler alone, length-sorted and token-budget-packed;
+ *  - transformers.js (@huggingface/transformers) text-classification on the same ONNX graph
+ *    and tokenizer, local files only, batches of 32 in input order;
+ *  - modelfleet bulk scoring of the same texts through API, Redis and a worker;
+ *  - online latency p50/p99 at several concurrencies, idle and while a bulk batch runs;
+ *  - padding waste of the batches the worker formed.
+ * Writes bench/results/latest.json and latest.md. Ratios within one run are the result.
+ *
+ *   npm run bench            (builds first; the BERT-base-shaped model is made by
+ *                             tools/make_bert_base.py when missing and python3-torch is there)
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { classifyTexts, openModel, packingLimits } from '@app/handler';
+import { freePort } from '../test/support/redis-server';
+import { DEMO_MODEL, SHARED_DATA, agNewsTest, fmt, percentile } from './data';
+import { startBenchStack } from './stack';
+import { prepareTransformersJsModel, runTransformersJs } from './transformers-js';
+
+const ROOT = resolve(__dirname, '..', '..');
+const BERT_BASE = join(ROOT, 'bench', 'models', 'bert-base-random');
+
+interface ModelPlan {
+  label: string;
+  dir: string;
+  texts: number;
+  /** Online requests per concurrency level. */
+  requests: number;
+  /** Copies of the texts in the bulk batch that runs beside the online requests. */
+  bulkCopies: number;
+  concurrencies: number[];
+}
+
+interface Latency {
+  concurrency: number;
+  p50: number;
+  p99: number;
+}
+
+interface ModelFigures {
+  model: string;
+  texts: number;
+  engineTextsPerSecond: number;
+  transformersJsTextsPerSecond: number;
+  bulkTextsPerSecond: number;
+  bulkPaddingWaste: number;
+  /** One forward pass of a full batch (max_batch_size mid-length texts), in ms. */
+  fullBatchMs: number;
+  idle: Latency[];
+  duringBulk: Latency[];
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'demo-texts': { type: 'string' },
+      'base-texts': { type: 'string' },
+      'demo-only': { type: 'boolean' },
+    },
+  });
+  const plans: ModelPlan[] = [
+    {
+      label: 'demo (2 layers, hidden 128)',
+      dir: DEMO_MODEL,
+      texts: Number(values['demo-texts'] ?? 7600),
+      requests: 200,
+      bulkCopies: 8,
+      concurrencies: [1, 8, 32],
+    },
+  ];
+  if (!values['demo-only'] && ensureBertBase()) {
+    plans.push({
+      label: 'BERT-base shape (12 layers, hidden 768)',
+      dir: BERT_BASE,
+      texts: Number(values['base-texts'] ?? 384),
+      requests: 24,
+      bulkCopies: 6,
+      concurrencies: [1, 4],
+    });
+  }
+  const figures: ModelFigures[] = [];
+  for (const plan of plans) {
+    process.stderr.write(`== ${plan.label}\n`);
+    figures.push(await measure(plan));
+  }
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  }).stdout.trim();
+  const report = {
+    commit,
+    date: new Date().toISOString(),
+    cores: cpus().length,
+    figures,
+  };
+  const markdown = toMarkdown(report);
+  const out = join(ROOT, 'bench', 'results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'latest.json'), JSON.stringify(report, null, 2));
+  writeFileSync(join(out, 'latest.md'), markdown);
+  process.stdout.write(markdown);
+}
+
+/** Makes the BERT-base-shaped package when it is missing and Python's torch is at hand. */
+function ensureBertBase(): boolean {
+  if (existsSync(join(BERT_BASE, 'model.onnx'))) return true;
+  const vocab = join(SHARED_DATA, 'bert-base-uncased-vocab.txt');
+  const made = spawnSync(
+    '/usr/bin/python3',
+    [join(ROOT, 'tools', 'make_bert_base.py'), vocab, BERT_BASE],
+    { stdio: 'inherit' },
+  );
+  if (made.status !== 0)
+    process.stderr.write('BERT-base-shaped model unavailable (needs python3-torch): skipped\n');
+  return made.status === 0;
+}
+
+async function measure(plan: ModelPlan): Promise<ModelFigures> {
+  const texts = agNewsTest(plan.texts).map((r) => r.text);
+
+  // 1. The engine ceiling, in this process, warm.
+  const { pkg, handler } = await openModel(plan.dir, { device: 'auto' });
+  const limits = packingLimits(pkg.manifest.batching);
+  await classifyTexts(handler, texts.slice(0, 64), limits);
+  let start = performance.now();
+  await classifyTexts(handler, texts, limits);
+  const engine = texts.length / ((performance.now() - start) / 1000);
+  const full = await handler.preprocess(texts.slice(0, limits.maxBatchSize));
+  start = performance.now();
+  await handler.inference(full);
+  const fullBatchMs = performance.now() - start;
+  await handler.dispose();
+  process.stderr.write(`engine ${fmt(engine)} texts/s\n`);
+
+  // 2. transformers.js on the same graph and tokenizer.
+  const layout = mkdtempSync(join(tmpdir(), 'modelfleet-tjs-'));
+  await prepareTransformersJsModel(plan.dir, layout);
+  const tjs = await runTransformersJs(layout, texts, 32);
+  rmSync(layout, { recursive: true, force: true });
+  const transformersJs = texts.length / tjs.seconds;
+  process.stderr.write(`transformers.js ${fmt(transformersJs)} texts/s\n`);
+
+  // 3-5. Through the whole system.
+  const workerPort = await freePort();
+  const bench = await startBenchStack(dirname(plan.dir), {
+    MODELS: plan.dir.split('/').pop()!,
+    WORKER_METRICS_PORT: String(workerPort),
+  });
+  try {
+    const model = pkg.manifest.name;
+    const jsonl = texts.map((text, i) => JSON.stringify({ id: i, text })).join('\n');
+    const workerMetrics = async () =>
+      parseMetrics(await (await fetch(`http://127.0.0.1:${workerPort}/metrics`)).text());
+    const before = await workerMetrics();
+    start = performance.now();
+    const batchId = await startBatch(bench.stack.apiUrl, model, jsonl);
+    await waitBatch(bench.stack.apiUrl, batchId);
+    const bulk = texts.length / ((performance.now() - start) / 1000);
+    const after = await workerMetrics();
+    const real = after.tokensReal - before.tokensReal;
+    const padded = after.tokensPadded - before.tokensPadded;
+    process.stderr.write(
+      `bulk ${fmt(bulk)} texts/s, padding ${fmt((padded / real - 1) * 100, 2)}%\n`,
+    );
+
+    const online = async (concurrency: number): Promise<Latency> => {
+      const latencies: number[] = [];
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (next < plan.requests) {
+            const text = texts[next++ % texts.length];
+            const t0 = performance.now();
+            const response = await bench.post(`/predictions/${model}`, { data: [text] });
+            if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
+            latencies.push(performance.now() - t0);
+          }
+        }),
+      );
+      return { concurrency, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+    };
+    const idle: Latency[] = [];
+    for (const c of plan.concurrencies) idle.push(await online(c));
+    const duringBulk: Latency[] = [];
+    const background = await startBatch(
+      bench.stack.apiUrl,
+      model,
+      Array(plan.bulkCopies).fill(jsonl).join('\n'),
+    );
+    for (const c of plan.concurrencies) duringBulk.push(await online(c));
+    const stillRunning = (await (
+      await fetch(`${bench.stack.apiUrl}/v1/batches/${background}`)
+    ).json()) as { status: string };
+    if (stillRunning.status !== 'running')
+      process.stderr.write('note: the bulk batch ended before the online runs did\n');
+    await fetch(`${bench.stack.apiUrl}/v1/batches/${background}/cancel`, { method: 'POST' });
+    return {
+      model: plan.label,
+      texts: texts.length,
+      engineTextsPerSecond: engine,
+      transformersJsTextsPerSecond: transformersJs,
+      bulkTextsPerSecond: bulk,
+      bulkPaddingWaste: padded / real - 1,
+      fullBatchMs,
+      idle,
+      duringBulk,
+    };
+  } finally {
+    await bench.stop();
+  }
+}
+
+async function startBatch(api: string, model: string, jsonl: string): Promise<string> {
+  const response = await fetch(`${api}/v1/batches?model=${model}&text=text&id=id`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson' },
+    body: jsonl,
+  });
+  if (response.status !== 202)
+    throw new Error(`batch refused: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { id: string }).id;
+}
+
+async function waitBatch(api: string, id: string): Promise<void> {
+  for (;;) {
+    const view = (await (await fetch(`${api}/v1/batches/${id}`)).json()) as { status: string };
+    if (view.status !== 'running') return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function parseMetrics(text: string) {
+  const sum = (name: string, filter = '') =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(name) && l.includes(filter))
+      .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+  return {
+    tokensReal: sum('modelfleet_tokens_total{', 'kind="real"'),
+    tokensPadded: sum('modelfleet_tokens_total{', 'kind="padded"'),
+  };
+}
+
+function toMarkdown(report: {
+  commit: string;
+  date: string;
+  cores: number;
+  figures: ModelFigures[];
+}): string {
+  const lines = [
+    `Benchmarks at commit \`${report.commit}\`, ${report.date.slice(0, 10)}, ${report.cores} CPU cores, AG News test texts (\`npm run bench\`).`,
+    '',
+    '| model | texts | engine ceiling (texts/s) | transformers.js (texts/s) | modelfleet bulk (texts/s) | bulk / ceiling | bulk / transformers.js | padding waste (worker batches) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...report.figures.map(
+      (f) =>
+        `| ${f.model} | ${f.texts} | ${fmt(f.engineTextsPerSecond)} | ${fmt(f.transformersJsTextsPerSecond)} | ${fmt(f.bulkTextsPerSecond)} | ${fmt(f.bulkTextsPerSecond / f.engineTextsPerSecond, 2)}x | ${fmt(f.bulkTextsPerSecond / f.transformersJsTextsPerSecond, 2)}x | ${fmt(f.bulkPaddingWaste * 100, 2)}% |`,
+    ),
+    '',
+    '| model | online clients | idle p50 / p99 (ms) | during bulk p50 / p99 (ms) | bound: 3 × idle p99 + one full batch |',
+    '|---|---:|---:|---:|---:|',
+    ...report.figures.flatMap((f) =>
+      f.idle.map((idle, i) => {
+        const busy = f.duringBulk[i];
+        const bound = 3 * idle.p99 + f.fullBatchMs;
+        return `| ${f.model} | ${idle.concurrency} | ${fmt(idle.p50, 1)} / ${fmt(idle.p99, 1)} | ${fmt(busy.p50, 1)} / ${fmt(busy.p99, 1)} | ${fmt(bound, 1)} ${busy.p99 <= bound ? '(met)' : '(missed)'} |`;
+      }),
+    ),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { z } from 'zod';
+import { ConfigError, boolSetting, intSetting, listSetting, parseEnv } from './config';
+
+const schema = z.object({
+  PORT: intSetting(8080, 1, 65535),
+  DEBUG: boolSetting(false),
+  HOSTS: listSetting('a,b'),
+});
+
+describe('parseEnv', () => {
+  it('fills defaults and coerces values', () => {
+    assert.deepEqual(parseEnv(schema, {}), { PORT: 8080, DEBUG: false, HOSTS: ['a', 'b'] });
+    assert.deepEqual(parseEnv(schema, { PORT: '9000', DEBUG: 'yes', HOSTS: 'x, y' }), {
+      PORT: 9000,
+      DEBUG: true,
+      HOSTS: ['x', 'y'],
+    });
+  });
+
+  it('names every bad key in one error', () => {
+    assert.throws(
+      () => parseEnv(schema, { PORT: 'eighty', DEBUG: 'maybe' }),
+      (error: Error) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /PORT/);
+        assert.match(error.message, /DEBUG/);
+        return true;
+      },
+    );
+  });
+
+  it('reads a JSON config file, which the environment overrides', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mf-config-')), 'settings.json');
+    writeFileSync(file, JSON.stringify({ PORT: 7000, DEBUG: true }));
+    assert.deepEqual(parseEnv(schema, { MODELFLEET_CONFIG: file }), {
+      PORT: 7000,
+      DEBUG: true,
+      HOSTS: ['a', 'b'],
+    });
+    assert.equal(parseEnv(schema, { MODELFLEET_CONFIG: file, PORT: '7001' }).PORT, 7001);
+    assert.throws(
+      () => parseEnv(schema, { MODELFLEET_CONFIG: '/no/such.json' }),
+      /MODELFLEET_CONFIG: cannot read/,
+    );
+  });
+});
