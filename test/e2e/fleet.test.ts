@@ -267,7 +267,8 @@ describe('at-least-once delivery', () => {
         async () => {
           const job = (await queue.getJob(created.body.id))!;
           const s = await job.getState();
-          if (s === 'completed') throw new Error('the job completed before its worker could be killed');
+          if (s === 'completed')
+            throw new Error('the job completed before its worker could be killed');
           if (s === 'failed') return s;
           return s === 'active' && (job.processedOn ?? 0) > lastStart ? s : undefined;
         },
