@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
+import type { Queue } from 'bullmq';
 import { after, before, describe, it } from 'node:test';
-import { Queue } from 'bullmq';
-import { predictionQueueName } from '@app/common';
 import { demoModelStore } from '../support/model-store';
 import { AppProcess, eventually } from '../support/processes';
 import { Stack } from '../support/stack';
@@ -208,15 +207,9 @@ describe('at-least-once delivery', () => {
       workers: 2,
       env: { LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', MAX_STALLED_COUNT: '1' },
     });
-    queue = new Queue(predictionQueueName('ag-news-bert', '1'), {
-      connection: { url: stack.redis.url },
-      prefix: 'mf',
-    });
+    queue = stack.predictionQueue();
   });
-  after(async () => {
-    await queue?.close();
-    await stack?.stop();
-  });
+  after(() => stack?.stop());
 
   it('redelivers the jobs of a worker killed mid-batch, and loses none', async () => {
     const texts = agNewsSample(128);

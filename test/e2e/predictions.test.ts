@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Queue } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
-import { predictionQueueName } from '@app/common';
 import { openModel, runBatch, type Handler, type Prediction } from '@app/handler';
 import { demoModelStore } from '../support/model-store';
 import { DEMO_MODEL } from '../support/paths';
@@ -241,10 +239,7 @@ describe('queue pipeline, end to end', () => {
   });
 
   it('fails a bad job alone while the jobs beside it succeed', async () => {
-    const queue = new Queue(predictionQueueName('ag-news-bert', '1'), {
-      connection: { url: stack.redis.url },
-      prefix: 'mf',
-    });
+    const queue = stack.predictionQueue();
     const jobs = await Promise.all([
       queue.add('predict', { model: 'ag-news-bert', version: '1', texts: [TEXTS[0]] }),
       queue.add('predict', {
@@ -263,7 +258,6 @@ describe('queue pipeline, end to end', () => {
       (await queue.getJob(jobs[1].id!))!.failedReason,
       /item 0 is not a non-empty string/,
     );
-    await queue.close();
     assert.ok(stack.workers[0].running);
   });
 

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
+import type { Queue } from 'bullmq';
 import { after, before, describe, it } from 'node:test';
-import { Queue } from 'bullmq';
-import { predictionQueueName } from '@app/common';
 import { agNewsSample } from '../support/texts';
 import { eventually } from '../support/processes';
 import { Stack } from '../support/stack';
@@ -12,15 +11,9 @@ describe('worker lifecycle', () => {
 
   before(async () => {
     stack = await Stack.start();
-    queue = new Queue(predictionQueueName('ag-news-bert', '1'), {
-      connection: { url: stack.redis.url },
-      prefix: 'mf',
-    });
+    queue = stack.predictionQueue();
   });
-  after(async () => {
-    await queue?.close();
-    await stack?.stop();
-  });
+  after(() => stack?.stop());
 
   it('finishes the jobs in hand on SIGTERM and leaves the rest queued for the next worker', async () => {
     const texts = agNewsSample(64);

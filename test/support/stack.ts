@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { predictionQueueName } from '@app/common';
 import { AppProcess, eventually } from './processes';
 import { freePort, startTestRedis, type TestRedis } from './redis-server';
 import { DEMO_MODEL } from './paths';
@@ -21,6 +23,7 @@ export interface StackOptions {
 /** A real Redis, the API and worker processes over the demo model store, for end-to-end tests. */
 export class Stack {
   readonly workers: AppProcess[] = [];
+  private readonly queues: Queue[] = [];
 
   private constructor(
     readonly redis: TestRedis,
@@ -81,6 +84,16 @@ export class Stack {
     });
     this.workers.push(worker);
     return worker;
+  }
+
+  /** A BullMQ handle on the queue of a model version, closed with the stack. */
+  predictionQueue(model = 'ag-news-bert', version = '1'): Queue {
+    const queue = new Queue(predictionQueueName(model, version), {
+      connection: { url: this.redis.url },
+      prefix: 'mf',
+    });
+    this.queues.push(queue);
+    return queue;
   }
 
   /** The environment the API and workers run with. */
@@ -146,6 +159,7 @@ export class Stack {
   }
 
   async stop(): Promise<void> {
+    await Promise.all(this.queues.map((q) => q.close()));
     await Promise.all(this.workers.map((w) => w.stop()));
     await this.api.stop();
     await this.redis.stop();

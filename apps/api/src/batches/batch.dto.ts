@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { describeIssues } from '@app/handler';
-import { badRequest } from '../problem/problem';
+import { parseWith } from '../predictions/prediction.dto';
 
 const columnList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).transform((v) =>
   typeof v === 'string'
@@ -38,15 +37,5 @@ export const createBatchSchema = z
 
 export type CreateBatchOptions = z.infer<typeof createBatchSchema>;
 
-export function parseBatchOptions(input: unknown): CreateBatchOptions {
-  const parsed = createBatchSchema.safeParse(input);
-  if (!parsed.success) {
-    throw badRequest(describeIssues(parsed.error), {
-      errors: parsed.error.issues.map((i) => ({
-        pointer: `#/${i.path.join('/')}`,
-        detail: i.message,
-      })),
-    });
-  }
-  return parsed.data;
-}
+export const parseBatchOptions = (input: unknown): CreateBatchOptions =>
+  parseWith(createBatchSchema, input);

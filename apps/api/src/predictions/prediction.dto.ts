@@ -93,8 +93,9 @@ export const createPredictionSchema = z
 
 export type CreatePredictionBody = z.infer<typeof createPredictionSchema>;
 
-export function parseCreateBody(body: unknown): CreatePredictionBody {
-  const parsed = createPredictionSchema.safeParse(body);
+/** Parses input with a zod schema; a mismatch is a 400 problem with a pointer per bad field. */
+export function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const parsed = schema.safeParse(input);
   if (!parsed.success) {
     throw badRequest(describeIssues(parsed.error), {
       errors: parsed.error.issues.map((i) => ({
@@ -105,6 +106,9 @@ export function parseCreateBody(body: unknown): CreatePredictionBody {
   }
   return parsed.data;
 }
+
+export const parseCreateBody = (body: unknown): CreatePredictionBody =>
+  parseWith(createPredictionSchema, body);
 
 /** Reads `Prefer: wait=N` (seconds), capped at `max`; undefined when absent. */
 export function preferWait(header: string | undefined, max: number): number | undefined {
