@@ -22,10 +22,13 @@ async function main(): Promise<void> {
   // The handler alone, in this process, before the stack exists (nothing else on the cores).
   const { pkg, handler } = await openModel(DEMO_MODEL, { device: 'auto' });
   const limits = packingLimits(pkg.manifest.batching);
-  await classifyTexts(handler, texts, limits); // warm-up: the first pass over the data is slower
-  const start = performance.now();
-  await classifyTexts(handler, texts, limits);
-  const aloneRate = texts.length / ((performance.now() - start) / 1000);
+  // The best of three warm runs: the ceiling the pipeline is compared with, never understated.
+  let aloneRate = 0;
+  for (let run = 0; run < 3; run++) {
+    const start = performance.now();
+    await classifyTexts(handler, texts, limits);
+    aloneRate = Math.max(aloneRate, texts.length / ((performance.now() - start) / 1000));
+  }
   const single: number[] = [];
   for (const text of texts.slice(0, 300)) {
     const t0 = performance.now();

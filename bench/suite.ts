@@ -126,10 +126,15 @@ async function measure(plan: ModelPlan): Promise<ModelFigures> {
   // 1. The engine ceiling, in this process, warm.
   const { pkg, handler } = await openModel(plan.dir, { device: 'auto' });
   const limits = packingLimits(pkg.manifest.batching);
+  // The best of two runs after a warm-up: the ceiling is never understated.
   await classifyTexts(handler, texts.slice(0, 64), limits);
-  let start = performance.now();
-  await classifyTexts(handler, texts, limits);
-  const engine = texts.length / ((performance.now() - start) / 1000);
+  let engine = 0;
+  let start = 0;
+  for (let run = 0; run < 2; run++) {
+    start = performance.now();
+    await classifyTexts(handler, texts, limits);
+    engine = Math.max(engine, texts.length / ((performance.now() - start) / 1000));
+  }
   const full = await handler.preprocess(texts.slice(0, limits.maxBatchSize));
   start = performance.now();
   await handler.inference(full);

@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MANIFEST_FILE } from '@app/handler';
@@ -23,11 +23,4 @@ export function demoModelStore(versions: { version: string; labels?: string[] }[
     );
   }
   return store;
-}
-
-/** A copy of a package folder in the given store, for tests that edit it. */
-export function copyIntoStore(store: string, source: string, name: string): string {
-  const dir = join(store, name);
-  cpSync(source, dir, { recursive: true });
-  return dir;
 }

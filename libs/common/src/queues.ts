@@ -80,6 +80,3 @@ export function webhookJobOptions(
     removeOnFail: false,
   };
 }
-
-/** Failure reason recorded for a job canceled before it ran. */
-export const CANCELED_REASON = 'canceled';

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { pickVersion, type TrafficWeights } from './traffic';
-import { versionKey, type ModelRecord, type VersionRecord, type WorkerRecord } from './records';
+import { type ModelRecord, type VersionRecord, type WorkerRecord } from './records';
 
 /** The registry knows no such model or version. */
 export class UnknownModelError extends Error {
@@ -105,22 +105,6 @@ export class ModelRegistry {
     );
   }
 
-  /**
-   * The version a request should go to: the one asked for, else a weighted pick from the
-   * traffic split, else the default.
-   */
-  async resolveVersion(
-    name: string,
-    version?: string,
-    random = Math.random(),
-  ): Promise<VersionRecord> {
-    if (version) return this.getVersion(name, version);
-    const model = await this.getModel(name);
-    const picked =
-      pickVersion(model.traffic, random) ?? model.defaultVersion ?? model.versions[0].version;
-    return model.versions.find((v) => v.version === picked) ?? this.getVersion(name, picked);
-  }
-
   /** Records a worker as alive for `ttlMs`. */
   async heartbeat(worker: WorkerRecord, ttlMs: number): Promise<void> {
     const now = Date.now();
@@ -173,5 +157,3 @@ export function resolveIn(
   if (!record) throw new UnknownModelError(`model "${model.name}" has no version "${wanted}"`);
   return record;
 }
-
-export { versionKey };

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { predictionQueueName, type Logger } from '@app/common';
+import { bulkQueueName, predictionQueueName, type Logger } from '@app/common';
 import { ModelRegistry, versionKey, type VersionRecord } from '@app/registry';
 import { desiredWorkers, type ScalingPolicy } from './scaling';
 
@@ -15,7 +15,7 @@ interface VersionState {
   workers: ChildProcess[];
   lastChangeAt: number;
   idleSince?: number;
-  queue: Queue;
+  queues: Queue[];
 }
 
 /**
@@ -70,7 +70,7 @@ export class Supervisor {
     for (const [key, state] of this.versions) {
       if (!registered.has(key)) {
         state.workers.forEach((w) => w.kill('SIGTERM'));
-        await state.queue.close();
+        await Promise.all(state.queues.map((q) => q.close()));
         this.versions.delete(key);
       }
     }
@@ -81,20 +81,29 @@ export class Supervisor {
     const now = Date.now();
     let state = this.versions.get(key);
     if (!state) {
-      const queue = new Queue(predictionQueueName(record.name, record.version), {
-        connection: this.redis,
-        prefix: this.options.prefix,
-      });
-      state = { workers: [], lastChangeAt: 0, queue };
+      const options = { connection: this.redis, prefix: this.options.prefix };
+      const queues = [
+        new Queue(predictionQueueName(record.name, record.version), options),
+        new Queue(bulkQueueName(record.name, record.version), options),
+      ];
+      state = { workers: [], lastChangeAt: 0, queues };
       this.versions.set(key, state);
     }
     state.workers = state.workers.filter((w) => w.exitCode === null && w.signalCode === null);
-    const counts = await state.queue.getJobCounts('waiting', 'prioritized', 'active');
+    // Online and bulk work both count: a big batch is a reason to add workers too.
+    const counts = { waiting: 0, prioritized: 0, active: 0 };
+    let oldestAt = now;
+    for (const queue of state.queues) {
+      const c = await queue.getJobCounts('waiting', 'prioritized', 'active');
+      counts.waiting += c.waiting;
+      counts.prioritized += c.prioritized;
+      counts.active += c.active;
+      if (c.waiting + c.prioritized > 0) {
+        const [oldest] = await queue.getJobs(['waiting', 'prioritized'], 0, 0, true);
+        if (oldest) oldestAt = Math.min(oldestAt, oldest.timestamp);
+      }
+    }
     const backlog = counts.waiting + counts.prioritized;
-    const oldest =
-      backlog > 0
-        ? (await state.queue.getJobs(['waiting', 'prioritized'], 0, 0, true))[0]
-        : undefined;
     if (backlog > 0 || counts.active > 0) state.idleSince = undefined;
     else state.idleSince ??= now;
     const desired = desiredWorkers(
@@ -103,7 +112,7 @@ export class Supervisor {
         minWorkers: record.minWorkers,
         maxWorkers: record.maxWorkers,
         backlog,
-        oldestWaitMs: oldest ? now - oldest.timestamp : 0,
+        oldestWaitMs: now - oldestAt,
         active: counts.active,
         lastChangeAt: state.lastChangeAt,
         idleSince: state.idleSince,
@@ -161,6 +170,6 @@ export class Supervisor {
           }),
       ),
     );
-    await Promise.all([...this.versions.values()].map((s) => s.queue.close()));
+    await Promise.all([...this.versions.values()].flatMap((s) => s.queues.map((q) => q.close())));
   }
 }

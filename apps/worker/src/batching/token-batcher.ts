@@ -45,11 +45,6 @@ export class TokenBatcher<T extends BatchItem> {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** Jobs collected but not yet sent. */
-  get waiting(): number {
-    return this.pending.length;
-  }
-
   add(item: T): void {
     if (this.pending.length === 0) this.firstArrival = this.now();
     this.pending.push(item);
