@@ -54,8 +54,6 @@ export interface CreatePrediction {
   probabilities?: boolean;
   webhook?: { url: string; events: WebhookEvent[] };
   requestId?: string;
-  /** Bulk work runs after online work (BullMQ priority; 0 = online). */
-  priority?: number;
 }
 
 const QUEUED_STATES: ReadonlySet<JobState | 'unknown'> = new Set([
@@ -143,7 +141,6 @@ export class PredictionService {
       .queue<PredictionJobData>(predictionQueueName(record.name, record.version))
       .add('predict', data, {
         jobId: id,
-        priority: request.priority || undefined,
         attempts: this.config.JOB_ATTEMPTS,
         backoff: { type: 'exponential', delay: 500 },
         removeOnComplete: { age: ttl },
