@@ -133,6 +133,7 @@ async function bootstrap(): Promise<void> {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'stopping');
+    await queues.stopProcessing();
     await Promise.all([inference.close(), management.close()]);
     ops.close();
     await queues.close();

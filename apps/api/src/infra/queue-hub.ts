@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import { FlowProducer, Queue, QueueEvents } from 'bullmq';
+import { FlowProducer, Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ApiConfig } from '../config';
 
@@ -16,6 +16,7 @@ export type JobOutcome =
 export class QueueHub {
   private readonly queues = new Map<string, Queue>();
   private flowProducer?: FlowProducer;
+  private readonly workers: Worker[] = [];
   private readonly events = new Map<string, Promise<QueueEvents>>();
 
   constructor(
@@ -89,6 +90,22 @@ export class QueueHub {
     return outcome;
   }
 
+  /** Consumes a queue in this process (on its own connection) until `close`. */
+  process<T>(
+    name: string,
+    handle: (job: Job<T>) => Promise<unknown>,
+    concurrency: number,
+    onError: (error: Error) => void,
+  ): void {
+    const worker = new Worker<T>(name, handle, {
+      connection: this.redis.duplicate(),
+      prefix: this.config.KEY_PREFIX,
+      concurrency,
+    });
+    worker.on('error', onError);
+    this.workers.push(worker as Worker);
+  }
+
   /** The producer of job flows (a parent job with children), created on first use. */
   flows(): FlowProducer {
     this.flowProducer ??= new FlowProducer({
@@ -103,7 +120,13 @@ export class QueueHub {
     return [...this.queues.values()];
   }
 
+  /** Stops consuming (jobs in hand finish first); producing still works until `close`. */
+  async stopProcessing(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+
   async close(): Promise<void> {
+    await this.stopProcessing();
     await Promise.all([...this.events.values()].map(async (e) => (await e).close()));
     await Promise.all(this.all().map((q) => q.close()));
     await this.flowProducer?.close();

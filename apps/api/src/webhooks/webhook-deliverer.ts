@@ -5,13 +5,12 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Job } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { fetch } from 'undici';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '@app/common';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { REDIS } from '../infra/shared';
+import { QueueHub } from '../infra/queue-hub';
 import { ApiMetrics } from '../metrics/api-metrics';
 import { BatchService } from '../batches/batch.service';
 import { PredictionService } from '../predictions/prediction.service';
@@ -27,11 +26,10 @@ import { WebhookTargetGuard } from './webhook-target-guard';
 @Injectable()
 export class WebhookDeliverer implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('WebhookDeliverer');
-  private worker?: Worker<WebhookJobData>;
 
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
-    @Inject(REDIS) private readonly redis: Redis,
+    private readonly queues: QueueHub,
     private readonly predictions: PredictionService,
     private readonly batches: BatchService,
     private readonly state: WebhookState,
@@ -42,12 +40,12 @@ export class WebhookDeliverer implements OnModuleInit, OnApplicationShutdown {
   onModuleInit(): void {
     if (!this.config.WEBHOOKS_ENABLED || !this.config.WEBHOOK_SECRET) return;
     const signer = new Webhook(this.config.WEBHOOK_SECRET);
-    this.worker = new Worker(WEBHOOK_QUEUE, (job) => this.deliver(job, signer), {
-      connection: this.redis.duplicate(),
-      prefix: this.config.KEY_PREFIX,
-      concurrency: 16,
-    });
-    this.worker.on('error', (error) => this.logger.error(error.message));
+    this.queues.process<WebhookJobData>(
+      WEBHOOK_QUEUE,
+      (job) => this.deliver(job, signer),
+      16,
+      (error) => this.logger.error(error.message),
+    );
   }
 
   private async deliver(job: Job<WebhookJobData>, signer: Webhook): Promise<void> {
@@ -94,7 +92,6 @@ export class WebhookDeliverer implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.worker?.close();
     await this.guard.agent.close();
   }
 }
