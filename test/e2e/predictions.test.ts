@@ -292,7 +292,7 @@ describe('inference API input errors', () => {
 
   before(async () => {
     stack = await Stack.start({
-      env: { API_KEY, MAX_TEXTS_PER_REQUEST: '4', MAX_BODY_BYTES: '2048' },
+      env: { API_KEY, MAX_TEXTS_PER_REQUEST: '4', MAX_BODY_BYTES: '2048', SYNC_TIMEOUT_MS: '1500' },
     });
   });
   after(() => stack?.stop());
@@ -349,5 +349,26 @@ describe('inference API input errors', () => {
   it('answers 404 to an unknown prediction id', async () => {
     const response = await stack.request('GET', '/v1/predictions/does-not-exist', undefined, auth);
     assert.equal(response.status, 404);
+  });
+
+  it('answers 504 with the job id past the sync timeout, and the job can still be polled', async () => {
+    // A worker killed outright still counts as live until its heartbeat expires: the job waits.
+    stack.workers[0].child.kill('SIGKILL');
+    await stack.workers[0].waitForExit();
+    const response = await stack.request(
+      'POST',
+      '/predictions/ag-news-bert',
+      { data: ['Late answer'] },
+      auth,
+    );
+    assert.equal(response.status, 504);
+    assert.match(response.body.detail, /no answer within 1500 ms/);
+    assert.equal(response.body.url, `/v1/predictions/${response.body.id}`);
+    stack.addWorker();
+    const done = await eventually('the timed-out prediction to succeed', async () => {
+      const polled = await stack.request('GET', response.body.url, undefined, auth);
+      return polled.body.status === 'succeeded' ? polled.body : undefined;
+    });
+    assert.equal(done.output.length, 1);
   });
 });

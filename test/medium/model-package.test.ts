@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import * as tar from 'tar';
-import { MANIFEST_FILE, openModel, runBatch, writeArchive } from '@app/handler';
+import { MANIFEST_FILE, TextTokenizer, openModel, runBatch, writeArchive } from '@app/handler';
 import { demoPackageCopy } from '../support/packages';
 import { DEMO_MODEL, ROOT } from '../support/paths';
 
@@ -94,6 +94,49 @@ describe('model package loader', () => {
     await assert.rejects(openModel(file, { maxArchiveBytes: 10_000 }), {
       message: /over the limit of 10000/,
     });
+  });
+
+  it('loads a package whose tokenizer is a tokenizer.json, answering like the vocab.txt one', async () => {
+    const source = await TextTokenizer.load(
+      { vocabFile: join(DEMO_MODEL, 'vocab.txt'), lowercase: true },
+      128,
+    );
+    const dir = demoPackageCopy((m) => {
+      delete m.vocab_file;
+      m.tokenizer_file = 'tokenizer.json';
+    });
+    unlinkSync(join(dir, 'vocab.txt'));
+    source.save(join(dir, 'tokenizer.json'));
+    const fromJson = await openModel(dir, { device: 'cpu' });
+    const fromVocab = await openModel(DEMO_MODEL, { device: 'cpu' });
+    const texts = [
+      'Ferrari wins the Monaco Grand Prix',
+      'Central bank raises interest rates again',
+    ];
+    assert.deepEqual(
+      await fromJson.handler.preprocess(texts),
+      await fromVocab.handler.preprocess(texts),
+    );
+    assert.deepEqual(
+      (await runBatch(fromJson.handler, texts)).results,
+      (await runBatch(fromVocab.handler, texts)).results,
+    );
+    await fromJson.handler.dispose();
+    await fromVocab.handler.dispose();
+  });
+
+  it('falls back from CUDA to the CPU with one log line when no CUDA provider is usable', async () => {
+    const lines: string[] = [];
+    const { handler } = await openModel(DEMO_MODEL, {
+      device: 'cuda',
+      log: (line) => lines.push(line),
+    });
+    const fallback = lines.filter((l) =>
+      /CUDA execution provider unavailable, falling back to CPU/.test(l),
+    );
+    assert.equal(fallback.length, 1, lines.join('\n'));
+    assert.equal((handler as unknown as { provider: string }).provider, 'cpu');
+    await handler.dispose();
   });
 
   it('runs a custom handler module named by the package', async () => {

@@ -1,5 +1,9 @@
 import { existsSync } from 'node:fs';
-import { InferenceSession } from 'onnxruntime-node';
+import { InferenceSession, env } from 'onnxruntime-node';
+
+// ORT's own logger would add its native error lines to ours (a missing CUDA library is
+// reported once, below); failures still surface as exceptions.
+env.logLevel = 'fatal';
 import type { DeviceChoice } from './handler';
 import { ModelPackageError } from './errors';
 
