@@ -181,6 +181,30 @@ describe('queue pipeline, end to end', () => {
     await failing.close();
   });
 
+  it('does not follow a redirect from a webhook receiver', async () => {
+    const redirecting = await WebhookSink.start();
+    redirecting.status = () => 302;
+    redirecting.headers = { location: sink.url };
+    const before = sink.received.length;
+    const created = await stack.request(
+      'POST',
+      '/v1/predictions',
+      { model: 'ag-news-bert', input: { data: [TEXTS[1]] }, webhook: redirecting.url },
+      auth,
+    );
+    const view = await eventually('the redirected delivery to end', async () => {
+      const polled = await stack.request('GET', created.body.urls.get, undefined, auth);
+      return polled.body.webhook?.status === 'dead_letter' ? polled.body : undefined;
+    });
+    assert.equal(view.webhook.last_status_code, 302);
+    assert.equal(redirecting.received.length, 3);
+    assert.ok(
+      sink.received.slice(before).every((r) => JSON.parse(r.body).data.id !== created.body.id),
+      'the redirect target received nothing',
+    );
+    await redirecting.close();
+  });
+
   it('refuses a webhook URL on a private address that the allow-list does not admit', async () => {
     const refused = await stack.request(
       'POST',

@@ -9,6 +9,8 @@ export interface ReceivedWebhook {
 export class WebhookSink {
   readonly received: ReceivedWebhook[] = [];
   status: () => number = () => 204;
+  /** Headers of every answer (e.g. a Location for a redirect). */
+  headers: Record<string, string> = {};
 
   private constructor(
     private readonly server: Server,
@@ -23,7 +25,7 @@ export class WebhookSink {
         request.on('data', (c: Buffer) => chunks.push(c));
         request.on('end', () => {
           sink.received.push({ headers: request.headers, body: Buffer.concat(chunks).toString() });
-          response.writeHead(sink.status()).end();
+          response.writeHead(sink.status(), sink.headers).end();
         });
       });
       server.listen(0, '127.0.0.1', () => {
