@@ -23,8 +23,10 @@ export class ProblemFilter implements ExceptionFilter {
     const request = http.getRequest<Request>();
     const response = http.getResponse<Response>();
     const problem = toProblem(error);
-    if (problem.getStatus() >= 500)
+    // Only unexpected failures are errors: a 503 or 504 is an answer, not a fault.
+    if (problem.getStatus() === 500) {
       this.logger.error(error instanceof Error ? error.stack : String(error));
+    }
     response
       .status(problem.getStatus())
       .type('application/problem+json')
