@@ -198,8 +198,7 @@ export class BatchService {
   }
 
   async view(id: string): Promise<BatchView> {
-    const meta = await this.redis.hgetall(this.key(id));
-    if (!meta.model) throw notFound(`no batch with id "${id}"`);
+    const meta = await this.readMeta(id);
     const total = Number(meta.total);
     const chunks = Number(meta.chunks);
     const status = meta.status as BatchStatus;
@@ -267,9 +266,8 @@ export class BatchService {
   async finish(id: string, waitForActive = false): Promise<void> {
     const meta = await this.redis.hgetall(this.key(id));
     if (!meta.model || meta.summary) return;
-    const chunks = await this.chunkJobs(id, Number(meta.chunks));
     if (waitForActive) {
-      for (const job of chunks) {
+      for (const job of await this.chunkJobs(id, meta)) {
         if (job && (await job.getState()) === 'active') {
           const events = await this.queues.queueEvents(job.queueName);
           await job.waitUntilFinished(events, 60_000).catch(() => undefined);
@@ -281,7 +279,7 @@ export class BatchService {
     const confusion = labels.map(() => labels.map(() => 0));
     const summary: BatchSummary = { succeeded: 0, failed: 0 };
     let correct = 0;
-    for (const { rows, outputs, error } of await this.chunkOutcomes(id, Number(meta.chunks))) {
+    for (const { rows, outputs, error } of await this.chunkOutcomes(id, meta)) {
       if (error !== undefined) {
         if (error !== null) summary.failed += rows.length;
         continue;
@@ -311,10 +309,9 @@ export class BatchService {
 
   /** Scored rows in input order, joined to their ids and passthrough columns. */
   async results(id: string): Promise<ScoredRow[]> {
-    const meta = await this.redis.hgetall(this.key(id));
-    if (!meta.model) throw notFound(`no batch with id "${id}"`);
+    const meta = await this.readMeta(id);
     const scored: ScoredRow[] = [];
-    for (const { rows, outputs, error } of await this.chunkOutcomes(id, Number(meta.chunks))) {
+    for (const { rows, outputs, error } of await this.chunkOutcomes(id, meta)) {
       if (error !== undefined) continue;
       rows.forEach((row, i) => {
         const p = outputs[i] as Prediction;
@@ -335,23 +332,29 @@ export class BatchService {
 
   /** Rows that could not be read or scored, in line order. */
   async errors(id: string): Promise<RowError[]> {
-    const meta = await this.redis.hgetall(this.key(id));
-    if (!meta.model) throw notFound(`no batch with id "${id}"`);
+    const meta = await this.readMeta(id);
     const errors = (await this.redis.lrange(this.key(id, 'errors'), 0, -1)).map(
       (e) => JSON.parse(e) as RowError,
     );
-    for (const { rows, error } of await this.chunkOutcomes(id, Number(meta.chunks))) {
+    for (const { rows, error } of await this.chunkOutcomes(id, meta)) {
       if (error) errors.push(...rows.map((row) => ({ line: row.line, id: row.id, error })));
     }
     return errors.sort((a, b) => a.line - b.line);
   }
 
+  /** The batch's stored fields; 404 when there is no such batch. */
+  private async readMeta(id: string): Promise<Record<string, string>> {
+    const meta = await this.redis.hgetall(this.key(id));
+    if (!meta.model) throw notFound(`no batch with id "${id}"`);
+    return meta;
+  }
+
   private async chunkJobs(
     id: string,
-    count: number,
+    meta: Record<string, string>,
   ): Promise<(Job<PredictionJobData, PredictionJobResult> | undefined)[]> {
-    const meta = await this.redis.hmget(this.key(id), 'model', 'version');
-    const queue = this.queues.queue<PredictionJobData>(bulkQueueName(meta[0]!, meta[1]!));
+    const queue = this.queues.queue<PredictionJobData>(bulkQueueName(meta.model, meta.version));
+    const count = Number(meta.chunks);
     const jobs: (Job<PredictionJobData, PredictionJobResult> | undefined)[] = [];
     for (let start = 0; start < count; start += 200) {
       const slice = Array.from({ length: Math.min(200, count - start) }, (_, i) =>
@@ -370,9 +373,9 @@ export class BatchService {
    * Each chunk's rows with its outputs; `error` is a failure reason for a failed chunk, null
    * for one removed or not finished (canceled), undefined for a scored one.
    */
-  private async chunkOutcomes(id: string, count: number) {
+  private async chunkOutcomes(id: string, meta: Record<string, string>) {
     const outcomes: { rows: BulkRow[]; outputs: unknown[]; error?: string | null }[] = [];
-    for (const job of await this.chunkJobs(id, count)) {
+    for (const job of await this.chunkJobs(id, meta)) {
       if (!job) continue;
       const rows = job.data.bulk?.rows ?? [];
       if (job.finishedOn && job.returnvalue)
