@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { SHARED_DATA } from '../test/support/paths';
 
-/** The data folder beside the repository (benchmarks and tests only). */
-export const SHARED_DATA = resolve(__dirname, '..', '..', '..', 'shared', 'data');
-export const DEMO_MODEL = resolve(__dirname, '..', '..', 'models', 'ag-news-bert');
+export { DEMO_MODEL, SHARED_DATA } from '../test/support/paths';
 
 export interface LabelledText {
   text: string;

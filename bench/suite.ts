@@ -14,15 +14,15 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { classifyTexts, openModel, packingLimits } from '@app/handler';
 import { freePort } from '../test/support/redis-server';
+import { ROOT } from '../test/support/paths';
 import { DEMO_MODEL, SHARED_DATA, agNewsTest, fmt, percentile } from './data';
 import { startBenchStack } from './stack';
 import { prepareTransformersJsModel, runTransformersJs } from './transformers-js';
 
-const ROOT = resolve(__dirname, '..', '..');
 const BERT_BASE = join(ROOT, 'bench', 'models', 'bert-base-random');
 
 interface ModelPlan {
