@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
+  VersionQueues,
   WEBHOOK_QUEUE,
   bulkQueueName,
   predictionQueueName,
@@ -45,7 +46,7 @@ export class VersionConsumer {
   /** Consumers of the online queue and of the bulk-chunk queue. */
   private workers: Worker<PredictionJobData, PredictionJobResult>[] = [];
   private webhooks?: Queue<WebhookJobData>;
-  private queues: Queue<PredictionJobData>[] = [];
+  private queues?: VersionQueues;
   private closing?: Promise<void>;
   private readonly batcher: TokenBatcher<PendingJob>;
   private activeJobs = 0;
@@ -109,13 +110,13 @@ export class VersionConsumer {
   private listen(connection: Redis): void {
     const options = { connection, prefix: this.config.KEY_PREFIX };
     if (this.config.WEBHOOKS_ENABLED) this.webhooks = new Queue(WEBHOOK_QUEUE, options);
+    this.queues = new VersionQueues(connection, this.config.KEY_PREFIX);
     const { name, version } = this.record;
     // Online jobs get many slots; bulk chunks few, so they never crowd online jobs out.
     for (const [queueName, concurrency] of [
       [predictionQueueName(name, version), this.config.WORKER_CONCURRENCY],
       [bulkQueueName(name, version), this.config.BULK_CONCURRENCY],
     ] as const) {
-      this.queues.push(new Queue(queueName, options));
       const worker = new Worker<PredictionJobData, PredictionJobResult>(
         queueName,
         (job) => this.process(job),
@@ -243,11 +244,8 @@ export class VersionConsumer {
   async drainAndClose(quietMs: number, pollMs = 250): Promise<void> {
     let quietSince: number | undefined;
     while (!this.closing) {
-      let pending = 0;
-      for (const queue of this.queues) {
-        const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
-        pending += Object.values(counts).reduce((a, b) => a + b, 0);
-      }
+      const backlog = await this.queues!.backlog(this.record.name, this.record.version);
+      const pending = backlog.queued + backlog.active;
       const now = Date.now();
       quietSince = pending > 0 ? undefined : (quietSince ?? now);
       if (quietSince !== undefined && now - quietSince >= quietMs) break;
@@ -264,7 +262,7 @@ export class VersionConsumer {
 
   private async shutdown(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
-    await Promise.all(this.queues.map((q) => q.close()));
+    await this.queues?.close();
     await this.webhooks?.close();
     await this.client.close();
   }

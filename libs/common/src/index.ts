@@ -4,3 +4,5 @@ export * from './queues';
 export * from './redis';
 export * from './local-redis';
 export * from './ops-server';
+export * from './version-queues';
+export * from './job-waiter';

@@ -1,24 +1,25 @@
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import type { Job } from 'bullmq';
+import { PinoLogger } from 'nestjs-pino';
 import { BATCH_QUEUE } from '@app/common';
-import { QueueHub } from '../infra/queue-hub';
 import { BatchService } from './batch.service';
 
 /** Processes batch parent jobs, which BullMQ releases once every chunk is done: sums each batch up. */
-@Injectable()
-export class BatchFinisher implements OnModuleInit {
-  private readonly logger = new Logger('BatchFinisher');
-
+@Processor(BATCH_QUEUE, { concurrency: 2 })
+export class BatchFinisher extends WorkerHost {
   constructor(
-    private readonly queues: QueueHub,
     private readonly batches: BatchService,
-  ) {}
+    private readonly logger: PinoLogger,
+  ) {
+    super();
+  }
 
-  onModuleInit(): void {
-    this.queues.process<{ batchId: string }>(
-      BATCH_QUEUE,
-      (job) => this.batches.finish(job.data.batchId),
-      2,
-      (error) => this.logger.error(error.message),
-    );
+  process(job: Job<{ batchId: string }>): Promise<void> {
+    return this.batches.finish(job.data.batchId);
+  }
+
+  @OnWorkerEvent('error')
+  onError(error: Error): void {
+    this.logger.error({ err: error }, 'batch queue consumer error');
   }
 }

@@ -13,10 +13,11 @@ import {
 import { ApiBody, ApiTags } from '@nestjs/swagger';
 import { stringify } from 'csv-stringify/sync';
 import type { Response } from 'express';
-import { ApiKeyGuard } from '../infra/api-key.guard';
+import { ApiKeyGuard } from '../core/api-key.guard';
 import { toJsonSchema } from '../predictions/prediction.dto';
 import { createBatchSchema, parseBatchOptions } from './batch.dto';
-import { BatchService, type BatchView } from './batch.service';
+import { BatchService } from './batch.service';
+import type { BatchView } from './batch-view';
 
 /** Bulk scoring of CSV or JSONL datasets. */
 @ApiTags('batches')

@@ -1,14 +1,13 @@
-import { Controller, Get, Inject } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import { Controller, Get } from '@nestjs/common';
 import { ModelRegistry, versionKey } from '@app/registry';
-import { REDIS } from '../infra/shared';
-import { Problem } from '../problem/problem';
+import { Problem } from '../core/problem';
+import { RedisProbe } from '../core/redis-probe';
 
 /** Ping (TorchServe's health check) and the liveness and readiness probes. */
 @Controller()
 export class PingController {
   constructor(
-    @Inject(REDIS) private readonly redis: Redis,
+    private readonly redis: RedisProbe,
     private readonly registry: ModelRegistry,
   ) {}
 
@@ -41,11 +40,8 @@ export class PingController {
   /** Readiness: Redis answers (the API needs nothing else to accept work). */
   @Get('readyz')
   async ready(): Promise<{ status: 'ready' }> {
-    try {
-      await this.redis.ping();
-    } catch (error) {
-      throw new Problem(503, 'Not ready', `Redis is unreachable: ${(error as Error).message}`);
-    }
+    const problem = await this.redis.problem();
+    if (problem) throw new Problem(503, 'Not ready', problem);
     return { status: 'ready' };
   }
 }

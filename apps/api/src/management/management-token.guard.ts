@@ -1,7 +1,7 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
-import { sameSecret } from '../infra/api-key.guard';
-import { Problem } from '../problem/problem';
+import { sameSecret } from '../core/api-key.guard';
+import { Problem } from '../core/problem';
 
 /** Injection token of the management bearer token (undefined when auth is off). */
 export const MANAGEMENT_TOKEN = Symbol('MANAGEMENT_TOKEN');

@@ -1,9 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
-import { sharedProviders, type SharedServices } from '../infra/shared';
-import { ProblemFilter } from '../problem/problem.filter';
+import { CoreModule, type SharedServices } from '../core/core.module';
 import { MANAGEMENT_TOKEN, ManagementTokenGuard } from './management-token.guard';
-import { ModelStore } from './model-store';
+import { ModelPackages } from './model-packages';
 import { ModelsController } from './models.controller';
 import { ModelsService } from './models.service';
 
@@ -13,13 +11,12 @@ export class ManagementModule {
   static forRoot(shared: SharedServices, token: string | undefined): DynamicModule {
     return {
       module: ManagementModule,
+      imports: [CoreModule.forRoot(shared)],
       controllers: [ModelsController],
       providers: [
-        ...sharedProviders(shared),
-        { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: MANAGEMENT_TOKEN, useValue: token },
         ManagementTokenGuard,
-        ModelStore,
+        ModelPackages,
         ModelsService,
       ],
     };

@@ -10,7 +10,7 @@ import {
   Query,
   UseGuards,
 } from '@nestjs/common';
-import { Problem } from '../problem/problem';
+import { Problem } from '../core/problem';
 import { ManagementTokenGuard } from './management-token.guard';
 import { ModelsService } from './models.service';
 

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { predictionQueueName } from '@app/common';
+import { VersionQueues, type Backlog } from '@app/common';
 import {
   ModelRegistry,
   versionKey,
@@ -7,9 +7,8 @@ import {
   type VersionRecord,
   type WorkerRecord,
 } from '@app/registry';
-import { QueueHub } from '../infra/queue-hub';
-import { Problem } from '../problem/problem';
-import { ModelStore } from './model-store';
+import { Problem } from '../core/problem';
+import { ModelPackages } from './model-packages';
 
 /** One version as `GET /models/:name` describes it. */
 export interface VersionDescription {
@@ -26,7 +25,7 @@ export interface VersionDescription {
   registeredAt: string;
   status: 'READY' | 'NO_WORKERS';
   reason?: string;
-  queue: Record<string, number>;
+  queue: Backlog;
   workers: WorkerRecord[];
 }
 
@@ -35,8 +34,8 @@ export interface VersionDescription {
 export class ModelsService {
   constructor(
     private readonly registry: ModelRegistry,
-    private readonly store: ModelStore,
-    private readonly queues: QueueHub,
+    private readonly packages: ModelPackages,
+    private readonly queues: VersionQueues,
   ) {}
 
   async list() {
@@ -65,9 +64,7 @@ export class ModelsService {
   ): Promise<VersionDescription> {
     const key = versionKey(record.name, record.version);
     const serving = workers.filter((w) => w.versions.includes(key));
-    const queue = await this.queues
-      .queue(predictionQueueName(record.name, record.version))
-      .getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
+    const queue = await this.queues.backlog(record.name, record.version);
     const batching = record.manifest.batching;
     return {
       modelName: record.name,
@@ -102,7 +99,7 @@ export class ModelsService {
   }) {
     let record: VersionRecord;
     try {
-      record = await this.store.register(
+      record = await this.packages.register(
         params.url,
         { min: params.initialWorkers },
         {

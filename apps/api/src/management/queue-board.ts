@@ -4,7 +4,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 import { BATCH_QUEUE, WEBHOOK_QUEUE, bulkQueueName, predictionQueueName } from '@app/common';
-import type { SharedServices } from '../infra/shared';
+import type { SharedServices } from '../core/core.module';
 import { tokenMatches } from './management-token.guard';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';

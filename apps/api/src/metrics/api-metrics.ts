@@ -1,8 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { bulkQueueName, predictionQueueName } from '@app/common';
-import type { ModelRegistry } from '@app/registry';
-import { versionKey } from '@app/registry';
-import type { Queue } from 'bullmq';
+import type { VersionQueues } from '@app/common';
+import { versionKey, type ModelRegistry } from '@app/registry';
 
 /** Every metric the API process exposes, defined once. Units are in the names. */
 export class ApiMetrics {
@@ -37,7 +35,7 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
-  constructor(registry: ModelRegistry, queueOf: (name: string) => Queue) {
+  constructor(registry: ModelRegistry, queues: VersionQueues) {
     collectDefaultMetrics({ register: this.registry });
     new Gauge({
       name: 'modelfleet_queue_jobs',
@@ -48,17 +46,9 @@ export class ApiMetrics {
         this.reset();
         for (const model of await registry.listModels()) {
           for (const v of model.versions) {
-            for (const [queue, name] of [
-              ['online', predictionQueueName(v.name, v.version)],
-              ['bulk', bulkQueueName(v.name, v.version)],
-            ]) {
-              const counts = await queueOf(name).getJobCounts(
-                'waiting',
-                'active',
-                'delayed',
-                'prioritized',
-              );
-              for (const [state, count] of Object.entries(counts)) {
+            const backlog = await queues.backlog(v.name, v.version);
+            for (const queue of ['online', 'bulk'] as const) {
+              for (const [state, count] of Object.entries(backlog[queue])) {
                 this.set({ model: v.name, version: v.version, queue, state }, count);
               }
             }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { describeIssues } from '@app/handler';
-import { badRequest, Problem } from '../problem/problem';
+import { badRequest, Problem } from '../core/problem';
 
 /** Bounds a request's texts must respect. */
 export interface TextLimits {

@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Inject, Param, Post, Req, UseGuards } from 
 import type { Request } from 'express';
 import { ApiBody, ApiTags } from '@nestjs/swagger';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { ApiKeyGuard } from '../infra/api-key.guard';
+import { ApiKeyGuard } from '../core/api-key.guard';
 import { syncBodySchema, textsFromBody, toJsonSchema } from './prediction.dto';
 import { PredictionService } from './prediction.service';
 

@@ -13,8 +13,8 @@ import {
 import type { Request, Response } from 'express';
 import { ApiBody, ApiHeader, ApiTags } from '@nestjs/swagger';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { ApiKeyGuard } from '../infra/api-key.guard';
-import { IdempotencyKeys } from './idempotency';
+import { ApiKeyGuard } from '../core/api-key.guard';
+import { unfinished, type PredictionView } from './prediction-view';
 import {
   checkTexts,
   createPredictionSchema,
@@ -22,7 +22,7 @@ import {
   preferWait,
   toJsonSchema,
 } from './prediction.dto';
-import { PredictionService, type PredictionView } from './prediction.service';
+import { PredictionService } from './prediction.service';
 
 /** Async predictions: create (202), poll, cancel; `Prefer: wait=N` waits inline. */
 @ApiTags('async predictions')
@@ -32,7 +32,6 @@ export class V1PredictionsController {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     private readonly predictions: PredictionService,
-    private readonly idempotency: IdempotencyKeys,
   ) {}
 
   @Post()
@@ -56,46 +55,21 @@ export class V1PredictionsController {
       { maxTexts: this.config.MAX_TEXTS_PER_REQUEST },
       '#/input/data',
     );
-    const record = await this.predictions.resolve(parsed.model, parsed.version);
-    let id = PredictionService.newId(record);
-    let existing: string | undefined;
-    if (idempotencyKey) {
-      existing = await this.idempotency.claim(
-        idempotencyKey,
-        PredictionService.fingerprint(parsed),
-        id,
-      );
-    }
-    if (existing) {
-      id = existing;
-    } else {
-      try {
-        await this.predictions.submit(
-          {
-            model: record.name,
-            version: record.version,
-            texts,
-            probabilities: parsed.probabilities,
-            webhook: parsed.webhook
-              ? { url: parsed.webhook, events: parsed.webhook_events_filter }
-              : undefined,
-            requestId: String(request.id),
-          },
-          id,
-        );
-      } catch (error) {
-        if (idempotencyKey) await this.idempotency.release(idempotencyKey);
-        throw error;
-      }
-    }
     const wait = preferWait(prefer, this.config.MAX_WAIT_S);
-    if (wait) {
-      const { job } = await this.predictions.find(id);
-      if (job) await this.predictions.waitFor(job, wait * 1000);
-    }
-    const view = await this.predictions.view(id);
-    const done = view.status !== 'queued' && view.status !== 'processing';
-    response.status(done && wait ? 200 : 202).location(view.urls.get);
+    const view = await this.predictions.submit(
+      {
+        model: parsed.model,
+        version: parsed.version,
+        texts,
+        probabilities: parsed.probabilities,
+        webhook: parsed.webhook
+          ? { url: parsed.webhook, events: parsed.webhook_events_filter }
+          : undefined,
+        requestId: String(request.id),
+      },
+      { idempotencyKey, fingerprint: parsed, waitMs: (wait ?? 0) * 1000 },
+    );
+    response.status(wait && !unfinished(view.status) ? 200 : 202).location(view.urls.get);
     if (wait) response.setHeader('preference-applied', `wait=${wait}`);
     return view;
   }

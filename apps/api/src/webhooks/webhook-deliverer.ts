@@ -1,20 +1,15 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type OnApplicationShutdown,
-  type OnModuleInit,
-} from '@nestjs/common';
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Inject } from '@nestjs/common';
 import type { Job } from 'bullmq';
+import { PinoLogger } from 'nestjs-pino';
 import { Webhook } from 'standardwebhooks';
 import { fetch } from 'undici';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '@app/common';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { QueueHub } from '../infra/queue-hub';
 import { ApiMetrics } from '../metrics/api-metrics';
 import { BatchService } from '../batches/batch.service';
 import { PredictionService } from '../predictions/prediction.service';
-import { WebhookState } from './webhook-state';
+import { WebhookDeliveryStore } from './webhook-delivery.store';
 import { WebhookTargetGuard } from './webhook-target-guard';
 
 /**
@@ -23,32 +18,32 @@ import { WebhookTargetGuard } from './webhook-target-guard';
  * Redirects are not followed; a non-2xx answer or a network error is retried with
  * exponential backoff, and the last failure leaves the delivery as a dead letter.
  */
-@Injectable()
-export class WebhookDeliverer implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger('WebhookDeliverer');
+@Processor(WEBHOOK_QUEUE, { concurrency: 16 })
+export class WebhookDeliverer extends WorkerHost {
+  private readonly signer: Webhook;
+  private readonly timeoutMs: number;
 
   constructor(
-    @Inject(API_CONFIG) private readonly config: ApiConfig,
-    private readonly queues: QueueHub,
+    @Inject(API_CONFIG) config: ApiConfig,
     private readonly predictions: PredictionService,
     private readonly batches: BatchService,
-    private readonly state: WebhookState,
+    private readonly state: WebhookDeliveryStore,
     private readonly guard: WebhookTargetGuard,
     private readonly metrics: ApiMetrics,
-  ) {}
-
-  onModuleInit(): void {
-    if (!this.config.WEBHOOKS_ENABLED || !this.config.WEBHOOK_SECRET) return;
-    const signer = new Webhook(this.config.WEBHOOK_SECRET);
-    this.queues.process<WebhookJobData>(
-      WEBHOOK_QUEUE,
-      (job) => this.deliver(job, signer),
-      16,
-      (error) => this.logger.error(error.message),
-    );
+    private readonly logger: PinoLogger,
+  ) {
+    super();
+    this.signer = new Webhook(config.WEBHOOK_SECRET!);
+    this.timeoutMs = config.WEBHOOK_TIMEOUT_MS;
   }
 
-  private async deliver(job: Job<WebhookJobData>, signer: Webhook): Promise<void> {
+  @OnWorkerEvent('error')
+  onError(error: Error): void {
+    this.logger.error({ err: error }, 'webhook queue consumer error');
+  }
+
+  async process(job: Job<WebhookJobData>): Promise<void> {
+    const signer = this.signer;
     const { predictionId, batchId, url, event } = job.data;
     const data = predictionId
       ? await this.predictions.view(predictionId)
@@ -65,7 +60,7 @@ export class WebhookDeliverer implements OnModuleInit, OnApplicationShutdown {
         body,
         redirect: 'manual',
         dispatcher: this.guard.agent,
-        signal: AbortSignal.timeout(this.config.WEBHOOK_TIMEOUT_MS),
+        signal: AbortSignal.timeout(this.timeoutMs),
         headers: {
           'content-type': 'application/json',
           'webhook-id': messageId,
@@ -89,9 +84,5 @@ export class WebhookDeliverer implements OnModuleInit, OnApplicationShutdown {
     }
     this.metrics.webhookDeliveries.inc({ outcome: 'delivered' });
     if (predictionId) await this.state.record(predictionId, { status: 'delivered', statusCode });
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.guard.agent.close();
   }
 }

@@ -1,9 +1,9 @@
 import { lookup } from 'node:dns/promises';
 import type { LookupAddress } from 'node:dns';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Agent } from 'undici';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { Problem } from '../problem/problem';
+import { Problem } from '../core/problem';
 import { AddressPolicy } from './address-policy';
 
 /**
@@ -12,7 +12,7 @@ import { AddressPolicy } from './address-policy';
  * the delivery agent, so a DNS answer that changes in between cannot slip through.
  */
 @Injectable()
-export class WebhookTargetGuard {
+export class WebhookTargetGuard implements OnApplicationShutdown {
   readonly policy: AddressPolicy;
   /** HTTP agent whose every connection passes the same check. */
   readonly agent: Agent;
@@ -72,5 +72,9 @@ export class WebhookTargetGuard {
       if (refusal) throw new Error(`webhook host ${host} refused: ${refusal}`);
     }
     return addresses;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.agent.close();
   }
 }

@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { bulkQueueName, predictionQueueName, type Logger } from '@app/common';
+import { VersionQueues, type Logger } from '@app/common';
 import { ModelRegistry, versionKey, type VersionRecord } from '@app/registry';
 import { desiredWorkers, type ScalingPolicy } from './scaling';
 
@@ -15,7 +14,6 @@ interface VersionState {
   workers: ChildProcess[];
   lastChangeAt: number;
   idleSince?: number;
-  queues: Queue[];
 }
 
 /**
@@ -29,6 +27,7 @@ export class Supervisor {
   private timer?: NodeJS.Timeout;
   private serial = 0;
   private ticking?: Promise<void>;
+  private readonly queues: VersionQueues;
 
   constructor(
     private readonly redis: Redis,
@@ -41,7 +40,9 @@ export class Supervisor {
       withApi: boolean;
     },
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.queues = new VersionQueues(redis, options.prefix);
+  }
 
   async start(): Promise<void> {
     if (this.options.withApi) this.api = this.spawn('api', {});
@@ -70,7 +71,6 @@ export class Supervisor {
     for (const [key, state] of this.versions) {
       if (!registered.has(key)) {
         state.workers.forEach((w) => w.kill('SIGTERM'));
-        await Promise.all(state.queues.map((q) => q.close()));
         this.versions.delete(key);
       }
     }
@@ -81,39 +81,25 @@ export class Supervisor {
     const now = Date.now();
     let state = this.versions.get(key);
     if (!state) {
-      const options = { connection: this.redis, prefix: this.options.prefix };
-      const queues = [
-        new Queue(predictionQueueName(record.name, record.version), options),
-        new Queue(bulkQueueName(record.name, record.version), options),
-      ];
-      state = { workers: [], lastChangeAt: 0, queues };
+      state = { workers: [], lastChangeAt: 0 };
       this.versions.set(key, state);
     }
     state.workers = state.workers.filter((w) => w.exitCode === null && w.signalCode === null);
     // Online and bulk work both count: a big batch is a reason to add workers too.
-    const counts = { waiting: 0, prioritized: 0, active: 0 };
-    let oldestAt = now;
-    for (const queue of state.queues) {
-      const c = await queue.getJobCounts('waiting', 'prioritized', 'active');
-      counts.waiting += c.waiting;
-      counts.prioritized += c.prioritized;
-      counts.active += c.active;
-      if (c.waiting + c.prioritized > 0) {
-        const [oldest] = await queue.getJobs(['waiting', 'prioritized'], 0, 0, true);
-        if (oldest) oldestAt = Math.min(oldestAt, oldest.timestamp);
-      }
-    }
-    const backlog = counts.waiting + counts.prioritized;
-    if (backlog > 0 || counts.active > 0) state.idleSince = undefined;
+    const backlog = await this.queues.backlog(record.name, record.version);
+    const oldestAt = backlog.queued
+      ? await this.queues.oldestQueuedAt(record.name, record.version)
+      : undefined;
+    if (backlog.queued > 0 || backlog.active > 0) state.idleSince = undefined;
     else state.idleSince ??= now;
     const desired = desiredWorkers(
       {
         current: state.workers.length,
         minWorkers: record.minWorkers,
         maxWorkers: record.maxWorkers,
-        backlog,
-        oldestWaitMs: now - oldestAt,
-        active: counts.active,
+        backlog: backlog.queued,
+        oldestWaitMs: now - (oldestAt ?? now),
+        active: backlog.active,
         lastChangeAt: state.lastChangeAt,
         idleSince: state.idleSince,
         now,
@@ -122,7 +108,7 @@ export class Supervisor {
     );
     if (desired === state.workers.length) return;
     this.logger.info(
-      { version: key, from: state.workers.length, to: desired, backlog },
+      { version: key, from: state.workers.length, to: desired, backlog: backlog.queued },
       'scaling workers',
     );
     while (state.workers.length < desired) {
@@ -170,6 +156,6 @@ export class Supervisor {
           }),
       ),
     );
-    await Promise.all([...this.versions.values()].flatMap((s) => s.queues.map((q) => q.close())));
+    await this.queues.close();
   }
 }

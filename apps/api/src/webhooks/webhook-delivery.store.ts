@@ -1,14 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import {
-  WEBHOOK_QUEUE,
-  webhookJobOptions,
-  type WebhookEvent,
-  type WebhookJobData,
-} from '@app/common';
+import type { WebhookEvent } from '@app/common';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { QueueHub } from '../infra/queue-hub';
-import { REDIS } from '../infra/shared';
+import { REDIS } from '../core/core.module';
 
 /** Delivery state of a prediction's webhook, as the prediction resource shows it. */
 export interface WebhookStatus {
@@ -22,13 +16,12 @@ export interface WebhookStatus {
   delivered_at?: string;
 }
 
-/** Keeps each prediction's webhook delivery state in Redis and enqueues deliveries. */
+/** The delivery state of each prediction's webhook, in Redis. */
 @Injectable()
-export class WebhookState {
+export class WebhookDeliveryStore {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     @Inject(REDIS) private readonly redis: Redis,
-    private readonly queues: QueueHub,
   ) {}
 
   private key(id: string): string {
@@ -72,33 +65,5 @@ export class WebhookState {
     if (outcome.error) fields.last_error = outcome.error;
     if (outcome.status === 'delivered') fields.delivered_at = new Date().toISOString();
     await this.redis.multi().hset(this.key(id), fields).hincrby(this.key(id), 'attempts', 1).exec();
-  }
-
-  /** Announces a finished batch (its delivery state is not tracked per prediction). */
-  async enqueueBatch(batchId: string, url: string): Promise<void> {
-    const options = webhookJobOptions(
-      `batch-${batchId}`,
-      'completed',
-      this.config.WEBHOOK_MAX_ATTEMPTS,
-      this.config.WEBHOOK_BACKOFF_MS,
-    );
-    await this.queues
-      .queue<WebhookJobData>(WEBHOOK_QUEUE)
-      .add('completed', { batchId, url, event: 'completed' }, options);
-  }
-
-  async enqueue(predictionId: string, url: string, event: WebhookEvent): Promise<void> {
-    await this.queues
-      .queue<WebhookJobData>(WEBHOOK_QUEUE)
-      .add(
-        event,
-        { predictionId, url, event },
-        webhookJobOptions(
-          predictionId,
-          event,
-          this.config.WEBHOOK_MAX_ATTEMPTS,
-          this.config.WEBHOOK_BACKOFF_MS,
-        ),
-      );
   }
 }

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { Problem } from '../problem/problem';
+import { Problem } from './problem';
 
 /** Protects the inference API when API_KEY is set: `Authorization: Bearer <key>` or `X-API-Key`. */
 @Injectable()

@@ -1,15 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { REDIS } from '../infra/shared';
-import { Problem } from '../problem/problem';
+import { REDIS } from '../core/core.module';
+import { Problem } from '../core/problem';
 
 /**
  * `Idempotency-Key` support: the first request with a key claims it for a prediction id;
  * a retry with the same key and body gets that id back, the same key with another body a 422.
  */
 @Injectable()
-export class IdempotencyKeys {
+export class IdempotencyStore {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     @Inject(REDIS) private readonly redis: Redis,
@@ -19,7 +19,7 @@ export class IdempotencyKeys {
   async claim(key: string, fingerprint: string, id: string): Promise<string | undefined> {
     if (key.length > 255)
       throw new Problem(400, 'Invalid request', 'Idempotency-Key is longer than 255 characters');
-    const redisKey = `${this.config.KEY_PREFIX}:idempotency:${key}`;
+    const redisKey = this.key(key);
     const claimed = await this.redis.set(
       redisKey,
       `${fingerprint}:${id}`,
@@ -42,6 +42,10 @@ export class IdempotencyKeys {
 
   /** Frees a key whose prediction could not be created, so a retry can claim it. */
   async release(key: string): Promise<void> {
-    await this.redis.del(`${this.config.KEY_PREFIX}:idempotency:${key}`);
+    await this.redis.del(this.key(key));
+  }
+
+  private key(idempotencyKey: string): string {
+    return `${this.config.KEY_PREFIX}:idempotency:${idempotencyKey}`;
   }
 }

@@ -1,6 +1,7 @@
-import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
+import { ArgumentsHost, Catch, HttpException, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { UnknownModelError } from '@app/registry';
+import { PinoLogger } from 'nestjs-pino';
 import { Problem } from './problem';
 
 const TITLES: Record<number, string> = {
@@ -16,7 +17,7 @@ const TITLES: Record<number, string> = {
 /** Turns every error into an RFC 9457 `application/problem+json` answer. */
 @Catch()
 export class ProblemFilter implements ExceptionFilter {
-  private readonly logger = new Logger('ProblemFilter');
+  constructor(private readonly logger: PinoLogger) {}
 
   catch(error: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
@@ -25,7 +26,7 @@ export class ProblemFilter implements ExceptionFilter {
     const problem = toProblem(error);
     // Only unexpected failures are errors: a 503 or 504 is an answer, not a fault.
     if (problem.getStatus() === 500) {
-      this.logger.error(error instanceof Error ? error.stack : String(error));
+      this.logger.error({ err: error }, 'request failed');
     }
     response
       .status(problem.getStatus())

@@ -1,18 +1,18 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { PinoLogger } from 'nestjs-pino';
 import { MANIFEST_FILE, loadModelPackage, type ModelManifest } from '@app/handler';
 import { ModelRegistry, type VersionRecord } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 
 /** Packages in the configured model store, and their registration. */
 @Injectable()
-export class ModelStore {
-  private readonly logger = new Logger('ModelStore');
-
+export class ModelPackages {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     private readonly registry: ModelRegistry,
+    private readonly logger: PinoLogger,
   ) {}
 
   /** Package folders and archives in the store. */
@@ -66,7 +66,10 @@ export class ModelStore {
     const wanted = this.config.MODELS.includes('*') ? this.list() : this.config.MODELS;
     for (const location of wanted) {
       const record = await this.register(location);
-      this.logger.log(`registered ${record.name} ${record.version} from ${location}`);
+      this.logger.info(
+        { model: record.name, version: record.version, location },
+        'registered model version',
+      );
     }
   }
 }

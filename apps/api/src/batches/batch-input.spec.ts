@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { chunkByLength } from './batch.service';
+import { chunkByLength } from './batch-input';
 
 describe('chunkByLength', () => {
   const rows = Array.from({ length: 10 }, (_, i) => ({

@@ -1,0 +1,135 @@
+import { InjectFlowProducer } from '@nestjs/bullmq';
+import { Inject, Injectable } from '@nestjs/common';
+import type { FlowProducer, Job } from 'bullmq';
+import {
+  BATCH_QUEUE,
+  JobWaiter,
+  VersionQueues,
+  bulkQueueName,
+  type BulkRow,
+  type PredictionJobData,
+  type PredictionJobResult,
+} from '@app/common';
+import { API_CONFIG, type ApiConfig } from '../config';
+import type { BatchRecord } from './batch.store';
+import type { DatasetRow } from './dataset-reader';
+
+type ChunkJob = Job<PredictionJobData, PredictionJobResult>;
+
+/**
+ * A chunk's rows with its outputs; `error` is the failure reason of a failed chunk, null for one
+ * removed or not finished (canceled), undefined for a scored one.
+ */
+export interface ChunkOutcome {
+  rows: BulkRow[];
+  outputs: unknown[];
+  error?: string | null;
+}
+
+/** Chunks read from Redis at once. */
+const READ_SLICE = 200;
+
+/**
+ * A batch's jobs: a BullMQ flow whose parent waits on the `batches` queue for its chunks, which
+ * go on the version's bulk queue (served after online work). The parent is released, and the
+ * batch summed up, once every chunk is done.
+ */
+@Injectable()
+export class BatchFlow {
+  constructor(
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+    @InjectFlowProducer(BATCH_QUEUE) private readonly flows: FlowProducer,
+    private readonly queues: VersionQueues,
+    private readonly waiter: JobWaiter,
+  ) {}
+
+  /** Enqueues the chunks of a batch under their parent. */
+  async enqueue(
+    id: string,
+    version: { name: string; version: string },
+    chunks: DatasetRow[][],
+    probabilities?: boolean,
+  ): Promise<void> {
+    const ttl = this.config.RESULT_TTL_S;
+    const kept = { removeOnComplete: { age: ttl }, removeOnFail: { age: ttl } };
+    await this.flows.add({
+      name: 'batch',
+      queueName: BATCH_QUEUE,
+      data: { batchId: id },
+      opts: { jobId: id, ...kept },
+      children: chunks.map((rows, k) => ({
+        name: 'chunk',
+        queueName: bulkQueueName(version.name, version.version),
+        data: {
+          model: version.name,
+          version: version.version,
+          texts: rows.map((r) => r.text),
+          probabilities,
+          bulk: { batchId: id, rows: rows.map(({ text: _, ...row }) => row) },
+        } satisfies PredictionJobData,
+        opts: {
+          jobId: chunkId(id, k),
+          attempts: this.config.JOB_ATTEMPTS,
+          backoff: { type: 'exponential', delay: 500 },
+          ignoreDependencyOnFailure: true,
+          ...kept,
+        },
+      })),
+    });
+  }
+
+  /** Chunks done so far: scored, and failed or ignored. */
+  async progress(id: string): Promise<{ scored: number; failed: number }> {
+    const parent = await this.queues.queue(BATCH_QUEUE).getJob(id);
+    if (!parent) return { scored: 0, failed: 0 };
+    const deps = await parent.getDependenciesCount({ processed: true, ignored: true, failed: true });
+    return { scored: deps.processed ?? 0, failed: (deps.ignored ?? 0) + (deps.failed ?? 0) };
+  }
+
+  /** Removes the chunks no worker has taken yet. */
+  async removeUnprocessed(id: string): Promise<void> {
+    const parent = await this.queues.queue(BATCH_QUEUE).getJob(id);
+    await parent?.removeUnprocessedChildren();
+  }
+
+  /** Waits (up to a minute each) for the chunks in a worker's hands to finish. */
+  async settleActive(batch: BatchRecord): Promise<void> {
+    for (const job of await this.chunkJobs(batch)) {
+      if (job && (await job.getState()) === 'active') {
+        await this.waiter.wait(job.queueName, job.id!, 60_000);
+      }
+    }
+  }
+
+  /** Each chunk's rows and outcome. */
+  async outcomes(batch: BatchRecord): Promise<ChunkOutcome[]> {
+    const outcomes: ChunkOutcome[] = [];
+    for (const job of await this.chunkJobs(batch)) {
+      if (!job) continue;
+      const rows = job.data.bulk?.rows ?? [];
+      if (job.finishedOn && job.returnvalue)
+        outcomes.push({ rows, outputs: job.returnvalue.output });
+      else if (job.finishedOn && job.failedReason)
+        outcomes.push({ rows, outputs: [], error: job.failedReason });
+      else outcomes.push({ rows, outputs: [], error: null });
+    }
+    return outcomes;
+  }
+
+  private async chunkJobs(batch: BatchRecord): Promise<(ChunkJob | undefined)[]> {
+    const queue = this.queues.bulk<PredictionJobData>(batch.model, batch.version);
+    const jobs: (ChunkJob | undefined)[] = [];
+    for (let start = 0; start < batch.chunks; start += READ_SLICE) {
+      const slice = Array.from({ length: Math.min(READ_SLICE, batch.chunks - start) }, (_, i) =>
+        queue.getJob(chunkId(batch.id, start + i)),
+      );
+      jobs.push(...((await Promise.all(slice)) as (ChunkJob | undefined)[]));
+    }
+    return jobs;
+  }
+}
+
+/** Job id of chunk `k` of a batch. */
+export function chunkId(batchId: string, k: number): string {
+  return `${batchId}-${k}`;
+}

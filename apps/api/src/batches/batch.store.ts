@@ -1,0 +1,112 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { API_CONFIG, type ApiConfig } from '../config';
+import { REDIS } from '../core/core.module';
+import type { RowError } from './dataset-reader';
+
+export type BatchStatus = 'running' | 'succeeded' | 'canceled';
+
+/** Accuracy and confusion matrix (rows: gold, columns: predicted) of a batch with gold labels. */
+export interface BatchSummary {
+  succeeded: number;
+  failed: number;
+  accuracy?: number;
+  labels?: string[];
+  confusion?: number[][];
+}
+
+/** What is stored of a batch besides its jobs. */
+export interface BatchRecord {
+  id: string;
+  model: string;
+  version: string;
+  /** Rows put on the queue, and rows refused while reading the input. */
+  total: number;
+  invalid: number;
+  chunks: number;
+  createdAt: string;
+  status: BatchStatus;
+  labels: string[];
+  /** The input maps a gold label column. */
+  gold: boolean;
+  webhook?: string;
+  /** Set once the batch is summed up. */
+  summary?: BatchSummary;
+  completedAt?: string;
+}
+
+/** Batches in Redis: a hash of fields per batch, and the list of rows refused on reading. */
+@Injectable()
+export class BatchStore {
+  constructor(
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+    @Inject(REDIS) private readonly redis: Redis,
+  ) {}
+
+  private key(id: string, ...parts: string[]): string {
+    return [this.config.KEY_PREFIX, 'batch', id, ...parts].join(':');
+  }
+
+  /** Stores a new batch and its refused rows, both kept for RESULT_TTL_S. */
+  async create(record: Omit<BatchRecord, 'summary' | 'completedAt'>, errors: RowError[]) {
+    const ttl = this.config.RESULT_TTL_S;
+    const fields = {
+      model: record.model,
+      version: record.version,
+      total: record.total,
+      invalid: record.invalid,
+      chunks: record.chunks,
+      created_at: record.createdAt,
+      status: record.status,
+      labels: JSON.stringify(record.labels),
+      gold: record.gold ? '1' : '0',
+      ...(record.webhook ? { webhook: record.webhook } : {}),
+    };
+    const tx = this.redis.multi().hset(this.key(record.id), fields).expire(this.key(record.id), ttl);
+    if (errors.length) {
+      const list = this.key(record.id, 'errors');
+      tx.rpush(list, ...errors.map((e) => JSON.stringify(e))).expire(list, ttl);
+    }
+    await tx.exec();
+  }
+
+  /** The batch, or undefined when there is no such batch (or it expired). */
+  async find(id: string): Promise<BatchRecord | undefined> {
+    const meta = await this.redis.hgetall(this.key(id));
+    if (!meta.model) return undefined;
+    return {
+      id,
+      model: meta.model,
+      version: meta.version,
+      total: Number(meta.total),
+      invalid: Number(meta.invalid),
+      chunks: Number(meta.chunks),
+      createdAt: meta.created_at,
+      status: meta.status as BatchStatus,
+      labels: JSON.parse(meta.labels) as string[],
+      gold: meta.gold === '1',
+      ...(meta.webhook ? { webhook: meta.webhook } : {}),
+      ...(meta.summary ? { summary: JSON.parse(meta.summary) as BatchSummary } : {}),
+      ...(meta.completed_at ? { completedAt: meta.completed_at } : {}),
+    };
+  }
+
+  async markCanceled(id: string): Promise<void> {
+    await this.redis.hset(this.key(id), 'status', 'canceled');
+  }
+
+  /** Records the summary of a finished batch; a running one becomes succeeded. */
+  async finish(batch: BatchRecord, summary: BatchSummary, completedAt: string): Promise<void> {
+    await this.redis.hset(this.key(batch.id), {
+      summary: JSON.stringify(summary),
+      completed_at: completedAt,
+      ...(batch.status === 'running' ? { status: 'succeeded' } : {}),
+    });
+  }
+
+  /** Rows refused while reading the input. */
+  async readErrors(id: string): Promise<RowError[]> {
+    const raw = await this.redis.lrange(this.key(id, 'errors'), 0, -1);
+    return raw.map((e) => JSON.parse(e) as RowError);
+  }
+}

@@ -1,0 +1,22 @@
+import { BullModule } from '@nestjs/bullmq';
+import { Module } from '@nestjs/common';
+import { BATCH_QUEUE } from '@app/common';
+import { WebhooksModule } from '../webhooks/webhooks.module';
+import { BatchFinisher } from './batch-finisher';
+import { BatchFlow } from './batch-flow';
+import { BatchService } from './batch.service';
+import { BatchStore } from './batch.store';
+import { BatchesController } from './batches.controller';
+
+/** Bulk scoring of CSV or JSONL datasets. */
+@Module({
+  imports: [
+    WebhooksModule,
+    BullModule.registerQueue({ name: BATCH_QUEUE }),
+    BullModule.registerFlowProducer({ name: BATCH_QUEUE }),
+  ],
+  controllers: [BatchesController],
+  providers: [BatchService, BatchStore, BatchFlow, BatchFinisher],
+  exports: [BatchService],
+})
+export class BatchesModule {}

@@ -1,0 +1,75 @@
+import type { WebhookStatus } from '../webhooks/webhook-delivery.store';
+import type { PredictionJob, StoredState } from './prediction.store';
+
+/** Status of a prediction as callers see it. */
+export type PredictionStatus = 'queued' | 'processing' | 'succeeded' | 'failed' | 'canceled';
+
+/** The prediction resource of the async API (also the webhook payload). */
+export interface PredictionView {
+  id: string;
+  model: string;
+  version: string;
+  status: PredictionStatus;
+  input: { data: string[] };
+  output: unknown[] | null;
+  error: string | null;
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  metrics: {
+    queue_time_ms: number | null;
+    inference_time_ms: number | null;
+    batch_size: number | null;
+  };
+  webhook?: WebhookStatus;
+  urls: { get: string; cancel: string };
+}
+
+const STATUS: Partial<Record<StoredState, PredictionStatus>> = {
+  canceled: 'canceled',
+  completed: 'succeeded',
+  failed: 'failed',
+  active: 'processing',
+  waiting: 'queued',
+  delayed: 'queued',
+  prioritized: 'queued',
+  'waiting-children': 'queued',
+};
+
+/** True while a prediction can still change (and be canceled). */
+export const unfinished = (status: PredictionStatus) =>
+  status === 'queued' || status === 'processing';
+
+/** The resource of a prediction job in a given state. */
+export function describePrediction(
+  job: PredictionJob,
+  state: StoredState,
+  canceledAt?: string,
+  webhook?: WebhookStatus,
+): PredictionView {
+  const id = job.id!;
+  const status = STATUS[state] ?? 'failed';
+  const result = status === 'succeeded' ? job.returnvalue : undefined;
+  const iso = (ms?: number) => (ms ? new Date(ms).toISOString() : null);
+  return {
+    id,
+    model: job.data.model,
+    version: job.data.version,
+    status,
+    input: { data: job.data.texts },
+    output: result?.output ?? null,
+    error: status === 'failed' ? job.failedReason || 'unknown failure' : null,
+    created_at: new Date(job.timestamp).toISOString(),
+    started_at: iso(job.processedOn),
+    completed_at: canceledAt ?? (unfinished(status) ? null : iso(job.finishedOn)),
+    metrics: {
+      queue_time_ms: job.processedOn ? job.processedOn - job.timestamp : null,
+      inference_time_ms: result ? round(result.inferenceMs) : null,
+      batch_size: result?.batchSize ?? null,
+    },
+    ...(webhook ? { webhook } : {}),
+    urls: { get: `/v1/predictions/${id}`, cancel: `/v1/predictions/${id}/cancel` },
+  };
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;

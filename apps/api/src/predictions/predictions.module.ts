@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { WebhooksModule } from '../webhooks/webhooks.module';
+import { IdempotencyStore } from './idempotency.store';
+import { PredictionService } from './prediction.service';
+import { PredictionStore } from './prediction.store';
+import { SyncPredictionsController } from './sync-predictions.controller';
+import { V1PredictionsController } from './v1-predictions.controller';
+
+/** Predictions, sync (TorchServe-compatible) and async (poll, wait, cancel, webhook). */
+@Module({
+  imports: [WebhooksModule],
+  controllers: [SyncPredictionsController, V1PredictionsController],
+  providers: [PredictionService, PredictionStore, IdempotencyStore],
+  exports: [PredictionService],
+})
+export class PredictionsModule {}

@@ -1,0 +1,42 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Inject, Injectable } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import {
+  WEBHOOK_QUEUE,
+  webhookJobOptions,
+  type WebhookEvent,
+  type WebhookJobData,
+} from '@app/common';
+import { API_CONFIG, type ApiConfig } from '../config';
+
+/** Puts webhook deliveries on their queue; the job id makes a repeated announcement a no-op. */
+@Injectable()
+export class WebhookAnnouncer {
+  constructor(
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+    @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>,
+  ) {}
+
+  /** Announces an event of a prediction. */
+  async prediction(predictionId: string, url: string, event: WebhookEvent): Promise<void> {
+    await this.queue.add(event, { predictionId, url, event }, this.options(predictionId, event));
+  }
+
+  /** Announces a finished batch (its delivery state is not tracked per prediction). */
+  async batch(batchId: string, url: string): Promise<void> {
+    await this.queue.add(
+      'completed',
+      { batchId, url, event: 'completed' },
+      this.options(`batch-${batchId}`, 'completed'),
+    );
+  }
+
+  private options(subject: string, event: WebhookEvent) {
+    return webhookJobOptions(
+      subject,
+      event,
+      this.config.WEBHOOK_MAX_ATTEMPTS,
+      this.config.WEBHOOK_BACKOFF_MS,
+    );
+  }
+}

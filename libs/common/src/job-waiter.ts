@@ -1,0 +1,124 @@
+import type { EventEmitter } from 'node:events';
+import { QueueEvents, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { VersionQueues } from './version-queues';
+
+/** How waiting on a job ended. */
+export type JobOutcome =
+  | { status: 'completed'; value: unknown }
+  | { status: 'failed'; reason: string }
+  | { status: 'timeout' };
+
+/** Event listeners kept open at most (each holds a blocking connection). */
+const DEFAULT_MAX_LISTENERS = 64;
+
+/**
+ * Waits for jobs to finish: the one way a process waits on a job, whether a caller is waiting
+ * for a sync answer, for `Prefer: wait`, or for the chunks of a batch being canceled. One
+ * QueueEvents listener per queue, each on its own connection, up to a bound.
+ */
+export class JobWaiter {
+  private readonly listeners = new Map<string, Promise<QueueEvents>>();
+
+  constructor(
+    private readonly connection: Redis,
+    private readonly queues: VersionQueues,
+    private readonly maxListeners = DEFAULT_MAX_LISTENERS,
+  ) {}
+
+  /**
+   * Resolves when job `id` of queue `name` completes or fails, or after `timeoutMs`.
+   * The listener is in place before this reads anything, so an answer cannot slip past:
+   * call it before adding the job (then pass `checkFirst: false` to save a read), or for a job
+   * that exists already. At the deadline the job is read once more, in case its event never
+   * reached this process.
+   */
+  async wait(
+    name: string,
+    id: string,
+    timeoutMs: number,
+    { checkFirst = true }: { checkFirst?: boolean } = {},
+  ): Promise<JobOutcome> {
+    if (timeoutMs <= 0) return this.read(name, id);
+    // Per-job events (`completed:<id>`) are emitted by QueueEvents but not in its typed map.
+    const events = (await this.listener(name)) as unknown as EventEmitter;
+    let done!: (outcome: JobOutcome) => void;
+    const outcome = new Promise<JobOutcome>((resolve) => (done = resolve));
+    const onCompleted = (args: { returnvalue: unknown }) =>
+      done({ status: 'completed', value: args.returnvalue });
+    const onFailed = (args: { failedReason: string }) =>
+      done({ status: 'failed', reason: args.failedReason });
+    events.on(`completed:${id}`, onCompleted);
+    events.on(`failed:${id}`, onFailed);
+    const timer = setTimeout(() => done({ status: 'timeout' }), timeoutMs);
+    try {
+      if (checkFirst) {
+        const now = await this.read(name, id);
+        if (now.status !== 'timeout') done(now);
+      }
+      const result = await outcome;
+      return result.status === 'timeout' ? await this.read(name, id) : result;
+    } finally {
+      clearTimeout(timer);
+      events.off(`completed:${id}`, onCompleted);
+      events.off(`failed:${id}`, onFailed);
+    }
+  }
+
+  /** The job's outcome as it stands: finished one way or the other, or not yet ('timeout'). */
+  private async read(name: string, id: string): Promise<JobOutcome> {
+    const job = (await this.queues.queue(name).getJob(id)) as Job | undefined;
+    return finishedOutcome(job) ?? { status: 'timeout' };
+  }
+
+  /**
+   * A running QueueEvents for the queue, reading its event stream from the current last entry.
+   * The default ('$') would miss events added between this call and the listener's first
+   * blocking read, and a caller waiting on a job that finished in that gap would time out.
+   */
+  private listener(name: string): Promise<QueueEvents> {
+    let listener = this.listeners.get(name);
+    if (listener) {
+      this.listeners.delete(name);
+    } else {
+      listener = this.listen(name);
+      if (this.listeners.size >= this.maxListeners) {
+        const [oldest, handle] = this.listeners.entries().next().value as [
+          string,
+          Promise<QueueEvents>,
+        ];
+        this.listeners.delete(oldest);
+        void handle.then((events) => events.close());
+      }
+    }
+    this.listeners.set(name, listener);
+    return listener;
+  }
+
+  private async listen(name: string): Promise<QueueEvents> {
+    const stream = this.queues.queue(name).keys.events;
+    const [last] = await this.connection.xrevrange(stream, '+', '-', 'COUNT', 1);
+    const events = new QueueEvents(name, {
+      // Options, not a connection: the listener then owns (and closes) its blocking connection.
+      connection: { ...this.connection.options },
+      prefix: this.queues.prefix,
+      lastEventId: last?.[0] ?? '0-0',
+    });
+    await events.waitUntilReady();
+    return events;
+  }
+
+  async close(): Promise<void> {
+    const listeners = [...this.listeners.values()];
+    this.listeners.clear();
+    await Promise.all(listeners.map(async (l) => (await l).close()));
+  }
+}
+
+/** A finished job's outcome, or undefined while it is not finished (or unknown). */
+export function finishedOutcome(job: Job | undefined): JobOutcome | undefined {
+  if (!job?.finishedOn) return undefined;
+  if (job.failedReason && job.returnvalue == null)
+    return { status: 'failed', reason: job.failedReason };
+  return { status: 'completed', value: job.returnvalue };
+}

@@ -1,0 +1,119 @@
+import { Queue, type JobType } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { bulkQueueName, predictionQueueName } from './queues';
+
+/** Job counts of one queue, by the states that make up a backlog. */
+export interface QueueCounts {
+  waiting: number;
+  prioritized: number;
+  delayed: number;
+  active: number;
+}
+
+/**
+ * The work standing before a model version, online and bulk together. This is the one
+ * definition of a backlog: the API's metrics and model descriptions, the supervisor's scaling
+ * and a worker's drain all read it.
+ */
+export interface Backlog {
+  online: QueueCounts;
+  bulk: QueueCounts;
+  /** Jobs not yet taken by a worker (waiting, prioritized, or delayed for a retry). */
+  queued: number;
+  /** Jobs in a worker's hands. */
+  active: number;
+}
+
+const BACKLOG_STATES: JobType[] = ['waiting', 'prioritized', 'delayed', 'active'];
+
+/** Handles kept open at most; the least recently used one is closed past this. */
+const DEFAULT_MAX_HANDLES = 256;
+
+/**
+ * Producer handles on the queues of model versions (and the process's other queues), all on one
+ * connection and key prefix. Handles are cached, up to a bound, so that a process never keeps
+ * one per name it has ever seen.
+ */
+export class VersionQueues {
+  private readonly handles = new Map<string, Queue>();
+
+  constructor(
+    private readonly connection: Redis,
+    readonly prefix: string,
+    private readonly maxHandles = DEFAULT_MAX_HANDLES,
+  ) {}
+
+  /** The queue of a version's online prediction jobs. */
+  online<T = unknown>(model: string, version: string): Queue<T> {
+    return this.queue<T>(predictionQueueName(model, version));
+  }
+
+  /** The queue of a version's bulk-scoring chunks. */
+  bulk<T = unknown>(model: string, version: string): Queue<T> {
+    return this.queue<T>(bulkQueueName(model, version));
+  }
+
+  /** A queue by name, from the cache (most recently used last). */
+  queue<T = unknown>(name: string): Queue<T> {
+    let queue = this.handles.get(name);
+    if (queue) {
+      this.handles.delete(name);
+    } else {
+      queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      if (this.handles.size >= this.maxHandles) {
+        const [oldest, handle] = this.handles.entries().next().value as [string, Queue];
+        this.handles.delete(oldest);
+        void handle.close();
+      }
+    }
+    this.handles.set(name, queue);
+    return queue as Queue<T>;
+  }
+
+  /** The version's backlog, online and bulk. */
+  async backlog(model: string, version: string): Promise<Backlog> {
+    const [online, bulk] = await Promise.all([
+      this.counts(predictionQueueName(model, version)),
+      this.counts(bulkQueueName(model, version)),
+    ]);
+    return {
+      online,
+      bulk,
+      queued:
+        online.waiting +
+        online.prioritized +
+        online.delayed +
+        bulk.waiting +
+        bulk.prioritized +
+        bulk.delayed,
+      active: online.active + bulk.active,
+    };
+  }
+
+  /** When the oldest job not yet taken was created, or undefined when none waits. */
+  async oldestQueuedAt(model: string, version: string): Promise<number | undefined> {
+    let oldest: number | undefined;
+    for (const queue of [this.online(model, version), this.bulk(model, version)]) {
+      const [job] = await queue.getJobs(['waiting', 'prioritized'], 0, 0, true);
+      if (job) oldest = Math.min(oldest ?? job.timestamp, job.timestamp);
+    }
+    return oldest;
+  }
+
+  private async counts(name: string): Promise<QueueCounts> {
+    const counts = await this.queue(name).getJobCounts(...BACKLOG_STATES);
+    return {
+      waiting: counts.waiting ?? 0,
+      prioritized: counts.prioritized ?? 0,
+      delayed: counts.delayed ?? 0,
+      active: counts.active ?? 0,
+    };
+  }
+
+  /** Closes every handle; the connection stays open (it is the caller's). */
+  async close(): Promise<void> {
+    const handles = [...this.handles.values()];
+    this.handles.clear();
+    await Promise.all(handles.map((q) => q.close()));
+  }
+}
