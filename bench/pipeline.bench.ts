@@ -5,7 +5,8 @@
  *   npm run build && node dist/bench/pipeline.bench.js [--limit N]
  */
 import { parseArgs } from 'node:util';
-import { classifyTexts, openModel, runBatch, packingLimits } from '@app/handler';
+import { classifyTexts, openModel, packingLimits } from '@app/handler';
+import { runBatch } from '../test/support/run-batch';
 import { DEMO_MODEL, agNewsTest, fmt, percentile } from './data';
 import { startBenchStack } from './stack';
 

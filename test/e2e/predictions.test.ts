@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { openModel, runBatch, type Handler, type Prediction } from '@app/handler';
+import { openModel, type Handler, type Prediction } from '@app/handler';
+import { runBatch } from '../support/run-batch';
 import { demoModelStore } from '../support/model-store';
 import { DEMO_MODEL } from '../support/paths';
 import { eventually } from '../support/processes';

@@ -4,12 +4,12 @@ import { after, before, describe, it } from 'node:test';
 import {
   classifyTexts,
   openModel,
-  runBatch,
   type Handler,
   type ModelPackage,
   type Prediction,
 } from '@app/handler';
 import { DEMO_MODEL } from '../support/paths';
+import { runBatch } from '../support/run-batch';
 
 interface Reference {
   texts: string[];

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import * as tar from 'tar';
-import { MANIFEST_FILE, TextTokenizer, openModel, runBatch, writeArchive } from '@app/handler';
+import { MANIFEST_FILE, TextTokenizer, openModel, writeArchive } from '@app/handler';
+import { runBatch } from '../support/run-batch';
 import { demoPackageCopy } from '../support/packages';
 import { DEMO_MODEL, ROOT } from '../support/paths';
 

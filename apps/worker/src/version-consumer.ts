@@ -13,9 +13,9 @@ import {
   type WebhookEvent,
   type WebhookJobData,
 } from '@app/common';
-import { HandlerInputError, packingLimits } from '@app/handler';
+import { packingLimits, type HandlerError } from '@app/handler';
 import type { VersionRecord } from '@app/registry';
-import { TokenBatcher } from './batching/token-batcher';
+import { JobGrouper } from './batching/job-grouper';
 import type { WorkerConfig } from './config';
 import { InferenceClient, type GroupOutcome } from './runtime/inference-client';
 import type { WorkerMetrics } from './worker-metrics';
@@ -39,7 +39,7 @@ export interface LastBatch {
 }
 
 /**
- * Serves one model version: a BullMQ worker pulls many jobs at once, a TokenBatcher groups
+ * Serves one model version: a BullMQ worker pulls many jobs at once, a JobGrouper groups
  * them, the inference thread runs each group, and the answers are split back per job.
  */
 export class VersionConsumer {
@@ -48,7 +48,7 @@ export class VersionConsumer {
   private webhooks?: Queue<WebhookJobData>;
   private queues?: VersionQueues;
   private closing?: Promise<void>;
-  private readonly batcher: TokenBatcher<PendingJob>;
+  private readonly grouper: JobGrouper<PendingJob>;
   private activeJobs = 0;
   private readonly labels: { model: string; version: string };
   lastBatch?: LastBatch;
@@ -61,7 +61,7 @@ export class VersionConsumer {
     private readonly metrics: WorkerMetrics,
   ) {
     this.labels = { model: record.name, version: record.version };
-    this.batcher = new TokenBatcher(
+    this.grouper = new JobGrouper(
       {
         maxGroupTexts: client.limits.maxBatchSize * config.GROUP_BATCHES,
         // One chunk (at most a full batch) per bulk group: online jobs wait behind little.
@@ -156,7 +156,7 @@ export class VersionConsumer {
     this.activeJobs++;
     try {
       return await new Promise<PredictionJobResult>((resolve, reject) => {
-        this.batcher.add({
+        this.grouper.add({
           job,
           size: texts.length,
           priority: job.data.bulk ? BULK_PRIORITY : 0,
@@ -276,7 +276,9 @@ function withoutProbabilities(result: unknown): unknown {
   return result;
 }
 
+/** A handler error that says a retry cannot help fails its job for good; any other may retry. */
 function asJobError(error: unknown): Error {
-  if (error instanceof HandlerInputError) return new UnrecoverableError(error.message);
+  if (error instanceof Error && (error as Partial<HandlerError>).retryable === false)
+    return new UnrecoverableError(error.message);
   return error instanceof Error ? error : new Error(String(error));
 }

@@ -4,6 +4,11 @@
  * an inference error may retry, a package error stops the process before it consumes anything.
  */
 
+/** What every typed error of the handler library says: whether a retry can help. */
+export interface HandlerError extends Error {
+  readonly retryable: boolean;
+}
+
 /** The input itself is wrong (not a string, empty, too many items). Retrying cannot help. */
 export class HandlerInputError extends Error {
   override readonly name = 'HandlerInputError';

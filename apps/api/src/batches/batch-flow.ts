@@ -82,7 +82,11 @@ export class BatchFlow {
   async progress(id: string): Promise<{ scored: number; failed: number }> {
     const parent = await this.queues.queue(BATCH_QUEUE).getJob(id);
     if (!parent) return { scored: 0, failed: 0 };
-    const deps = await parent.getDependenciesCount({ processed: true, ignored: true, failed: true });
+    const deps = await parent.getDependenciesCount({
+      processed: true,
+      ignored: true,
+      failed: true,
+    });
     return { scored: deps.processed ?? 0, failed: (deps.ignored ?? 0) + (deps.failed ?? 0) };
   }
 

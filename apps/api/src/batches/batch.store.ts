@@ -62,7 +62,10 @@ export class BatchStore {
       gold: record.gold ? '1' : '0',
       ...(record.webhook ? { webhook: record.webhook } : {}),
     };
-    const tx = this.redis.multi().hset(this.key(record.id), fields).expire(this.key(record.id), ttl);
+    const tx = this.redis
+      .multi()
+      .hset(this.key(record.id), fields)
+      .expire(this.key(record.id), ttl);
     if (errors.length) {
       const list = this.key(record.id, 'errors');
       tx.rpush(list, ...errors.map((e) => JSON.stringify(e))).expire(list, ttl);

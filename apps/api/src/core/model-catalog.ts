@@ -1,4 +1,10 @@
-import { ModelRegistry, resolveIn, versionKey, type ModelRecord, type VersionRecord } from '@app/registry';
+import {
+  ModelRegistry,
+  resolveIn,
+  versionKey,
+  type ModelRecord,
+  type VersionRecord,
+} from '@app/registry';
 import { Problem } from './problem';
 
 /** How long a registry read is reused: registry changes reach every API replica within this. */

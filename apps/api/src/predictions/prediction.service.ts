@@ -104,10 +104,7 @@ export class PredictionService {
     const outcome = await answer;
     if (outcome.status === 'completed') {
       count('succeeded');
-      this.metrics.predictionDuration.observe(
-        labelsOf(record),
-        (performance.now() - start) / 1000,
-      );
+      this.metrics.predictionDuration.observe(labelsOf(record), (performance.now() - start) / 1000);
       return (outcome.value as PredictionJobResult).output;
     }
     if (outcome.status === 'failed') {

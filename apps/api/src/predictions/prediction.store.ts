@@ -2,11 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Job, JobState } from 'bullmq';
 import type { Redis } from 'ioredis';
-import {
-  VersionQueues,
-  type PredictionJobData,
-  type PredictionJobResult,
-} from '@app/common';
+import { VersionQueues, type PredictionJobData, type PredictionJobResult } from '@app/common';
 import { versionKey } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { REDIS } from '../core/core.module';

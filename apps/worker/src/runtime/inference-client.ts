@@ -94,7 +94,9 @@ export class InferenceClient {
     if (!waiter) return;
     this.waiters.delete(message.id);
     if (message.type === 'result') return waiter.resolve(message);
-    const ErrorClass = message.name === 'HandlerInputError' ? HandlerInputError : InferenceError;
+    // The thread's typed error crosses as its name; its class says whether a retry can help.
+    const ErrorClass =
+      { HandlerInputError, ModelPackageError }[message.name as string] ?? InferenceError;
     waiter.reject(new ErrorClass(message.message));
   }
 

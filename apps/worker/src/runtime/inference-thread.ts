@@ -18,12 +18,7 @@ async function start(options: InferenceThreadOptions): Promise<void> {
     log: (message) => post({ type: 'log', message }),
   });
   const limits = options.batching;
-  port.on('message', async (request: ClassifyRequest | 'dispose') => {
-    if (request === 'dispose') {
-      await handler.dispose();
-      port.close();
-      return;
-    }
+  const classify = async (request: ClassifyRequest) => {
     try {
       const outcome = await classifyTexts(handler, request.texts, limits, { probabilities: true });
       post({ type: 'result', id: request.id, ...outcome });
@@ -31,6 +26,14 @@ async function start(options: InferenceThreadOptions): Promise<void> {
       const e = error instanceof Error ? error : new Error(String(error));
       post({ type: 'error', id: request.id, name: e.name, message: e.message });
     }
+  };
+  port.on('message', (request: ClassifyRequest | 'dispose') => {
+    if (request !== 'dispose') return void classify(request);
+    // Whether or not the session lets go cleanly, the thread is done.
+    void handler
+      .dispose()
+      .catch(() => undefined)
+      .finally(() => port.close());
   });
   const provider = (handler as { provider?: string }).provider ?? 'cpu';
   post({ type: 'ready', provider, ...limits });

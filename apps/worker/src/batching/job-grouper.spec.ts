@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TokenBatcher, type BatcherLimits, type BatchItem } from './token-batcher';
+import { JobGrouper, type BatcherLimits, type BatchItem } from './job-grouper';
 
 interface Item extends BatchItem {
   name: string;
@@ -13,14 +13,14 @@ const item = (name: string, size = 1, priority = 0): Item => ({ name, size, prio
 function harness(limits: BatcherLimits = { maxGroupTexts: 8, maxDelayMs: 50, gapMs: 2 }) {
   const groups: string[][] = [];
   const releases: (() => void)[] = [];
-  const batcher = new TokenBatcher<Item>(limits, (group) => {
+  const batcher = new JobGrouper<Item>(limits, (group) => {
     groups.push(group.map((i) => i.name));
     return new Promise<void>((resolve) => releases.push(resolve));
   });
   return { batcher, groups, release: () => releases.shift()?.() };
 }
 
-describe('TokenBatcher', () => {
+describe('JobGrouper', () => {
   it('sends a lone job soon after it arrives when idle', async () => {
     const { batcher, groups } = harness();
     batcher.add(item('a'));
@@ -140,7 +140,7 @@ describe('TokenBatcher', () => {
     let now = 0;
     const groups: string[][] = [];
     const releases: (() => void)[] = [];
-    const batcher = new TokenBatcher<Item>(
+    const batcher = new JobGrouper<Item>(
       { maxGroupTexts: 100, maxDelayMs: 30, gapMs: 10 },
       (group) => {
         groups.push(group.map((i) => i.name));

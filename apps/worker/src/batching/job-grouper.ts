@@ -28,7 +28,7 @@ export interface BatcherLimits {
  * companions while they keep arriving within `gapMs` of each other, never past `maxDelayMs`.
  * At most one group is in flight. Pure logic: no Redis, no threads.
  */
-export class TokenBatcher<T extends BatchItem> {
+export class JobGrouper<T extends BatchItem> {
   private pending: T[] = [];
   private pendingTexts = 0;
   private busy = false;
