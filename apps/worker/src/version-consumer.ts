@@ -13,7 +13,7 @@ import {
   type WebhookEvent,
   type WebhookJobData,
 } from '@app/common';
-import { packingLimits, type HandlerError } from '@app/handler';
+import { packingLimits, type HandlerError } from '@app/handler/package';
 import type { VersionRecord } from '@app/registry';
 import { JobGrouper } from './batching/job-grouper';
 import type { WorkerConfig } from './config';

@@ -3,6 +3,7 @@ export * from './errors';
 export * from './handler';
 export * from './manifest';
 export * from './model-package';
+export * from './open-model';
 export * from './onnx-session';
 export * from './packing';
 export * from './text-classification';

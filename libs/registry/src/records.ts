@@ -1,4 +1,4 @@
-import type { ModelManifest } from '@app/handler';
+import type { ModelManifest } from '@app/handler/package';
 
 /** A registered model version. */
 export interface VersionRecord {

@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
-import { MANIFEST_FILE, loadModelPackage, type ModelManifest } from '@app/handler';
+import { MANIFEST_FILE, loadModelPackage, type ModelManifest } from '@app/handler/package';
 import { ModelRegistry, type VersionRecord } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 

@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { BatchRecord } from '@app/handler';
 import {
   HandlerInputError,
   InferenceError,
   ModelPackageError,
-  type BatchRecord,
   type PackingLimits,
-} from '@app/handler';
+} from '@app/handler/package';
 import type { ClassifyRequest, InferenceThreadOptions, ThreadMessage } from './protocol';
 
 /** Answer of the inference thread for one group of texts. */
