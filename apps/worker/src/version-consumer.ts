@@ -16,6 +16,7 @@ import {
 import { packingLimits, type HandlerError } from '@app/handler/package';
 import type { VersionRecord } from '@app/registry';
 import { JobGrouper } from './batching/job-grouper';
+import { splitOutcome } from './batching/split-outcome';
 import type { WorkerConfig } from './config';
 import { InferenceClient, type GroupOutcome } from './runtime/inference-client';
 import type { WorkerMetrics } from './worker-metrics';
@@ -190,33 +191,21 @@ export class VersionConsumer {
       return;
     }
     const { batches } = outcome;
-    for (const batch of batches) {
-      this.metrics.inference.observe(this.labels, batch.inferenceMs / 1000);
-      this.metrics.batchSize.observe(this.labels, batch.size);
-      this.metrics.batchTokens.observe(this.labels, batch.paddedTokens);
-      this.metrics.padding.observe(this.labels, batch.paddedTokens / batch.realTokens - 1);
-      this.metrics.tokens.inc({ ...this.labels, kind: 'real' }, batch.realTokens);
-      this.metrics.tokens.inc({ ...this.labels, kind: 'padded' }, batch.paddedTokens);
-    }
+    this.metrics.observeBatches(this.labels, batches);
     this.lastBatch = {
       size: batches.reduce((max, b) => Math.max(max, b.size), 0),
       tokens: batches.reduce((sum, b) => sum + b.paddedTokens, 0),
       inferenceMs: batches.reduce((sum, b) => sum + b.inferenceMs, 0),
     };
-    let offset = 0;
-    for (const { job, resolve } of group) {
-      const count = job.data.texts.length;
-      const held = new Set(outcome.batchOf.slice(offset, offset + count));
-      const output = outcome.results.slice(offset, offset + count);
-      offset += count;
-      resolve({
-        output: job.data.probabilities ? output : output.map(withoutProbabilities),
-        inferenceMs: [...held].reduce((sum, b) => sum + batches[b].inferenceMs, 0),
-        batchSize: Math.max(...[...held].map((b) => batches[b].size)),
-        worker: this.config.WORKER_ID,
-      });
-      this.logger.debug({ jobId: job.id, requestId: job.data.requestId, texts: count }, 'job done');
-    }
+    const results = splitOutcome(
+      outcome,
+      group.map((p) => p.job.data),
+      this.config.WORKER_ID,
+    );
+    group.forEach(({ job, resolve }, k) => {
+      resolve(results[k]);
+      this.logger.debug({ jobId: job.id, requestId: job.data.requestId }, 'job done');
+    });
   }
 
   /** Enqueues a webhook delivery; the job id makes a repeated announcement a no-op. */
@@ -266,14 +255,6 @@ export class VersionConsumer {
     await this.webhooks?.close();
     await this.client.close();
   }
-}
-
-function withoutProbabilities(result: unknown): unknown {
-  if (result && typeof result === 'object' && 'probabilities' in result) {
-    const { probabilities: _, ...rest } = result as Record<string, unknown>;
-    return rest;
-  }
-  return result;
 }
 
 /** A handler error that says a retry cannot help fails its job for good; any other may retry. */

@@ -1,4 +1,5 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BatchRecord } from '@app/handler';
 
 const LABELS = ['model', 'version'] as const;
 
@@ -62,5 +63,17 @@ export class WorkerMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Records the forward passes of one group. */
+  observeBatches(labels: { model: string; version: string }, batches: readonly BatchRecord[]) {
+    for (const batch of batches) {
+      this.inference.observe(labels, batch.inferenceMs / 1000);
+      this.batchSize.observe(labels, batch.size);
+      this.batchTokens.observe(labels, batch.paddedTokens);
+      this.padding.observe(labels, batch.paddedTokens / batch.realTokens - 1);
+      this.tokens.inc({ ...labels, kind: 'real' }, batch.realTokens);
+      this.tokens.inc({ ...labels, kind: 'padded' }, batch.paddedTokens);
+    }
   }
 }
