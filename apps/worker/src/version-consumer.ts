@@ -110,8 +110,8 @@ export class VersionConsumer {
 
   private listen(connection: Redis): void {
     const options = { connection, prefix: this.config.KEY_PREFIX };
-    if (this.config.WEBHOOKS_ENABLED) this.webhooks = new Queue(WEBHOOK_QUEUE, options);
     this.queues = new VersionQueues(connection, this.config.KEY_PREFIX);
+    if (this.config.WEBHOOKS_ENABLED) this.webhooks = this.queues.queue(WEBHOOK_QUEUE);
     const { name, version } = this.record;
     // Online jobs get many slots; bulk chunks few, so they never crowd online jobs out.
     for (const [queueName, concurrency] of [
@@ -252,7 +252,6 @@ export class VersionConsumer {
   private async shutdown(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
     await this.queues?.close();
-    await this.webhooks?.close();
     await this.client.close();
   }
 }
