@@ -25,6 +25,8 @@ export const apiSettings = z.object({
   MAX_BODY_BYTES: intSetting(1024 * 1024, 1024),
   MAX_WAIT_S: intSetting(60, 0),
   RESULT_TTL_S: intSetting(86_400, 60),
+  /** How long a finished sync job stays pollable (for a caller who got a 504). */
+  SYNC_RESULT_TTL_S: intSetting(600, 1),
   JOB_ATTEMPTS: intSetting(3, 1),
   IDEMPOTENCY_TTL_S: intSetting(86_400, 1),
   /** Standard Webhooks secret (base64, optionally `whsec_`-prefixed); webhooks are refused without it. */

@@ -14,12 +14,24 @@ const relativeFile = z
     message: 'must be a path inside the package (no leading "/" and no "..")',
   });
 
+/** Upper bounds of the batching limits, in a manifest or set through the management API. */
+export const BATCHING_BOUNDS = {
+  max_batch_size: 4096,
+  max_batch_tokens: 1_048_576,
+  max_batch_delay_ms: 10_000,
+} as const;
+
 /** Micro-batching limits a worker applies to this model version. */
 export const batchingSchema = z
   .object({
-    max_batch_size: z.number().int().positive().default(64),
-    max_batch_tokens: z.number().int().positive().default(8192),
-    max_batch_delay_ms: z.number().nonnegative().default(5),
+    max_batch_size: z.number().int().positive().max(BATCHING_BOUNDS.max_batch_size).default(64),
+    max_batch_tokens: z
+      .number()
+      .int()
+      .positive()
+      .max(BATCHING_BOUNDS.max_batch_tokens)
+      .default(8192),
+    max_batch_delay_ms: z.number().nonnegative().max(BATCHING_BOUNDS.max_batch_delay_ms).default(5),
     /** Cost of one forward pass beyond its tokens, in tokens: how the packer trades padding for passes. */
     pass_overhead_tokens: z.number().nonnegative().default(128),
   })

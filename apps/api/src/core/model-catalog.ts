@@ -1,5 +1,6 @@
 import {
   ModelRegistry,
+  UnknownModelError,
   resolveIn,
   versionKey,
   type ModelRecord,
@@ -30,6 +31,17 @@ export class ModelCatalog {
       this.models.set(model, cached);
     }
     return resolveIn(cached.record, version);
+  }
+
+  /** True when the version is registered; reads only, and writes nothing, for any name. */
+  async has(model: string, version: string): Promise<boolean> {
+    return this.resolve(model, version).then(
+      () => true,
+      (error: unknown) => {
+        if (error instanceof UnknownModelError) return false;
+        throw error;
+      },
+    );
   }
 
   /** Fails with 503 when no live worker serves the version, so a sync caller does not hang. */

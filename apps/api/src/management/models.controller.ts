@@ -10,16 +10,22 @@ import {
   Query,
   UseGuards,
 } from '@nestjs/common';
+import { BATCHING_BOUNDS } from '@app/handler/package';
 import { Problem } from '../core/problem';
 import { ManagementTokenGuard } from './management-token.guard';
 import { ModelsService } from './models.service';
 
-/** Reads an optional non-negative integer query parameter, with a 400 naming it when bad. */
-function intParam(name: string, value: string | undefined): number | undefined {
+/** Most workers a version may ask for: a bound on what one request can make the fleet start. */
+export const MAX_WORKERS_PER_VERSION = 64;
+
+/** Reads an optional integer query parameter in [0, max], with a 400 naming it when bad. */
+function intParam(name: string, value: string | undefined, max: number): number | undefined {
   if (value === undefined || value === '') return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0)
-    throw new Problem(400, 'Invalid request', `${name} must be a non-negative integer`);
+  if (!Number.isInteger(n) || n < 0 || n > max)
+    throw new Problem(400, 'Invalid request', `${name} must be an integer from 0 to ${max}`, {
+      errors: [{ pointer: `#/${name}`, detail: `must be an integer from 0 to ${max}` }],
+    });
   return n;
 }
 
@@ -46,9 +52,9 @@ export class ModelsController {
       throw new Problem(400, 'Invalid request', 'url (a package in the model store) is required');
     return this.models.register({
       url,
-      initialWorkers: intParam('initial_workers', initialWorkers),
-      batchSize: intParam('batch_size', batchSize),
-      maxBatchDelay: intParam('max_batch_delay', maxBatchDelay),
+      initialWorkers: intParam('initial_workers', initialWorkers, MAX_WORKERS_PER_VERSION),
+      batchSize: intParam('batch_size', batchSize, BATCHING_BOUNDS.max_batch_size),
+      maxBatchDelay: intParam('max_batch_delay', maxBatchDelay, BATCHING_BOUNDS.max_batch_delay_ms),
     });
   }
 
@@ -71,8 +77,8 @@ export class ModelsController {
     return this.models.scale(
       name,
       undefined,
-      intParam('min_worker', min),
-      intParam('max_worker', max),
+      intParam('min_worker', min, MAX_WORKERS_PER_VERSION),
+      intParam('max_worker', max, MAX_WORKERS_PER_VERSION),
     );
   }
 
@@ -96,8 +102,8 @@ export class ModelsController {
     return this.models.scale(
       name,
       version,
-      intParam('min_worker', min),
-      intParam('max_worker', max),
+      intParam('min_worker', min, MAX_WORKERS_PER_VERSION),
+      intParam('max_worker', max, MAX_WORKERS_PER_VERSION),
     );
   }
 

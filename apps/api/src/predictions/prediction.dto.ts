@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeIssues } from '@app/handler';
+import { describeIssues } from '@app/handler/package';
 import { badRequest, Problem } from '../core/problem';
 
 /** Bounds a request's texts must respect. */

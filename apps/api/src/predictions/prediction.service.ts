@@ -17,7 +17,7 @@ import { WebhookDeliveryStore } from '../webhooks/webhook-delivery.store';
 import { WebhookTargetGuard } from '../webhooks/webhook-target-guard';
 import { IdempotencyStore } from './idempotency.store';
 import { describePrediction, unfinished, type PredictionView } from './prediction-view';
-import { PredictionStore } from './prediction.store';
+import { PredictionStore, type StoredPrediction } from './prediction.store';
 
 export interface CreatePrediction {
   model: string;
@@ -65,7 +65,7 @@ export class PredictionService {
     } else {
       try {
         if (request.webhook) await this.webhookGuard.assertAllowed(request.webhook.url);
-        await this.enqueue(record, request, id);
+        await this.enqueue(record, request, id, 'async');
       } catch (error) {
         if (key) await this.idempotency.release(key);
         throw error;
@@ -100,7 +100,7 @@ export class PredictionService {
       this.config.SYNC_TIMEOUT_MS,
       { checkFirst: false },
     );
-    await this.enqueue(record, request, id);
+    await this.enqueue(record, request, id, 'sync');
     const outcome = await answer;
     if (outcome.status === 'completed') {
       count('succeeded');
@@ -122,8 +122,7 @@ export class PredictionService {
 
   /** The prediction resource; 404 for an unknown or expired id. */
   async view(id: string): Promise<PredictionView> {
-    const found = await this.store.find(id);
-    if (!found) throw notFound(`no prediction with id "${id}" (unknown or expired)`);
+    const found = await this.find(id);
     // A job canceled while queued left its queue; its last view was kept.
     if (!found.job) {
       const kept = JSON.parse(found.canceledView) as PredictionView;
@@ -136,8 +135,7 @@ export class PredictionService {
 
   /** Cancels a prediction that has not finished; a finished one answers 409. */
   async cancel(id: string): Promise<PredictionView> {
-    const found = await this.store.find(id);
-    if (!found) throw notFound(`no prediction with id "${id}" (unknown or expired)`);
+    const found = await this.find(id);
     const status = found.job ? describePrediction(found.job, found.state).status : 'canceled';
     if (!found.job || !unfinished(status)) {
       throw new Problem(409, 'Already finished', `prediction "${id}" is ${status}`, {
@@ -155,7 +153,26 @@ export class PredictionService {
     return canceled;
   }
 
-  private async enqueue(record: VersionRecord, request: CreatePrediction, id: string) {
+  /**
+   * The stored prediction; 404 for an id this API never made, of a version that is not
+   * registered (such an id touches no queue), or expired.
+   */
+  private async find(id: string): Promise<StoredPrediction> {
+    const version = PredictionStore.versionOf(id);
+    const found =
+      version && (await this.catalog.has(version.model, version.version))
+        ? await this.store.find(id, version)
+        : undefined;
+    if (!found) throw notFound(`no prediction with id "${id}" (unknown or expired)`);
+    return found;
+  }
+
+  private async enqueue(
+    record: VersionRecord,
+    request: CreatePrediction,
+    id: string,
+    kind: 'sync' | 'async',
+  ) {
     const data: PredictionJobData = {
       model: record.name,
       version: record.version,
@@ -165,7 +182,7 @@ export class PredictionService {
       webhook: request.webhook,
     };
     if (request.webhook) await this.webhookState.init(id, request.webhook);
-    await this.store.add(id, data);
+    await this.store.add(id, data, kind);
   }
 }
 

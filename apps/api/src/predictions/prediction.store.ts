@@ -45,9 +45,13 @@ export class PredictionStore {
     return `${this.config.KEY_PREFIX}:canceled:${id}`;
   }
 
-  /** Puts a prediction job on its version's queue, kept for RESULT_TTL_S once finished. */
-  async add(id: string, data: PredictionJobData): Promise<void> {
-    const ttl = this.config.RESULT_TTL_S;
+  /**
+   * Puts a prediction job on its version's queue. Once finished, an async prediction is kept for
+   * RESULT_TTL_S; a sync one only for SYNC_RESULT_TTL_S, the time a caller who got a 504 has to
+   * poll it.
+   */
+  async add(id: string, data: PredictionJobData, kind: 'sync' | 'async'): Promise<void> {
+    const ttl = kind === 'sync' ? this.config.SYNC_RESULT_TTL_S : this.config.RESULT_TTL_S;
     await this.queues.online<PredictionJobData>(data.model, data.version).add('predict', data, {
       jobId: id,
       attempts: this.config.JOB_ATTEMPTS,
@@ -61,9 +65,10 @@ export class PredictionStore {
    * The prediction and its state, read so that they agree: a finished job's state comes from
    * the job's own fields, never from a second read that may see a later moment.
    */
-  async find(id: string): Promise<StoredPrediction | undefined> {
-    const version = PredictionStore.versionOf(id);
-    if (!version) return undefined;
+  async find(
+    id: string,
+    version: { model: string; version: string },
+  ): Promise<StoredPrediction | undefined> {
     const queue = this.queues.online<PredictionJobData>(version.model, version.version);
     const [job, canceled] = await Promise.all([
       queue.getJob(id) as Promise<PredictionJob | undefined>,
