@@ -40,8 +40,12 @@ export const apiSettings = z.object({
   DATA_DIR: z.string().default('data'),
   /** Rows per chunk job of a batch. */
   BATCH_CHUNK_SIZE: intSetting(128, 1, 4096),
-  /** Largest CSV or JSONL upload to `POST /v1/batches`. */
+  /** Largest CSV or JSONL upload to `POST /v1/batches`, as sent and once decoded. */
   BATCH_MAX_BYTES: intSetting(256 * 1024 * 1024, 1024),
+  /** Longest record (line) of a dataset. */
+  BATCH_MAX_RECORD_BYTES: intSetting(1024 * 1024, 1024),
+  /** Most columns of a CSV dataset. */
+  BATCH_MAX_COLUMNS: intSetting(1000, 1),
 });
 
 export type ApiConfig = z.infer<typeof apiSettings>;

@@ -1,8 +1,9 @@
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, realpathSync, statSync } from 'node:fs';
 import { extname, isAbsolute, relative, resolve } from 'node:path';
-import { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { Problem } from '../core/problem';
 import type { CreateBatchOptions } from './batch.dto';
+import { limitedUpload, lineLimit, type LineLimits } from './upload-limits';
 
 /** A dataset to read, and how. */
 export interface BatchInput {
@@ -10,21 +11,46 @@ export interface BatchInput {
   format: 'csv' | 'jsonl';
 }
 
-/** An uploaded dataset: the body and its content type. */
+/** An uploaded dataset: the body, not read yet, and its headers. */
 export interface Upload {
-  body: string;
+  body: Readable;
   contentType: string;
+  contentEncoding?: string;
+  contentLength?: number;
 }
 
-/** The dataset of a batch: the upload, or a file of the data folder named by `path`. */
+/** Bounds on what a batch may read. */
+export interface InputLimits {
+  /** Largest upload, as sent and once decoded. */
+  maxBytes: number;
+  /** Bounds on each line of an upload or a data-folder file. */
+  line: LineLimits;
+}
+
+/**
+ * The dataset of a batch: the upload, or a file of the data folder named by `path`. Nothing is
+ * read here; the stream fails with a 413 as soon as a limit is passed.
+ */
 export function openBatchInput(
   options: CreateBatchOptions,
   dataDir: string,
+  limits: InputLimits,
   upload?: Upload,
 ): BatchInput {
   if (upload) {
+    if (upload.contentLength !== undefined && upload.contentLength > limits.maxBytes) {
+      throw new Problem(
+        413,
+        'Payload too large',
+        `the upload is over the limit of ${limits.maxBytes} bytes`,
+      );
+    }
     const format = options.format ?? (/csv/.test(upload.contentType) ? 'csv' : 'jsonl');
-    return { input: Readable.from([upload.body]), format };
+    const line = lineLimitsOf(format, limits);
+    return {
+      input: limitedUpload(upload.body, upload.contentEncoding, { ...limits, line }),
+      format,
+    };
   }
   if (!options.path) {
     throw new Problem(
@@ -33,17 +59,44 @@ export function openBatchInput(
       'send the file as the body (text/csv or application/x-ndjson), or name a "path" in the data folder',
     );
   }
-  const root = resolve(dataDir);
-  const file = resolve(root, options.path);
-  const inside = relative(root, file);
-  if (inside.startsWith('..') || isAbsolute(inside)) {
-    throw new Problem(400, 'Invalid request', `"${options.path}" is outside the data folder`);
-  }
-  if (!existsSync(file) || !statSync(file).isFile()) {
-    throw new Problem(404, 'Not found', `"${options.path}" is not a file of the data folder`);
-  }
+  const file = dataFile(dataDir, options.path);
   const format = options.format ?? (extname(file).toLowerCase() === '.csv' ? 'csv' : 'jsonl');
-  return { input: createReadStream(file), format };
+  const input = lineLimit(lineLimitsOf(format, limits));
+  pipeline(createReadStream(file), input, () => undefined);
+  return { input, format };
+}
+
+/** The comma bound is for CSV records only: a JSON line's commas cost a parser nothing much. */
+const lineLimitsOf = (format: 'csv' | 'jsonl', limits: InputLimits): LineLimits =>
+  format === 'csv' ? limits.line : { maxBytes: limits.line.maxBytes };
+
+/**
+ * The real path of a file of the data folder. The path must stay inside the folder as written
+ * and again once every symlink on the way is resolved: a link inside the folder that points
+ * out of it is refused like `../`.
+ */
+function dataFile(dataDir: string, path: string): string {
+  const outside = () => new Problem(400, 'Invalid request', `"${path}" is outside the data folder`);
+  const notFound = () =>
+    new Problem(404, 'Not found', `"${path}" is not a file of the data folder`);
+  const root = resolve(dataDir);
+  if (!inside(root, resolve(root, path))) throw outside();
+  let real: string;
+  let realRoot: string;
+  try {
+    realRoot = realpathSync(root);
+    real = realpathSync(resolve(root, path));
+  } catch {
+    throw notFound();
+  }
+  if (!inside(realRoot, real)) throw outside();
+  if (!statSync(real).isFile()) throw notFound();
+  return real;
+}
+
+function inside(root: string, file: string): boolean {
+  const rel = relative(root, file);
+  return !rel.startsWith('..') && !isAbsolute(rel);
 }
 
 /**

@@ -12,6 +12,7 @@ import { scoredRows, summarize, type ScoredRow } from './batch-results';
 import { BatchStore, type BatchRecord } from './batch.store';
 import { describeBatch, type BatchView } from './batch-view';
 import { readDataset, type RowError } from './dataset-reader';
+import { asUploadProblem } from './upload-limits';
 
 /**
  * Bulk scoring: reads a dataset, splits it into chunk jobs, reports progress, cancels, sums up,
@@ -32,7 +33,19 @@ export class BatchService {
   async create(options: CreateBatchOptions, upload?: Upload): Promise<BatchView> {
     const record = await this.catalog.resolve(options.model, options.version);
     if (options.webhook) await this.webhookGuard.assertAllowed(options.webhook);
-    const { input, format } = openBatchInput(options, this.config.DATA_DIR, upload);
+    const { input, format } = openBatchInput(
+      options,
+      this.config.DATA_DIR,
+      {
+        maxBytes: this.config.BATCH_MAX_BYTES,
+        line: {
+          maxBytes: this.config.BATCH_MAX_RECORD_BYTES,
+          // Quoted commas in texts count too: allow far more than columns.
+          maxCommas: 10 * this.config.BATCH_MAX_COLUMNS,
+        },
+      },
+      upload,
+    );
     const dataset = await readDataset(
       input,
       format,
@@ -45,7 +58,13 @@ export class BatchService {
         columns: options.columns,
       },
       record.labels,
-    );
+      {
+        maxRecordBytes: this.config.BATCH_MAX_RECORD_BYTES,
+        maxColumns: this.config.BATCH_MAX_COLUMNS,
+      },
+    ).catch((error: unknown) => {
+      throw asUploadProblem(error);
+    });
     if (dataset.rows.length === 0) {
       throw new Problem(
         422,

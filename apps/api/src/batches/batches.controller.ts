@@ -2,22 +2,25 @@ import {
   Body,
   Controller,
   Get,
-  Headers,
   HttpCode,
   Param,
   Post,
   Query,
+  Req,
   Res,
   UseGuards,
 } from '@nestjs/common';
 import { ApiBody, ApiTags } from '@nestjs/swagger';
 import { stringify } from 'csv-stringify/sync';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { ApiKeyGuard } from '../core/api-key.guard';
 import { toJsonSchema } from '../predictions/prediction.dto';
 import { createBatchSchema, parseBatchOptions } from './batch.dto';
 import { BatchService } from './batch.service';
 import type { BatchView } from './batch-view';
+
+/** Content types of a dataset sent as the body; the body is then read as a stream, not parsed. */
+const DATASET_TYPES = /^\s*(text\/csv|application\/x-ndjson|application\/jsonl)\s*(;|$)/i;
 
 /** Bulk scoring of CSV or JSONL datasets. */
 @ApiTags('batches')
@@ -33,18 +36,30 @@ export class BatchesController {
   @Post()
   @HttpCode(202)
   @ApiBody({ schema: toJsonSchema(createBatchSchema) })
-  create(
+  async create(
     @Body() body: unknown,
     @Query() query: Record<string, string>,
-    @Headers('content-type') contentType: string | undefined,
+    @Req() request: Request,
     @Res({ passthrough: true }) response: Response,
   ): Promise<BatchView> {
-    const upload = typeof body === 'string' ? { body, contentType: contentType ?? '' } : undefined;
-    const options = parseBatchOptions(upload ? query : body);
-    return this.batches.create(options, upload).then((view) => {
+    const contentType = request.header('content-type') ?? '';
+    const upload = DATASET_TYPES.test(contentType)
+      ? {
+          body: request,
+          contentType,
+          contentEncoding: request.header('content-encoding'),
+          contentLength: Number(request.header('content-length') ?? NaN) || undefined,
+        }
+      : undefined;
+    try {
+      const view = await this.batches.create(parseBatchOptions(upload ? query : body), upload);
       response.location(view.urls.get);
       return view;
-    });
+    } catch (error) {
+      // Refused before the whole upload was read: close the connection rather than read the rest.
+      if (upload && !request.complete) response.setHeader('connection', 'close');
+      throw error;
+    }
   }
 
   @Get(':id')

@@ -1,6 +1,8 @@
 import { parse } from 'csv-parse';
-import { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import type { BulkRow } from '@app/common';
+import { Problem } from '../core/problem';
 
 /** How the columns of an input file make a row to score. */
 export interface ColumnMapping {
@@ -34,6 +36,14 @@ export interface Dataset {
   errors: RowError[];
 }
 
+/** Bounds on one record of an input, so that no record can hold the event loop or the memory. */
+export interface RecordLimits {
+  /** Longest record, in bytes (of a CSV field or record, or of a JSON line). */
+  maxRecordBytes: number;
+  /** Most columns of a CSV header (or of the `columns` given for a header-less file). */
+  maxColumns: number;
+}
+
 /**
  * Reads a CSV (header row, or `columns` given) or JSONL input and maps each record to a row.
  * A malformed record (bad CSV quoting, invalid JSON line, missing text column, empty text,
@@ -44,6 +54,7 @@ export async function readDataset(
   format: 'csv' | 'jsonl',
   mapping: ColumnMapping,
   labels: readonly string[],
+  limits: RecordLimits,
 ): Promise<Dataset> {
   const dataset: Dataset = { rows: [], errors: [] };
   const add = (line: number, record: Record<string, unknown>) => {
@@ -54,6 +65,8 @@ export async function readDataset(
   if (format === 'jsonl') {
     let line = 0;
     let pending = '';
+    // A character may straddle two chunks: decode across them.
+    const decoder = new StringDecoder('utf8');
     const consume = (text: string) => {
       line++;
       if (text.trim() === '') return;
@@ -71,25 +84,40 @@ export async function readDataset(
       add(line, record as Record<string, unknown>);
     };
     for await (const chunk of input) {
-      const parts = (pending + chunk.toString()).split('\n');
+      const parts = (pending + decoder.write(chunk as Buffer)).split('\n');
       pending = parts.pop() ?? '';
+      if (pending.length > limits.maxRecordBytes) throw tooLarge(line + 1, limits);
       parts.forEach((part) => consume(part.replace(/\r$/, '')));
     }
+    pending += decoder.end();
     if (pending !== '') consume(pending);
     return dataset;
   }
-  const parser = input.pipe(
-    parse({
-      columns: mapping.columns ?? true,
-      bom: true,
-      info: true,
-      relax_column_count: true,
-      skip_empty_lines: true,
-      skip_records_with_error: true,
-    }),
-  );
-  parser.on('skip', (error: Error & { lines?: number }) => {
+  const columns = (header: string[]) => {
+    if (header.length > limits.maxColumns) {
+      throw new Problem(
+        400,
+        'Invalid request',
+        `the input has more than ${limits.maxColumns} columns`,
+      );
+    }
+    return header;
+  };
+  if (mapping.columns) columns(mapping.columns);
+  const parser = parse({
+    columns: mapping.columns ?? columns,
+    bom: true,
+    info: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    skip_records_with_error: true,
+    max_record_size: limits.maxRecordBytes,
+  });
+  // The parser fails with its input, whatever stage of it failed.
+  pipeline(input, parser, () => undefined);
+  parser.on('skip', (error: Error & { lines?: number; code?: string }) => {
     const line = error.lines ?? 0;
+    if (error.code === 'CSV_MAX_RECORD_SIZE') return parser.destroy(tooLarge(line, limits));
     // One broken record can raise several errors; it is one bad row.
     if (dataset.errors.at(-1)?.line === line) return;
     dataset.errors.push({ line, error: `malformed CSV: ${error.message}` });
@@ -103,6 +131,13 @@ export async function readDataset(
   dataset.errors.sort((a, b) => a.line - b.line);
   return dataset;
 }
+
+const tooLarge = (line: number, limits: RecordLimits) =>
+  new Problem(
+    413,
+    'Payload too large',
+    `record ${line} is over the limit of ${limits.maxRecordBytes} bytes`,
+  );
 
 function toRow(
   line: number,

@@ -77,14 +77,7 @@ export async function createHttpApp(
       type: ['application/json', '+json'],
     }),
   );
-  // Dataset uploads to /v1/batches: CSV or JSONL bodies, under their own size limit.
-  app.use(
-    '/v1/batches',
-    express.text({
-      limit: config.BATCH_MAX_BYTES,
-      type: ['text/csv', 'application/x-ndjson', 'application/jsonl'],
-    }),
-  );
+  // Dataset uploads to /v1/batches are read as a stream by the batches feature.
   app.use(express.text({ limit: config.MAX_BODY_BYTES, type: 'text/plain' }));
   return app;
 }
