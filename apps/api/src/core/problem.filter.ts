@@ -47,6 +47,13 @@ export function toProblem(error: unknown): Problem {
     const limit = (error as { limit?: number }).limit;
     return new Problem(413, 'Payload too large', `the body is over the limit of ${limit} bytes`);
   }
+  // Any other refusal of a body parser (unsupported charset or encoding: 415; a body that cannot
+  // be decoded or read: 400) carries its own client-error status.
+  const { status, expose } = error as { status?: unknown; expose?: unknown };
+  const fromParser = parserType !== undefined || expose === true;
+  if (fromParser && typeof status === 'number' && status >= 400 && status < 500) {
+    return new Problem(status, TITLES[status] ?? 'Invalid request', (error as Error).message);
+  }
   if (error instanceof HttpException) {
     const status = error.getStatus();
     return new Problem(status, TITLES[status] ?? error.message, error.message);
