@@ -10,6 +10,18 @@ const columnList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)
     : v,
 );
 
+/** Fields of a results row; a passthrough column may not take one of these names. */
+const RESULT_FIELDS = new Set([
+  'line',
+  'id',
+  'label',
+  'label_name',
+  'probability',
+  'probabilities',
+  'output',
+  'gold',
+]);
+
 /**
  * Options of `POST /v1/batches`: the JSON body (with `path`), or the query string of an
  * uploaded CSV/JSONL body. Query values arrive as strings; lists may be comma-separated.
@@ -33,7 +45,17 @@ export const createBatchSchema = z
       .optional(),
     webhook: z.string().url().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((options, context) => {
+    const taken = (options.passthrough ?? []).filter((c) => RESULT_FIELDS.has(c));
+    if (taken.length) {
+      context.addIssue({
+        code: 'custom',
+        path: ['passthrough'],
+        message: `cannot pass through ${taken.join(', ')}: results use these names (${[...RESULT_FIELDS].join(', ')})`,
+      });
+    }
+  });
 
 export type CreateBatchOptions = z.infer<typeof createBatchSchema>;
 
