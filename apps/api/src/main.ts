@@ -11,6 +11,7 @@ import { InferenceModule } from './inference.module';
 import { QueueHub } from './infra/queue-hub';
 import type { SharedServices } from './infra/shared';
 import { managementToken } from './management/management-token';
+import { requireManagementToken } from './management/management-token.guard';
 import { ManagementModule } from './management/management.module';
 import { ModelStore } from './management/model-store';
 import { mountQueueBoard } from './management/queue-board';
@@ -102,6 +103,7 @@ async function bootstrap(): Promise<void> {
     management,
     'modelfleet management API',
     'Model versions, defaults, traffic splits and worker ranges.',
+    requireManagementToken(token),
   );
   await management.get(ModelStore).registerConfigured();
   const inference = await createApp('inference', InferenceModule.forRoot(shared), shared, logger);

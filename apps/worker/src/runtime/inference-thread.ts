@@ -11,16 +11,19 @@ const port = parentPort!;
 const post = (message: ThreadMessage) => port.postMessage(message);
 
 async function start(options: InferenceThreadOptions): Promise<void> {
-  const { handler } = await openModel(options.packagePath, {
+  const { pkg, handler } = await openModel(options.packagePath, {
     device: options.device,
     intraOpNumThreads: options.intraOpNumThreads,
     maxArchiveBytes: options.maxArchiveBytes,
+    maxArchiveEntries: options.maxArchiveEntries,
+    allowPackageCode: options.allowPackageCode,
     log: (message) => post({ type: 'log', message }),
   });
   const limits = options.batching;
   port.on('message', async (request: ClassifyRequest | 'dispose') => {
     if (request === 'dispose') {
       await handler.dispose();
+      await pkg.release();
       port.close();
       return;
     }
