@@ -170,9 +170,12 @@ describe('observability', () => {
       '/v1/predictions/{id}',
       '/v1/predictions/{id}/cancel',
     ]);
-    const management = (await (await fetch(`${stack.managementUrl}/docs-json`)).json()) as {
-      paths: Record<string, object>;
-    };
+    // The management port's documents need its token, as every route of it does.
+    const management = (await (
+      await fetch(`${stack.managementUrl}/docs-json`, {
+        headers: { authorization: `Bearer ${MANAGEMENT_TOKEN}` },
+      })
+    ).json()) as { paths: Record<string, object> };
     assert.deepEqual(Object.keys(management.paths).sort(), [
       '/models',
       '/models/{name}',

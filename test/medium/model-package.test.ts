@@ -61,10 +61,7 @@ describe('model package loader', () => {
       'config.json',
       'reference.json',
     ]);
-    const fromArchive = await openModel(file, {
-      device: 'cpu',
-      extractRoot: join(tmpdir(), 'mf-extract-test'),
-    });
+    const fromArchive = await openModel(file, { device: 'cpu' });
     const fromFolder = await openModel(DEMO_MODEL, { device: 'cpu' });
     const texts = ['Apple unveils a new phone'];
     assert.deepEqual(
@@ -72,6 +69,7 @@ describe('model package loader', () => {
       (await runBatch(fromFolder.handler, texts)).results,
     );
     await fromArchive.handler.dispose();
+    await fromArchive.pkg.release();
     await fromFolder.handler.dispose();
   });
 
@@ -141,7 +139,9 @@ describe('model package loader', () => {
   });
 
   it('runs a custom handler module named by the package', async () => {
-    const { handler } = await openModel(join(fixtures, 'keyword-handler'));
+    const { handler } = await openModel(join(fixtures, 'keyword-handler'), {
+      allowPackageCode: true,
+    });
     const { results } = await runBatch(handler, ['The business of sports', 'big business news']);
     assert.deepEqual(results, [
       { label: 0, label_name: 'sports', custom: true },

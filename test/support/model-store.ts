@@ -1,4 +1,11 @@
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MANIFEST_FILE } from '@app/handler';
@@ -16,11 +23,23 @@ export function demoModelStore(versions: { version: string; labels?: string[] }[
   for (const { version, labels } of versions) {
     const dir = join(store, `ag-news-bert-v${version}`);
     mkdirSync(dir);
-    for (const file of SHARED_FILES) symlinkSync(join(DEMO_MODEL, file), join(dir, file));
+    for (const file of SHARED_FILES) shareFile(join(DEMO_MODEL, file), join(dir, file));
     writeFileSync(
       join(dir, MANIFEST_FILE),
       JSON.stringify({ ...manifest, version, ...(labels ? { labels } : {}) }),
     );
   }
   return store;
+}
+
+/**
+ * A hard link where the file system allows one, else a copy. Never a symlink: a package whose
+ * files resolve outside its folder is refused.
+ */
+function shareFile(source: string, target: string): void {
+  try {
+    linkSync(source, target);
+  } catch {
+    copyFileSync(source, target);
+  }
 }

@@ -16,6 +16,8 @@ export interface StackOptions {
   env?: Record<string, string>;
   workers?: number;
   workerEnv?: Record<string, string>;
+  /** A Redis the test started (stopped with the stack); default: a fresh open one. */
+  redis?: TestRedis;
   /** Wait for /ping to say Healthy (default true; needs a worker). */
   waitHealthy?: boolean;
 }
@@ -36,7 +38,7 @@ export class Stack {
   ) {}
 
   static async start(options: StackOptions = {}): Promise<Stack> {
-    const redis = await startTestRedis();
+    const redis = options.redis ?? (await startTestRedis());
     const port = await freePort();
     const managementPort = await freePort();
     const secret = `whsec_${randomBytes(24).toString('base64')}`;

@@ -1,16 +1,26 @@
 import { z } from 'zod';
 import { boolSetting, commonSettings, intSetting, listSetting, parseEnv } from '@app/common';
 
+/**
+ * What a management token must be, from MANAGEMENT_TOKEN or from MANAGEMENT_TOKEN_FILE alike:
+ * long enough not to be guessed, and without spaces, which no Authorization header can carry.
+ */
+export const managementTokenSchema = z
+  .string()
+  .min(16, 'a management token needs at least 16 characters')
+  .regex(/^\S+$/, 'a management token cannot contain spaces');
+
 /** Every setting of the API process, read from the environment once at start. */
 export const apiSettings = z.object({
   ...commonSettings,
-  API_HOST: z.string().default('0.0.0.0'),
+  /** Interface of the three ports: loopback unless a deployment opens them (`0.0.0.0`). */
+  API_HOST: z.string().default('127.0.0.1'),
   API_PORT: intSetting(8080, 0, 65535),
   MANAGEMENT_PORT: intSetting(8081, 0, 65535),
   /** Port of /metrics (Prometheus), /healthz and /readyz. */
   METRICS_PORT: intSetting(8082, 0, 65535),
   /** Bearer token of the management API; when unset, read from (or created in) MANAGEMENT_TOKEN_FILE. */
-  MANAGEMENT_TOKEN: z.string().min(16).optional(),
+  MANAGEMENT_TOKEN: managementTokenSchema.optional(),
   MANAGEMENT_TOKEN_FILE: z.string().default('.data/management-token'),
   /** Turning this off leaves the management API open: only for a trusted network. */
   MANAGEMENT_AUTH: boolSetting(true),
@@ -36,6 +46,10 @@ export const apiSettings = z.object({
   WEBHOOK_TIMEOUT_MS: intSetting(10_000, 1),
   WEBHOOKS_ENABLED: boolSetting(true),
   MAX_ARCHIVE_BYTES: intSetting(1024 ** 3, 1),
+  /** Most entries a package archive may hold. */
+  MAX_ARCHIVE_ENTRIES: intSetting(1000, 1),
+  /** Accept packages whose handler is their own JavaScript: code execution, trusted packages only. */
+  ALLOW_PACKAGE_CODE: boolSetting(false),
   /** Folder whose files `POST /v1/batches` may read by path. */
   DATA_DIR: z.string().default('data'),
   /** Rows per chunk job of a batch. */

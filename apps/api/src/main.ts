@@ -15,6 +15,7 @@ import { ModelCatalog } from './core/model-catalog';
 import { mountOpenApi } from './core/openapi';
 import { InferenceModule } from './inference.module';
 import { managementToken } from './management/management-token';
+import { requireManagementToken } from './management/management-token.guard';
 import { ManagementModule } from './management/management.module';
 import { ModelPackages } from './management/model-packages';
 import { mountQueueBoard } from './management/queue-board';
@@ -50,6 +51,7 @@ async function bootstrap(): Promise<void> {
     management,
     'modelfleet management API',
     'Model versions, defaults, traffic splits and worker ranges.',
+    requireManagementToken(token),
   );
   await management.get(ModelPackages).registerConfigured();
   const inference = await createHttpApp('inference', InferenceModule.forRoot(shared), shared);

@@ -73,6 +73,8 @@ export async function archiveCommand(options: ArchiveOptions): Promise<string> {
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
-  await loadModelPackage(target);
+  // Checks the archive only: nothing of it runs here, so a handler module is accepted.
+  const pkg = await loadModelPackage(target, { allowPackageCode: true });
+  await pkg.release();
   return target;
 }

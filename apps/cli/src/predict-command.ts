@@ -1,5 +1,10 @@
 import { createInterface } from 'node:readline';
+import { z } from 'zod';
+import { boolSetting, parseEnv } from '@app/common';
 import { classifyTexts, openModel, type DeviceChoice, packingLimits } from '@app/handler';
+
+/** Settings `modelfleet predict` reads: it runs a package in this process, as a worker does. */
+export const predictSettings = z.object({ ALLOW_PACKAGE_CODE: boolSetting(false) });
 
 export interface PredictOptions {
   model: string;
@@ -19,7 +24,9 @@ export async function readStdinLines(): Promise<string[]> {
 
 /** Classifies texts with the package's handler, in this process, and returns the results. */
 export async function predictCommand(texts: string[], options: PredictOptions): Promise<unknown[]> {
+  const { ALLOW_PACKAGE_CODE } = parseEnv(predictSettings);
   const { pkg, handler } = await openModel(options.model, {
+    allowPackageCode: ALLOW_PACKAGE_CODE,
     device: options.device,
     intraOpNumThreads: Number(options.threads),
   });
@@ -31,5 +38,6 @@ export async function predictCommand(texts: string[], options: PredictOptions): 
     return outcome.results;
   } finally {
     await handler.dispose();
+    await pkg.release();
   }
 }

@@ -28,10 +28,15 @@ export const workerSettings = z.object({
   WORKER_TTL_MS: intSetting(10_000, 500),
   REGISTRY_POLL_MS: intSetting(2000, 100),
   MAX_ARCHIVE_BYTES: intSetting(1024 ** 3, 1),
+  /** Most entries a package archive may hold. */
+  MAX_ARCHIVE_ENTRIES: intSetting(1000, 1),
+  /** Run handler modules that packages carry: code execution, trusted packages only. */
+  ALLOW_PACKAGE_CODE: boolSetting(false),
   WEBHOOKS_ENABLED: boolSetting(true),
   /** Port of /metrics, /healthz and /readyz (0 picks a free one). */
   WORKER_METRICS_PORT: intSetting(9464, 0, 65535),
-  WORKER_METRICS_HOST: z.string().default('0.0.0.0'),
+  /** Interface of that port: loopback unless a deployment opens it (`0.0.0.0`). */
+  WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
 });
 
 export type WorkerConfig = z.infer<typeof workerSettings>;

@@ -89,6 +89,8 @@ export class VersionConsumer {
         device: config.DEVICE,
         intraOpNumThreads: config.INTRA_OP_THREADS,
         maxArchiveBytes: config.MAX_ARCHIVE_BYTES,
+        maxArchiveEntries: config.MAX_ARCHIVE_ENTRIES,
+        allowPackageCode: config.ALLOW_PACKAGE_CODE,
         batching: packingLimits(record.manifest.batching),
       },
       (message) => log.warn(message),

@@ -41,8 +41,11 @@ export const manifestSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, "_", "." or "-"'),
     version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, "_", "." or "-"'),
-    /** `text-classification`, or a JS module inside the package (e.g. `handler.js`). */
-    handler: z.string().min(1).default(TEXT_CLASSIFICATION),
+    /**
+     * `text-classification`, or a JS module inside the package (e.g. `handler.js`), which is
+     * loaded only where package code is allowed.
+     */
+    handler: relativeFile.default(TEXT_CLASSIFICATION),
     model_file: relativeFile.optional(),
     tokenizer_file: relativeFile.optional(),
     vocab_file: relativeFile.optional(),

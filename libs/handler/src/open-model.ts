@@ -1,11 +1,17 @@
-import { join } from 'node:path';
 import { ModelPackageError } from './errors';
 import type { DeviceChoice, Handler, HandlerContext } from './handler';
 import { TEXT_CLASSIFICATION } from './manifest';
-import { loadModelPackage, type LoadOptions, type ModelPackage } from './model-package';
+import {
+  loadModelPackage,
+  packageFile,
+  type LoadOptions,
+  type ModelPackage,
+} from './model-package';
 import { TextClassificationHandler } from './text-classification';
 
 export interface HandlerOptions {
+  /** Run a handler module the package carries (default false): see `LoadOptions`. */
+  readonly allowPackageCode?: boolean;
   readonly device?: DeviceChoice;
   readonly intraOpNumThreads?: number;
   readonly log?: (message: string) => void;
@@ -21,7 +27,7 @@ export async function createHandler(
   pkg: ModelPackage,
   options: HandlerOptions = {},
 ): Promise<Handler<unknown>> {
-  const handler = instantiate(pkg);
+  const handler = instantiate(pkg, options.allowPackageCode ?? false);
   const context: HandlerContext = {
     modelDir: pkg.dir,
     manifest: pkg.manifest,
@@ -49,18 +55,29 @@ export async function openModel(
   options: HandlerOptions & LoadOptions = {},
 ): Promise<{ pkg: ModelPackage; handler: Handler<unknown> }> {
   const pkg = await loadModelPackage(location, options);
-  return { pkg, handler: await createHandler(pkg, options) };
+  try {
+    return { pkg, handler: await createHandler(pkg, options) };
+  } catch (error) {
+    await pkg.release();
+    throw error;
+  }
 }
 
 type HandlerClass = new () => Handler<unknown>;
 
-function instantiate(pkg: ModelPackage): Handler<unknown> {
+function instantiate(pkg: ModelPackage, allowPackageCode: boolean): Handler<unknown> {
   const name = pkg.manifest.handler;
   if (name === TEXT_CLASSIFICATION) return new TextClassificationHandler();
+  const where = `${pkg.manifest.name} ${pkg.manifest.version}`;
+  if (!allowPackageCode) {
+    throw new ModelPackageError(
+      `model ${where} has a handler module (${name}), and loading code from a package is off`,
+    );
+  }
   let exported: { default?: HandlerClass; Handler?: HandlerClass };
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    exported = require(join(pkg.dir, name));
+    exported = require(packageFile(pkg.dir, name, where));
   } catch (error) {
     throw new ModelPackageError(`handler module ${name} cannot be loaded: ${String(error)}`);
   }

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
 import { API_CONFIG, type ApiConfig } from '../config';
@@ -24,9 +24,14 @@ export class ApiKeyGuard implements CanActivate {
   }
 }
 
-/** Constant-time comparison of two secrets. */
+/** Key of the digests below: per process, so a digest says nothing outside it. */
+const DIGEST_KEY = randomBytes(32);
+
+/**
+ * Compares two secrets in constant time whatever their lengths: both are reduced to HMAC-SHA256
+ * digests of one length first, so neither the comparison nor an early exit tells the length.
+ */
 export function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  const digest = (value: string) => createHmac('sha256', DIGEST_KEY).update(value).digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }

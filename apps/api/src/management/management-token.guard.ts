@@ -1,5 +1,5 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import type { Request } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { sameSecret } from '../core/api-key.guard';
 import { Problem } from '../core/problem';
 
@@ -31,4 +31,27 @@ export class ManagementTokenGuard implements CanActivate {
       'the management API needs Authorization: Bearer <management token>',
     );
   }
+}
+
+/**
+ * The same check as an Express middleware, for what is mounted beside Nest's router on the
+ * management port (Bull Board, the OpenAPI pages): a 401 problem that lets a browser log in with
+ * Basic auth (any user name, the token as password). Passes everything when `token` is undefined.
+ */
+export function requireManagementToken(token: string | undefined): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (!token || tokenMatches(req, token)) return next();
+    res
+      .status(401)
+      .set('www-authenticate', 'Basic realm="modelfleet management"')
+      .type('application/problem+json')
+      .send(
+        JSON.stringify({
+          type: 'about:blank',
+          title: 'Unauthorized',
+          status: 401,
+          detail: 'the management token is required',
+        }),
+      );
+  };
 }

@@ -43,7 +43,11 @@ export class ModelPackages {
     }
     const pkg = await loadModelPackage(join(resolve(this.config.MODEL_STORE), location), {
       maxArchiveBytes: this.config.MAX_ARCHIVE_BYTES,
+      maxArchiveEntries: this.config.MAX_ARCHIVE_ENTRIES,
+      allowPackageCode: this.config.ALLOW_PACKAGE_CODE,
     });
+    // Only the manifest and labels are kept: an archive's unpacked files go at once.
+    await pkg.release();
     const { name, version } = pkg.manifest;
     const existing = await this.registry.getVersion(name, version).catch(() => undefined);
     const minWorkers = workers.min ?? existing?.minWorkers ?? 1;

@@ -5,7 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 import { BATCH_QUEUE, WEBHOOK_QUEUE, bulkQueueName, predictionQueueName } from '@app/common';
 import type { SharedServices } from '../core/core.module';
-import { tokenMatches } from './management-token.guard';
+import { requireManagementToken } from './management-token.guard';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
 
@@ -43,22 +43,8 @@ export function mountQueueBoard(
       ),
     );
   };
-  app.use(QUEUE_BOARD_PATH, (req: Request, res: Response, next: NextFunction) => {
-    if (token && !tokenMatches(req, token)) {
-      res
-        .status(401)
-        .set('www-authenticate', 'Basic realm="modelfleet management"')
-        .type('application/problem+json')
-        .send(
-          JSON.stringify({
-            type: 'about:blank',
-            title: 'Unauthorized',
-            status: 401,
-            detail: 'the management token is required',
-          }),
-        );
-      return;
-    }
+  app.use(QUEUE_BOARD_PATH, requireManagementToken(token));
+  app.use(QUEUE_BOARD_PATH, (_req: Request, _res: Response, next: NextFunction) => {
     refresh().then(() => next(), next);
   });
   app.use(QUEUE_BOARD_PATH, serverAdapter.getRouter());

@@ -11,10 +11,12 @@ const port = parentPort!;
 const post = (message: ThreadMessage) => port.postMessage(message);
 
 async function start(options: InferenceThreadOptions): Promise<void> {
-  const { handler } = await openModel(options.packagePath, {
+  const { pkg, handler } = await openModel(options.packagePath, {
     device: options.device,
     intraOpNumThreads: options.intraOpNumThreads,
     maxArchiveBytes: options.maxArchiveBytes,
+    maxArchiveEntries: options.maxArchiveEntries,
+    allowPackageCode: options.allowPackageCode,
     log: (message) => post({ type: 'log', message }),
   });
   const limits = options.batching;
@@ -33,6 +35,7 @@ async function start(options: InferenceThreadOptions): Promise<void> {
     void handler
       .dispose()
       .catch(() => undefined)
+      .then(() => pkg.release())
       .finally(() => port.close());
   });
   const provider = (handler as { provider?: string }).provider ?? 'cpu';

@@ -6,6 +6,9 @@ export interface InferenceThreadOptions {
   device: DeviceChoice;
   intraOpNumThreads: number;
   maxArchiveBytes: number;
+  maxArchiveEntries: number;
+  /** Run a handler module the package carries (ALLOW_PACKAGE_CODE). */
+  allowPackageCode: boolean;
   /** Packing limits from the registry (the manifest's, or overrides given at registration). */
   batching: PackingLimits;
 }

@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse, parseAllDocuments } from 'yaml';
+import { loadApiConfig } from '../../apps/api/src/config';
+import { loadWorkerConfig } from '../../apps/worker/src/config';
+import { DEMO_MODEL, ROOT } from '../support/paths';
+import { AppProcess, eventually } from '../support/processes';
+import { freePort, startTestRedis, type TestRedis } from '../support/redis-server';
+
+/**
+ * Whether a TCP connection to `host:port` is accepted. 127.0.0.2 is loopback too, but a socket
+ * bound to 127.0.0.1 does not answer on it, while one bound to 0.0.0.0 does: it tells, on this
+ * host alone, whether a port listens on one interface or on all of them.
+ */
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+interface Listening {
+  process: AppProcess;
+  ports: number[];
+}
+
+async function startApi(redis: TestRedis, env: Record<string, string>): Promise<Listening> {
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const api = AppProcess.start('api', 'apps/api/src/main.js', {
+    REDIS_URL: redis.url,
+    MODEL_STORE: dirname(DEMO_MODEL),
+    MANAGEMENT_TOKEN: 'interfaces-test-token-0123456789',
+    API_PORT: String(ports[0]),
+    MANAGEMENT_PORT: String(ports[1]),
+    METRICS_PORT: String(ports[2]),
+    ...env,
+  });
+  await eventually('the API to listen', () => api.output.find((l) => l.includes('API listening')));
+  return { process: api, ports };
+}
+
+async function startWorker(redis: TestRedis, env: Record<string, string>): Promise<Listening> {
+  const port = await freePort();
+  const worker = AppProcess.start('worker', 'apps/worker/src/main.js', {
+    REDIS_URL: redis.url,
+    MODEL_STORE: dirname(DEMO_MODEL),
+    WORKER_MODELS: 'none@0',
+    WORKER_METRICS_PORT: String(port),
+    ...env,
+  });
+  await eventually('the worker to start', () => worker.output.find((l) => l.includes('started')));
+  return { process: worker, ports: [port] };
+}
+
+describe('default interfaces', () => {
+  let redis: TestRedis;
+  before(async () => {
+    redis = await startTestRedis();
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+
+  it('default to 127.0.0.1 in the settings of the API and the worker', () => {
+    assert.equal(loadApiConfig({}).API_HOST, '127.0.0.1');
+    assert.equal(loadWorkerConfig({}).WORKER_METRICS_HOST, '127.0.0.1');
+  });
+
+  for (const [name, start] of [
+    ['the API (inference, management, metrics)', startApi],
+    ["the worker's metrics", startWorker],
+  ] as const) {
+    it(`${name} listens on loopback only by default`, async () => {
+      const { process, ports } = await start(redis, {});
+      try {
+        for (const port of ports) {
+          assert.ok(await accepts('127.0.0.1', port), `port ${port} does not listen at all`);
+          assert.ok(!(await accepts('127.0.0.2', port)), `port ${port} listens beyond 127.0.0.1`);
+        }
+      } finally {
+        await process.stop();
+      }
+    });
+  }
+
+  // Control: opened explicitly, the same ports answer on another address, so the check can fail.
+  it('listens on every interface when a deployment sets 0.0.0.0', async () => {
+    const api = await startApi(redis, { API_HOST: '0.0.0.0' });
+    const worker = await startWorker(redis, { WORKER_METRICS_HOST: '0.0.0.0' });
+    try {
+      for (const port of [...api.ports, ...worker.ports])
+        assert.ok(await accepts('127.0.0.2', port), `port ${port} is not open on 127.0.0.2`);
+    } finally {
+      await Promise.all([api.process.stop(), worker.process.stop()]);
+    }
+  });
+
+  it('docker-compose and the Kubernetes manifests open the interfaces explicitly', () => {
+    const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true });
+    assert.equal(compose.services.api.environment.API_HOST, '0.0.0.0');
+    assert.equal(compose.services.worker.environment.WORKER_METRICS_HOST, '0.0.0.0');
+    const config = parseAllDocuments(
+      readFileSync(join(ROOT, 'deploy', 'k8s', '11-configmap.yaml'), 'utf8'),
+    )[0].toJS();
+    assert.equal(config.data.API_HOST, '0.0.0.0');
+    assert.equal(config.data.WORKER_METRICS_HOST, '0.0.0.0');
+  });
+});
