@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { sameSecret } from '../../apps/api/src/core/api-key.guard';
+import { sameSecret } from '../../apps/api/src/core/auth';
 import { DEMO_MODEL } from '../support/paths';
 import { AppProcess, eventually } from '../support/processes';
 import { freePort, startTestRedis, type TestRedis } from '../support/redis-server';

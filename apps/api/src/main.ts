@@ -9,13 +9,14 @@ import {
 } from '@app/common';
 import { ModelRegistry } from '@app/registry';
 import { loadApiConfig } from './config';
+import { requireApiKey } from './core/auth';
 import type { SharedServices } from './core/core.module';
 import { createHttpApp } from './core/http-app';
 import { ModelCatalog } from './core/model-catalog';
 import { mountOpenApi } from './core/openapi';
 import { InferenceModule } from './inference.module';
 import { managementToken } from './management/management-token';
-import { requireManagementToken } from './management/management-token.guard';
+import { requireManagementToken } from './management/management-auth';
 import { ManagementModule } from './management/management.module';
 import { ModelPackages } from './management/model-packages';
 import { mountQueueBoard } from './management/queue-board';
@@ -43,18 +44,23 @@ async function bootstrap(): Promise<void> {
 
   const management = await createHttpApp(
     'management',
-    ManagementModule.forRoot(shared, token),
+    ManagementModule.forRoot(shared),
     shared,
+    requireManagementToken(token),
   );
-  mountQueueBoard(management, shared, token);
+  mountQueueBoard(management, shared);
   mountOpenApi(
     management,
     'modelfleet management API',
     'Model versions, defaults, traffic splits and worker ranges.',
-    requireManagementToken(token),
   );
   await management.get(ModelPackages).registerConfigured();
-  const inference = await createHttpApp('inference', InferenceModule.forRoot(shared), shared);
+  const inference = await createHttpApp(
+    'inference',
+    InferenceModule.forRoot(shared),
+    shared,
+    requireApiKey(config.API_KEY),
+  );
   mountOpenApi(
     inference,
     'modelfleet inference API',

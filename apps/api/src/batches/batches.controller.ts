@@ -1,19 +1,7 @@
-import {
-  Body,
-  Controller,
-  Get,
-  HttpCode,
-  Param,
-  Post,
-  Query,
-  Req,
-  Res,
-  UseGuards,
-} from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiTags } from '@nestjs/swagger';
 import { stringify } from 'csv-stringify/sync';
 import type { Request, Response } from 'express';
-import { ApiKeyGuard } from '../core/api-key.guard';
 import { toJsonSchema } from '../predictions/prediction.dto';
 import { createBatchSchema, parseBatchOptions } from './batch.dto';
 import { BatchService } from './batch.service';
@@ -25,7 +13,6 @@ const DATASET_TYPES = /^\s*(text\/csv|application\/x-ndjson|application\/jsonl)\
 /** Bulk scoring of CSV or JSONL datasets. */
 @ApiTags('batches')
 @Controller('v1/batches')
-@UseGuards(ApiKeyGuard)
 export class BatchesController {
   constructor(private readonly batches: BatchService) {}
 

@@ -5,7 +5,6 @@ import { JobWaiter, VersionQueues, type Logger, type connectRedis } from '@app/c
 import { ModelRegistry } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { ApiMetrics } from '../metrics/api-metrics';
-import { ApiKeyGuard } from './api-key.guard';
 import { ApiLogger } from './http-app';
 import { ModelCatalog } from './model-catalog';
 import { ProblemFilter } from './problem.filter';
@@ -42,7 +41,6 @@ export class CoreModule {
       { provide: VersionQueues, useValue: shared.queues },
       { provide: JobWaiter, useValue: shared.waiter },
       { provide: ModelCatalog, useValue: shared.catalog },
-      ApiKeyGuard,
       ApiLogger,
     ];
     return {

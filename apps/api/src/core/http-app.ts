@@ -32,6 +32,7 @@ export async function createHttpApp(
   name: string,
   module: unknown,
   shared: SharedServices,
+  authenticate: express.RequestHandler,
 ): Promise<NestExpressApplication> {
   const { config, metrics, logger } = shared;
   const app = await NestFactory.create<NestExpressApplication>(module as never, {
@@ -70,6 +71,8 @@ export async function createHttpApp(
     });
     next();
   });
+  // Before any body parser: an unauthenticated request is refused before its body is read.
+  app.use(authenticate);
   app.use(
     express.json({
       limit: config.MAX_BODY_BYTES,

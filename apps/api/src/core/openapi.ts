@@ -1,19 +1,12 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { RequestHandler } from 'express';
 
 /**
  * Serves the app's OpenAPI document, generated from its controllers at start, at `/docs`
- * (Swagger UI, assets served locally), `/docs-json` and `/docs-yaml`, each behind `guard` when
- * one is given (the management port's token).
+ * (Swagger UI, assets served locally), `/docs-json` and `/docs-yaml`. On the management port
+ * they are behind its token, as everything there is.
  */
-export function mountOpenApi(
-  app: INestApplication,
-  title: string,
-  description: string,
-  guard?: RequestHandler,
-): void {
-  if (guard) for (const path of ['/docs', '/docs-json', '/docs-yaml']) app.use(path, guard);
+export function mountOpenApi(app: INestApplication, title: string, description: string): void {
   const config = new DocumentBuilder()
     .setTitle(title)
     .setDescription(description)

@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, HttpException, type ExceptionFilter } from '@nest
 import type { Request, Response } from 'express';
 import { UnknownModelError } from '@app/registry';
 import { PinoLogger } from 'nestjs-pino';
-import { Problem } from './problem';
+import { Problem, sendProblem } from './problem';
 
 const TITLES: Record<number, string> = {
   400: 'Invalid request',
@@ -28,10 +28,7 @@ export class ProblemFilter implements ExceptionFilter {
     if (problem.getStatus() === 500) {
       this.logger.error({ err: error }, 'request failed');
     }
-    response
-      .status(problem.getStatus())
-      .type('application/problem+json')
-      .send(JSON.stringify(problem.body(request.originalUrl)));
+    sendProblem(response, problem, request.originalUrl);
   }
 }
 

@@ -1,4 +1,5 @@
 import { HttpException } from '@nestjs/common';
+import type { Response } from 'express';
 
 /** An RFC 9457 problem: what went wrong, for which status, with optional extension members. */
 export class Problem extends HttpException {
@@ -34,3 +35,11 @@ function slug(title: string): string {
 export const badRequest = (detail: string, extensions?: Record<string, unknown>) =>
   new Problem(400, 'Invalid request', detail, extensions);
 export const notFound = (detail: string) => new Problem(404, 'Not found', detail);
+
+/** Writes a problem as the answer. */
+export function sendProblem(response: Response, problem: Problem, instance?: string): void {
+  response
+    .status(problem.getStatus())
+    .type('application/problem+json')
+    .send(JSON.stringify(problem.body(instance)));
+}

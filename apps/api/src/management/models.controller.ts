@@ -1,18 +1,6 @@
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  Param,
-  Post,
-  Put,
-  Query,
-  UseGuards,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
 import { BATCHING_BOUNDS } from '@app/handler/package';
 import { Problem } from '../core/problem';
-import { ManagementTokenGuard } from './management-token.guard';
 import { ModelsService } from './models.service';
 
 /** Most workers a version may ask for: a bound on what one request can make the fleet start. */
@@ -31,7 +19,6 @@ function intParam(name: string, value: string | undefined, max: number): number 
 
 /** The management API (default port 8081), TorchServe-compatible where that makes sense. */
 @Controller('models')
-@UseGuards(ManagementTokenGuard)
 export class ModelsController {
   constructor(private readonly models: ModelsService) {}
 

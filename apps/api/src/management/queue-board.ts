@@ -5,7 +5,6 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 import { BATCH_QUEUE, WEBHOOK_QUEUE, bulkQueueName, predictionQueueName } from '@app/common';
 import type { SharedServices } from '../core/core.module';
-import { requireManagementToken } from './management-token.guard';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
 
@@ -14,11 +13,7 @@ export const QUEUE_BOARD_PATH = '/admin/queues';
  * the token as password so a browser can log in). It lists the webhook queue and the queue of
  * every registered model version, refreshed at most once a second.
  */
-export function mountQueueBoard(
-  app: NestExpressApplication,
-  shared: SharedServices,
-  token: string | undefined,
-): void {
+export function mountQueueBoard(app: NestExpressApplication, shared: SharedServices): void {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(QUEUE_BOARD_PATH);
   const board = createBullBoard({
@@ -43,7 +38,6 @@ export function mountQueueBoard(
       ),
     );
   };
-  app.use(QUEUE_BOARD_PATH, requireManagementToken(token));
   app.use(QUEUE_BOARD_PATH, (_req: Request, _res: Response, next: NextFunction) => {
     refresh().then(() => next(), next);
   });

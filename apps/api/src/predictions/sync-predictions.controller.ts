@@ -1,8 +1,7 @@
-import { Body, Controller, HttpCode, Inject, Param, Post, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import { ApiBody, ApiTags } from '@nestjs/swagger';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { ApiKeyGuard } from '../core/api-key.guard';
 import { syncBodySchema, textsFromBody, toJsonSchema } from './prediction.dto';
 import { PredictionService } from './prediction.service';
 
@@ -12,7 +11,6 @@ import { PredictionService } from './prediction.service';
  */
 @ApiTags('sync predictions (TorchServe-compatible)')
 @Controller('predictions')
-@UseGuards(ApiKeyGuard)
 export class SyncPredictionsController {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,

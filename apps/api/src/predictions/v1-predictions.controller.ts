@@ -1,19 +1,7 @@
-import {
-  Body,
-  Controller,
-  Get,
-  Headers,
-  Inject,
-  Param,
-  Post,
-  Req,
-  Res,
-  UseGuards,
-} from '@nestjs/common';
+import { Body, Controller, Get, Headers, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ApiBody, ApiHeader, ApiTags } from '@nestjs/swagger';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { ApiKeyGuard } from '../core/api-key.guard';
 import { unfinished, type PredictionView } from './prediction-view';
 import {
   checkTexts,
@@ -27,7 +15,6 @@ import { PredictionService } from './prediction.service';
 /** Async predictions: create (202), poll, cancel; `Prefer: wait=N` waits inline. */
 @ApiTags('async predictions')
 @Controller('v1/predictions')
-@UseGuards(ApiKeyGuard)
 export class V1PredictionsController {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
