@@ -1,7 +1,23 @@
 import { LocalRedis } from '@app/common';
+import { track, untrack } from './children';
 
-export { freePort } from '@app/common';
+/** A throwaway redis-server on a port of its own (see {@link LocalRedis}), with no persistence. */
+export class TestRedis {
+  private constructor(private readonly server: LocalRedis) {}
 
-/** A throwaway redis-server on a free port, with no persistence. */
-export const startTestRedis = (): Promise<LocalRedis> => LocalRedis.start();
-export type TestRedis = LocalRedis;
+  /** Starts it; it is stopped at the end of the test file at the latest. */
+  static async start(): Promise<TestRedis> {
+    const server = await LocalRedis.start();
+    track(server.pid);
+    return new TestRedis(server);
+  }
+
+  get url(): string {
+    return this.server.url;
+  }
+
+  async stop(): Promise<void> {
+    await this.server.stop();
+    untrack(this.server.pid);
+  }
+}

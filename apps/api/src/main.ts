@@ -1,5 +1,7 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express from 'express';
@@ -79,6 +81,9 @@ async function createApp(
   return app;
 }
 
+/** The port a listening server is bound to. */
+const portOf = (server: Pick<Server, 'address'>) => (server.address() as AddressInfo).port;
+
 async function bootstrap(): Promise<void> {
   const config = loadApiConfig();
   const logger = createLogger('api', config.LOG_LEVEL, config.LOG_PRETTY);
@@ -119,11 +124,12 @@ async function bootstrap(): Promise<void> {
         (error: Error) => `Redis is unreachable: ${error.message}`,
       ),
   });
+  // The ports bound, not the ones asked for: with 0 the OS picks, and this line says which.
   logger.info(
     {
-      port: config.API_PORT,
-      managementPort: config.MANAGEMENT_PORT,
-      metricsPort: (ops.address() as { port: number }).port,
+      port: portOf(inference.getHttpServer()),
+      managementPort: portOf(management.getHttpServer()),
+      metricsPort: portOf(ops),
     },
     'API listening',
   );
