@@ -23,8 +23,14 @@ export class LocalRedis {
     readonly port: number,
   ) {}
 
-  /** Starts redis-server from PATH; explains what to install when there is none. */
-  static async start(dataDir?: string): Promise<LocalRedis> {
+  /**
+   * Starts redis-server from PATH; explains what to install when there is none. `pickPort`
+   * (default: one the OS hands out) is asked again for each attempt.
+   */
+  static async start(
+    dataDir?: string,
+    pickPort: () => Promise<number> = freePort,
+  ): Promise<LocalRedis> {
     if (spawnSync('redis-server', ['--version']).error) {
       throw new Error(
         'REDIS_URL is not set and no redis-server is on PATH. Install Redis 7 ' +
@@ -37,7 +43,7 @@ export class LocalRedis {
     if (dataDir) mkdirSync(resolve(dataDir), { recursive: true });
     let failure = '';
     for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
-      const port = await freePort();
+      const port = await pickPort();
       const child = spawn(
         'redis-server',
         ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence],
