@@ -67,11 +67,17 @@ export class AppProcess {
     for (;;) {
       const line = this.logs().find((l) => l.msg === message);
       if (line) return line;
-      if (!this.running) throw new Error(`${this.name} exited:\n${this.output.join('\n')}`);
+      if (!this.running) throw this.exitedError();
       if (Date.now() > deadline)
         throw new Error(`timed out waiting for "${message}" of ${this.name}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /** The error to fail with when the process exited while a test waited on it. */
+  exitedError(): GiveUp {
+    const how = this.child.signalCode ?? `code ${this.child.exitCode}`;
+    return new GiveUp(`${this.name} exited (${how}):\n${this.output.join('\n')}`);
   }
 
   /**
@@ -92,7 +98,13 @@ export class AppProcess {
   }
 }
 
-/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+/** Thrown by a check of {@link eventually} when waiting longer cannot help (a process exited). */
+export class GiveUp extends Error {}
+
+/**
+ * Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`;
+ * at once when `check` throws {@link GiveUp}.
+ */
 export async function eventually<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
@@ -106,6 +118,7 @@ export async function eventually<T>(
       const value = await check();
       if (value !== undefined) return value;
     } catch (error) {
+      if (error instanceof GiveUp) throw error;
       lastError = error;
     }
     if (Date.now() > deadline) {

@@ -141,7 +141,7 @@ export class Stack {
     await eventually(
       'the API to listen',
       async () => {
-        if (!this.api.running) throw new Error(`API exited:\n${this.api.output.join('\n')}`);
+        if (!this.api.running) throw this.api.exitedError();
         await fetch(`${this.apiUrl}/ping`);
         return true;
       },
@@ -155,7 +155,7 @@ export class Stack {
     await eventually(
       'the API to report Healthy',
       async () => {
-        if (!this.api.running) throw new Error(`API exited:\n${this.api.output.join('\n')}`);
+        if (!this.api.running) throw this.api.exitedError();
         const response = await fetch(`${this.apiUrl}/ping`);
         return response.status === 200 ? true : undefined;
       },
