@@ -28,7 +28,8 @@ function killAll(): void {
 
 /**
  * Spawns a process as the leader of a new process group and tracks the group until nothing of
- * it is left. Its output pipes keep this process alive only as long as the group runs.
+ * it is left; it is SIGKILLed at the end of the test file at the latest, so its output pipes
+ * cannot keep the file running.
  */
 export function spawnGroup(command: string, args: string[], options: SpawnOptions): ChildProcess {
   const child = spawn(command, args, { ...options, detached: true });
