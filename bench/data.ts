@@ -1,8 +1,23 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { SHARED_DATA } from '../test/support/paths';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 
-export { DEMO_MODEL, SHARED_DATA } from '../test/support/paths';
+export { DEMO_MODEL } from '../test/support/paths';
+
+/**
+ * A file of the benchmark data folder named by `BENCH_DATA` (it holds `ag_news/test.jsonl`, the
+ * official AG News test split as JSONL, and `bert-base-uncased-vocab.txt`). The tests never read
+ * it: they use the sample under test/fixtures.
+ */
+export function benchDataFile(...parts: string[]): string {
+  const folder = process.env.BENCH_DATA;
+  if (!folder)
+    throw new Error(
+      'set BENCH_DATA to the folder holding ag_news/test.jsonl and bert-base-uncased-vocab.txt',
+    );
+  const file = join(resolve(folder), ...parts);
+  if (!existsSync(file)) throw new Error(`BENCH_DATA has no ${join(...parts)} (${file})`);
+  return file;
+}
 
 export interface LabelledText {
   text: string;
@@ -11,8 +26,7 @@ export interface LabelledText {
 
 /** AG News test rows (title + description, label 0-3), optionally only the first `limit`. */
 export function agNewsTest(limit = Infinity): LabelledText[] {
-  const file = join(SHARED_DATA, 'ag_news', 'test.jsonl');
-  return readFileSync(file, 'utf8')
+  return readFileSync(benchDataFile('ag_news', 'test.jsonl'), 'utf8')
     .split('\n')
     .filter(Boolean)
     .slice(0, limit)

@@ -1,13 +1,11 @@
-import { dirname } from 'node:path';
 import { Pool } from 'undici';
 import { Stack } from '../test/support/stack';
-import { DEMO_MODEL } from './data';
 
-/** A local deployment (Redis, API, one worker) for a benchmark, with a keep-alive HTTP pool. */
-export async function startBenchStack(
-  modelStore = dirname(DEMO_MODEL),
-  env: Record<string, string> = {},
-) {
+/**
+ * A local deployment (Redis, API, one worker) for a benchmark, with a keep-alive HTTP pool;
+ * over `modelStore`, or a temporary store holding the demo model.
+ */
+export async function startBenchStack(modelStore?: string, env: Record<string, string> = {}) {
   const stack = await Stack.start({
     modelStore,
     env: {

@@ -8,8 +8,9 @@
  *  - padding waste of the batches the worker formed.
  * Writes bench/results/latest.json and latest.md. Ratios within one run are the result.
  *
- *   npm run bench            (builds first; the BERT-base-shaped model is made by
- *                             tools/make_bert_base.py when missing and python3-torch is there)
+ *   BENCH_DATA=<data folder> npm run bench
+ *     (see bench/data.ts; builds first; the BERT-base-shaped model is made by
+ *     tools/make_bert_base.py when missing and python3-torch is there)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,9 +18,8 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { classifyTexts, openModel, packingLimits } from '@app/handler';
-import { freePort } from '../test/support/redis-server';
 import { ROOT } from '../test/support/paths';
-import { DEMO_MODEL, SHARED_DATA, agNewsTest, fmt, percentile } from './data';
+import { DEMO_MODEL, agNewsTest, benchDataFile, fmt, percentile } from './data';
 import { startBenchStack } from './stack';
 import { prepareTransformersJsModel, runTransformersJs } from './transformers-js';
 
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
 /** Makes the BERT-base-shaped package when it is missing and Python's torch is at hand. */
 function ensureBertBase(): boolean {
   if (existsSync(join(BERT_BASE, 'model.onnx'))) return true;
-  const vocab = join(SHARED_DATA, 'bert-base-uncased-vocab.txt');
+  const vocab = benchDataFile('bert-base-uncased-vocab.txt');
   const made = spawnSync(
     '/usr/bin/python3',
     [join(ROOT, 'tools', 'make_bert_base.py'), vocab, BERT_BASE],
@@ -151,16 +151,15 @@ async function measure(plan: ModelPlan): Promise<ModelFigures> {
   process.stderr.write(`transformers.js ${fmt(transformersJs)} texts/s\n`);
 
   // 3-5. Through the whole system.
-  const workerPort = await freePort();
   const bench = await startBenchStack(dirname(plan.dir), {
     MODELS: plan.dir.split('/').pop()!,
-    WORKER_METRICS_PORT: String(workerPort),
   });
   try {
     const model = pkg.manifest.name;
     const jsonl = texts.map((text, i) => JSON.stringify({ id: i, text })).join('\n');
+    const workerUrl = await bench.stack.workerMetricsUrl(bench.stack.workers[0]);
     const workerMetrics = async () =>
-      parseMetrics(await (await fetch(`http://127.0.0.1:${workerPort}/metrics`)).text());
+      parseMetrics(await (await fetch(`${workerUrl}/metrics`)).text());
     const before = await workerMetrics();
     start = performance.now();
     const batchId = await startBatch(bench.stack.apiUrl, model, jsonl);

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,18 +10,16 @@ import {
   type Handler,
   type Prediction,
 } from '@app/handler';
-import { DEMO_MODEL, ROOT, sharedFile } from '../support/paths';
+import { spawnGroup } from '../support/children';
+import { DEMO_MODEL, ROOT } from '../support/paths';
 import { eventually } from '../support/processes';
 import { Stack } from '../support/stack';
+import { agNewsCsv, agNewsJsonl } from '../support/texts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'modelfleet-data-'));
-const testCsv = sharedFile('ag_news', 'test.csv')!;
-const testJsonl = sharedFile('ag_news', 'test.jsonl')!;
 
-/** The first `count` lines of AG News test.csv (no header: class, title, description). */
-function csvRows(count: number): string {
-  return readFileSync(testCsv, 'utf8').split('\n').slice(0, count).join('\n') + '\n';
-}
+/** `count` AG News test rows as CSV (no header: class, title, description). */
+const csvRows = agNewsCsv;
 
 describe('bulk scoring', () => {
   let stack: Stack;
@@ -36,6 +33,7 @@ describe('bulk scoring', () => {
   after(async () => {
     await stack?.stop();
     await handler?.dispose();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   /** Accuracy of the handler itself on texts with 0-based gold labels. */
@@ -99,7 +97,7 @@ describe('bulk scoring', () => {
   });
 
   it('scores a JSONL file of the data folder, joins ids, and puts malformed rows in the errors file', async () => {
-    const source = readFileSync(testJsonl, 'utf8').split('\n').filter(Boolean).slice(0, 2000);
+    const source = agNewsJsonl(2000);
     const lines = source.map((line, i) => {
       const row = JSON.parse(line) as { text: string; label: number };
       return JSON.stringify({ uid: `row-${i + 1}`, text: row.text, gold: row.label });
@@ -221,7 +219,7 @@ describe('bulk scoring', () => {
     const out = join(work, 'results.jsonl');
     const run = (args: string[]) =>
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = spawn(
+        const child = spawnGroup(
           process.execPath,
           [join(ROOT, 'bin', 'modelfleet.js'), 'score', input, ...args],
           {
@@ -229,7 +227,7 @@ describe('bulk scoring', () => {
           },
         );
         let stderr = '';
-        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
         child.on('exit', (code) => resolve({ code, stderr }));
       });
     const args = [

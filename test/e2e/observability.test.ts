@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '../support/redis-server';
 import { ROOT } from '../support/paths';
 import { eventually } from '../support/processes';
 import { MANAGEMENT_TOKEN, Stack } from '../support/stack';
@@ -23,21 +22,38 @@ function sample(
 
 describe('observability', () => {
   let stack: Stack;
-  let metricsPort: number;
-  let workerMetricsPort: number;
+  let metricsUrl: string;
+  let workerMetricsUrl: string;
 
   before(async () => {
-    metricsPort = await freePort();
-    workerMetricsPort = await freePort();
-    stack = await Stack.start({
-      env: { METRICS_PORT: String(metricsPort) },
-      workerEnv: { WORKER_METRICS_PORT: String(workerMetricsPort), LOG_LEVEL: 'debug' },
-    });
+    stack = await Stack.start({ workerEnv: { LOG_LEVEL: 'debug' } });
+    metricsUrl = stack.metricsUrl;
+    workerMetricsUrl = await stack.workerMetricsUrl(stack.workers[0]);
   });
   after(() => stack?.stop());
 
+  it('logs the ports it bound when told to take any free one (port 0)', async () => {
+    const listening = stack.api.logs().find((l) => l.msg === 'API listening')!;
+    const ports = [listening.port, listening.managementPort, listening.metricsPort];
+    assert.ok(
+      ports.every((p) => typeof p === 'number' && p > 0),
+      `API listening on ${JSON.stringify(ports)}`,
+    );
+    assert.equal(new Set(ports).size, 3);
+    assert.equal((await fetch(`http://127.0.0.1:${listening.port}/ping`)).status, 200);
+    const models = await fetch(`http://127.0.0.1:${listening.managementPort}/models`);
+    assert.equal(models.status, 401, 'the management port asks for its token');
+    const metrics = await fetch(`http://127.0.0.1:${listening.metricsPort}/metrics`);
+    assert.match(await metrics.text(), /modelfleet_http_requests_total/);
+
+    const started = stack.workers[0].logs().find((l) => l.msg === 'worker started')!;
+    assert.ok(typeof started.opsPort === 'number' && started.opsPort > 0);
+    const worker = await fetch(`http://127.0.0.1:${started.opsPort}/metrics`);
+    assert.match(await worker.text(), /modelfleet_worker_jobs_total/);
+  });
+
   it('counts predictions and times them, in the API and in the worker', async () => {
-    const before = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const before = await (await fetch(`${metricsUrl}/metrics`)).text();
     const start =
       sample(before, 'modelfleet_predictions_total', {
         model: 'ag-news-bert',
@@ -50,7 +66,7 @@ describe('observability', () => {
       });
       assert.equal(response.status, 200);
     }
-    const api = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const api = await (await fetch(`${metricsUrl}/metrics`)).text();
     assert.equal(
       sample(api, 'modelfleet_predictions_total', {
         model: 'ag-news-bert',
@@ -84,7 +100,7 @@ describe('observability', () => {
     );
     assert.ok(api.includes('process_cpu_seconds_total'));
 
-    const worker = await (await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`)).text();
+    const worker = await (await fetch(`${workerMetricsUrl}/metrics`)).text();
     const labels = { model: 'ag-news-bert', version: '1' };
     assert.ok(
       sample(worker, 'modelfleet_worker_jobs_total', { ...labels, outcome: 'completed' })! >= 3,
@@ -102,9 +118,9 @@ describe('observability', () => {
   it('answers liveness and readiness probes', async () => {
     assert.equal((await fetch(`${stack.apiUrl}/healthz`)).status, 200);
     assert.equal((await fetch(`${stack.apiUrl}/readyz`)).status, 200);
-    assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status, 200);
-    assert.equal((await fetch(`http://127.0.0.1:${workerMetricsPort}/healthz`)).status, 200);
-    const ready = await fetch(`http://127.0.0.1:${workerMetricsPort}/readyz`);
+    assert.equal((await fetch(`${metricsUrl}/readyz`)).status, 200);
+    assert.equal((await fetch(`${workerMetricsUrl}/healthz`)).status, 200);
+    const ready = await fetch(`${workerMetricsUrl}/readyz`);
     assert.equal(ready.status, 200);
   });
 

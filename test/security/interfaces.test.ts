@@ -8,7 +8,8 @@ import { loadApiConfig } from '../../apps/api/src/config';
 import { loadWorkerConfig } from '../../apps/worker/src/config';
 import { DEMO_MODEL, ROOT } from '../support/paths';
 import { AppProcess, eventually } from '../support/processes';
-import { freePort, startTestRedis, type TestRedis } from '../support/redis-server';
+import { launchApi } from '../support/api-process';
+import { startTestRedis, type TestRedis } from '../support/redis-server';
 
 /**
  * Whether a TCP connection to `host:port` is accepted. 127.0.0.2 is loopback too, but a socket
@@ -27,36 +28,31 @@ function accepts(host: string, port: number): Promise<boolean> {
 }
 
 interface Listening {
-  process: AppProcess;
+  process: { stop(): Promise<unknown> };
   ports: number[];
 }
 
 async function startApi(redis: TestRedis, env: Record<string, string>): Promise<Listening> {
-  const ports = [await freePort(), await freePort(), await freePort()];
-  const api = AppProcess.start('api', 'apps/api/src/main.js', {
-    REDIS_URL: redis.url,
-    MODEL_STORE: dirname(DEMO_MODEL),
+  const launched = launchApi(redis.url, {
     MANAGEMENT_TOKEN: 'interfaces-test-token-0123456789',
-    API_PORT: String(ports[0]),
-    MANAGEMENT_PORT: String(ports[1]),
-    METRICS_PORT: String(ports[2]),
     ...env,
   });
-  await eventually('the API to listen', () => api.output.find((l) => l.includes('API listening')));
-  return { process: api, ports };
+  const ports = await launched.listening();
+  return {
+    process: { stop: () => launched.stop() },
+    ports: [ports.port, ports.managementPort, ports.metricsPort],
+  };
 }
 
 async function startWorker(redis: TestRedis, env: Record<string, string>): Promise<Listening> {
-  const port = await freePort();
   const worker = AppProcess.start('worker', 'apps/worker/src/main.js', {
     REDIS_URL: redis.url,
-    MODEL_STORE: dirname(DEMO_MODEL),
     WORKER_MODELS: 'none@0',
-    WORKER_METRICS_PORT: String(port),
+    WORKER_METRICS_PORT: '0',
     ...env,
   });
-  await eventually('the worker to start', () => worker.output.find((l) => l.includes('started')));
-  return { process: worker, ports: [port] };
+  const started = await worker.waitForLog('worker started');
+  return { process: worker, ports: [Number(started.opsPort)] };
 }
 
 describe('default interfaces', () => {

@@ -1,26 +1,22 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { sameSecret } from '../../apps/api/src/core/auth';
-import { DEMO_MODEL } from '../support/paths';
 import { AppProcess, eventually } from '../support/processes';
-import { freePort, startTestRedis, type TestRedis } from '../support/redis-server';
+import { launchApi } from '../support/api-process';
+import { startTestRedis, type TestRedis } from '../support/redis-server';
 
 /** An API process over the demo store, with its management port; no worker is needed here. */
-async function startApi(redis: TestRedis, env: Record<string, string>) {
-  const managementPort = await freePort();
-  const api = AppProcess.start('api', 'apps/api/src/main.js', {
-    REDIS_URL: redis.url,
-    MODEL_STORE: dirname(DEMO_MODEL),
-    API_PORT: String(await freePort()),
-    MANAGEMENT_PORT: String(managementPort),
-    METRICS_PORT: '0',
-    ...env,
-  });
-  return { api, management: `http://127.0.0.1:${managementPort}` };
+function startApi(redis: TestRedis, env: Record<string, string>) {
+  const launched = launchApi(redis.url, env);
+  return {
+    api: launched.api,
+    stop: () => launched.stop(),
+    management: async () => `http://127.0.0.1:${(await launched.listening()).managementPort}`,
+  };
 }
 
 const tokenDir = mkdtempSync(join(tmpdir(), 'modelfleet-token-'));
@@ -54,7 +50,9 @@ describe('management token', () => {
   ]) {
     it(`refuses to start with ${what} in MANAGEMENT_TOKEN_FILE, naming the file`, async () => {
       const file = tokenFile(`bad-${what.replace(/\W+/g, '-')}`, content);
-      const { api } = await startApi(redis, { MANAGEMENT_TOKEN_FILE: file });
+      const started = startApi(redis, { MANAGEMENT_TOKEN_FILE: file });
+      const { api } = started;
+      after(() => started.stop());
       assert.equal(await api.waitForExit(), 1);
       const output = api.output.join('\n');
       assert.match(output, /MANAGEMENT_TOKEN_FILE/);
@@ -68,10 +66,12 @@ describe('management token', () => {
   // Control: a good token file starts the API, and then every management path needs the token.
   it('starts with a good token file and guards every management path with it', async () => {
     const token = 'a-good-token-from-a-file-0123';
-    const { api, management } = await startApi(redis, {
+    const started = startApi(redis, {
       MANAGEMENT_TOKEN_FILE: tokenFile('good', `${token}\n`),
     });
+    const { api } = started;
     try {
+      const management = await started.management();
       await eventually('the management API', async () => {
         if (!api.running) throw new Error(api.output.join('\n'));
         return (await fetch(`${management}/models`)).status;
@@ -97,16 +97,18 @@ describe('management token', () => {
       });
       assert.equal(docs.status, 200, 'a browser logs in to /docs with Basic auth');
     } finally {
-      await api.stop();
+      await started.stop();
     }
   });
 
   it('opens the management API only when MANAGEMENT_AUTH=false', async () => {
-    const { api, management } = await startApi(redis, {
+    const started = startApi(redis, {
       MANAGEMENT_AUTH: 'false',
       MANAGEMENT_TOKEN_FILE: tokenFile('unused-empty', ''),
     });
+    const { api } = started;
     try {
+      const management = await started.management();
       const status = await eventually('the management API', async () => {
         if (!api.running) throw new Error(api.output.join('\n'));
         return (await fetch(`${management}/docs-json`)).status;
@@ -114,7 +116,7 @@ describe('management token', () => {
       assert.equal(status, 200);
       assert.ok(api.output.some((line) => line.includes('management API is open')));
     } finally {
-      await api.stop();
+      await started.stop();
     }
   });
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { eventually } from '../support/processes';
-import { startSecuredRedis, type TestRedis } from '../support/redis-server';
+import { startSecuredRedis, type RedisServer } from '../support/redis-server';
 import { MANAGEMENT_TOKEN, Stack } from '../support/stack';
 import { WebhookSink } from '../support/webhook-sink';
 
@@ -30,7 +30,7 @@ function selfSignedCertificate(): { cert: string; key: string } {
 describe('Redis with an ACL user and TLS', () => {
   const tls = selfSignedCertificate();
   const ca = readFileSync(tls.cert, 'utf8');
-  let redis: TestRedis;
+  let redis: RedisServer;
   let stack: Stack;
   let sink: WebhookSink;
 

@@ -1,8 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { killGroup, spawnGroup } from './children';
 import { ROOT } from './paths';
 
-/** A node process of the project (API or worker) whose output is kept for assertions. */
+/**
+ * A node process of the project (API, worker, `modelfleet serve`) whose output is kept for
+ * assertions. It leads a process group of its own, stopped with it and at the end of the file.
+ */
 export class AppProcess {
   readonly output: string[] = [];
   private readonly exited: Promise<number | null>;
@@ -11,12 +15,19 @@ export class AppProcess {
     readonly name: string,
     readonly child: ChildProcess,
   ) {
-    const keep = (chunk: Buffer) => {
-      this.output.push(...chunk.toString().split('\n').filter(Boolean));
-      if (process.env.TEST_VERBOSE) process.stderr.write(`[${name}] ${chunk}`);
+    // Whole lines only: a log line may arrive in two chunks.
+    const keep = (stream: NodeJS.ReadableStream | null) => {
+      let partial = '';
+      stream?.on('data', (chunk: Buffer) => {
+        const lines = (partial + chunk.toString()).split('\n');
+        partial = lines.pop()!;
+        this.output.push(...lines.filter(Boolean));
+        if (process.env.TEST_VERBOSE) process.stderr.write(`[${name}] ${chunk}`);
+      });
+      stream?.on('end', () => partial && this.output.push(partial));
     };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
+    keep(child.stdout);
+    keep(child.stderr);
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
@@ -27,7 +38,7 @@ export class AppProcess {
     env: Record<string, string>,
     args: string[] = [],
   ): AppProcess {
-    const child = spawn(process.execPath, [join(ROOT, 'dist', entry), ...args], {
+    const child = spawnGroup(process.execPath, [join(ROOT, 'dist', entry), ...args], {
       cwd: ROOT,
       env: { ...process.env, LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -50,13 +61,35 @@ export class AppProcess {
     });
   }
 
-  /** Sends a signal and waits for the exit (SIGKILL after `graceMs`). */
+  /** The first JSON log line whose `msg` is `message`, waiting for it; fails if the process exits first. */
+  async waitForLog(message: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = this.logs().find((l) => l.msg === message);
+      if (line) return line;
+      if (!this.running) throw this.exitedError();
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for "${message}" of ${this.name}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** The error to fail with when the process exited while a test waited on it. */
+  exitedError(): GiveUp {
+    const how = this.child.signalCode ?? `code ${this.child.exitCode}`;
+    return new GiveUp(`${this.name} exited (${how}):\n${this.output.join('\n')}`);
+  }
+
+  /**
+   * Sends a signal to the process and waits for its exit (SIGKILL after `graceMs`); then
+   * SIGKILLs whatever of its process group is left, so nothing it started outlives it.
+   */
   async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 15_000): Promise<number | null> {
-    if (!this.running) return this.child.exitCode;
-    this.child.kill(signal);
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    if (this.running) this.child.kill(signal);
+    const timer = setTimeout(() => killGroup(this.child), graceMs);
     const code = await this.exited;
     clearTimeout(timer);
+    killGroup(this.child);
     return code;
   }
 
@@ -65,7 +98,13 @@ export class AppProcess {
   }
 }
 
-/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+/** Thrown by a check of {@link eventually} when waiting longer cannot help (a process exited). */
+export class GiveUp extends Error {}
+
+/**
+ * Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`;
+ * at once when `check` throws {@link GiveUp}.
+ */
 export async function eventually<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
@@ -79,6 +118,7 @@ export async function eventually<T>(
       const value = await check();
       if (value !== undefined) return value;
     } catch (error) {
+      if (error instanceof GiveUp) throw error;
       lastError = error;
     }
     if (Date.now() > deadline) {

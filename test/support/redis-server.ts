@@ -1,20 +1,43 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { LocalRedis, freePort } from '@app/common';
-
-export { freePort } from '@app/common';
+import { track, untrack } from './children';
 
 /** A redis-server a test started, and how to reach it. */
-export interface TestRedis {
+export interface RedisServer {
   /** URL with whatever credentials and scheme (`rediss://` for TLS) the server needs. */
   readonly url: string;
   readonly port: number;
   stop(): Promise<void>;
 }
 
-/** A throwaway redis-server on a free port, with no persistence. */
-export const startTestRedis = (): Promise<TestRedis> => LocalRedis.start();
+/** A throwaway redis-server on a port of its own (see {@link LocalRedis}), with no persistence. */
+export class TestRedis implements RedisServer {
+  private constructor(private readonly server: LocalRedis) {}
+
+  /** Starts it; it is stopped at the end of the test file at the latest. */
+  static async start(): Promise<TestRedis> {
+    const server = await LocalRedis.start();
+    track(server.pid);
+    return new TestRedis(server);
+  }
+
+  get url(): string {
+    return this.server.url;
+  }
+
+  get port(): number {
+    return this.server.port;
+  }
+
+  async stop(): Promise<void> {
+    await this.server.stop();
+    untrack(this.server.pid);
+  }
+}
+
+export const startTestRedis = (): Promise<TestRedis> => TestRedis.start();
 
 export interface SecuredRedisOptions {
   /** The only ACL user; the default user is switched off. */
@@ -24,17 +47,38 @@ export interface SecuredRedisOptions {
   tls?: { cert: string; key: string };
 }
 
+/** Ports tried before giving up: a try fails only when another process took the port first. */
+const ATTEMPTS = 5;
+
 /**
  * A throwaway redis-server that admits one ACL user and nobody else, optionally over TLS only:
- * what a hardened deployment runs.
+ * what a hardened deployment runs. Like {@link LocalRedis}, it moves to another port when the
+ * one the OS handed out was taken before the server could bind it.
  */
-export async function startSecuredRedis(options: SecuredRedisOptions): Promise<TestRedis> {
-  const port = await freePort();
-  const { user, password, tls } = options;
+export async function startSecuredRedis(options: SecuredRedisOptions): Promise<RedisServer> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const child = spawnSecured(port, options);
+    track(child.pid!);
+    const stop = () =>
+      new Promise<void>((done) => {
+        untrack(child.pid!);
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        child.once('exit', () => done());
+        child.kill('SIGTERM');
+      });
+    const url = `${options.tls ? 'rediss' : 'redis'}://${options.user}:${options.password}@127.0.0.1:${port}`;
+    if (await answers(url, child, options.tls?.cert)) return { url, port, stop };
+    await stop();
+    if (attempt >= ATTEMPTS) throw new Error(`secured redis-server did not start on ${port}`);
+  }
+}
+
+function spawnSecured(port: number, { user, password, tls }: SecuredRedisOptions): ChildProcess {
   const listen = tls
     ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert]
     : ['--port', String(port)];
-  const child = spawn(
+  return spawn(
     'redis-server',
     [
       ...listen,
@@ -44,34 +88,28 @@ export async function startSecuredRedis(options: SecuredRedisOptions): Promise<T
     ],
     { stdio: 'ignore' },
   );
-  const url = `${tls ? 'rediss' : 'redis'}://${user}:${password}@127.0.0.1:${port}`;
-  const stop = () =>
-    child.exitCode !== null
-      ? Promise.resolve()
-      : new Promise<void>((done) => {
-          child.once('exit', () => done());
-          child.kill('SIGTERM');
-        });
-  for (let attempt = 0; ; attempt++) {
+}
+
+/** True once the server started as `child` answers at `url`; false when it exited first. */
+async function answers(url: string, child: ChildProcess, ca?: string): Promise<boolean> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (child.exitCode !== null) return false;
     const client = new Redis(url, {
       lazyConnect: true,
       retryStrategy: () => null,
       maxRetriesPerRequest: 0,
-      ...(tls ? { tls: { ca: readFileSync(tls.cert, 'utf8') } } : {}),
+      ...(ca ? { tls: { ca: readFileSync(ca, 'utf8') } } : {}),
     });
     client.on('error', () => undefined);
     try {
       await client.connect();
       await client.ping();
-      client.disconnect();
-      return { url, port, stop };
-    } catch (error) {
-      client.disconnect();
-      if (attempt > 100 || child.exitCode !== null) {
-        await stop();
-        throw new Error(`secured redis-server did not start: ${String(error)}`);
-      }
+      return true;
+    } catch {
       await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      client.disconnect();
     }
   }
+  return false;
 }

@@ -1,80 +1,115 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { Queue } from 'bullmq';
-import { predictionQueueName } from '@app/common';
+import { commonSettings, predictionQueueName } from '@app/common';
+import { demoModelStore } from './model-store';
 import { AppProcess, eventually } from './processes';
-import { freePort, startTestRedis, type TestRedis } from './redis-server';
-import { DEMO_MODEL } from './paths';
-import { dirname } from 'node:path';
+import { TestRedis, type RedisServer } from './redis-server';
 
 /** The management token every test stack uses. */
 export const MANAGEMENT_TOKEN = 'test-management-token-0123456789';
 
 export interface StackOptions {
-  /** Model store folder (default: the repository's models/). */
+  /** Model store folder (default: a temporary store holding the demo model as version 1). */
   modelStore?: string;
   /** Extra environment for the API and workers. */
   env?: Record<string, string>;
   workers?: number;
   workerEnv?: Record<string, string>;
   /** A Redis the test started (stopped with the stack); default: a fresh open one. */
-  redis?: TestRedis;
+  redis?: RedisServer;
   /** Wait for /ping to say Healthy (default true; needs a worker). */
   waitHealthy?: boolean;
 }
 
-/** A real Redis, the API and worker processes over the demo model store, for end-to-end tests. */
+/**
+ * A real Redis, the API and worker processes over a model store, for end-to-end tests. Every
+ * process binds port 0 (or, for Redis, a port it retries) and the stack reads the ports they got
+ * from their startup log lines: ports are never guessed.
+ */
 export class Stack {
   readonly workers: AppProcess[] = [];
   private readonly queues: Queue[] = [];
+  private apiProcess?: AppProcess;
+  private ports?: { port: number; managementPort: number; metricsPort: number };
 
   private constructor(
-    readonly redis: TestRedis,
-    readonly api: AppProcess,
-    readonly apiUrl: string,
-    readonly managementUrl: string,
+    readonly redis: RedisServer,
     private readonly env: Record<string, string>,
     /** The Standard Webhooks secret the API signs with. */
     readonly webhookSecret: string,
+    /** A store this stack made, removed when it stops. */
+    private readonly ownStore?: string,
   ) {}
 
   static async start(options: StackOptions = {}): Promise<Stack> {
-    const redis = options.redis ?? (await startTestRedis());
-    const port = await freePort();
-    const managementPort = await freePort();
+    const redis = options.redis ?? (await TestRedis.start());
+    const ownStore = options.modelStore ? undefined : demoModelStore([{ version: '1' }]);
     const secret = `whsec_${randomBytes(24).toString('base64')}`;
     const env = {
       REDIS_URL: redis.url,
-      MODEL_STORE: options.modelStore ?? dirname(DEMO_MODEL),
+      MODEL_STORE: options.modelStore ?? ownStore!,
       WEBHOOK_SECRET: secret,
       WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
       WEBHOOK_BACKOFF_MS: '50',
       WEBHOOK_MAX_ATTEMPTS: '3',
       HEARTBEAT_MS: '500',
       WORKER_METRICS_PORT: '0',
-      METRICS_PORT: '0',
+      WORKER_METRICS_HOST: '127.0.0.1',
       REGISTRY_POLL_MS: '500',
       INTRA_OP_THREADS: '1',
       ...options.env,
     };
-    const api = AppProcess.start('api', 'apps/api/src/main.js', {
-      ...env,
-      API_PORT: String(port),
-      MANAGEMENT_PORT: String(managementPort),
-      MANAGEMENT_TOKEN,
-      API_HOST: '127.0.0.1',
-    });
-    const stack = new Stack(
-      redis,
-      api,
-      `http://127.0.0.1:${port}`,
-      `http://127.0.0.1:${managementPort}`,
-      env,
-      secret,
-    );
-    for (let i = 0; i < (options.workers ?? 1); i++) stack.addWorker(options.workerEnv);
-    if (options.waitHealthy ?? true) await stack.waitHealthy();
-    else await stack.waitListening();
-    return stack;
+    const stack = new Stack(redis, env, secret, ownStore);
+    try {
+      stack.apiProcess = AppProcess.start('api', 'apps/api/src/main.js', {
+        ...env,
+        API_PORT: '0',
+        MANAGEMENT_PORT: '0',
+        METRICS_PORT: '0',
+        MANAGEMENT_TOKEN,
+        API_HOST: '127.0.0.1',
+      });
+      for (let i = 0; i < (options.workers ?? 1); i++) stack.addWorker(options.workerEnv);
+      const listening = await stack.api.waitForLog('API listening');
+      stack.ports = {
+        port: Number(listening.port),
+        managementPort: Number(listening.managementPort),
+        metricsPort: Number(listening.metricsPort),
+      };
+      if (options.waitHealthy ?? true) await stack.waitHealthy();
+      else await stack.waitListening();
+      return stack;
+    } catch (error) {
+      await stack.stop();
+      throw error;
+    }
+  }
+
+  /** The API process. */
+  get api(): AppProcess {
+    return this.apiProcess!;
+  }
+
+  /** Base URL of the inference API. */
+  get apiUrl(): string {
+    return `http://127.0.0.1:${this.ports!.port}`;
+  }
+
+  /** Base URL of the management API. */
+  get managementUrl(): string {
+    return `http://127.0.0.1:${this.ports!.managementPort}`;
+  }
+
+  /** Base URL of the API's `/metrics`, `/healthz` and `/readyz`. */
+  get metricsUrl(): string {
+    return `http://127.0.0.1:${this.ports!.metricsPort}`;
+  }
+
+  /** Base URL of a worker's `/metrics`, `/healthz` and `/readyz`, once it has started. */
+  async workerMetricsUrl(worker: AppProcess): Promise<string> {
+    const started = await worker.waitForLog('worker started');
+    return `http://127.0.0.1:${Number(started.opsPort)}`;
   }
 
   addWorker(env: Record<string, string> = {}): AppProcess {
@@ -92,7 +127,8 @@ export class Stack {
   predictionQueue(model = 'ag-news-bert', version = '1'): Queue {
     const queue = new Queue(predictionQueueName(model, version), {
       connection: { url: this.redis.url },
-      prefix: 'mf',
+      // The prefix the stack's processes use: their setting, or its default.
+      prefix: commonSettings.KEY_PREFIX.parse(this.env.KEY_PREFIX),
     });
     this.queues.push(queue);
     return queue;
@@ -108,7 +144,7 @@ export class Stack {
     await eventually(
       'the API to listen',
       async () => {
-        if (!this.api.running) throw new Error(`API exited:\n${this.api.output.join('\n')}`);
+        if (!this.api.running) throw this.api.exitedError();
         await fetch(`${this.apiUrl}/ping`);
         return true;
       },
@@ -122,7 +158,7 @@ export class Stack {
     await eventually(
       'the API to report Healthy',
       async () => {
-        if (!this.api.running) throw new Error(`API exited:\n${this.api.output.join('\n')}`);
+        if (!this.api.running) throw this.api.exitedError();
         const response = await fetch(`${this.apiUrl}/ping`);
         return response.status === 200 ? true : undefined;
       },
@@ -160,10 +196,12 @@ export class Stack {
     return { status: response.status, headers: response.headers, body: json as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
   }
 
+  /** Stops every process of the stack (also when it did not fully start) and removes its store. */
   async stop(): Promise<void> {
     await Promise.all(this.queues.map((q) => q.close()));
     await Promise.all(this.workers.map((w) => w.stop()));
-    await this.api.stop();
+    await this.apiProcess?.stop();
     await this.redis.stop();
+    if (this.ownStore) rmSync(this.ownStore, { recursive: true, force: true });
   }
 }

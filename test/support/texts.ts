@@ -1,23 +1,30 @@
 import { readFileSync } from 'node:fs';
-import { sharedFile } from './paths';
+import { join } from 'node:path';
+import { FIXTURES } from './paths';
 
-const FALLBACK = [
-  'The Yankees beat the Red Sox 5-3 on a walk-off homer in the ninth inning.',
-  'Oil prices jumped after OPEC agreed to cut output for the rest of the year.',
-  'Microsoft releases a security patch for Windows after a worm spreads.',
-  'Peace talks resume in the Middle East as leaders meet in Cairo.',
-];
+/** The first rows of the official AG News test split, as `test.csv` and `test.jsonl` have them. */
+const AG_NEWS = join(FIXTURES, 'ag_news');
 
-/** The first `count` AG News test texts when the data folder is there, else fixed news lines. */
+/** The first `count` lines of a fixture file, starting over at its top when it has fewer. */
+function cycledLines(file: string, count: number): string[] {
+  const lines = readFileSync(join(AG_NEWS, file), 'utf8').split('\n').filter(Boolean);
+  return Array.from({ length: count }, (_, i) => lines[i % lines.length]);
+}
+
+/**
+ * `count` lines of AG News `test.csv` (no header; class 1-4, title, description, all quoted),
+ * newline-terminated. The fixture holds a few hundred rows; more are its rows again.
+ */
+export function agNewsCsv(count: number): string {
+  return cycledLines('test.csv', count).join('\n') + '\n';
+}
+
+/** `count` lines of AG News `test.jsonl` (`{"text", "label" 0-3, "label_name"}`), repeated as needed. */
+export function agNewsJsonl(count: number): string[] {
+  return cycledLines('test.jsonl', count);
+}
+
+/** `count` AG News test texts (title + description). */
 export function agNewsSample(count: number): string[] {
-  const file = sharedFile('ag_news', 'test.jsonl');
-  const texts = file
-    ? readFileSync(file, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .slice(0, count)
-        .map((line) => (JSON.parse(line) as { text: string }).text)
-    : [];
-  while (texts.length < count) texts.push(FALLBACK[texts.length % FALLBACK.length]);
-  return texts;
+  return agNewsJsonl(count).map((line) => (JSON.parse(line) as { text: string }).text);
 }

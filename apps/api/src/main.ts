@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   ConfigError,
   JobWaiter,
@@ -21,6 +23,9 @@ import { ManagementModule } from './management/management.module';
 import { ModelPackages } from './management/model-packages';
 import { mountQueueBoard } from './management/queue-board';
 import { ApiMetrics } from './metrics/api-metrics';
+
+/** The port a listening server is bound to. */
+const portOf = (server: Pick<Server, 'address'>) => (server.address() as AddressInfo).port;
 
 async function bootstrap(): Promise<void> {
   const config = loadApiConfig();
@@ -75,11 +80,12 @@ async function bootstrap(): Promise<void> {
         (error: Error) => `Redis is unreachable: ${error.message}`,
       ),
   });
+  // The ports bound, not the ones asked for: with 0 the OS picks, and this line says which.
   logger.info(
     {
-      port: config.API_PORT,
-      managementPort: config.MANAGEMENT_PORT,
-      metricsPort: (ops.address() as { port: number }).port,
+      port: portOf(inference.getHttpServer()),
+      managementPort: portOf(management.getHttpServer()),
+      metricsPort: portOf(ops),
     },
     'API listening',
   );
