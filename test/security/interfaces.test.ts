@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadApiConfig } from '../../apps/api/src/config';
 import { loadWorkerConfig } from '../../apps/worker/src/config';
-import { DEMO_MODEL, ROOT } from '../support/paths';
-import { AppProcess, eventually } from '../support/processes';
+import { ROOT } from '../support/paths';
+import { AppProcess } from '../support/processes';
 import { launchApi } from '../support/api-process';
 import { startTestRedis, type TestRedis } from '../support/redis-server';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { sameSecret } from '../../apps/api/src/core/auth';
-import { AppProcess, eventually } from '../support/processes';
+import { eventually } from '../support/processes';
 import { launchApi } from '../support/api-process';
 import { startTestRedis, type TestRedis } from '../support/redis-server';
 
