@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { Redis } from 'ioredis';
+import { MANAGEMENT_TOKEN, Stack } from '../support/stack';
+
+/** Keys a request can leave, less the bookkeeping of the API's own queue consumers. */
+async function dataKeys(redis: Redis): Promise<string[]> {
+  return (await redis.keys('*')).filter((k) => !/:(webhooks|batches):/.test(k)).sort();
+}
+
+const MODEL = 'ag-news-bert';
+
+/** Path segments: real names, their mutations, and anything at all. */
+const segment = fc.oneof(
+  fc.constantFrom(MODEL, '1', 'ag-news-bert@1', '..', '%2e%2e', '%00', 'ä', ' '),
+  fc.string({ maxLength: 12 }).map((s) => encodeURIComponent(s)),
+  fc.constantFrom(MODEL).chain((m) => fc.nat(m.length).map((i) => m.slice(0, i) + 'x')),
+);
+const id = fc.oneof(
+  segment,
+  fc.uuid().map((u) => `${MODEL}@1.${u}`),
+  fc.tuple(segment, segment, fc.uuid()).map(([m, v, u]) => `${m}@${v}.${u}`),
+);
+
+/** Bodies: JSON of any shape, mutated valid ones, and raw bytes. */
+const json = fc.jsonValue({ maxDepth: 3 });
+const body = fc.oneof(
+  json.map((v) => JSON.stringify(v)),
+  json.map((v) => JSON.stringify({ data: v })),
+  json.map((v) => JSON.stringify({ model: MODEL, input: { data: v } })),
+  fc
+    .record(
+      { model: fc.oneof(segment, json), input: json, webhook: json, probabilities: json },
+      { requiredKeys: [] },
+    )
+    .map((v) => JSON.stringify(v)),
+  fc.string({ maxLength: 200 }),
+  fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes)),
+);
+const contentType = fc.constantFrom(
+  'application/json',
+  'application/json; charset=utf-16',
+  'text/plain',
+  'text/csv',
+  'application/x-ndjson',
+  'multipart/form-data; boundary=x',
+  'application/x-www-form-urlencoded',
+  'application/octet-stream',
+  '',
+  'garbage/;;;',
+);
+const query = fc.dictionary(
+  fc.constantFrom(
+    'probabilities',
+    'model',
+    'text',
+    'format',
+    'url',
+    'batch_size',
+    'min_worker',
+    'max_worker',
+    'x',
+  ),
+  fc.oneof(segment, fc.integer().map(String)),
+  { maxKeys: 4 },
+);
+const headers = fc.record(
+  {
+    'content-type': contentType,
+    'content-encoding': fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'zz'),
+    prefer: fc.oneof(fc.constantFrom('wait=1', 'wait=-1', 'wait=99999999999'), fc.string()),
+    'idempotency-key': fc.string({ maxLength: 300 }),
+  },
+  { requiredKeys: [] },
+);
+
+interface Route {
+  method: string;
+  path: (s: string, v: string, i: string) => string;
+}
+
+const INFERENCE: Route[] = [
+  { method: 'POST', path: (s) => `/predictions/${s}` },
+  { method: 'PUT', path: (s, v) => `/predictions/${s}/${v}` },
+  { method: 'POST', path: () => '/v1/predictions' },
+  { method: 'GET', path: (_s, _v, i) => `/v1/predictions/${i}` },
+  { method: 'POST', path: (_s, _v, i) => `/v1/predictions/${i}/cancel` },
+  { method: 'POST', path: () => '/v1/batches' },
+  { method: 'GET', path: (_s, _v, i) => `/v1/batches/${i}` },
+  { method: 'POST', path: (_s, _v, i) => `/v1/batches/${i}/cancel` },
+  { method: 'GET', path: (_s, _v, i) => `/v1/batches/${i}/results` },
+  { method: 'GET', path: (_s, _v, i) => `/v1/batches/${i}/errors` },
+  { method: 'GET', path: (s) => `/${s}` },
+];
+
+/** Management routes; a fuzzed request never names the real model where it could change it. */
+const MANAGEMENT: Route[] = [
+  { method: 'GET', path: () => '/models' },
+  { method: 'POST', path: () => '/models' },
+  { method: 'GET', path: (s) => `/models/${s}` },
+  { method: 'GET', path: (s, v) => `/models/${s}/${v}` },
+  { method: 'GET', path: (s, v) => `/models/${s}/all/${v}` },
+  { method: 'PUT', path: (s) => `/models/${s}x` },
+  { method: 'PUT', path: (s) => `/models/${s}x/traffic` },
+  { method: 'PUT', path: (s, v) => `/models/${s}x/${v}/set-default` },
+  { method: 'PUT', path: (s, v) => `/models/${s}x/${v}` },
+  { method: 'DELETE', path: (s, v) => `/models/${s}x/${v}` },
+];
+
+describe('property: hostile requests at every route', () => {
+  let stack: Stack;
+  let redis: Redis;
+
+  before(async () => {
+    stack = await Stack.start();
+    redis = new Redis(stack.redis.url);
+    // Warm up: the version's queues exist, so a later read of them is not a first write.
+    const warm = await stack.request('POST', `/predictions/${MODEL}`, { data: ['Oil prices'] });
+    assert.equal(warm.status, 200);
+  });
+
+  after(async () => {
+    redis?.disconnect();
+    await stack?.stop();
+  });
+
+  for (const [name, routes, base, auth] of [
+    ['inference', INFERENCE, () => stack.apiUrl, {}],
+    [
+      'management',
+      MANAGEMENT,
+      () => stack.managementUrl,
+      { authorization: `Bearer ${MANAGEMENT_TOKEN}` },
+    ],
+  ] as const) {
+    it(`${name}: never a 500, errors are problem+json, a refusal writes nothing`, async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(...routes),
+          segment,
+          segment,
+          id,
+          query,
+          headers,
+          body,
+          fc.boolean(),
+          async (route, s, v, i, q, h, b, withAuth) => {
+            const keys = await dataKeys(redis);
+            const url = new URL(`${base()}${route.path(s, v, i)}`);
+            for (const [k, value] of Object.entries(q)) url.searchParams.set(k, value);
+            const response = await fetch(url, {
+              method: route.method,
+              headers: { ...h, ...(withAuth ? auth : {}) },
+              body: route.method === 'GET' ? undefined : b,
+            });
+            const text = await response.text();
+            assert.ok(
+              response.status < 500 || response.status === 503,
+              `${response.status} ${text}`,
+            );
+            if (response.status >= 400) {
+              assert.match(
+                response.headers.get('content-type') ?? '',
+                /application\/problem\+json/,
+              );
+              assert.equal(JSON.parse(text).status, response.status);
+              assert.deepEqual(await dataKeys(redis), keys, `${route.method} ${url} wrote keys`);
+            }
+          },
+        ),
+        { numRuns: 300 },
+      );
+      assert.equal((await fetch(`${stack.apiUrl}/ping`)).status, 200);
+    });
+  }
+
+  it('control: the same checks see a write, and a 4xx that is not problem+json', async () => {
+    const keys = await dataKeys(redis);
+    await stack.request('POST', '/v1/predictions', { model: MODEL, input: { data: ['a text'] } });
+    assert.notDeepEqual(await dataKeys(redis), keys);
+    const plain = await fetch(`${stack.apiUrl}/docs-json/nothing-here`);
+    assert.equal(plain.status, 404);
+    assert.match(plain.headers.get('content-type') ?? '', /problem\+json/);
+  });
+});

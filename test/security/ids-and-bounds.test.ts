@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { Stack } from '../support/stack';
+
+describe('made-up ids, unbounded numbers, idle results', () => {
+  let stack: Stack;
+  let redis: Redis;
+
+  before(async () => {
+    stack = await Stack.start({ env: { SYNC_RESULT_TTL_S: '120' } });
+    redis = new Redis(stack.redis.url);
+  });
+
+  after(async () => {
+    redis?.disconnect();
+    await stack?.stop();
+  });
+
+  it('answers 404 to ids of versions that are not registered, and writes nothing', async () => {
+    const keys = (await redis.keys('*')).sort();
+    for (let i = 0; i < 50; i++) {
+      const id = `made-up-${i}@v${i}.${randomUUID()}`;
+      const read = await stack.request('GET', `/v1/predictions/${id}`);
+      assert.equal(read.status, 404);
+      const cancel = await stack.request('POST', `/v1/predictions/${id}/cancel`);
+      assert.equal(cancel.status, 404);
+    }
+    assert.deepEqual((await redis.keys('*')).sort(), keys);
+  });
+
+  it('control: an id of the registered version is looked up in its queue', async () => {
+    const id = `ag-news-bert@1.${randomUUID()}`;
+    const read = await stack.request('GET', `/v1/predictions/${id}`);
+    assert.equal(read.status, 404);
+    // The version's queue exists: its id was looked for there, and simply is not there.
+    assert.ok((await redis.keys('*predict-ag-news-bert@1*')).length > 0);
+  });
+
+  for (const [what, path] of [
+    ['batch_size', '/models?url=ag-news-bert&batch_size=100000000'],
+    ['max_batch_delay', '/models?url=ag-news-bert&max_batch_delay=99999999'],
+    ['initial_workers', '/models?url=ag-news-bert&initial_workers=65'],
+    ['max_worker', '/models/ag-news-bert?max_worker=1000'],
+    ['min_worker', '/models/ag-news-bert/1?min_worker=65&max_worker=65'],
+  ]) {
+    it(`refuses ${what} past its bound with a 400 naming it, changing nothing`, async () => {
+      const method = path.startsWith('/models?') ? 'POST' : 'PUT';
+      const earlier = await stack.manage('GET', '/models/ag-news-bert/1');
+      const response = await stack.manage(method, path);
+      assert.equal(response.status, 400, JSON.stringify(response.body));
+      assert.match(response.body.detail, new RegExp(what));
+      assert.deepEqual(
+        (await stack.manage('GET', '/models/ag-news-bert/1')).body[0].maxWorkers,
+        earlier.body[0].maxWorkers,
+      );
+    });
+  }
+
+  it('control: values within the bounds are accepted', async () => {
+    assert.equal(
+      (await stack.manage('PUT', '/models/ag-news-bert/1?min_worker=1&max_worker=64')).status,
+      200,
+    );
+    // Within its bound, batch_size passes the check (the version is registered again with it).
+    const registered = await stack.manage('POST', '/models?url=ag-news-bert-v1&batch_size=4096');
+    assert.ok([200, 201, 409].includes(registered.status), JSON.stringify(registered.body));
+  });
+
+  it('keeps a sync job only SYNC_RESULT_TTL_S, an async one RESULT_TTL_S', async () => {
+    const sync = await stack.request('POST', '/predictions/ag-news-bert', { data: ['Oil prices'] });
+    assert.equal(sync.status, 200);
+    const created = await stack.request('POST', '/v1/predictions', {
+      model: 'ag-news-bert',
+      input: { data: ['Oil prices'] },
+    });
+    const asyncId = created.body.id as string;
+    const queue = stack.predictionQueue();
+    let jobs = await queue.getJobs(['completed'], 0, -1);
+    for (let i = 0; i < 100 && !jobs.some((j) => j.id === asyncId); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      jobs = await queue.getJobs(['completed'], 0, -1);
+    }
+    const ages = new Map(jobs.map((j) => [j.id, (j.opts.removeOnComplete as { age: number }).age]));
+    assert.equal(ages.get(asyncId), 86_400);
+    const syncAges = [...ages].filter(([id]) => id !== asyncId).map(([, age]) => age);
+    assert.ok(syncAges.length > 0);
+    assert.ok(
+      syncAges.every((age) => age === 120),
+      JSON.stringify(syncAges),
+    );
+  });
+});
