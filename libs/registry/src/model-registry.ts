@@ -1,6 +1,11 @@
 import type { Redis } from 'ioredis';
 import { pickVersion, type TrafficWeights } from './traffic';
-import { type ModelRecord, type VersionRecord, type WorkerRecord } from './records';
+import {
+  type ModelRecord,
+  type ServingFailure,
+  type VersionRecord,
+  type WorkerRecord,
+} from './records';
 
 /** The registry knows no such model or version. */
 export class UnknownModelError extends Error {
@@ -127,6 +132,41 @@ export class ModelRegistry {
     const stale = ids.filter((_, i) => values[i] === null);
     if (stale.length) await this.redis.zrem(this.key('workers'), ...stale);
     return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as WorkerRecord);
+  }
+
+  /**
+   * Records why `subject` (a `name@version`, or `package:<location>` for a package of the store)
+   * cannot be served, as `source` (a worker id, or `api`) found. It stays until that source
+   * clears it, or, for a worker, until the worker is no longer alive.
+   */
+  async reportFailure(subject: string, source: string, reason: string): Promise<void> {
+    const failure: ServingFailure = { source, reason, at: new Date().toISOString() };
+    await this.redis
+      .multi()
+      .hset(this.key('failures', subject), source, JSON.stringify(failure))
+      .sadd(this.key('failures'), subject)
+      .exec();
+  }
+
+  async clearFailure(subject: string, source: string): Promise<void> {
+    await this.redis.hdel(this.key('failures', subject), source);
+  }
+
+  /** Failures standing, per subject: those of the API, and of workers still alive. */
+  async failures(): Promise<Map<string, ServingFailure[]>> {
+    const subjects = await this.redis.smembers(this.key('failures'));
+    if (subjects.length === 0) return new Map();
+    const live = new Set((await this.liveWorkers()).map((w) => w.id));
+    const result = new Map<string, ServingFailure[]>();
+    for (const subject of subjects) {
+      const raw = await this.redis.hvals(this.key('failures', subject));
+      const standing = raw
+        .map((v) => JSON.parse(v) as ServingFailure)
+        .filter((f) => f.source === 'api' || live.has(f.source));
+      if (standing.length) result.set(subject, standing);
+      else if (raw.length === 0) await this.redis.srem(this.key('failures'), subject);
+    }
+    return result;
   }
 
   /** Live worker count per `name@version`. */

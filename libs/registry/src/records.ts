@@ -25,8 +25,21 @@ export interface WorkerRecord {
   versions: string[];
   jobsInFlight: number;
   lastBatch?: { size: number; tokens: number; inferenceMs: number };
+  /** Texts per second it has been answering, per `name@version` (a moving average). */
+  throughput?: Record<string, number>;
   startedAt: string;
   seenAt?: number;
+}
+
+/**
+ * Why something cannot be served, as whoever found out reported it: a worker that cannot load a
+ * version, or the API that cannot read a package of the store.
+ */
+export interface ServingFailure {
+  /** Who reported it: a worker id, or `api`. */
+  source: string;
+  reason: string;
+  at: string;
 }
 
 /** A model with its versions, default and split. */
