@@ -54,3 +54,8 @@ export interface ModelRecord {
 export function versionKey(name: string, version: string): string {
   return `${name}@${version}`;
 }
+
+/** The failure subject of a package of the model store (one the API could not register). */
+export function packageSubject(location: string): string {
+  return `package:${location}`;
+}

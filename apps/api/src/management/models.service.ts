@@ -4,6 +4,7 @@ import {
   ModelRegistry,
   versionKey,
   type ModelRecord,
+  type ServingFailure,
   type VersionRecord,
   type WorkerRecord,
 } from '@app/registry';
@@ -23,8 +24,11 @@ export interface VersionDescription {
   maxBatchTokens: number;
   maxBatchDelay: number;
   registeredAt: string;
-  status: 'READY' | 'NO_WORKERS';
+  /** READY: a live worker serves it; FAILED: none does, and some failed to load it; else NO_WORKERS. */
+  status: 'READY' | 'NO_WORKERS' | 'FAILED';
   reason?: string;
+  /** What stands in the way of serving it, as workers (or the API) reported, until it loads. */
+  failures?: ServingFailure[];
   queue: Backlog;
   workers: WorkerRecord[];
 }
@@ -39,8 +43,20 @@ export class ModelsService {
   ) {}
 
   async list() {
-    const models = await this.registry.listModels();
+    const [models, failures] = await Promise.all([
+      this.registry.listModels(),
+      this.registry.failures(),
+    ]);
+    // Packages of the store the API could not register, each with why.
+    const failedPackages = [...failures]
+      .filter(([subject]) => subject.startsWith('package:'))
+      .map(([subject, [failure]]) => ({
+        location: subject.slice('package:'.length),
+        reason: failure.reason,
+        at: failure.at,
+      }));
     return {
+      ...(failedPackages.length ? { failedPackages } : {}),
       models: models.map((m) => ({
         modelName: m.name,
         defaultVersion: m.defaultVersion,
@@ -53,17 +69,24 @@ export class ModelsService {
   async describe(name: string, version?: string): Promise<VersionDescription[]> {
     const model = await this.registry.getModel(name);
     const records = version ? [await this.registry.getVersion(name, version)] : model.versions;
-    const workers = await this.registry.liveWorkers();
-    return Promise.all(records.map((record) => this.describeVersion(model, record, workers)));
+    const [workers, failures] = await Promise.all([
+      this.registry.liveWorkers(),
+      this.registry.failures(),
+    ]);
+    return Promise.all(
+      records.map((record) => this.describeVersion(model, record, workers, failures)),
+    );
   }
 
   private async describeVersion(
     model: ModelRecord,
     record: VersionRecord,
     workers: WorkerRecord[],
+    allFailures: Map<string, ServingFailure[]>,
   ): Promise<VersionDescription> {
     const key = versionKey(record.name, record.version);
     const serving = workers.filter((w) => w.versions.includes(key));
+    const failures = allFailures.get(key) ?? [];
     const queue = await this.queues.backlog(record.name, record.version);
     const batching = record.manifest.batching;
     return {
@@ -78,13 +101,7 @@ export class ModelsService {
       maxBatchTokens: batching.max_batch_tokens,
       maxBatchDelay: batching.max_batch_delay_ms,
       registeredAt: record.registeredAt,
-      status: serving.length > 0 ? 'READY' : 'NO_WORKERS',
-      ...(serving.length === 0
-        ? {
-            reason:
-              'no live worker serves this version: async jobs wait in its queue, sync calls get 503',
-          }
-        : {}),
+      ...servingStatus(serving.length, failures),
       queue,
       workers: serving,
     };
@@ -173,4 +190,21 @@ export class ModelsService {
     await this.registry.setTraffic(name, Object.fromEntries(entries) as Record<string, number>);
     return { modelName: name, traffic: (await this.registry.getModel(name)).traffic };
   }
+}
+
+/** Whether a version is served, and if not, why. */
+function servingStatus(
+  serving: number,
+  failures: ServingFailure[],
+): Pick<VersionDescription, 'status' | 'reason' | 'failures'> {
+  const reported = failures.length ? { failures } : {};
+  if (serving > 0) return { status: 'READY', ...reported };
+  if (failures.length) {
+    const reason = failures.map((f) => `${f.source}: ${f.reason}`).join('; ');
+    return { status: 'FAILED', reason, ...reported };
+  }
+  return {
+    status: 'NO_WORKERS',
+    reason: 'no live worker serves this version: async jobs wait in its queue, sync calls get 503',
+  };
 }

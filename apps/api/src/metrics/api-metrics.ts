@@ -57,6 +57,18 @@ export class ApiMetrics {
       },
     });
     new Gauge({
+      name: 'modelfleet_serving_failures',
+      help: 'Standing failures to serve, by subject (name@version, or package:<location>) and source (worker id, or api)',
+      labelNames: ['subject', 'source'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const [subject, failures] of await registry.failures()) {
+          for (const failure of failures) this.set({ subject, source: failure.source }, 1);
+        }
+      },
+    });
+    new Gauge({
       name: 'modelfleet_workers',
       help: 'Live workers serving each model version',
       labelNames: ['model', 'version'],
