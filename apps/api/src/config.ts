@@ -31,6 +31,8 @@ export const apiSettings = z.object({
   /** Package locations in MODEL_STORE to register at start; `*` registers every package found. */
   MODELS: listSetting('*'),
   SYNC_TIMEOUT_MS: intSetting(30_000, 1),
+  /** A Redis command of request handling not answered within this fails: a 503, not a hang. */
+  REDIS_COMMAND_TIMEOUT_MS: intSetting(800, 50),
   MAX_TEXTS_PER_REQUEST: intSetting(1000, 1),
   MAX_BODY_BYTES: intSetting(1024 * 1024, 1024),
   MAX_WAIT_S: intSetting(60, 0),

@@ -4,7 +4,7 @@ import type { Job } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { Webhook } from 'standardwebhooks';
 import { fetch } from 'undici';
-import { WEBHOOK_QUEUE, type WebhookJobData } from '@app/common';
+import { WEBHOOK_QUEUE, type WebhookJobData, isRedisUnavailable } from '@app/common';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { ApiMetrics } from '../metrics/api-metrics';
 import { BatchService } from '../batches/batch.service';
@@ -39,6 +39,8 @@ export class WebhookDeliverer extends WorkerHost {
 
   @OnWorkerEvent('error')
   onError(error: Error): void {
+    // A lost connection is reported once by its owner (see main.ts), not by every consumer.
+    if (isRedisUnavailable(error)) return;
     this.logger.error({ err: error }, 'webhook queue consumer error');
   }
 
