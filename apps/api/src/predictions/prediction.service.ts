@@ -15,6 +15,7 @@ import { ApiMetrics } from '../metrics/api-metrics';
 import { WebhookAnnouncer } from '../webhooks/webhook-announcer';
 import { WebhookDeliveryStore } from '../webhooks/webhook-delivery.store';
 import { WebhookTargetGuard } from '../webhooks/webhook-target-guard';
+import { Admission } from './admission';
 import { IdempotencyStore } from './idempotency.store';
 import { describePrediction, unfinished, type PredictionView } from './prediction-view';
 import { PredictionStore, type StoredPrediction } from './prediction.store';
@@ -44,6 +45,7 @@ export class PredictionService {
     private readonly webhookState: WebhookDeliveryStore,
     private readonly announcer: WebhookAnnouncer,
     private readonly metrics: ApiMetrics,
+    private readonly admission: Admission,
   ) {}
 
   /**
@@ -65,6 +67,7 @@ export class PredictionService {
     } else {
       try {
         if (request.webhook) await this.webhookGuard.assertAllowed(request.webhook.url);
+        await this.admission.admitAsync(record, request.texts.length);
         await this.enqueue(record, request, id, 'async');
       } catch (error) {
         if (key) await this.idempotency.release(key);
@@ -91,6 +94,7 @@ export class PredictionService {
       count('unserved');
       throw error;
     }
+    await this.admission.admitSync(record, request.texts.length);
     const start = performance.now();
     const id = PredictionStore.newId(record);
     // Listen before enqueueing: the answer cannot slip past, and no extra look-up is needed.
