@@ -43,6 +43,7 @@ export async function createHttpApp(
   app.use(
     pinoHttp({
       logger,
+      autoLogging: config.ACCESS_LOG,
       // One short line per request: headers would cost time and could carry secrets.
       serializers: {
         req: (req: { id: string; method: string; url: string }) => ({
