@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RuntimeReport } from './runtime/protocol';
 
 const LABELS = ['model', 'version'] as const;
 
@@ -60,7 +61,19 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  readonly provider = new Gauge({
+    name: 'modelfleet_worker_provider_info',
+    help: 'Where a served version runs: 1 per version, labelled by the execution provider that took its graph and the ONNX Runtime version',
+    labelNames: [...LABELS, 'provider', 'onnxruntime'],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
+}
+
+/** The provider labels of a version's runtime. */
+export function runtimeLabels(runtime: RuntimeReport): { provider: string; onnxruntime: string } {
+  return { provider: runtime.provider, onnxruntime: runtime.onnxruntime };
 }

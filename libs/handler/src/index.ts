@@ -4,6 +4,7 @@ export * from './handler';
 export * from './manifest';
 export * from './model-package';
 export * from './onnx-session';
+export * from './ort';
 export * from './packing';
 export * from './text-classification';
 export * from './tokenizer';
