@@ -64,7 +64,11 @@ export function findLibraries(
 
 /** True when the NVIDIA driver's library is loadable (it comes with the driver, not CUDA). */
 export function driverLibraryPresent(folders: readonly string[]): boolean {
-  return findLibraries(folders, [{ soname: 'libcuda.so.1', role: 'driver' }]).size > 0;
+  const driverFolders = ['/usr/local/nvidia/lib64', '/usr/lib/x86_64-linux-gnu', '/usr/lib64'];
+  return (
+    findLibraries([...folders, ...driverFolders], [{ soname: 'libcuda.so.1', role: 'driver' }])
+      .size > 0
+  );
 }
 
 function linkerCache(): Map<string, string> {

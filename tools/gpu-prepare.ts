@@ -83,11 +83,7 @@ export function prepareGpu(options: {
         'install the CUDA 13 runtime, cuBLAS and cuRAND (e.g. pip install nvidia-cuda-runtime nvidia-cublas nvidia-curand) or pass --cuda-path',
     );
   }
-  if (!driverLibraryPresent(folders)) {
-    throw new PrepareError(
-      'libcuda.so.1 (the NVIDIA driver library) is not loadable: is a driver installed?',
-    );
-  }
+  const driver = driverLibraryPresent(folders);
   const out = resolve(options.out);
   const source = options.from ? resolve(options.from) : fetchPackages(join(out, 'cache'));
   const modules = join(out, 'node_modules');
@@ -118,6 +114,7 @@ export function prepareGpu(options: {
   const missingOptional = CUDA13_LIBRARIES.filter((l) => l.optional && !found.has(l.soname)).map(
     (l) => l.soname,
   );
+  if (!driver) missingOptional.push('libcuda.so.1 (the NVIDIA driver)');
   return { ortNodePath: ortNode, libraryPath, found, missingOptional, envFile };
 }
 
