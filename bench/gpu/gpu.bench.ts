@@ -14,7 +14,7 @@
  * latency with one text per request at each client count.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DeviceChoice } from '@app/handler';
@@ -122,7 +122,12 @@ async function main(): Promise<void> {
       );
     }
     if (values['eager-python']) {
-      figures.eager = await measureTorchEager(values['eager-python'], pair.fp32, engineTexts, out);
+      figures.eager = await measureTorchEager(
+        values['eager-python'],
+        pair.fp32,
+        engineTexts,
+        tmpdir(),
+      );
       note(`${pair.label} torch eager: ${JSON.stringify(figures.eager)}`);
     }
     models.push(figures);
