@@ -10,7 +10,7 @@ attention_mask / token_type_ids (int64 [batch, sequence]), output logits (float3
 Usage (Debian's python3-torch and python3-onnx for fp32; torch 2.x or a CUDA GPU for fp16):
     python3 tools/make_bert_base.py <vocab.txt> <out-dir> [--precision fp16] [--gpu-batching]
 The folder gets model.onnx, vocab.txt, config.json and MANIFEST.json. The same seed gives the
-same weights in both precisions. --gpu-batching writes the packing limits a GPU wants (256 rows,
+same weights in both precisions. --gpu-batching writes the packing limits a GPU wants (1,024 rows,
 32,768 tokens, lengths padded to multiples of 8). Keep it out of git (bench/models/ is ignored).
 """
 import argparse, os, sys, time

@@ -94,7 +94,8 @@ def write_package(out, model_file_src, vocab, config, manifest):
             f.write("\n")
 
 
-# What a GPU wants from the batcher: many rows per pass, a large token budget, sequence lengths
-# padded to multiples of 8 (tensor cores), and a batch size that is a multiple of 8.
-GPU_BATCHING = {"max_batch_size": 256, "max_batch_tokens": 32768, "max_batch_delay_ms": 2,
+# What a GPU wants from the batcher: many rows per pass and per bulk chunk (a chunk of 1,024 texts
+# keeps the GPU busy across the worker's per-chunk Redis round trip), a large token budget,
+# sequence lengths padded to multiples of 8 (tensor cores), batch sizes that are multiples of 8.
+GPU_BATCHING = {"max_batch_size": 1024, "max_batch_tokens": 32768, "max_batch_delay_ms": 2,
                 "pass_overhead_tokens": 256, "pad_to_multiple_of": 8}

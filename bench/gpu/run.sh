@@ -64,7 +64,7 @@ stage2() {
   PIPE=$S/models/base-fp16; [ -f "$PIPE/model.onnx" ] || PIPE=$ROOT/models/ag-news-bert
   nvidia-smi --query-gpu=name,utilization.gpu,memory.used --format=csv,noheader
   timeout 420 node dist/bench/gpu/gpu.bench.js --device cuda --texts "$S/texts.jsonl" "${MODELS[@]}" \
-    --pipeline "$PIPE" --pipeline-env BATCH_CHUNK_SIZE=256 --pipeline-env BULK_CONCURRENCY=8 \
+    --pipeline "$PIPE" --pipeline-env BATCH_CHUNK_SIZE=1024 --pipeline-env BULK_CONCURRENCY=8 \
     --eager-python "$PY" --commit "$(cat "$C/part2/commit")" --out "$OUT" 2> "$OUT/bench.log"
   status=$?
   tail -25 "$OUT/bench.log" | grep -v '^\s*at ' | tail -12
