@@ -8,6 +8,9 @@
 # GPU: BERT-base fp32 and fp16 packages, the demo's fp16 package) in the background; stage2
 # unpacks Node, onnxruntime-node, the app and Redis, runs gpu:prepare, waits for the models and
 # runs the benchmark. Results: $OUT/gpu.json, $OUT/gpu.md (printed), logs, the demo fp16 package.
+# Where each transfer replaces .gpu-carry/ in the checkout, work in a folder outside it that
+# holds models/ag-news-bert and a copy of each part under .gpu-carry/ (the figures in the README
+# were taken so: `cp -r <checkout>/.gpu-carry/partN /root/mf/.gpu-carry/`, then run from /root/mf).
 set -uo pipefail
 ROOT=$PWD
 C=$ROOT/.gpu-carry
