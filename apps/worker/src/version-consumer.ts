@@ -19,7 +19,8 @@ import { JobGrouper } from './batching/job-grouper';
 import { splitOutcome } from './batching/split-outcome';
 import type { WorkerConfig } from './config';
 import { InferenceClient, type GroupOutcome } from './runtime/inference-client';
-import type { WorkerMetrics } from './worker-metrics';
+import type { RuntimeReport } from './runtime/protocol';
+import { runtimeLabels, type WorkerMetrics } from './worker-metrics';
 
 /** Batcher priority of bulk chunks: online jobs (0) always go first. */
 const BULK_PRIORITY = 10;
@@ -97,12 +98,14 @@ export class VersionConsumer {
     );
     const consumer = new VersionConsumer(record, client, config, log, metrics);
     consumer.listen(connection);
-    log.info({ provider: client.provider }, 'serving model version');
+    metrics.provider.set({ ...consumer.labels, ...runtimeLabels(client.runtime) }, 1);
+    log.info({ ...client.runtime, precision: record.manifest.precision }, 'serving model version');
     return consumer;
   }
 
-  get provider(): string {
-    return this.client.provider;
+  /** Where this version's forward pass runs (`cuda` only when the CUDA provider took the graph). */
+  get runtime(): RuntimeReport {
+    return this.client.runtime;
   }
 
   /** Jobs taken from the queue and not yet answered. */
@@ -255,6 +258,7 @@ export class VersionConsumer {
     await Promise.all(this.workers.map((w) => w.close()));
     await this.queues?.close();
     await this.client.close();
+    this.metrics.provider.remove({ ...this.labels, ...runtimeLabels(this.client.runtime) });
   }
 }
 

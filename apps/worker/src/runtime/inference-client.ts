@@ -7,7 +7,12 @@ import {
   ModelPackageError,
   type PackingLimits,
 } from '@app/handler/package';
-import type { ClassifyRequest, InferenceThreadOptions, ThreadMessage } from './protocol';
+import type {
+  ClassifyRequest,
+  InferenceThreadOptions,
+  RuntimeReport,
+  ThreadMessage,
+} from './protocol';
 
 /** Answer of the inference thread for one group of texts. */
 export interface GroupOutcome {
@@ -30,8 +35,8 @@ export class InferenceClient {
 
   private constructor(
     private readonly thread: Worker,
-    /** Where the forward pass runs: `cuda` or `cpu`. */
-    readonly provider: string,
+    /** Where the forward pass runs (`cuda` only when the CUDA provider took the graph). */
+    readonly runtime: RuntimeReport,
     readonly limits: PackingLimits,
     private readonly log: (message: string) => void,
   ) {
@@ -54,7 +59,7 @@ export class InferenceClient {
         thread.off('message', onMessage);
         thread.off('error', reject);
         if (message.type === 'ready') {
-          resolve(new InferenceClient(thread, message.provider, message, log));
+          resolve(new InferenceClient(thread, message.runtime, message, log));
         } else {
           void thread.terminate();
           reject(
