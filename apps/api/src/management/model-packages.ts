@@ -5,6 +5,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { MANIFEST_FILE, loadModelPackage, type ModelManifest } from '@app/handler/package';
 import { ModelRegistry, packageSubject, versionKey, type VersionRecord } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
+import { Problem } from '../core/problem';
 
 /** Packages in the configured model store, and their registration. */
 @Injectable()
@@ -37,6 +38,8 @@ export class ModelPackages {
     location: string,
     workers: { min?: number; max?: number } = {},
     batching: Partial<ModelManifest['batching']> = {},
+    /** Replace a registered version (at start, so a moved package is found again); else 409. */
+    options: { replace?: boolean } = {},
   ): Promise<VersionRecord> {
     if (!this.list().includes(location)) {
       throw new Error(`"${location}" is not a package in the model store`);
@@ -50,6 +53,12 @@ export class ModelPackages {
     await pkg.release();
     const { name, version } = pkg.manifest;
     const existing = await this.registry.getVersion(name, version).catch(() => undefined);
+    if (existing && !options.replace) {
+      throw new Problem(409, 'Already registered', `${name} version ${version} is registered`, {
+        modelName: name,
+        modelVersion: version,
+      });
+    }
     const minWorkers = workers.min ?? existing?.minWorkers ?? 1;
     const record: VersionRecord = {
       name,
@@ -76,7 +85,7 @@ export class ModelPackages {
     const wanted = this.config.MODELS.includes('*') ? this.list() : this.config.MODELS;
     for (const location of wanted) {
       try {
-        const record = await this.register(location);
+        const record = await this.register(location, {}, {}, { replace: true });
         this.logger.info(
           { model: record.name, version: record.version, location },
           'registered model version',

@@ -42,7 +42,11 @@ export class ModelsService {
     private readonly queues: VersionQueues,
   ) {}
 
-  async list() {
+  /**
+   * Registered models, a page at a time as TorchServe pages them: `limit` models from the offset
+   * `nextPageToken` names, with the token of the next page while there is one.
+   */
+  async list(limit: number, pageToken = 0) {
     const [models, failures] = await Promise.all([
       this.registry.listModels(),
       this.registry.failures(),
@@ -55,9 +59,12 @@ export class ModelsService {
         reason: failure.reason,
         at: failure.at,
       }));
+    const page = models.slice(pageToken, pageToken + limit);
+    const next = pageToken + limit < models.length ? String(pageToken + limit) : undefined;
     return {
+      ...(next ? { nextPageToken: next } : {}),
       ...(failedPackages.length ? { failedPackages } : {}),
-      models: models.map((m) => ({
+      models: page.map((m) => ({
         modelName: m.name,
         defaultVersion: m.defaultVersion,
         versions: m.versions.map((v) => v.version),
@@ -125,20 +132,30 @@ export class ModelsService {
         },
       );
     } catch (error) {
+      if (error instanceof Problem) throw error;
       throw new Problem(400, 'Cannot register model', (error as Error).message);
     }
     return { status: `Model "${record.name}" Version: ${record.version} registered`, ...record };
   }
 
-  /** Sets the desired worker range of a version (the default version when none is named). */
-  async scale(name: string, version: string | undefined, min?: number, max?: number) {
+  /**
+   * Sets the desired worker range of a version (the default version when none is named). As in
+   * TorchServe, it goes on asynchronously (`done: false`, answered 202), unless `synchronousS`
+   * says how long to wait for the live workers to come within the range (200 once they do).
+   */
+  async scale(
+    name: string,
+    version: string | undefined,
+    range: { min?: number; max?: number },
+    synchronousS?: number,
+  ): Promise<{ done: boolean; status: string }> {
     const model = await this.registry.getModel(name);
     const target = await this.registry.getVersion(
       name,
       version ?? model.defaultVersion ?? model.versions[0].version,
     );
-    const minWorkers = min ?? target.minWorkers;
-    const maxWorkers = max ?? Math.max(minWorkers, target.maxWorkers);
+    const minWorkers = range.min ?? target.minWorkers;
+    const maxWorkers = range.max ?? Math.max(minWorkers, target.maxWorkers);
     if (minWorkers < 0 || maxWorkers < minWorkers) {
       throw new Problem(
         400,
@@ -147,7 +164,16 @@ export class ModelsService {
       );
     }
     await this.registry.setWorkerRange(name, target.version, minWorkers, maxWorkers);
-    return this.describe(name, target.version);
+    const key = versionKey(name, target.version);
+    const deadline = Date.now() + (synchronousS ?? 0) * 1000;
+    for (;;) {
+      const live = (await this.registry.workerCounts()).get(key) ?? 0;
+      if (synchronousS !== undefined && live >= minWorkers && live <= maxWorkers) {
+        return { done: true, status: `Workers scaled to ${live} for model: ${name}` };
+      }
+      if (Date.now() >= deadline) return { done: false, status: 'Processing worker updates...' };
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 
   async setDefault(name: string, version: string) {
