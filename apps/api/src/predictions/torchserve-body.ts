@@ -50,11 +50,15 @@ export async function torchServeTexts(request: Request, limits: BodyLimits): Pro
       errors: [{ pointer: '#/data', detail: 'is missing' }],
     });
   }
-  return documentTexts(body, limits);
+  // A body declared as JSON must be JSON; any other may be JSON or text, as TorchServe reads it.
+  return documentTexts(body, limits, /^application\/([a-z0-9.+-]+\+)?json\b/i.test(type));
 }
 
-/** The texts of one document: a JSON form, or the whole of it as one UTF-8 text. */
-function documentTexts(document: Buffer, limits: TextLimits): RequestTexts {
+/**
+ * The texts of one document: a JSON form, or (unless it was declared JSON) the whole of it as
+ * one UTF-8 text.
+ */
+function documentTexts(document: Buffer, limits: TextLimits, declaredJson = false): RequestTexts {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(document);
@@ -64,7 +68,8 @@ function documentTexts(document: Buffer, limits: TextLimits): RequestTexts {
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch {
+  } catch (error) {
+    if (declaredJson) throw new Problem(400, 'Malformed JSON', (error as Error).message);
     return textsFromBody(text, limits);
   }
   // A JSON number, boolean or null is text that happens to parse: "42" is a text to classify.

@@ -54,7 +54,8 @@ export class WebhookDeliverer extends WorkerHost {
     const type = `${predictionId ? 'prediction' : 'batch'}.${event}`;
     const body = JSON.stringify({ type, timestamp: now.toISOString(), data });
     const messageId = job.id!;
-    const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const attempt = job.attemptsMade + 1;
+    const last = attempt >= (job.opts.attempts ?? 1);
     let statusCode: number | undefined;
     try {
       const response = await fetch(url, {
@@ -81,10 +82,17 @@ export class WebhookDeliverer extends WorkerHost {
       const outcome = last ? 'dead_letter' : 'retrying';
       this.metrics.webhookDeliveries.inc({ outcome });
       if (predictionId)
-        await this.state.record(predictionId, { status: outcome, statusCode, error: message });
+        await this.state.record(predictionId, {
+          status: outcome,
+          event,
+          attempt,
+          statusCode,
+          error: message,
+        });
       throw new Error(message);
     }
     this.metrics.webhookDeliveries.inc({ outcome: 'delivered' });
-    if (predictionId) await this.state.record(predictionId, { status: 'delivered', statusCode });
+    if (predictionId)
+      await this.state.record(predictionId, { status: 'delivered', event, attempt, statusCode });
   }
 }
