@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BatchRecord } from '@app/handler';
 
 const LABELS = ['model', 'version'] as const;
@@ -58,6 +58,27 @@ export class WorkerMetrics {
     name: 'modelfleet_tokens_total',
     help: 'Tokens through forward passes: real, and padded (real plus padding)',
     labelNames: [...LABELS, 'kind'],
+    registers: [this.registry],
+  });
+
+  readonly threadDeaths = new Counter({
+    name: 'modelfleet_worker_inference_thread_deaths_total',
+    help: 'Inference threads of this worker that ended unasked (each is restarted, or the worker exits)',
+    labelNames: LABELS,
+    registers: [this.registry],
+  });
+
+  readonly loadFailures = new Gauge({
+    name: 'modelfleet_worker_version_load_failures',
+    help: 'Failed loads in a row of a version this worker should serve (0 once it loads; the reason is in the registry)',
+    labelNames: LABELS,
+    registers: [this.registry],
+  });
+
+  readonly throughput = new Gauge({
+    name: 'modelfleet_worker_throughput_texts_per_second',
+    help: 'Texts per second answered while the version had jobs in hand (moving average, as heartbeats report it)',
+    labelNames: LABELS,
     registers: [this.registry],
   });
 

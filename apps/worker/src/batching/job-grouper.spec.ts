@@ -164,6 +164,23 @@ describe('JobGrouper', () => {
     // The 30 ms bound sends j0..j7.
     assert.deepEqual(groups[2], ['j0', 'j1', 'j2', 'j3', 'j4', 'j5', 'j6', 'j7']);
   });
+
+  it('drops the jobs not yet sent on clear, and sends nothing of them later', async () => {
+    const { batcher, groups, release } = harness();
+    batcher.add(item('running'));
+    await sleep(10);
+    batcher.add(item('a'));
+    batcher.add(item('b'));
+    assert.deepEqual(
+      batcher.clear().map((i) => i.name),
+      ['a', 'b'],
+    );
+    release();
+    await sleep(10);
+    batcher.add(item('c'));
+    await sleep(10);
+    assert.deepEqual(groups, [['running'], ['c']]);
+  });
 });
 
 /** Lets pending immediates and promise callbacks run. */
