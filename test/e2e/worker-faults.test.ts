@@ -96,7 +96,7 @@ describe('a worker whose inference thread dies', () => {
 
   it('exits non-zero when its threads keep dying, leaving its job queued and unspent', async () => {
     await stack.workers[0].stop();
-    const worker = stack.addWorker({ THREAD_DEATHS_MAX: '2' });
+    const worker = stack.addWorker({ THREAD_DEATH_LIMIT: '2' });
     await worker.waitForLog('worker started');
     fragile.on('die-always'); // every forward pass from now on, the restart's warm-up included
     const id = await create(['sports again']);

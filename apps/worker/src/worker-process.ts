@@ -49,7 +49,7 @@ export class WorkerProcess {
       config,
       logger,
       metrics,
-      deaths: new DeathWindow(config.THREAD_DEATHS_MAX, config.THREAD_DEATHS_WINDOW_MS),
+      deaths: new DeathWindow(config.THREAD_DEATH_LIMIT, config.THREAD_DEATH_WINDOW_MS),
       servingChanged: () => void this.heartbeat(),
       fatal: onFatal,
     };

@@ -83,11 +83,11 @@ export class ThreadRecovery {
   }
 
   private giveUp(error: Error): void {
-    const { THREAD_DEATHS_MAX, THREAD_DEATHS_WINDOW_MS } = this.context.config;
+    const { THREAD_DEATH_LIMIT, THREAD_DEATH_WINDOW_MS } = this.context.config;
     this.down = 'inference threads died too often: the worker is exiting';
     this.context.fatal(
       new Error(
-        `inference threads died ${THREAD_DEATHS_MAX} times within ${THREAD_DEATHS_WINDOW_MS} ms ` +
+        `inference threads died ${THREAD_DEATH_LIMIT} times within ${THREAD_DEATH_WINDOW_MS} ms ` +
           `(last: ${error.message})`,
       ),
     );
