@@ -79,6 +79,10 @@ describe('a worker whose inference thread dies', () => {
     // BullMQ counts the attempt that succeeds: 1 is a job answered at its first try.
     assert.deepEqual(new Set(await attempts(ids)), new Set([1]));
     assert.equal((await fetch(`${ops}/readyz`)).status, 200);
+    await eventually('its heartbeat to report its throughput', async () => {
+      const record = (await registry.liveWorkers()).find((w) => w.id === worker.name);
+      return (record?.throughput?.['fragile@1'] ?? 0) > 0 ? true : undefined;
+    });
     const metrics = await (await fetch(`${ops}/metrics`)).text();
     assert.match(
       metrics,

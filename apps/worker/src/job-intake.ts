@@ -43,6 +43,7 @@ export class JobIntake {
     process: (job: Job<PredictionJobData>) => Promise<PredictionJobResult>,
     events: IntakeEvents,
     private readonly logger: Logger,
+    onError: (error: Error) => void,
   ) {
     const queues = [
       [predictionQueueName(name, version), config.WORKER_CONCURRENCY],
@@ -59,7 +60,7 @@ export class JobIntake {
       });
       worker.on('completed', (job) => events.completed(job));
       worker.on('failed', (job) => events.failed(job));
-      worker.on('error', (error) => logger.error({ err: error }, 'queue worker error'));
+      worker.on('error', onError);
       return worker;
     });
   }

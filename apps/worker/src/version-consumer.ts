@@ -16,6 +16,7 @@ import { JobGrouper } from './batching/job-grouper';
 import type { WorkerConfig } from './config';
 import type { DeathWindow } from './faults/death-window';
 import { JobHandedBack, JobIntake } from './job-intake';
+import type { RedisErrorLog } from './redis-error-log';
 import { InferenceClient } from './runtime/inference-client';
 import { ThreadRecovery } from './runtime/thread-recovery';
 import { ThroughputMeter } from './throughput-meter';
@@ -31,6 +32,8 @@ export interface ConsumerContext {
   config: WorkerConfig;
   logger: Logger;
   metrics: WorkerMetrics;
+  /** Where errors of Redis connections go (an outage is logged once). */
+  redisErrors: RedisErrorLog;
   /** Thread deaths of the whole process: past its limit, the process exits. */
   deaths: DeathWindow;
   /** The consumer stopped or resumed serving (its thread died, or is back): heartbeat now. */
@@ -69,7 +72,9 @@ export class VersionConsumer {
     const { config } = context;
     this.labels = { model: record.name, version: record.version };
     this.log = context.logger.child(this.labels);
-    this.queues = new VersionQueues(context.connection, config.KEY_PREFIX);
+    this.queues = new VersionQueues(context.connection, config.KEY_PREFIX, undefined, (error) =>
+      context.redisErrors.report(error, 'queue error'),
+    );
     this.webhooks = new WebhookAnnouncer(
       config.WEBHOOKS_ENABLED ? this.queues.queue<WebhookJobData>(WEBHOOK_QUEUE) : undefined,
       config,
@@ -178,6 +183,7 @@ export class VersionConsumer {
         },
       },
       this.log,
+      (error) => this.context.redisErrors.report(error, 'queue worker error'),
     );
   }
 

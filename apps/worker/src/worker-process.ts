@@ -6,6 +6,7 @@ import type { WorkerConfig } from './config';
 import { DeathWindow } from './faults/death-window';
 import { LoadRetries, recordFingerprint } from './faults/load-retries';
 import { chooseVersions } from './fleet-choice';
+import { RedisErrorLog } from './redis-error-log';
 import { VersionConsumer, type ConsumerContext } from './version-consumer';
 import { WorkerMetrics } from './worker-metrics';
 
@@ -49,6 +50,7 @@ export class WorkerProcess {
       config,
       logger,
       metrics,
+      redisErrors: new RedisErrorLog(logger, redis),
       deaths: new DeathWindow(config.THREAD_DEATH_LIMIT, config.THREAD_DEATH_WINDOW_MS),
       servingChanged: () => void this.heartbeat(),
       fatal: onFatal,
@@ -69,11 +71,17 @@ export class WorkerProcess {
    * is being restarted; else the reason.
    */
   async readiness(): Promise<string | undefined> {
-    try {
-      await this.redis.ping();
-    } catch (error) {
-      return `Redis is unreachable: ${(error as Error).message}`;
-    }
+    // Commands wait for a reconnect, so a probe must not: it answers within a second.
+    if (this.redis.status !== 'ready') return `Redis is unreachable (${this.redis.status})`;
+    const unanswered = new Promise<string>((done) =>
+      setTimeout(() => done('Redis does not answer'), 1000).unref(),
+    );
+    const answer = this.redis.ping().then(
+      () => undefined,
+      (error: Error) => `Redis is unreachable: ${error.message}`,
+    );
+    const redisProblem = await Promise.race([answer, unanswered]);
+    if (redisProblem) return redisProblem;
     const down = [...this.consumers].filter(([, c]) => c.down).map(([k, c]) => `${k}: ${c.down}`);
     if (down.length > 0) return down.join('; ');
     return this.consumers.size > 0 ? undefined : 'no model version loaded yet';
