@@ -1,5 +1,4 @@
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import {
   bulkQueueName,
   predictionQueueName,
@@ -7,7 +6,8 @@ import {
   type PredictionJobData,
   type PredictionJobResult,
 } from '@app/common';
-import type { WorkerConfig } from './config';
+import type { VersionRecord } from '@app/registry';
+import type { ConsumerContext } from './version-consumer';
 
 /** What the intake tells its owner about jobs that BullMQ finished. */
 export interface IntakeEvents {
@@ -36,14 +36,11 @@ export class JobIntake {
   private handingBack?: Promise<void>;
 
   constructor(
-    name: string,
-    version: string,
-    connection: Redis,
-    config: WorkerConfig,
+    { name, version }: VersionRecord,
+    { connection, config, redisErrors }: ConsumerContext,
     process: (job: Job<PredictionJobData>) => Promise<PredictionJobResult>,
-    events: IntakeEvents,
     private readonly logger: Logger,
-    onError: (error: Error) => void,
+    events: IntakeEvents,
   ) {
     const queues = [
       [predictionQueueName(name, version), config.WORKER_CONCURRENCY],
@@ -60,7 +57,7 @@ export class JobIntake {
       });
       worker.on('completed', (job) => events.completed(job));
       worker.on('failed', (job) => events.failed(job));
-      worker.on('error', onError);
+      worker.on('error', (error) => redisErrors.report(error, 'queue worker error'));
       return worker;
     });
   }

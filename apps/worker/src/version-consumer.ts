@@ -164,27 +164,14 @@ export class VersionConsumer {
   /** Takes `client` as the thread and opens a new intake on the version's queues. */
   private resume(client: InferenceClient): void {
     this.client = client;
-    const { name, version } = this.record;
-    const { connection, config, metrics } = this.context;
-    this.intake = new JobIntake(
-      name,
-      version,
-      connection,
-      config,
-      (job) => this.process(job),
-      {
-        completed: (job) => {
-          metrics.jobs.inc({ ...this.labels, outcome: 'completed' });
-          this.webhooks.announce(job, 'completed');
-        },
-        failed: (job) => {
-          metrics.jobs.inc({ ...this.labels, outcome: job?.finishedOn ? 'failed' : 'retried' });
-          if (job && job.finishedOn) this.webhooks.announce(job, 'completed');
-        },
+    const count = (outcome: string) => this.context.metrics.jobs.inc({ ...this.labels, outcome });
+    this.intake = new JobIntake(this.record, this.context, (job) => this.process(job), this.log, {
+      completed: (job) => (count('completed'), this.webhooks.announce(job, 'completed')),
+      failed: (job) => {
+        count(job?.finishedOn ? 'failed' : 'retried');
+        if (job?.finishedOn) this.webhooks.announce(job, 'completed');
       },
-      this.log,
-      (error) => this.context.redisErrors.report(error, 'queue worker error'),
-    );
+    });
   }
 
   /** Hands every job in hand back to its queue, unspent, and stops taking jobs. */
