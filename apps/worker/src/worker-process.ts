@@ -115,6 +115,7 @@ export class WorkerProcess {
           .finally(() => {
             this.draining.delete(key);
             this.consumers.delete(key);
+            this.metrics.throughput.remove(labelsOf(key));
           }),
       );
     }

@@ -26,6 +26,8 @@ export interface RecoverySteps {
  */
 export class ThreadRecovery {
   private running?: Promise<void>;
+  /** A death heard while a recovery ran: the new thread died too, so recover again after. */
+  private diedAgain?: Error;
   private readonly abort = new AbortController();
   /** Why the version is not served, while a recovery runs. */
   down?: string;
@@ -37,9 +39,13 @@ export class ThreadRecovery {
     private readonly steps: RecoverySteps,
   ) {}
 
-  /** The thread ended: starts a recovery, unless one runs or the consumer is closing. */
+  /** The thread ended: starts a recovery (after the one running, if any) unless closing. */
   threadDied(error: Error): void {
-    if (this.steps.closing() || this.running) return;
+    if (this.steps.closing()) return;
+    if (this.running) {
+      this.diedAgain = error;
+      return;
+    }
     this.down = `inference thread died (${error.message}); restarting it`;
     this.context.metrics.threadDeaths.inc(this.labels);
     const restartAllowed = this.context.deaths.record();
@@ -47,7 +53,12 @@ export class ThreadRecovery {
     this.context.servingChanged();
     this.running = this.recover(restartAllowed, error)
       .catch((failure) => this.log.error({ err: failure }, 'thread recovery failed'))
-      .finally(() => (this.running = undefined));
+      .finally(() => {
+        this.running = undefined;
+        const again = this.diedAgain;
+        this.diedAgain = undefined;
+        if (again) this.threadDied(again);
+      });
   }
 
   /** Stops a recovery under way (a backoff is cut short) and waits for it to end. */
