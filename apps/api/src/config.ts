@@ -30,7 +30,15 @@ export const apiSettings = z.object({
   API_KEY: z.string().min(8).optional(),
   /** Package locations in MODEL_STORE to register at start; `*` registers every package found. */
   MODELS: listSetting('*'),
+  /** One log line per HTTP request (pino-http); off saves its cost on busy single-text traffic. */
+  ACCESS_LOG: boolSetting(true),
   SYNC_TIMEOUT_MS: intSetting(30_000, 1),
+  /** Sync calls to a version with more queued work than this (estimated) are refused with 503. */
+  MAX_QUEUE_WAIT_S: intSetting(30, 1),
+  /** Async creates to a version with this many queued jobs are refused with 429. */
+  MAX_QUEUED_JOBS: intSetting(50_000, 1),
+  /** A Redis command of request handling not answered within this fails: a 503, not a hang. */
+  REDIS_COMMAND_TIMEOUT_MS: intSetting(800, 50),
   MAX_TEXTS_PER_REQUEST: intSetting(1000, 1),
   MAX_BODY_BYTES: intSetting(1024 * 1024, 1024),
   MAX_WAIT_S: intSetting(60, 0),

@@ -15,7 +15,7 @@ export class InferenceModule {
       module: InferenceModule,
       imports: [
         CoreModule.forRoot(shared),
-        BullModule.forRoot({ connection: shared.redis, prefix: config.KEY_PREFIX }),
+        BullModule.forRoot({ connection: shared.consumerRedis, prefix: config.KEY_PREFIX }),
         HealthModule,
         PredictionsModule,
         BatchesModule,

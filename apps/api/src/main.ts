@@ -6,7 +6,9 @@ import {
   JobWaiter,
   VersionQueues,
   connectRedis,
+  connectRedisFailFast,
   createLogger,
+  redisReady,
   startOpsServer,
 } from '@app/common';
 import { ModelRegistry } from '@app/registry';
@@ -30,16 +32,35 @@ const portOf = (server: Pick<Server, 'address'>) => (server.address() as Address
 async function bootstrap(): Promise<void> {
   const config = loadApiConfig();
   const logger = createLogger('api', config.LOG_LEVEL, config.LOG_PRETTY);
-  const redis = connectRedis(config.REDIS_URL);
+  // Request handling answers 503 at once while Redis is away; queue consumers and job listeners
+  // wait on a connection of their own for it to come back.
+  const redis = connectRedisFailFast(config.REDIS_URL, config.REDIS_COMMAND_TIMEOUT_MS);
+  const consumerRedis = connectRedis(config.REDIS_URL);
+  // The connections reconnect by themselves; one line per outage, not one per attempt.
+  for (const connection of [redis, consumerRedis]) {
+    let down = false;
+    connection.on('error', (error: Error) => {
+      if (!down) logger.warn({ reason: error.message }, 'Redis connection lost; reconnecting');
+      down = true;
+    });
+    connection.on('ready', () => {
+      if (down) logger.info('Redis connection back');
+      down = false;
+    });
+  }
+  await redisReady(redis, (error) =>
+    logger.warn({ reason: error?.message }, 'waiting for Redis to start the API'),
+  );
   const registry = new ModelRegistry(redis, config.KEY_PREFIX);
   const queues = new VersionQueues(redis, config.KEY_PREFIX);
   const shared: SharedServices = {
     config,
     logger,
     redis,
+    consumerRedis,
     registry,
     queues,
-    waiter: new JobWaiter(redis, queues),
+    waiter: new JobWaiter(consumerRedis, queues),
     catalog: new ModelCatalog(registry),
     metrics: new ApiMetrics(registry, queues),
   };
@@ -101,7 +122,7 @@ async function bootstrap(): Promise<void> {
     ops.close();
     await shared.waiter.close();
     await queues.close();
-    await redis.quit();
+    await Promise.all([redis.quit(), consumerRedis.quit()]);
     process.exit(0);
   };
   process.on('SIGTERM', () => void close('SIGTERM'));

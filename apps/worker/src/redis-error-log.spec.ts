@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { Logger } from '@app/common';
-import { RedisErrorLog, isConnectionError } from './redis-error-log';
+import { RedisErrorLog } from './redis-error-log';
 
 const refused = () =>
   Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' });
@@ -21,14 +21,6 @@ function harness() {
   const redis = new EventEmitter();
   return { log: new RedisErrorLog(logger, redis as unknown as Redis), lines, redis };
 }
-
-describe('isConnectionError', () => {
-  it('knows a lost connection from a failed command', () => {
-    assert.equal(isConnectionError(refused()), true);
-    assert.equal(isConnectionError(new Error('Connection is closed.')), true);
-    assert.equal(isConnectionError(new Error('ERR unknown command')), false);
-  });
-});
 
 describe('RedisErrorLog', () => {
   it('logs an outage once, then its end', () => {

@@ -1,26 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Logger } from '@app/common';
-
-/** Errors that say the connection to Redis is down, not that a command was wrong. */
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-
-/** True for an error of a lost or refused connection. */
-export function isConnectionError(error: Error): boolean {
-  const code = (error as { code?: unknown }).code;
-  return (
-    (typeof code === 'string' && CONNECTION_CODES.has(code)) ||
-    /Connection is closed|Stream isn't writeable/i.test(error.message)
-  );
-}
+import { isRedisUnavailable, type Logger } from '@app/common';
 
 /**
  * Logs the errors of a worker's Redis connections (its own, and those BullMQ opens for each
@@ -40,7 +19,7 @@ export class RedisErrorLog {
 
   /** Logs `error` under `message`, unless it is one more connection error of a known outage. */
   report(error: Error, message: string): void {
-    if (!isConnectionError(error)) return this.logger.error({ err: error }, message);
+    if (!isRedisUnavailable(error)) return this.logger.error({ err: error }, message);
     if (this.outage) {
       this.outage.errors++;
       return;

@@ -21,7 +21,8 @@ import { InferenceClient } from './runtime/inference-client';
 import { ThreadRecovery } from './runtime/thread-recovery';
 import { ThroughputMeter } from './throughput-meter';
 import { WebhookAnnouncer } from './webhook-announcer';
-import type { WorkerMetrics } from './worker-metrics';
+import type { RuntimeReport } from './runtime/protocol';
+import { runtimeLabels, type WorkerMetrics } from './worker-metrics';
 
 /** Batcher priority of bulk chunks: online jobs (0) always go first. */
 const BULK_PRIORITY = 10;
@@ -72,7 +73,7 @@ export class VersionConsumer {
     const { config } = context;
     this.labels = { model: record.name, version: record.version };
     this.log = context.logger.child(this.labels);
-    this.queues = new VersionQueues(context.connection, config.KEY_PREFIX, undefined, (error) =>
+    this.queues = new VersionQueues(context.connection, config.KEY_PREFIX, (error) =>
       context.redisErrors.report(error, 'queue error'),
     );
     this.webhooks = new WebhookAnnouncer(
@@ -117,12 +118,16 @@ export class VersionConsumer {
       throw error;
     }
     consumer.resume(client);
-    consumer.log.info({ provider: client.provider }, 'serving model version');
+    consumer.log.info(
+      { ...client.runtime, precision: record.manifest.precision },
+      'serving model version',
+    );
     return consumer;
   }
 
-  get provider(): string {
-    return this.client.provider;
+  /** Where this version's forward pass runs (`cuda` only when the CUDA provider took the graph). */
+  get runtime(): RuntimeReport {
+    return this.client.runtime;
   }
 
   /** Jobs taken from the queue and not yet answered. */
@@ -164,6 +169,7 @@ export class VersionConsumer {
   /** Takes `client` as the thread and opens a new intake on the version's queues. */
   private resume(client: InferenceClient): void {
     this.client = client;
+    this.context.metrics.provider.set({ ...this.labels, ...runtimeLabels(client.runtime) }, 1);
     const count = (outcome: string) => this.context.metrics.jobs.inc({ ...this.labels, outcome });
     this.intake = new JobIntake(this.record, this.context, (job) => this.process(job), this.log, {
       completed: (job) => (count('completed'), this.webhooks.announce(job, 'completed')),
@@ -243,5 +249,6 @@ export class VersionConsumer {
     await this.intake.close();
     await this.queues.close();
     await this.client.close();
+    this.context.metrics.provider.remove({ ...this.labels, ...runtimeLabels(this.client.runtime) });
   }
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BatchRecord } from '@app/handler';
+import type { RuntimeReport } from './runtime/protocol';
 
 const LABELS = ['model', 'version'] as const;
 
@@ -82,6 +83,13 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  readonly provider = new Gauge({
+    name: 'modelfleet_worker_provider_info',
+    help: 'Where a served version runs: 1 per version, labelled by the execution provider that took its graph and the ONNX Runtime version',
+    labelNames: [...LABELS, 'provider', 'onnxruntime'],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -97,4 +105,9 @@ export class WorkerMetrics {
       this.tokens.inc({ ...labels, kind: 'padded' }, batch.paddedTokens);
     }
   }
+}
+
+/** The provider labels of a version's runtime. */
+export function runtimeLabels(runtime: RuntimeReport): { provider: string; onnxruntime: string } {
+  return { provider: runtime.provider, onnxruntime: runtime.onnxruntime };
 }

@@ -20,7 +20,10 @@ export interface WorkerRecord {
   id: string;
   host: string;
   pid: number;
+  /** The execution provider that really runs the graph: `cuda` only when CUDA took it. */
   device: string;
+  /** ONNX Runtime version and, on CUDA, nodes per execution provider in the placement probe. */
+  runtime?: { onnxruntime: string; nodes?: Record<string, number> };
   /** `name@version` of each version it serves. */
   versions: string[];
   jobsInFlight: number;
@@ -60,4 +63,9 @@ export interface ModelRecord {
 /** `name@version`, the key of a version across the registry and queues. */
 export function versionKey(name: string, version: string): string {
   return `${name}@${version}`;
+}
+
+/** The failure subject of a package of the model store (one the API could not register). */
+export function packageSubject(location: string): string {
+  return `package:${location}`;
 }

@@ -18,7 +18,7 @@ const CACHE_MS = 1000;
  */
 export class ModelCatalog {
   private readonly models = new Map<string, { at: number; record: ModelRecord }>();
-  private workerCounts?: { at: number; counts: Map<string, number> };
+  private fleet?: { at: number; counts: Map<string, number>; throughput: Map<string, number> };
 
   constructor(private readonly registry: ModelRegistry) {}
 
@@ -46,11 +46,8 @@ export class ModelCatalog {
 
   /** Fails with 503 when no live worker serves the version, so a sync caller does not hang. */
   async assertServed(record: VersionRecord): Promise<void> {
-    const now = Date.now();
-    if (!this.workerCounts || now - this.workerCounts.at > CACHE_MS) {
-      this.workerCounts = { at: now, counts: await this.registry.workerCounts() };
-    }
-    if (!this.workerCounts.counts.get(versionKey(record.name, record.version))) {
+    const key = versionKey(record.name, record.version);
+    if (!(await this.liveFleet()).counts.get(key)) {
       throw new Problem(
         503,
         'No worker',
@@ -58,5 +55,25 @@ export class ModelCatalog {
         { model: record.name, version: record.version },
       );
     }
+  }
+
+  /** Texts per second the live workers of a version report answering, summed; 0 if unknown. */
+  async throughput(record: VersionRecord): Promise<number> {
+    return (await this.liveFleet()).throughput.get(versionKey(record.name, record.version)) ?? 0;
+  }
+
+  private async liveFleet() {
+    const now = Date.now();
+    if (!this.fleet || now - this.fleet.at > CACHE_MS) {
+      const counts = new Map<string, number>();
+      const throughput = new Map<string, number>();
+      for (const worker of await this.registry.liveWorkers()) {
+        for (const key of worker.versions) counts.set(key, (counts.get(key) ?? 0) + 1);
+        for (const [key, rate] of Object.entries(worker.throughput ?? {}))
+          throughput.set(key, (throughput.get(key) ?? 0) + rate);
+      }
+      this.fleet = { at: now, counts, throughput };
+    }
+    return this.fleet;
   }
 }

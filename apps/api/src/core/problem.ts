@@ -3,6 +3,9 @@ import type { Response } from 'express';
 
 /** An RFC 9457 problem: what went wrong, for which status, with optional extension members. */
 export class Problem extends HttpException {
+  /** Seconds after which a retry may succeed (a `Retry-After` header), for a 429 or 503. */
+  retryAfterS?: number;
+
   constructor(
     status: number,
     readonly title: string,
@@ -10,6 +13,12 @@ export class Problem extends HttpException {
     readonly extensions: Record<string, unknown> = {},
   ) {
     super({ title, detail, ...extensions }, status);
+  }
+
+  /** The same problem, answered with `Retry-After: seconds`. */
+  retryAfter(seconds: number): this {
+    this.retryAfterS = Math.max(1, Math.ceil(seconds));
+    return this;
   }
 
   /** The problem+json body. */
@@ -38,6 +47,7 @@ export const notFound = (detail: string) => new Problem(404, 'Not found', detail
 
 /** Writes a problem as the answer. */
 export function sendProblem(response: Response, problem: Problem, instance?: string): void {
+  if (problem.retryAfterS) response.setHeader('retry-after', String(problem.retryAfterS));
   response
     .status(problem.getStatus())
     .type('application/problem+json')

@@ -41,7 +41,7 @@ export class PingController {
   @Get('readyz')
   async ready(): Promise<{ status: 'ready' }> {
     const problem = await this.redis.problem();
-    if (problem) throw new Problem(503, 'Not ready', problem);
+    if (problem) throw new Problem(503, 'Not ready', problem).retryAfter(2);
     return { status: 'ready' };
   }
 }

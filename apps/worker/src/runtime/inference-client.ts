@@ -7,7 +7,12 @@ import {
   ModelPackageError,
   type PackingLimits,
 } from '@app/handler/package';
-import type { ClassifyRequest, InferenceThreadOptions, ThreadMessage } from './protocol';
+import type {
+  ClassifyRequest,
+  InferenceThreadOptions,
+  RuntimeReport,
+  ThreadMessage,
+} from './protocol';
 
 /** Answer of the inference thread for one group of texts. */
 export interface GroupOutcome {
@@ -44,8 +49,8 @@ export class InferenceClient {
 
   private constructor(
     private readonly thread: Worker,
-    /** Where the forward pass runs: `cuda` or `cpu`. */
-    readonly provider: string,
+    /** Where the forward pass runs (`cuda` only when the CUDA provider took the graph). */
+    readonly runtime: RuntimeReport,
     readonly limits: PackingLimits,
     private readonly log: (message: string) => void,
     private readonly onDeath: (error: Error) => void,
@@ -90,7 +95,7 @@ export class InferenceClient {
         if (message.type === 'log') return log(message.message);
         if (message.type === 'ready') {
           return settle(() =>
-            resolve(new InferenceClient(thread, message.provider, message, log, onDeath)),
+            resolve(new InferenceClient(thread, message.runtime, message, log, onDeath)),
           );
         }
         settle(() => {
