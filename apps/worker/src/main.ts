@@ -8,7 +8,12 @@ async function main(): Promise<void> {
     worker: config.WORKER_ID,
   });
   const redis = connectRedis(config.REDIS_URL);
-  const worker = new WorkerProcess(redis, config, logger);
+  // Set below: a worker whose threads die too often stops as on SIGTERM, then exits with 1.
+  let stop: (signal: string, code?: number) => Promise<void> = async () => undefined;
+  const worker = new WorkerProcess(redis, config, logger, (error) => {
+    logger.fatal({ err: error }, 'giving up: the worker exits so that it is replaced');
+    void stop('fatal', 1);
+  });
   const ops = await startOpsServer(
     config.WORKER_METRICS_PORT,
     config.WORKER_METRICS_HOST,
@@ -18,15 +23,15 @@ async function main(): Promise<void> {
     },
   );
   let stopping = false;
-  const stop = async (signal: string) => {
+  stop = async (signal: string, code = 0) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping: finishing jobs in hand');
     await worker.stop();
     ops.close();
     await redis.quit();
-    logger.info('stopped');
-    process.exit(0);
+    logger.info({ code }, 'stopped');
+    process.exit(code);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));

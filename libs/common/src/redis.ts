@@ -38,7 +38,7 @@ export async function redisReady(redis: Redis, onWait: (error?: Error) => void):
 /** True for the errors of a Redis that is unreachable or does not answer (not a Redis reply). */
 export function isRedisUnavailable(error: unknown): boolean {
   if (!(error instanceof Error) || error.name === 'ReplyError') return false;
-  return /Command timed out|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Reached the max retries per request limit|connect ENOENT/.test(
+  return /Command timed out|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|Reached the max retries per request limit|connect ENOENT/.test(
     error.message,
   );
 }

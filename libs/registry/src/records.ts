@@ -28,7 +28,14 @@ export interface WorkerRecord {
   versions: string[];
   jobsInFlight: number;
   lastBatch?: { size: number; tokens: number; inferenceMs: number };
-  /** Texts per second it has been answering, per `name@version` (a moving average). */
+  /**
+   * Texts per second it answers per `name@version` **while it has work**: texts answered over the
+   * time at least one of that version's jobs was in hand, an exponentially weighted average over
+   * the last ~10 s of such busy time. Idle time does not count, so this estimates how fast the
+   * worker drains a backlog (queue wait ≈ backlog in texts / the sum over live workers), not the
+   * traffic it gets. A version with nothing answered yet has no entry; one whose inference thread
+   * is restarting is left out, as it is from `versions`.
+   */
   throughput?: Record<string, number>;
   startedAt: string;
   seenAt?: number;
