@@ -34,7 +34,26 @@ export function requireApiKey(key: string | undefined): RequestHandler {
 
 /** Answers 401 without reading the body, and closes the connection if a body is on its way. */
 export function refuse(res: Response, req: Request, detail: string, headers = {}): void {
-  if (!req.complete) res.setHeader('connection', 'close');
+  closeUnread(req, res);
   res.set(headers);
   sendProblem(res, new Problem(401, 'Unauthorized', detail), req.originalUrl);
+}
+
+/** How long a refused request's body is read and thrown away before its connection is cut. */
+const LINGER_MS = 2000;
+
+/**
+ * For an answer given before the request's body was read: close the connection after it, rather
+ * than read the rest. Until then, and for a short while, what still arrives is read and dropped
+ * (kept nowhere): a connection closed on unread data is reset, and the reset can destroy the
+ * answer before the client reads it (nginx's lingering close).
+ */
+export function closeUnread(req: Request, res: Response): void {
+  if (req.complete) return;
+  res.setHeader('connection', 'close');
+  res.once('finish', () => {
+    req.resume();
+    const cut = setTimeout(() => req.socket.destroy(), LINGER_MS);
+    req.socket.once('close', () => clearTimeout(cut));
+  });
 }
