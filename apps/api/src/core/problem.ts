@@ -21,11 +21,11 @@ export class Problem extends HttpException {
     return this;
   }
 
-  /** The detail (else the title) in one line, followed by each field error (`pointer: detail`). */
+  /** Title and detail in one line, followed by each field error (`pointer: detail`). */
   summary(): string {
     const errors = (this.extensions.errors ?? []) as { pointer?: string; detail?: string }[];
     const fields = errors.map((e) => `${e.pointer}: ${e.detail}`);
-    return [this.detail ?? this.title, ...fields].join('; ');
+    return [this.detail ? `${this.title}: ${this.detail}` : this.title, ...fields].join('; ');
   }
 
   /** The problem+json body. */
