@@ -66,11 +66,15 @@ const validate = (doc: Doc) => {
   new Model(doc as never).validate();
 };
 
-/** Every document of every YAML file under deploy/k8s, with the file it came from. */
+/**
+ * Every document of every YAML file under deploy/k8s, with the file it came from; but KServe's
+ * (kserve/), whose custom resources kubernetes-models has no schema of: kserve-runtime.test.ts
+ * checks them.
+ */
 function k8sDocuments(): { file: string; doc: Doc }[] {
   const dir = join(ROOT, 'deploy', 'k8s');
   const files = readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .filter((f) => /\.ya?ml$/.test(f))
+    .filter((f) => /\.ya?ml$/.test(f) && !f.startsWith('kserve'))
     .sort();
   return files.flatMap((file) =>
     parseAllDocuments(readFileSync(join(dir, file), 'utf8')).map((d) => {
