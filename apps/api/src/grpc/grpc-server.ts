@@ -95,7 +95,9 @@ export class GrpcServer {
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(address, ServerCredentials.createInsecure(), (error, bound) =>
         error
-          ? reject(new Error(`gRPC cannot listen on ${address}: ${error.message}`))
+          ? reject(
+              new Error(`gRPC cannot listen on ${address} (API_HOST, GRPC_PORT): ${error.message}`),
+            )
           : resolve(bound),
       ),
     );
