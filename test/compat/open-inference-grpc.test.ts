@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { protoPath as HEALTH_PROTO } from 'grpc-health-check';
-import { GrpcTestClient } from '../support/grpc-client';
+import { GrpcTestClient, type CallError } from '../support/grpc-client';
 import { Stack } from '../support/stack';
 import { agNewsSample } from '../support/texts';
 
@@ -197,6 +197,16 @@ describe('Open Inference Protocol (KServe v2) over gRPC', () => {
         input: { data: Buffer.from('a') },
       });
       assert.equal(unknown.code, status.NOT_FOUND);
+      const streamed = await torchServe.stream('StreamPredictions', {
+        model_name: MODEL,
+        input: { data: Buffer.from(TEXTS[0]) },
+      });
+      assert.equal(streamed.length, 1);
+      assert.equal(JSON.parse((streamed[0].prediction as Buffer).toString()).label, labels[0]);
+      await assert.rejects(
+        torchServe.stream('StreamPredictions', { model_name: MODEL, input: {} }),
+        (error: CallError) => error.code === status.INVALID_ARGUMENT,
+      );
     } finally {
       torchServe.close();
     }

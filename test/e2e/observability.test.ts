@@ -190,6 +190,15 @@ describe('observability', () => {
       '/v1/predictions',
       '/v1/predictions/{id}',
       '/v1/predictions/{id}/cancel',
+      '/v2',
+      '/v2/health/live',
+      '/v2/health/ready',
+      '/v2/models/{model}',
+      '/v2/models/{model}/infer',
+      '/v2/models/{model}/ready',
+      '/v2/models/{model}/versions/{version}',
+      '/v2/models/{model}/versions/{version}/infer',
+      '/v2/models/{model}/versions/{version}/ready',
     ]);
     // The management port's documents need its token, as every route of it does.
     const management = (await (

@@ -84,6 +84,18 @@ export class GrpcTestClient {
     );
   }
 
+  /** Calls a server-streaming method; resolves with every message once the stream ends. */
+  stream(method: string, request: Message = {}): Promise<Message[]> {
+    const fn = this.client[method] as (request: Message) => NodeJS.ReadableStream;
+    const call = fn.call(this.client, request);
+    const messages: Message[] = [];
+    return new Promise((resolve, reject) => {
+      call.on('data', (message: Message) => messages.push(message));
+      call.on('error', reject);
+      call.on('end', () => resolve(messages));
+    });
+  }
+
   /** The error a call fails with; fails the test if it succeeds. */
   async failure(method: string, request: Message = {}): Promise<CallError> {
     try {

@@ -79,7 +79,8 @@ export class GrpcCalls {
           call.write(answer);
           call.end();
         },
-        (error: ServerErrorResponse) => call.destroy(error),
+        // An 'error' event is how grpc-js ends a server stream with a status.
+        (error: ServerErrorResponse) => call.emit('error', error),
       );
     };
   }
