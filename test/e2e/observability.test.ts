@@ -34,12 +34,17 @@ describe('observability', () => {
 
   it('logs the ports it bound when told to take any free one (port 0)', async () => {
     const listening = stack.api.logs().find((l) => l.msg === 'API listening')!;
-    const ports = [listening.port, listening.managementPort, listening.metricsPort];
+    const ports = [
+      listening.port,
+      listening.managementPort,
+      listening.metricsPort,
+      listening.grpcPort,
+    ];
     assert.ok(
       ports.every((p) => typeof p === 'number' && p > 0),
       `API listening on ${JSON.stringify(ports)}`,
     );
-    assert.equal(new Set(ports).size, 3);
+    assert.equal(new Set(ports).size, 4);
     assert.equal((await fetch(`http://127.0.0.1:${listening.port}/ping`)).status, 200);
     const models = await fetch(`http://127.0.0.1:${listening.managementPort}/models`);
     assert.equal(models.status, 401, 'the management port asks for its token');
@@ -185,6 +190,15 @@ describe('observability', () => {
       '/v1/predictions',
       '/v1/predictions/{id}',
       '/v1/predictions/{id}/cancel',
+      '/v2',
+      '/v2/health/live',
+      '/v2/health/ready',
+      '/v2/models/{model}',
+      '/v2/models/{model}/infer',
+      '/v2/models/{model}/ready',
+      '/v2/models/{model}/versions/{version}',
+      '/v2/models/{model}/versions/{version}/infer',
+      '/v2/models/{model}/versions/{version}/ready',
     ]);
     // The management port's documents need its token, as every route of it does.
     const management = (await (

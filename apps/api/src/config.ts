@@ -13,12 +13,14 @@ export const managementTokenSchema = z
 /** Every setting of the API process, read from the environment once at start. */
 export const apiSettings = z.object({
   ...commonSettings,
-  /** Interface of the three ports: loopback unless a deployment opens them (`0.0.0.0`). */
+  /** Interface of the four ports: loopback unless a deployment opens them (`0.0.0.0`). */
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: intSetting(8080, 0, 65535),
   MANAGEMENT_PORT: intSetting(8081, 0, 65535),
   /** Port of /metrics (Prometheus), /healthz and /readyz. */
   METRICS_PORT: intSetting(8082, 0, 65535),
+  /** gRPC port: the Open Inference Protocol (KServe v2), TorchServe's inference API, health. */
+  GRPC_PORT: intSetting(8083, 0, 65535),
   /** Bearer token of the management API; when unset, read from (or created in) MANAGEMENT_TOKEN_FILE. */
   MANAGEMENT_TOKEN: managementTokenSchema.optional(),
   MANAGEMENT_TOKEN_FILE: z.string().default('.data/management-token'),
@@ -26,7 +28,7 @@ export const apiSettings = z.object({
   MANAGEMENT_AUTH: boolSetting(true),
   /** Bull Board at /admin/queues on the management port only shows queues unless this is false. */
   QUEUE_BOARD_READ_ONLY: boolSetting(true),
-  /** When set, the inference API requires `Authorization: Bearer <API_KEY>` (or `X-API-Key`). */
+  /** When set, the inference API and gRPC require `Authorization: Bearer <API_KEY>` (or `X-API-Key`). */
   API_KEY: z.string().min(8).optional(),
   /** Package locations in MODEL_STORE to register at start; `*` registers every package found. */
   MODELS: listSetting('*'),

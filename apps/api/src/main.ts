@@ -16,6 +16,8 @@ import { loadApiConfig } from './config';
 import { requireApiKey } from './core/auth';
 import type { SharedServices } from './core/core.module';
 import { createHttpApp } from './core/http-app';
+import { GrpcServer } from './grpc/grpc-server';
+import { FleetHealth } from './health/fleet-health';
 import { ModelCatalog } from './core/model-catalog';
 import { mountOpenApi } from './core/openapi';
 import { InferenceModule } from './inference.module';
@@ -25,6 +27,8 @@ import { ManagementModule } from './management/management.module';
 import { ModelPackages } from './management/model-packages';
 import { mountQueueBoard } from './management/queue-board';
 import { ApiMetrics } from './metrics/api-metrics';
+import { PredictionService } from './predictions/prediction.service';
+import { OpenInferenceService } from './v2/open-inference.service';
 
 /** The port a listening server is bound to. */
 const portOf = (server: Pick<Server, 'address'>) => (server.address() as AddressInfo).port;
@@ -101,12 +105,25 @@ async function bootstrap(): Promise<void> {
         (error: Error) => `Redis is unreachable: ${error.message}`,
       ),
   });
+  const grpc = await GrpcServer.start({
+    host: config.API_HOST,
+    port: config.GRPC_PORT,
+    apiKey: config.API_KEY,
+    maxMessageBytes: config.MAX_BODY_BYTES,
+    maxTexts: config.MAX_TEXTS_PER_REQUEST,
+    accessLog: config.ACCESS_LOG,
+    logger,
+    inference: inference.get(OpenInferenceService),
+    predictions: inference.get(PredictionService),
+    health: inference.get(FleetHealth),
+  });
   // The ports bound, not the ones asked for: with 0 the OS picks, and this line says which.
   logger.info(
     {
       port: portOf(inference.getHttpServer()),
       managementPort: portOf(management.getHttpServer()),
       metricsPort: portOf(ops),
+      grpcPort: grpc.port,
     },
     'API listening',
   );
@@ -116,7 +133,9 @@ async function bootstrap(): Promise<void> {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'stopping');
-    // Closing the inference app first stops its queue consumers (jobs in hand finish).
+    // gRPC calls in flight finish first: they need the waiter, queues and Redis below.
+    await grpc.stop();
+    // Closing the inference app then stops its queue consumers (jobs in hand finish).
     await inference.close();
     await management.close();
     ops.close();

@@ -14,8 +14,11 @@ export function sameSecret(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-/** Paths of the inference port that stay open with an API key: health, and the API's docs. */
-const OPEN_PATHS = /^\/(ping|healthz|readyz|docs)(\/|-json|-yaml|\?|$)/;
+/**
+ * Paths of the inference port that stay open with an API key: health (the Open Inference
+ * Protocol's `/v2/health/*` too, for probes), and the API's docs.
+ */
+const OPEN_PATHS = /^\/(ping|healthz|readyz|docs|v2\/health)(\/|-json|-yaml|\?|$)/;
 
 /**
  * Requires the API key on the inference port (`Authorization: Bearer <key>` or `X-API-Key`),

@@ -24,13 +24,23 @@ export class ModelCatalog {
 
   /** The version a request goes to: the one named, else a pick from the traffic split or the default. */
   async resolve(model: string, version?: string): Promise<VersionRecord> {
+    return resolveIn(await this.model(model), version);
+  }
+
+  /** The model's record (versions, default, split); `UnknownModelError` for an unknown name. */
+  async model(name: string): Promise<ModelRecord> {
     const now = Date.now();
-    let cached = this.models.get(model);
+    let cached = this.models.get(name);
     if (!cached || now - cached.at > CACHE_MS) {
-      cached = { at: now, record: await this.registry.getModel(model) };
-      this.models.set(model, cached);
+      cached = { at: now, record: await this.registry.getModel(name) };
+      this.models.set(name, cached);
     }
-    return resolveIn(cached.record, version);
+    return cached.record;
+  }
+
+  /** True when a live worker serves the version (from the cached fleet view). */
+  async served(record: VersionRecord): Promise<boolean> {
+    return Boolean((await this.liveFleet()).counts.get(versionKey(record.name, record.version)));
   }
 
   /** True when the version is registered; reads only, and writes nothing, for any name. */
@@ -46,8 +56,7 @@ export class ModelCatalog {
 
   /** Fails with 503 when no live worker serves the version, so a sync caller does not hang. */
   async assertServed(record: VersionRecord): Promise<void> {
-    const key = versionKey(record.name, record.version);
-    if (!(await this.liveFleet()).counts.get(key)) {
+    if (!(await this.served(record))) {
       throw new Problem(
         503,
         'No worker',
