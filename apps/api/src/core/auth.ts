@@ -46,17 +46,17 @@ export function refuse(res: Response, req: Request, detail: string, headers = {}
 const LINGER_MS = 2000;
 
 /**
- * For an answer given before the request's body was read: close the connection after it, rather
- * than read the rest. Until then, and for a short while, what still arrives is read and dropped
- * (kept nowhere): a connection closed on unread data is reset, and the reset can destroy the
- * answer before the client reads it (nginx's lingering close).
+ * For an answer given before the request's body was read. Node reads the rest of the body and
+ * drops it (keeps it nowhere) once the answer is sent; if it is still coming after a short while,
+ * the connection is cut. Not at once: a connection closed on unread data is reset, and the reset
+ * can destroy the answer before the client reads it (what nginx's lingering close avoids).
  */
 export function closeUnread(req: Request, res: Response): void {
   if (req.complete) return;
-  res.setHeader('connection', 'close');
   res.once('finish', () => {
-    req.resume();
-    const cut = setTimeout(() => req.socket.destroy(), LINGER_MS);
+    const cut = setTimeout(() => {
+      if (!req.complete) req.socket.destroy();
+    }, LINGER_MS);
     req.socket.once('close', () => clearTimeout(cut));
   });
 }
