@@ -54,6 +54,12 @@ describe('observability', () => {
     const started = stack.workers[0].logs().find((l) => l.msg === 'worker started')!;
     assert.ok(typeof started.opsPort === 'number' && started.opsPort > 0);
     const worker = await fetch(`http://127.0.0.1:${started.opsPort}/metrics`);
+    // GET /models/{m} says where each serving worker's metrics are, whatever port it got.
+    const described = await stack.manage('GET', '/models/ag-news-bert/1');
+    assert.equal(
+      described.body[0].workers[0].metricsUrl,
+      `http://127.0.0.1:${started.opsPort}/metrics`,
+    );
     assert.match(await worker.text(), /modelfleet_worker_jobs_total/);
   });
 

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { connectRedis, createLogger, startOpsServer } from '@app/common';
 import { loadWorkerConfig } from './config';
 import { WorkerProcess } from './worker-process';
@@ -35,8 +36,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-  await worker.start();
   const opsPort = (ops.address() as { port: number }).port;
+  // A wildcard interface is reached by the host's name.
+  const host = ['0.0.0.0', '::'].includes(config.WORKER_METRICS_HOST)
+    ? hostname()
+    : config.WORKER_METRICS_HOST;
+  worker.metricsUrl = `http://${host.includes(':') ? `[${host}]` : host}:${opsPort}/metrics`;
+  await worker.start();
   logger.info({ serving: worker.serving, opsPort }, 'worker started');
 }
 

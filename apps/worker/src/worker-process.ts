@@ -35,6 +35,9 @@ export class WorkerProcess {
   private beatAgain = false;
   private stopping = false;
 
+  /** Where this worker's metrics are served, announced in its heartbeats. */
+  metricsUrl?: string;
+
   constructor(
     private readonly redis: Redis,
     private readonly config: WorkerConfig,
@@ -222,6 +225,7 @@ export class WorkerProcess {
           device: consumers[0]?.runtime.provider ?? 'cpu',
           runtime: consumers[0]?.runtime,
           versions: serving,
+          ...(this.metricsUrl ? { metricsUrl: this.metricsUrl } : {}),
           jobsInFlight: consumers.reduce((sum, c) => sum + c.jobsInFlight, 0),
           lastBatch: consumers.map((c) => c.lastBatch).find(Boolean),
           throughput,

@@ -27,6 +27,8 @@ export interface WorkerRecord {
   /** `name@version` of each version it serves. */
   versions: string[];
   jobsInFlight: number;
+  /** Where its Prometheus metrics are served (a replaced worker's port may differ). */
+  metricsUrl?: string;
   lastBatch?: { size: number; tokens: number; inferenceMs: number };
   /**
    * Texts per second it answers per `name@version` **while it has work**: texts answered over the
