@@ -140,6 +140,8 @@ describe('the README shell examples, against a live stack', () => {
         runnable.map((c) => rewrite(c.text)),
         { cwd: work, env, timeoutMs: 180_000 },
       );
+      if (process.env.TEST_VERBOSE)
+        process.stderr.write(`[README line ${block.line}]\n${outcome.stdout}${outcome.stderr}\n`);
       const failed = outcome.failed === undefined ? undefined : runnable[outcome.failed];
       assert.ok(
         outcome.ok,
