@@ -2,8 +2,10 @@ import { Controller, Get } from '@nestjs/common';
 import { ModelRegistry, versionKey } from '@app/registry';
 import { Problem } from '../core/problem';
 import { RedisProbe } from '../core/redis-probe';
+import { HealthDocs, LivenessDocs, PingDocs, ReadinessDocs } from './health.docs';
 
 /** Ping (TorchServe's health check) and the liveness and readiness probes. */
+@HealthDocs()
 @Controller()
 export class PingController {
   constructor(
@@ -13,6 +15,7 @@ export class PingController {
 
   /** Healthy when Redis answers and every model's default version has a live worker. */
   @Get('ping')
+  @PingDocs()
   async ping(): Promise<{ status: 'Healthy' }> {
     await this.ready();
     const models = await this.registry.listModels();
@@ -33,12 +36,14 @@ export class PingController {
 
   /** Liveness: the process answers. */
   @Get('healthz')
+  @LivenessDocs()
   live(): { status: 'alive' } {
     return { status: 'alive' };
   }
 
   /** Readiness: Redis answers (the API needs nothing else to accept work). */
   @Get('readyz')
+  @ReadinessDocs()
   async ready(): Promise<{ status: 'ready' }> {
     const problem = await this.redis.problem();
     if (problem) throw new Problem(503, 'Not ready', problem).retryAfter(2);
