@@ -162,7 +162,7 @@ export const CreateBatchDocs = () =>
       404: 'unknown model or version; `path` is not a file of the data folder',
       413: 'an upload over BATCH_MAX_BYTES, or a record over BATCH_MAX_RECORD_BYTES',
       415: 'an unsupported Content-Encoding or charset',
-      422: 'no row can be scored (the first errors are listed); the webhook URL is refused',
+      422: 'no row can be scored (the first are listed in `row_errors`, as on GET /v1/batches/{id}/errors); the webhook URL is refused',
       503: REDIS_UNAVAILABLE,
     }),
   );

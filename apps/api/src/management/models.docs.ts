@@ -72,6 +72,7 @@ const workerSchema = responseSchema(
       device: z.string().describe('the execution provider that really runs the graph'),
       runtime: z
         .object({
+          provider: z.string(),
           onnxruntime: z.string(),
           nodes: z.record(z.string(), z.number()).optional(),
         })
