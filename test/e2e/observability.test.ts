@@ -195,6 +195,7 @@ describe('observability', () => {
     assert.deepEqual(Object.keys(management.paths).sort(), [
       '/models',
       '/models/{name}',
+      '/models/{name}/all',
       '/models/{name}/traffic',
       '/models/{name}/{version}',
       '/models/{name}/{version}/set-default',
