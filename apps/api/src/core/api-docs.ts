@@ -88,7 +88,7 @@ export const problemSchema = responseSchema(
 );
 
 /** Response headers, by name. */
-type Headers = Record<string, { description: string; schema: object }>;
+export type Headers = Record<string, { description: string; schema: object }>;
 
 export const retryAfterHeader: Headers = {
   'Retry-After': {
@@ -146,9 +146,13 @@ const RETRYABLE = new Set([429, 503]);
 
 /**
  * Problem+json answers, one per status, each saying when it happens. 429 and 503 carry
- * `Retry-After` (a 503 from Redis being away always does; one without a worker does not).
+ * `Retry-After` (a 503 from Redis being away always does; one without a worker does not);
+ * `headers` adds others to a status.
  */
-export function Problems(statuses: Record<number, string>) {
+export function Problems(
+  statuses: Record<number, string>,
+  headers: Partial<Record<number, Headers>> = {},
+) {
   return applyDecorators(
     ...Object.entries(statuses).map(([status, description]) =>
       ApiResponse({
@@ -157,6 +161,7 @@ export function Problems(statuses: Record<number, string>) {
         headers: {
           ...requestIdHeader,
           ...(RETRYABLE.has(Number(status)) ? retryAfterHeader : {}),
+          ...headers[Number(status)],
         },
         content: { 'application/problem+json': { schema: ref(problemSchema) } },
       }),

@@ -152,9 +152,18 @@ const trafficBodySchema = requestSchema(
     .describe('weight per version, e.g. {"1": 90, "2": 10}; {} clears the split'),
 );
 
-const unauthorized = {
-  401: 'the management token is missing or wrong (answered with WWW-Authenticate: Basic)',
-};
+const unauthorized = { 401: 'the management token is missing or wrong' };
+
+/** Management problems: a 401 asks a browser to log in with Basic auth. */
+const ManagementProblems = (statuses: Record<number, string>) =>
+  Problems(statuses, {
+    401: {
+      'WWW-Authenticate': {
+        description: 'Basic realm="modelfleet management"',
+        schema: { type: 'string' },
+      },
+    },
+  });
 const UNKNOWN = 'unknown model or version';
 
 const nameParam = ApiParam({ name: 'name', description: 'model name', schema: { type: 'string' } });
@@ -185,7 +194,7 @@ export const ListModelsDocs = () =>
       schema: { type: 'string', pattern: '^[0-9]+$' },
     }),
     JsonAnswer(200, 'a page of models', modelListSchema),
-    Problems({
+    ManagementProblems({
       400: 'limit or next_page_token is not a number in range',
       ...unauthorized,
       503: REDIS_UNAVAILABLE,
@@ -217,7 +226,7 @@ export const RegisterModelDocs = () =>
       "overrides the package's max_batch_delay_ms (ms)",
     ),
     JsonAnswer(201, 'registered', registeredSchema),
-    Problems({
+    ManagementProblems({
       400: 'url is missing or not a valid package of the store; a number is out of range',
       ...unauthorized,
       409: 'this version of the model is registered already',
@@ -242,7 +251,7 @@ export const DescribeModelDocs = (variant: 'default' | 'all' | 'version') =>
     nameParam,
     ...(variant === 'version' ? [versionParam] : []),
     JsonAnswer(200, 'the version(s)', { type: 'array', items: ref(versionSchema) }),
-    Problems({ ...unauthorized, 404: UNKNOWN, 503: REDIS_UNAVAILABLE }),
+    ManagementProblems({ ...unauthorized, 404: UNKNOWN, 503: REDIS_UNAVAILABLE }),
   );
 
 /** Sets the worker range of the default version, or of one. */
@@ -273,7 +282,7 @@ export const ScaleModelDocs = (versioned: boolean) =>
     ),
     JsonAnswer(200, 'the live workers are within the range', statusSchema),
     JsonAnswer(202, 'the range is set; workers change asynchronously', statusSchema),
-    Problems({
+    ManagementProblems({
       400: 'a number is out of range, or min_worker > max_worker',
       ...unauthorized,
       404: UNKNOWN,
@@ -291,7 +300,7 @@ export const SetTrafficDocs = () =>
     }),
     nameParam,
     JsonAnswer(200, 'the split now in force', trafficSchema),
-    Problems({
+    ManagementProblems({
       400: 'the body is not a map of versions to non-negative numbers, or not JSON',
       ...unauthorized,
       404: UNKNOWN,
@@ -311,7 +320,7 @@ export const SetDefaultDocs = () =>
     nameParam,
     versionParam,
     JsonAnswer(200, 'done', statusSchema),
-    Problems({ ...unauthorized, 404: UNKNOWN, 503: REDIS_UNAVAILABLE }),
+    ManagementProblems({ ...unauthorized, 404: UNKNOWN, 503: REDIS_UNAVAILABLE }),
   );
 
 export const UnregisterDocs = () =>
@@ -324,7 +333,7 @@ export const UnregisterDocs = () =>
     nameParam,
     versionParam,
     JsonAnswer(200, 'unregistered', statusSchema),
-    Problems({
+    ManagementProblems({
       ...unauthorized,
       404: UNKNOWN,
       409: 'it is the default version and the model has others: set another default first',
