@@ -173,7 +173,7 @@ describe('bulk scoring', () => {
       { 'content-type': 'text/csv' },
     );
     assert.equal(bad.status, 422);
-    assert.match(JSON.stringify(bad.body.errors), /missing text column/);
+    assert.match(JSON.stringify(bad.body.row_errors), /missing text column/);
   });
 
   it('keeps the partial results of a canceled batch', async () => {

@@ -19,7 +19,7 @@ import { createHttpApp } from './core/http-app';
 import { GrpcServer } from './grpc/grpc-server';
 import { FleetHealth } from './health/fleet-health';
 import { ModelCatalog } from './core/model-catalog';
-import { mountOpenApi } from './core/openapi';
+import { INFERENCE_API, MANAGEMENT_API, mountOpenApi } from './core/openapi';
 import { InferenceModule } from './inference.module';
 import { managementToken } from './management/management-token';
 import { requireManagementToken } from './management/management-auth';
@@ -79,11 +79,7 @@ async function bootstrap(): Promise<void> {
     requireManagementToken(token),
   );
   mountQueueBoard(management, shared);
-  mountOpenApi(
-    management,
-    'modelfleet management API',
-    'Model versions, defaults, traffic splits and worker ranges.',
-  );
+  mountOpenApi(management, MANAGEMENT_API);
   await management.get(ModelPackages).registerConfigured();
   const inference = await createHttpApp(
     'inference',
@@ -91,11 +87,7 @@ async function bootstrap(): Promise<void> {
     shared,
     requireApiKey(config.API_KEY),
   );
-  mountOpenApi(
-    inference,
-    'modelfleet inference API',
-    'Sync (TorchServe-compatible) and async predictions.',
-  );
+  mountOpenApi(inference, INFERENCE_API);
   await management.listen(config.MANAGEMENT_PORT, config.API_HOST);
   await inference.listen(config.API_PORT, config.API_HOST);
   const ops = await startOpsServer(config.METRICS_PORT, config.API_HOST, shared.metrics.registry, {

@@ -22,8 +22,11 @@ export interface WorkerRecord {
   pid: number;
   /** The execution provider that really runs the graph: `cuda` only when CUDA took it. */
   device: string;
-  /** ONNX Runtime version and, on CUDA, nodes per execution provider in the placement probe. */
-  runtime?: { onnxruntime: string; nodes?: Record<string, number> };
+  /**
+   * The provider that runs the graph, the ONNX Runtime version and, on CUDA, nodes per execution
+   * provider in the placement probe.
+   */
+  runtime?: { provider: string; onnxruntime: string; nodes?: Record<string, number> };
   /** `name@version` of each version it serves. */
   versions: string[];
   jobsInFlight: number;

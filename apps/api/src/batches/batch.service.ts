@@ -70,7 +70,8 @@ export class BatchService {
         422,
         'No rows to score',
         `none of the ${dataset.errors.length} rows can be scored`,
-        { errors: dataset.errors.slice(0, 20) },
+        // Not `errors`: that member of a problem names bad request fields by JSON pointer.
+        { row_errors: dataset.errors.slice(0, 20) },
       );
     }
     const id = randomUUID();

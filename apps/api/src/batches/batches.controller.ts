@@ -1,18 +1,24 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiTags } from '@nestjs/swagger';
 import { stringify } from 'csv-stringify/sync';
 import type { Request, Response } from 'express';
 import { closeUnread } from '../core/auth';
-import { toJsonSchema } from '../predictions/prediction.dto';
-import { createBatchSchema, parseBatchOptions } from './batch.dto';
+import { parseBatchOptions } from './batch.dto';
 import { BatchService } from './batch.service';
 import type { BatchView } from './batch-view';
+import {
+  BatchErrorsDocs,
+  BatchResultsDocs,
+  BatchesDocs,
+  CancelBatchDocs,
+  CreateBatchDocs,
+  GetBatchDocs,
+} from './batches.docs';
 
 /** Content types of a dataset sent as the body; the body is then read as a stream, not parsed. */
 const DATASET_TYPES = /^\s*(text\/csv|application\/x-ndjson|application\/jsonl)\s*(;|$)/i;
 
 /** Bulk scoring of CSV or JSONL datasets. */
-@ApiTags('batches')
+@BatchesDocs()
 @Controller('v1/batches')
 export class BatchesController {
   constructor(private readonly batches: BatchService) {}
@@ -23,7 +29,7 @@ export class BatchesController {
    */
   @Post()
   @HttpCode(202)
-  @ApiBody({ schema: toJsonSchema(createBatchSchema) })
+  @CreateBatchDocs()
   async create(
     @Body() body: unknown,
     @Query() query: Record<string, string>,
@@ -51,11 +57,13 @@ export class BatchesController {
   }
 
   @Get(':id')
+  @GetBatchDocs()
   get(@Param('id') id: string): Promise<BatchView> {
     return this.batches.view(id);
   }
 
   @Post(':id/cancel')
+  @CancelBatchDocs()
   @HttpCode(200)
   cancel(@Param('id') id: string): Promise<BatchView> {
     return this.batches.cancel(id);
@@ -63,6 +71,7 @@ export class BatchesController {
 
   /** Results joined to the input ids, in input order: `?format=jsonl` (default) or `csv`. */
   @Get(':id/results')
+  @BatchResultsDocs()
   async results(
     @Param('id') id: string,
     @Query('format') format: string | undefined,
@@ -85,6 +94,7 @@ export class BatchesController {
 
   /** Rows that could not be read or scored, with their line numbers (JSONL). */
   @Get(':id/errors')
+  @BatchErrorsDocs()
   async errors(@Param('id') id: string, @Res() response: Response) {
     const errors = await this.batches.errors(id);
     response

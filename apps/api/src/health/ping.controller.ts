@@ -1,14 +1,17 @@
 import { Controller, Get } from '@nestjs/common';
 import { Problem } from '../core/problem';
 import { FleetHealth } from './fleet-health';
+import { HealthDocs, LivenessDocs, PingDocs, ReadinessDocs } from './health.docs';
 
 /** Ping (TorchServe's health check) and the liveness and readiness probes. */
+@HealthDocs()
 @Controller()
 export class PingController {
   constructor(private readonly health: FleetHealth) {}
 
   /** Healthy when Redis answers and every model's default version has a live worker. */
   @Get('ping')
+  @PingDocs()
   async ping(): Promise<{ status: 'Healthy' }> {
     await this.ready();
     const problem = await this.health.servingProblem();
@@ -18,12 +21,14 @@ export class PingController {
 
   /** Liveness: the process answers. */
   @Get('healthz')
+  @LivenessDocs()
   live(): { status: 'alive' } {
     return { status: 'alive' };
   }
 
   /** Readiness: Redis answers (the API needs nothing else to accept work). */
   @Get('readyz')
+  @ReadinessDocs()
   async ready(): Promise<{ status: 'ready' }> {
     const problem = await this.health.redisProblem();
     if (problem) throw new Problem(503, 'Not ready', problem).retryAfter(2);

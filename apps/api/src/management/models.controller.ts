@@ -13,16 +13,18 @@ import {
 import type { Response } from 'express';
 import { BATCHING_BOUNDS } from '@app/handler/package';
 import { Problem } from '../core/problem';
+import { DEFAULT_PAGE, MAX_PAGE, MAX_SYNC_WAIT_S, MAX_WORKERS_PER_VERSION } from './model-limits';
+import {
+  DescribeModelDocs,
+  ListModelsDocs,
+  ModelsDocs,
+  RegisterModelDocs,
+  ScaleModelDocs,
+  SetDefaultDocs,
+  SetTrafficDocs,
+  UnregisterDocs,
+} from './models.docs';
 import { ModelsService } from './models.service';
-
-/** Models per page of `GET /models`, by default and at most. */
-const DEFAULT_PAGE = 100;
-const MAX_PAGE = 1000;
-/** Longest wait of a `synchronous=true` scale call, in seconds. */
-const MAX_SYNC_WAIT_S = 60;
-
-/** Most workers a version may ask for: a bound on what one request can make the fleet start. */
-export const MAX_WORKERS_PER_VERSION = 64;
 
 /** Reads an optional integer query parameter in [0, max], with a 400 naming it when bad. */
 function intParam(name: string, value: string | undefined, max: number): number | undefined {
@@ -36,11 +38,13 @@ function intParam(name: string, value: string | undefined, max: number): number 
 }
 
 /** The management API (default port 8081), TorchServe-compatible where that makes sense. */
+@ModelsDocs()
 @Controller('models')
 export class ModelsController {
   constructor(private readonly models: ModelsService) {}
 
   @Get()
+  @ListModelsDocs()
   list(@Query('limit') limit?: string, @Query('next_page_token') token?: string) {
     return this.models.list(
       intParam('limit', limit, MAX_PAGE) ?? DEFAULT_PAGE,
@@ -49,6 +53,7 @@ export class ModelsController {
   }
 
   @Post()
+  @RegisterModelDocs()
   @HttpCode(201)
   register(
     @Query('url') url: string | undefined,
@@ -67,16 +72,19 @@ export class ModelsController {
   }
 
   @Get(':name')
+  @DescribeModelDocs('default')
   describe(@Param('name') name: string) {
     return this.models.describe(name);
   }
 
   @Put(':name/traffic')
+  @SetTrafficDocs()
   traffic(@Param('name') name: string, @Body() weights: unknown) {
     return this.models.setTraffic(name, weights);
   }
 
   @Put(':name')
+  @ScaleModelDocs(false)
   scale(
     @Param('name') name: string,
     @Query() query: Record<string, string>,
@@ -87,21 +95,25 @@ export class ModelsController {
 
   /** Every version of a model (TorchServe's `GET /models/{name}/all`). */
   @Get(':name/all')
+  @DescribeModelDocs('all')
   describeAll(@Param('name') name: string) {
     return this.models.describe(name);
   }
 
   @Get(':name/:version')
+  @DescribeModelDocs('version')
   describeVersion(@Param('name') name: string, @Param('version') version: string) {
     return this.models.describe(name, version);
   }
 
   @Put(':name/:version/set-default')
+  @SetDefaultDocs()
   setDefault(@Param('name') name: string, @Param('version') version: string) {
     return this.models.setDefault(name, version);
   }
 
   @Put(':name/:version')
+  @ScaleModelDocs(true)
   scaleVersion(
     @Param('name') name: string,
     @Param('version') version: string,
@@ -112,6 +124,7 @@ export class ModelsController {
   }
 
   @Delete(':name/:version')
+  @UnregisterDocs()
   unregister(@Param('name') name: string, @Param('version') version: string) {
     return this.models.unregister(name, version);
   }

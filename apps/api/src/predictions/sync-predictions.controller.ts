@@ -1,9 +1,8 @@
 import { Controller, HttpCode, Inject, Param, Post, Put, Req } from '@nestjs/common';
 import type { Request } from 'express';
-import { ApiBody, ApiTags } from '@nestjs/swagger';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { syncBodySchema, toJsonSchema } from './prediction.dto';
 import { PredictionService } from './prediction.service';
+import { SyncPredictionDocs, SyncPredictionsDocs } from './predictions.docs';
 import { torchServeTexts } from './torchserve-body';
 
 /**
@@ -11,7 +10,7 @@ import { torchServeTexts } from './torchserve-body';
  * `/predictions/:model[/:version]` answers one result per text in input order (a single object
  * when a single text was sent). The body is read as TorchServe reads it: see `torchServeTexts`.
  */
-@ApiTags('sync predictions (TorchServe-compatible)')
+@SyncPredictionsDocs()
 @Controller('predictions')
 export class SyncPredictionsController {
   constructor(
@@ -20,7 +19,7 @@ export class SyncPredictionsController {
   ) {}
 
   @Post(':model')
-  @ApiBody({ schema: toJsonSchema(syncBodySchema) })
+  @SyncPredictionDocs('post', false)
   @HttpCode(200)
   predictDefault(@Param('model') model: string, @Req() request: Request) {
     return this.predict(model, undefined, request);
@@ -28,14 +27,14 @@ export class SyncPredictionsController {
 
   /** `curl -T file URL` sends a PUT: TorchServe answers it like a POST, and so does this. */
   @Put(':model')
-  @ApiBody({ schema: toJsonSchema(syncBodySchema) })
+  @SyncPredictionDocs('put', false)
   @HttpCode(200)
   putDefault(@Param('model') model: string, @Req() request: Request) {
     return this.predict(model, undefined, request);
   }
 
   @Post(':model/:version')
-  @ApiBody({ schema: toJsonSchema(syncBodySchema) })
+  @SyncPredictionDocs('post', true)
   @HttpCode(200)
   predictVersion(
     @Param('model') model: string,
@@ -46,7 +45,7 @@ export class SyncPredictionsController {
   }
 
   @Put(':model/:version')
-  @ApiBody({ schema: toJsonSchema(syncBodySchema) })
+  @SyncPredictionDocs('put', true)
   @HttpCode(200)
   putVersion(
     @Param('model') model: string,

@@ -1,19 +1,18 @@
 import { Body, Controller, Get, Headers, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { ApiBody, ApiHeader, ApiTags } from '@nestjs/swagger';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { unfinished, type PredictionView } from './prediction-view';
-import {
-  checkTexts,
-  createPredictionSchema,
-  parseCreateBody,
-  preferWait,
-  toJsonSchema,
-} from './prediction.dto';
+import { checkTexts, parseCreateBody, preferWait } from './prediction.dto';
 import { PredictionService } from './prediction.service';
+import {
+  AsyncPredictionsDocs,
+  CancelPredictionDocs,
+  CreatePredictionDocs,
+  GetPredictionDocs,
+} from './predictions.docs';
 
 /** Async predictions: create (202), poll, cancel; `Prefer: wait=N` waits inline. */
-@ApiTags('async predictions')
+@AsyncPredictionsDocs()
 @Controller('v1/predictions')
 export class V1PredictionsController {
   constructor(
@@ -22,13 +21,7 @@ export class V1PredictionsController {
   ) {}
 
   @Post()
-  @ApiBody({ schema: toJsonSchema(createPredictionSchema) })
-  @ApiHeader({ name: 'Idempotency-Key', required: false })
-  @ApiHeader({
-    name: 'Prefer',
-    required: false,
-    description: 'wait=N: wait up to N seconds for the result',
-  })
+  @CreatePredictionDocs()
   async create(
     @Body() body: unknown,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
@@ -62,11 +55,13 @@ export class V1PredictionsController {
   }
 
   @Get(':id')
+  @GetPredictionDocs()
   get(@Param('id') id: string): Promise<PredictionView> {
     return this.predictions.view(id);
   }
 
   @Post(':id/cancel')
+  @CancelPredictionDocs()
   cancel(
     @Param('id') id: string,
     @Res({ passthrough: true }) response: Response,

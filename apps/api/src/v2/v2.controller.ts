@@ -1,16 +1,17 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
-import { ApiBody, ApiTags } from '@nestjs/swagger';
+import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { Problem } from '../core/problem';
-import { toJsonSchema } from '../predictions/prediction.dto';
-import { inferCallOfJson, inferRequestSchema } from './infer-request';
+import { inferCallOfJson } from './infer-request';
 import { OpenInferenceService } from './open-inference.service';
 
 /**
  * The Open Inference Protocol (KServe v2) over REST. A health check answers 200 for true and
  * 400 for false, as the protocol says; every error is `{"error": "..."}` (see `sendProblem`).
  */
-@ApiTags('Open Inference Protocol (KServe v2)')
+// The Open Inference Protocol has its own published specification (REST and gRPC), which these
+// routes follow; the API's OpenAPI document covers modelfleet's own routes.
+@ApiExcludeController()
 @Controller('v2')
 export class V2Controller {
   constructor(private readonly inference: OpenInferenceService) {}
@@ -55,14 +56,12 @@ export class V2Controller {
   }
 
   @Post('models/:model/infer')
-  @ApiBody({ schema: toJsonSchema(inferRequestSchema) })
   @HttpCode(200)
   infer(@Param('model') model: string, @Body() body: unknown, @Req() request: Request) {
     return this.inference.infer(model, undefined, inferCallOfJson(body), String(request.id));
   }
 
   @Post('models/:model/versions/:version/infer')
-  @ApiBody({ schema: toJsonSchema(inferRequestSchema) })
   @HttpCode(200)
   inferVersion(
     @Param('model') model: string,

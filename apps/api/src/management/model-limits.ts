@@ -1,0 +1,7 @@
+/** Models per page of `GET /models`, by default and at most. */
+export const DEFAULT_PAGE = 100;
+export const MAX_PAGE = 1000;
+/** Longest wait of a `synchronous=true` scale call, in seconds. */
+export const MAX_SYNC_WAIT_S = 60;
+/** Most workers a version may ask for: a bound on what one request can make the fleet start. */
+export const MAX_WORKERS_PER_VERSION = 64;
