@@ -27,6 +27,8 @@ export const workerSettings = z.object({
   HEARTBEAT_MS: intSetting(2000, 100),
   WORKER_TTL_MS: intSetting(10_000, 500),
   REGISTRY_POLL_MS: intSetting(2000, 100),
+  /** How long a stop may take (jobs in hand finishing): past it the process exits anyway. */
+  SHUTDOWN_GRACE_MS: intSetting(30_000, 100),
   MAX_ARCHIVE_BYTES: intSetting(1024 ** 3, 1),
   /** Most entries a package archive may hold. */
   MAX_ARCHIVE_ENTRIES: intSetting(1000, 1),
