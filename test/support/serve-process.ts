@@ -39,6 +39,8 @@ export class ServeProcess {
   /** The environment every serve of the tests runs with, beside the caller's. */
   static environment(store: string, dataDir: string): Record<string, string> {
     return {
+      // Empty is unset: serve starts its own Redis, whatever the caller's environment says.
+      REDIS_URL: '',
       MODEL_STORE: store,
       REDIS_DATA_DIR: dataDir,
       API_PORT: '0',
