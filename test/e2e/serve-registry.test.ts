@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { demoModelStore } from '../support/model-store';
 import { ServeProcess } from '../support/serve-process';
 
-describe('serve on a kept Redis', () => {
+describe('serve stopped and started again on a kept Redis', () => {
   const store = demoModelStore([{ version: '1' }]);
   const dataDir = mkdtempSync(join(tmpdir(), 'modelfleet-kept-redis-'));
   const started: ServeProcess[] = [];
@@ -16,11 +16,27 @@ describe('serve on a kept Redis', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('registers the store again before it starts workers, so a stale package location is never served', async () => {
+  it('stops in order on a SIGTERM to serve alone: the API, then the workers, then its Redis', async () => {
     const first = await ServeProcess.start({ modelStore: store, dataDir });
     started.push(first);
     assert.equal(first.lines('registered model version')[0].location, 'ag-news-bert-v1');
     assert.equal(await first.stop(), 0);
+    // SIGTERM to serve alone: the API stops first, then the workers, then Redis.
+    const order = first.process.logs().map((l) => `${String(l.service)}:${String(l.msg)}`);
+    const steps = [
+      'api:stopping',
+      'worker:stopping: finishing jobs in hand',
+      'supervisor:stopped the local redis-server',
+    ].map((step) => order.indexOf(step));
+    assert.deepEqual(
+      [...steps].sort((a, b) => a - b),
+      steps,
+      order.join('\n'),
+    );
+    assert.ok(steps[0] >= 0);
+  });
+
+  it('registers the store again before it starts workers, so a stale package location is never served', async () => {
     // The package moves within the store: the registry kept in Redis still names its old folder.
     renameSync(join(store, 'ag-news-bert-v1'), join(store, 'news-classifier'));
 
