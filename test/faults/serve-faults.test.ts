@@ -48,9 +48,14 @@ describe('faults under modelfleet serve', () => {
   });
 
   /** Traffic against serve's API, once it is flowing (some requests accepted). */
-  async function flowingTraffic(options: Partial<TrafficOptions> = {}): Promise<Traffic> {
+  async function flowingTraffic(
+    options: Partial<TrafficOptions> = {},
+    acceptedFirst = 10,
+  ): Promise<Traffic> {
     const traffic = Traffic.start({ apiUrl: serve.apiUrl, maxDurationMs: 8_000, ...options });
-    await eventually('traffic to flow', () => (traffic.acceptedSoFar >= 10 ? true : undefined));
+    await eventually('traffic to flow', () =>
+      traffic.acceptedSoFar >= acceptedFirst ? true : undefined,
+    );
     return traffic;
   }
 
@@ -128,7 +133,7 @@ describe('faults under modelfleet serve', () => {
   });
 
   it('stops in order within the grace period on Ctrl-C, leaves no process, and every accepted job finishes', async () => {
-    const traffic = await flowingTraffic();
+    const traffic = await flowingTraffic({}, 60);
     const pids = serve.allPids().filter(alive);
     assert.ok(pids.length >= 3, `API, worker and Redis run: ${pids.join(', ')}`);
     traffic.faultBegins();
@@ -143,8 +148,18 @@ describe('faults under modelfleet serve', () => {
     assert.equal(code, 0, 'serve exits 0 after a clean stop');
     assert.deepEqual(pids.filter(alive), [], 'no process of serve is left');
     const order = serve.process.logs().map((l) => `${String(l.service)}:${String(l.msg)}`);
-    const redisStopped = order.indexOf('supervisor:stopped the local redis-server');
-    assert.ok(redisStopped > order.lastIndexOf('worker:stopped'), 'Redis stops after the workers');
+    const steps = [
+      'api:stopping',
+      'worker:stopping: finishing jobs in hand',
+      'worker:stopped',
+      'supervisor:stopped the local redis-server',
+    ].map((step) => order.indexOf(step));
+    assert.ok(steps[0] >= 0, 'the API was told to stop');
+    assert.deepEqual(
+      [...steps].sort((a, b) => a - b),
+      steps,
+      'the API stops, then the workers, then Redis',
+    );
     const stopped = serve.process
       .logs()
       .find((l) => l.service === 'supervisor' && l.msg === 'stopped');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '@app/common';
 import { TestRedis } from '../support/redis-server';
+import { eventually } from '../support/processes';
 import { ServeProcess, alive } from '../support/serve-process';
 
 /** Waits for serve to exit, at most `timeoutMs` (a generous bound, not a measurement). */
@@ -82,5 +83,34 @@ describe('serve with an external Redis', () => {
     const serve = await ServeProcess.start({ env: { REDIS_URL: redis.url } });
     started.push(serve);
     assert.deepEqual(serve.lines('started a local redis-server'), []);
+  });
+});
+
+describe('serve killed with SIGKILL', () => {
+  const started: ServeProcess[] = [];
+  after(async () => {
+    for (const serve of started) await serve.stop();
+  });
+
+  it('takes its API and workers with it, and the next serve refuses the Redis it left running', async () => {
+    const serve = await ServeProcess.start();
+    started.push(serve);
+    const children = serve.childPids('');
+    assert.ok(children.length >= 2, 'an API and a worker run');
+    serve.process.child.kill('SIGKILL');
+    await serve.process.waitForExit();
+    await eventually(
+      'its children to stop (their lifeline to serve is cut)',
+      () => (children.filter(alive).length === 0 ? true : undefined),
+      60_000,
+    );
+    assert.ok(alive(serve.redisPid), 'its Redis, outside its group, still runs');
+    const next = ServeProcess.launch({ dataDir: serve.dataDir });
+    started.push(next);
+    assert.equal(await exitOf(next, 30_000), 1);
+    assert.match(
+      next.process.output.join('\n'),
+      new RegExp(`another redis-server \\(pid ${serve.redisPid}\\) runs on`),
+    );
   });
 });

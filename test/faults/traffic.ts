@@ -70,6 +70,15 @@ interface Outcome {
  * clients do), bounded in count and time. It records every accepted job and every refusal with
  * its time, so that a test marks when its fault began and ended; `settle` then follows every
  * accepted job to its terminal state and counts lost and duplicated ones.
+ *
+ * ```ts
+ * const traffic = Traffic.start({ apiUrl: stack.apiUrl });   // or a ServeProcess's apiUrl
+ * traffic.faultBegins();
+ * // ... the fault: kill, pause (SIGSTOP) or break something, and wait until it heals ...
+ * traffic.faultEnds();
+ * const report = await traffic.settle('Redis paused 5 s', { apiUrl, redisUrl: stack.redis.url });
+ * assertNothingLost(report);   // and printReports([...]) in the file's `after` hook
+ * ```
  */
 export class Traffic {
   private readonly outcomes: Outcome[] = [];

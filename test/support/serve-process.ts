@@ -21,8 +21,9 @@ export interface ServeOptions {
 /**
  * `modelfleet serve` as a test runs it: every port 0 (the API's ports are read from its
  * `API listening` line, which serve passes through), its Redis in a temporary data folder.
- * serve leads a process group with the API and workers in it; its redis-server runs outside
- * that group on purpose, so its pid is read from serve's log and tracked like a process group.
+ * serve leads a process group; its redis-server, API and workers run outside that group on
+ * purpose (a Ctrl-C reaches serve alone, which stops them in order), so their pids are read from
+ * serve's log and tracked one by one.
  */
 export class ServeProcess {
   private constructor(
@@ -30,8 +31,10 @@ export class ServeProcess {
     readonly dataDir: string,
     private readonly owned: string[],
   ) {
+    // Its redis-server and children lead process groups of their own: each is tracked by pid.
     const follow = (chunk: Buffer) => {
-      for (const match of chunk.toString().matchAll(/"redisPid":(\d+)/g)) track(Number(match[1]));
+      for (const match of chunk.toString().matchAll(/"(redisPid|childPid)":(\d+)/g))
+        track(Number(match[2]));
     };
     process.child.stdout?.on('data', follow);
   }

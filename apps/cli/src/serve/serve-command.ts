@@ -45,7 +45,7 @@ const MAX_BACKOFF_MS = 30_000;
 /**
  * Brings up a whole local deployment: Redis (REDIS_URL, or a redis-server started here with
  * its data in REDIS_DATA_DIR), the API, and autoscaled workers, each restarted when it dies.
- * Stops in order on Ctrl-C or SIGTERM: the API, then the workers, then its own Redis.
+ * Stops in order on Ctrl-C, SIGTERM or SIGHUP: the API, then the workers, then its own Redis.
  */
 export async function serveCommand(options: { api: boolean }): Promise<void> {
   const config = parseEnv(serveSettings);
@@ -119,8 +119,9 @@ export async function serveCommand(options: { api: boolean }): Promise<void> {
   const keeper = local
     ? new RedisKeeper(local, restart, logger, (reason) => void stop(1, reason))
     : undefined;
-  process.on('SIGINT', () => void stop(0));
-  process.on('SIGTERM', () => void stop(0));
+  // The children lead process groups of their own: these signals reach serve alone.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.on(signal, () => void stop(0));
   await supervisor.start();
 }
 

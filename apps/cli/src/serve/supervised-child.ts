@@ -4,8 +4,11 @@ import type { Logger } from '@app/common';
 import { RestartTracker, type RestartPolicy } from './restart-policy';
 
 /** Compiled entry of an app, from this file's place in dist/apps/cli/src/serve. */
-export const appEntry = (app: 'api' | 'worker') =>
+const appEntry = (app: 'api' | 'worker') =>
   join(__dirname, '..', '..', '..', app, 'src', 'main.js');
+
+/** Preloaded into every child: it stops when serve's end of its stdin closes. */
+const LIFELINE = join(__dirname, 'lifeline.js');
 
 /** Lines of a child's own error output kept, to say why it could not start. */
 const LAST_WORDS = 8;
@@ -33,7 +36,8 @@ export interface ChildEvents {
  * One process `modelfleet serve` owns (the API or a worker), kept running: its output is passed
  * through line by line (and watched for its startup line), and an exit nobody asked for is
  * followed by a restart with backoff, or by a give-up when the child keeps failing before it
- * starts. It shares serve's process group, so that nothing it runs can outlive serve's group.
+ * starts. It leads a process group of its own (so that serve alone decides the order of a stop)
+ * and holds a lifeline to serve (so that it never outlives serve).
  */
 export class SupervisedChild {
   private process?: ChildProcess;
@@ -56,9 +60,13 @@ export class SupervisedChild {
 
   /** Starts the child; it is restarted after every exit until {@link stop}. */
   start(): this {
-    const child = spawn(process.execPath, [appEntry(this.spec.app)], {
+    const child = spawn(process.execPath, ['--require', LIFELINE, appEntry(this.spec.app)], {
       env: this.spec.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // stdin is the lifeline: serve never writes to it, and the child stops when it closes.
+      stdio: ['pipe', 'pipe', 'pipe'],
+      // A process group of its own: a Ctrl-C at the terminal reaches serve alone, which stops
+      // its children in order.
+      detached: true,
     });
     this.process = child;
     this.started = false;
@@ -127,7 +135,11 @@ export class SupervisedChild {
       const err = parsed.err as { message?: string } | undefined;
       this.remember(`${String(parsed.msg)}${err?.message ? `: ${err.message}` : ''}`);
     }
-    if (!this.started && (parsed.msg ?? line).toString().includes(this.spec.startedMessage)) {
+    const isStartLine =
+      typeof parsed.msg === 'string'
+        ? parsed.msg === this.spec.startedMessage
+        : line.includes(this.spec.startedMessage);
+    if (!this.started && isStartLine) {
       this.started = true;
       this.events.onStarted?.(this, parsed);
     }

@@ -6,8 +6,6 @@ import type { RestartPolicy } from './restart-policy';
 import { desiredWorkers, type ScalingPolicy } from './scaling';
 import { SupervisedChild, type ChildEvents } from './supervised-child';
 
-export { appEntry } from './supervised-child';
-
 interface VersionState {
   workers: SupervisedChild[];
   lastChangeAt: number;
@@ -198,8 +196,8 @@ export class Supervisor {
     this.stopped = true;
     clearInterval(this.timer);
     const workers = () => [...this.versions.values()].flatMap((s) => s.workers);
-    // No restarts from now on, decided before the first await: a child stopping on its own
-    // (Ctrl-C reaches the whole process group) must not come back.
+    // No restarts from now on, decided before the first await: a child that stops on its own
+    // meanwhile (a signal sent to it directly) must not come back.
     [...workers(), ...(this.api ? [this.api] : [])].forEach((child) => child.retire());
     await withDeadline(this.ticking ?? Promise.resolve(), deadline);
     let clean = await withDeadline(this.api?.stop('SIGTERM') ?? Promise.resolve(), deadline);
