@@ -2,7 +2,19 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'models/', 'test/fixtures/**/*.js', 'bin/', '*.mjs'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'models/',
+      'test/fixtures/**/*.js',
+      'bin/',
+      '.gpu/',
+      '.gpu-cache/',
+      '.gpu-carry/',
+      '*.mjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -9,7 +9,8 @@ export async function startBenchStack(modelStore?: string, env: Record<string, s
   const stack = await Stack.start({
     modelStore,
     env: {
-      LOG_LEVEL: 'warn',
+      // Start-up lines (which say the ports) are info; the access log is what would cost.
+      ACCESS_LOG: 'false',
       INTRA_OP_THREADS: '0',
       SYNC_TIMEOUT_MS: '120000',
       MAX_TEXTS_PER_REQUEST: '100000',

@@ -91,9 +91,14 @@ describe('bulk scoring', () => {
 
     const results = await stack.request('GET', `${done.urls.results}?format=csv`);
     const lines = (results.body as string).trim().split('\n');
-    assert.equal(lines[0], 'line,id,label,label_name,probability,gold,class');
+    assert.equal(lines[0], 'line,id,label,label_name,probability,gold,gold_name,class');
     assert.equal(lines.length, 2001);
-    assert.match(lines[1], /^1,1,\d,[^,]+,0\.\d+,\d,\d$/);
+    assert.match(lines[1], /^1,1,\d,[^,]+,0\.\d+,[1-4],[^,]+,[1-4]$/);
+    // Gold labels come back numbered as the input numbered them (label_base=1): as "class".
+    for (const line of lines.slice(1)) {
+      const cells = line.split(',');
+      assert.equal(cells[5], cells.at(-1), line);
+    }
   });
 
   it('scores a JSONL file of the data folder, joins ids, and puts malformed rows in the errors file', async () => {

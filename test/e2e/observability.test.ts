@@ -34,12 +34,17 @@ describe('observability', () => {
 
   it('logs the ports it bound when told to take any free one (port 0)', async () => {
     const listening = stack.api.logs().find((l) => l.msg === 'API listening')!;
-    const ports = [listening.port, listening.managementPort, listening.metricsPort];
+    const ports = [
+      listening.port,
+      listening.managementPort,
+      listening.metricsPort,
+      listening.grpcPort,
+    ];
     assert.ok(
       ports.every((p) => typeof p === 'number' && p > 0),
       `API listening on ${JSON.stringify(ports)}`,
     );
-    assert.equal(new Set(ports).size, 3);
+    assert.equal(new Set(ports).size, 4);
     assert.equal((await fetch(`http://127.0.0.1:${listening.port}/ping`)).status, 200);
     const models = await fetch(`http://127.0.0.1:${listening.managementPort}/models`);
     assert.equal(models.status, 401, 'the management port asks for its token');
@@ -49,6 +54,12 @@ describe('observability', () => {
     const started = stack.workers[0].logs().find((l) => l.msg === 'worker started')!;
     assert.ok(typeof started.opsPort === 'number' && started.opsPort > 0);
     const worker = await fetch(`http://127.0.0.1:${started.opsPort}/metrics`);
+    // GET /models/{m} says where each serving worker's metrics are, whatever port it got.
+    const described = await stack.manage('GET', '/models/ag-news-bert/1');
+    assert.equal(
+      described.body[0].workers[0].metricsUrl,
+      `http://127.0.0.1:${started.opsPort}/metrics`,
+    );
     assert.match(await worker.text(), /modelfleet_worker_jobs_total/);
   });
 
@@ -185,6 +196,15 @@ describe('observability', () => {
       '/v1/predictions',
       '/v1/predictions/{id}',
       '/v1/predictions/{id}/cancel',
+      '/v2',
+      '/v2/health/live',
+      '/v2/health/ready',
+      '/v2/models/{model}',
+      '/v2/models/{model}/infer',
+      '/v2/models/{model}/ready',
+      '/v2/models/{model}/versions/{version}',
+      '/v2/models/{model}/versions/{version}/infer',
+      '/v2/models/{model}/versions/{version}/ready',
     ]);
     // The management port's documents need its token, as every route of it does.
     const management = (await (
@@ -195,6 +215,7 @@ describe('observability', () => {
     assert.deepEqual(Object.keys(management.paths).sort(), [
       '/models',
       '/models/{name}',
+      '/models/{name}/all',
       '/models/{name}/traffic',
       '/models/{name}/{version}',
       '/models/{name}/{version}/set-default',

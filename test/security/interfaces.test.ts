@@ -40,7 +40,7 @@ async function startApi(redis: TestRedis, env: Record<string, string>): Promise<
   const ports = await launched.listening();
   return {
     process: { stop: () => launched.stop() },
-    ports: [ports.port, ports.managementPort, ports.metricsPort],
+    ports: [ports.port, ports.managementPort, ports.metricsPort, ports.grpcPort],
   };
 }
 
@@ -70,7 +70,7 @@ describe('default interfaces', () => {
   });
 
   for (const [name, start] of [
-    ['the API (inference, management, metrics)', startApi],
+    ['the API (inference, management, metrics, gRPC)', startApi],
     ["the worker's metrics", startWorker],
   ] as const) {
     it(`${name} listens on loopback only by default`, async () => {

@@ -7,6 +7,7 @@ export interface ApiPorts {
   port: number;
   managementPort: number;
   metricsPort: number;
+  grpcPort: number;
 }
 
 /**
@@ -21,6 +22,7 @@ export function launchApi(redisUrl: string, env: Record<string, string>) {
     API_PORT: '0',
     MANAGEMENT_PORT: '0',
     METRICS_PORT: '0',
+    GRPC_PORT: '0',
     ...(store ? { MODEL_STORE: store } : {}),
     ...env,
   });
@@ -32,6 +34,7 @@ export function launchApi(redisUrl: string, env: Record<string, string>) {
         port: Number(line.port),
         managementPort: Number(line.managementPort),
         metricsPort: Number(line.metricsPort),
+        grpcPort: Number(line.grpcPort),
       };
     },
     async stop(): Promise<void> {

@@ -31,6 +31,11 @@ export class TestRedis implements RedisServer {
     return this.server.port;
   }
 
+  /** The redis-server's pid, for tests that pause or kill it. */
+  get pid(): number {
+    return this.server.pid;
+  }
+
   async stop(): Promise<void> {
     await this.server.stop();
     untrack(this.server.pid);

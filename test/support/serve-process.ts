@@ -49,6 +49,7 @@ export class ServeProcess {
       API_PORT: '0',
       MANAGEMENT_PORT: '0',
       METRICS_PORT: '0',
+      GRPC_PORT: '0',
       WORKER_METRICS_PORT: '0',
       API_HOST: '127.0.0.1',
       MANAGEMENT_TOKEN,

@@ -31,7 +31,7 @@ export class Stack {
   readonly workers: AppProcess[] = [];
   private readonly queues: Queue[] = [];
   private apiProcess?: AppProcess;
-  private ports?: { port: number; managementPort: number; metricsPort: number };
+  private ports?: { port: number; managementPort: number; metricsPort: number; grpcPort: number };
 
   private constructor(
     readonly redis: RedisServer,
@@ -67,6 +67,7 @@ export class Stack {
         API_PORT: '0',
         MANAGEMENT_PORT: '0',
         METRICS_PORT: '0',
+        GRPC_PORT: '0',
         MANAGEMENT_TOKEN,
         API_HOST: '127.0.0.1',
       });
@@ -76,6 +77,7 @@ export class Stack {
         port: Number(listening.port),
         managementPort: Number(listening.managementPort),
         metricsPort: Number(listening.metricsPort),
+        grpcPort: Number(listening.grpcPort),
       };
       if (options.waitHealthy ?? true) await stack.waitHealthy();
       else await stack.waitListening();
@@ -104,6 +106,11 @@ export class Stack {
   /** Base URL of the API's `/metrics`, `/healthz` and `/readyz`. */
   get metricsUrl(): string {
     return `http://127.0.0.1:${this.ports!.metricsPort}`;
+  }
+
+  /** Address of the API's gRPC server (`host:port`, plaintext). */
+  get grpcAddress(): string {
+    return `127.0.0.1:${this.ports!.grpcPort}`;
   }
 
   /** Base URL of a worker's `/metrics`, `/healthz` and `/readyz`, once it has started. */

@@ -13,12 +13,14 @@ export const managementTokenSchema = z
 /** Every setting of the API process, read from the environment once at start. */
 export const apiSettings = z.object({
   ...commonSettings,
-  /** Interface of the three ports: loopback unless a deployment opens them (`0.0.0.0`). */
+  /** Interface of the four ports: loopback unless a deployment opens them (`0.0.0.0`). */
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: intSetting(8080, 0, 65535),
   MANAGEMENT_PORT: intSetting(8081, 0, 65535),
   /** Port of /metrics (Prometheus), /healthz and /readyz. */
   METRICS_PORT: intSetting(8082, 0, 65535),
+  /** gRPC port: the Open Inference Protocol (KServe v2), TorchServe's inference API, health. */
+  GRPC_PORT: intSetting(8083, 0, 65535),
   /** Bearer token of the management API; when unset, read from (or created in) MANAGEMENT_TOKEN_FILE. */
   MANAGEMENT_TOKEN: managementTokenSchema.optional(),
   MANAGEMENT_TOKEN_FILE: z.string().default('.data/management-token'),
@@ -26,11 +28,19 @@ export const apiSettings = z.object({
   MANAGEMENT_AUTH: boolSetting(true),
   /** Bull Board at /admin/queues on the management port only shows queues unless this is false. */
   QUEUE_BOARD_READ_ONLY: boolSetting(true),
-  /** When set, the inference API requires `Authorization: Bearer <API_KEY>` (or `X-API-Key`). */
+  /** When set, the inference API and gRPC require `Authorization: Bearer <API_KEY>` (or `X-API-Key`). */
   API_KEY: z.string().min(8).optional(),
   /** Package locations in MODEL_STORE to register at start; `*` registers every package found. */
   MODELS: listSetting('*'),
+  /** One log line per HTTP request (pino-http); off saves its cost on busy single-text traffic. */
+  ACCESS_LOG: boolSetting(true),
   SYNC_TIMEOUT_MS: intSetting(30_000, 1),
+  /** Sync calls to a version with more queued work than this (estimated) are refused with 503. */
+  MAX_QUEUE_WAIT_S: intSetting(30, 1),
+  /** Async creates to a version with this many queued jobs are refused with 429. */
+  MAX_QUEUED_JOBS: intSetting(50_000, 1),
+  /** A Redis command of request handling not answered within this fails: a 503, not a hang. */
+  REDIS_COMMAND_TIMEOUT_MS: intSetting(800, 50),
   MAX_TEXTS_PER_REQUEST: intSetting(1000, 1),
   MAX_BODY_BYTES: intSetting(1024 * 1024, 1024),
   MAX_WAIT_S: intSetting(60, 0),

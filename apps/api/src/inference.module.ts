@@ -4,9 +4,13 @@ import { BatchesModule } from './batches/batches.module';
 import { CoreModule, type SharedServices } from './core/core.module';
 import { HealthModule } from './health/health.module';
 import { PredictionsModule } from './predictions/predictions.module';
+import { V2Module } from './v2/v2.module';
 import { WebhookDeliveryModule } from './webhooks/webhook-delivery.module';
 
-/** The inference API (default port 8080): predictions, sync and async, batches, webhooks, ping. */
+/**
+ * The inference API (default port 8080): predictions, sync and async, batches, webhooks, ping,
+ * and the Open Inference Protocol (`/v2`).
+ */
 @Module({})
 export class InferenceModule {
   static forRoot(shared: SharedServices): DynamicModule {
@@ -15,10 +19,11 @@ export class InferenceModule {
       module: InferenceModule,
       imports: [
         CoreModule.forRoot(shared),
-        BullModule.forRoot({ connection: shared.redis, prefix: config.KEY_PREFIX }),
+        BullModule.forRoot({ connection: shared.consumerRedis, prefix: config.KEY_PREFIX }),
         HealthModule,
         PredictionsModule,
         BatchesModule,
+        V2Module,
         WebhookDeliveryModule.forRoot(config.WEBHOOKS_ENABLED && Boolean(config.WEBHOOK_SECRET)),
       ],
     };

@@ -6,7 +6,9 @@ import {
   JobWaiter,
   VersionQueues,
   connectRedis,
+  connectRedisFailFast,
   createLogger,
+  redisReady,
   startOpsServer,
 } from '@app/common';
 import { ModelRegistry } from '@app/registry';
@@ -14,6 +16,8 @@ import { loadApiConfig } from './config';
 import { requireApiKey } from './core/auth';
 import type { SharedServices } from './core/core.module';
 import { createHttpApp } from './core/http-app';
+import { GrpcServer } from './grpc/grpc-server';
+import { FleetHealth } from './health/fleet-health';
 import { ModelCatalog } from './core/model-catalog';
 import { mountOpenApi } from './core/openapi';
 import { InferenceModule } from './inference.module';
@@ -23,6 +27,8 @@ import { ManagementModule } from './management/management.module';
 import { ModelPackages } from './management/model-packages';
 import { mountQueueBoard } from './management/queue-board';
 import { ApiMetrics } from './metrics/api-metrics';
+import { PredictionService } from './predictions/prediction.service';
+import { OpenInferenceService } from './v2/open-inference.service';
 
 /** The port a listening server is bound to. */
 const portOf = (server: Pick<Server, 'address'>) => (server.address() as AddressInfo).port;
@@ -30,16 +36,35 @@ const portOf = (server: Pick<Server, 'address'>) => (server.address() as Address
 async function bootstrap(): Promise<void> {
   const config = loadApiConfig();
   const logger = createLogger('api', config.LOG_LEVEL, config.LOG_PRETTY);
-  const redis = connectRedis(config.REDIS_URL);
+  // Request handling answers 503 at once while Redis is away; queue consumers and job listeners
+  // wait on a connection of their own for it to come back.
+  const redis = connectRedisFailFast(config.REDIS_URL, config.REDIS_COMMAND_TIMEOUT_MS);
+  const consumerRedis = connectRedis(config.REDIS_URL);
+  // The connections reconnect by themselves; one line per outage, not one per attempt.
+  for (const connection of [redis, consumerRedis]) {
+    let down = false;
+    connection.on('error', (error: Error) => {
+      if (!down) logger.warn({ reason: error.message }, 'Redis connection lost; reconnecting');
+      down = true;
+    });
+    connection.on('ready', () => {
+      if (down) logger.info('Redis connection back');
+      down = false;
+    });
+  }
+  await redisReady(redis, (error) =>
+    logger.warn({ reason: error?.message }, 'waiting for Redis to start the API'),
+  );
   const registry = new ModelRegistry(redis, config.KEY_PREFIX);
   const queues = new VersionQueues(redis, config.KEY_PREFIX);
   const shared: SharedServices = {
     config,
     logger,
     redis,
+    consumerRedis,
     registry,
     queues,
-    waiter: new JobWaiter(redis, queues),
+    waiter: new JobWaiter(consumerRedis, queues),
     catalog: new ModelCatalog(registry),
     metrics: new ApiMetrics(registry, queues),
   };
@@ -80,12 +105,25 @@ async function bootstrap(): Promise<void> {
         (error: Error) => `Redis is unreachable: ${error.message}`,
       ),
   });
+  const grpc = await GrpcServer.start({
+    host: config.API_HOST,
+    port: config.GRPC_PORT,
+    apiKey: config.API_KEY,
+    maxMessageBytes: config.MAX_BODY_BYTES,
+    maxTexts: config.MAX_TEXTS_PER_REQUEST,
+    accessLog: config.ACCESS_LOG,
+    logger,
+    inference: inference.get(OpenInferenceService),
+    predictions: inference.get(PredictionService),
+    health: inference.get(FleetHealth),
+  });
   // The ports bound, not the ones asked for: with 0 the OS picks, and this line says which.
   logger.info(
     {
       port: portOf(inference.getHttpServer()),
       managementPort: portOf(management.getHttpServer()),
       metricsPort: portOf(ops),
+      grpcPort: grpc.port,
     },
     'API listening',
   );
@@ -102,13 +140,15 @@ async function bootstrap(): Promise<void> {
       response.setHeader('connection', 'close'),
     );
     server.closeIdleConnections();
-    // Closing the inference app first stops its queue consumers (jobs in hand finish).
+    // gRPC calls in flight finish first: they need the waiter, queues and Redis below.
+    await grpc.stop();
+    // Closing the inference app then stops its queue consumers (jobs in hand finish).
     await inference.close();
     await management.close();
     ops.close();
     await shared.waiter.close();
     await queues.close();
-    await redis.quit();
+    await Promise.all([redis.quit(), consumerRedis.quit()]);
     process.exit(0);
   };
   process.on('SIGTERM', () => void close('SIGTERM'));

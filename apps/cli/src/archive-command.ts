@@ -22,8 +22,25 @@ export interface ArchiveOptions {
   labels?: string;
   extraFiles?: string;
   maxLength?: string;
+  batchSize?: string;
+  maxBatchTokens?: string;
+  maxBatchDelay?: string;
   exportPath: string;
   force?: boolean;
+}
+
+/** The manifest's batching limits from the options given (the schema fills the others in). */
+function batchingOf(options: ArchiveOptions): Record<string, number> {
+  const given: Record<string, string | undefined> = {
+    max_batch_size: options.batchSize,
+    max_batch_tokens: options.maxBatchTokens,
+    max_batch_delay_ms: options.maxBatchDelay,
+  };
+  return Object.fromEntries(
+    Object.entries(given)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, Number(v)]),
+  );
 }
 
 /**
@@ -60,6 +77,7 @@ export async function archiveCommand(options: ArchiveOptions): Promise<string> {
     extra_files: extras.filter((f) => f !== options.handler).map((f) => basename(f)),
     ...(options.labels ? { labels: options.labels.split(',') } : {}),
     ...(options.maxLength ? { max_length: Number(options.maxLength) } : {}),
+    batching: batchingOf(options),
   };
   const manifest = manifestSchema.safeParse(raw);
   if (!manifest.success)

@@ -43,6 +43,9 @@ program
   .option('--labels <names>', 'comma-separated label names (instead of config.json)')
   .option('--max-length <n>', 'truncate texts to this many tokens')
   .option('--extra-files <files>', 'comma-separated extra files')
+  .option('--batch-size <n>', 'most texts in one forward pass (manifest batching)')
+  .option('--max-batch-tokens <n>', 'most padded tokens in one forward pass')
+  .option('--max-batch-delay <ms>', 'longest wait for companions of a job, in ms')
   .option('--export-path <dir>', 'where to write <name>-<version>.tar.gz', '.')
   .option('-f, --force', 'overwrite an existing archive')
   .action(async (options) => {

@@ -63,7 +63,20 @@ export async function scoreCommand(file: string, options: ScoreOptions): Promise
     const state: ResumeState = { batchId: batch.id, server: options.server, file: resolve(file) };
     writeFileSync(stateFile, JSON.stringify(state));
   }
-  batch = await follow(client, batch, Number(options.pollMs), options.progress);
+  // Ctrl-C stops following, not the batch: say how to pick it up again.
+  const id = batch.id;
+  const onInterrupt = () => {
+    process.stderr.write(
+      `\ninterrupted: batch ${id} goes on on the server; run the same command again to resume\n`,
+    );
+    process.exit(130);
+  };
+  process.once('SIGINT', onInterrupt);
+  try {
+    batch = await follow(client, batch, Number(options.pollMs), options.progress);
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
   const csv = extname(options.out).toLowerCase() === '.csv';
   writeFileSync(options.out, await client.text(`${batch.urls.results}${csv ? '?format=csv' : ''}`));
   const errors = await client.text(batch.urls.errors);
@@ -84,7 +97,12 @@ async function follow(
         etaBuffer: 20,
       })
     : undefined;
-  bar?.start(start.counts.total, 0, { rate: '-', eta_s: '-', status: start.status });
+  // A resumed batch starts where it stands, with the rate the server measured.
+  bar?.start(start.counts.total, start.counts.succeeded + start.counts.failed, {
+    rate: start.rows_per_second ?? '-',
+    eta_s: start.eta_seconds ?? '-',
+    status: start.status,
+  });
   let batch = start;
   while (batch.status === 'running') {
     await new Promise((r) => setTimeout(r, pollMs));

@@ -29,6 +29,12 @@ export const workerSettings = z.object({
   REGISTRY_POLL_MS: intSetting(2000, 100),
   /** How long a stop may take (jobs in hand finishing): past it the process exits anyway. */
   SHUTDOWN_GRACE_MS: intSetting(30_000, 100),
+  /** First wait before a version that failed to load is tried again; it doubles per failure. */
+  LOAD_RETRY_MS: intSetting(1000, 10),
+  LOAD_RETRY_MAX_MS: intSetting(60_000, 10),
+  /** Inference-thread deaths within THREAD_DEATH_WINDOW_MS at which the worker exits (code 1). */
+  THREAD_DEATH_LIMIT: intSetting(3, 1),
+  THREAD_DEATH_WINDOW_MS: intSetting(60_000, 1),
   MAX_ARCHIVE_BYTES: intSetting(1024 ** 3, 1),
   /** Most entries a package archive may hold. */
   MAX_ARCHIVE_ENTRIES: intSetting(1000, 1),

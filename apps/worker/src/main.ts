@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { connectRedis, createLogger, startOpsServer } from '@app/common';
 import { loadWorkerConfig } from './config';
 import { WorkerProcess } from './worker-process';
@@ -8,7 +9,12 @@ async function main(): Promise<void> {
     worker: config.WORKER_ID,
   });
   const redis = connectRedis(config.REDIS_URL);
-  const worker = new WorkerProcess(redis, config, logger);
+  // Set below: a worker whose threads die too often stops as on SIGTERM, then exits with 1.
+  let stop: (signal: string, code?: number) => Promise<void> = async () => undefined;
+  const worker = new WorkerProcess(redis, config, logger, (error) => {
+    logger.fatal({ err: error }, 'giving up: the worker exits so that it is replaced');
+    void stop('fatal', 1);
+  });
   const ops = await startOpsServer(
     config.WORKER_METRICS_PORT,
     config.WORKER_METRICS_HOST,
@@ -18,7 +24,7 @@ async function main(): Promise<void> {
     },
   );
   let stopping = false;
-  const stop = async (signal: string) => {
+  stop = async (signal: string, code = 0) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping: finishing jobs in hand');
@@ -34,13 +40,18 @@ async function main(): Promise<void> {
     await worker.stop();
     ops.close();
     await redis.quit();
-    logger.info('stopped');
-    process.exit(0);
+    logger.info({ code }, 'stopped');
+    process.exit(code);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-  await worker.start();
   const opsPort = (ops.address() as { port: number }).port;
+  // A wildcard interface is reached by the host's name.
+  const host = ['0.0.0.0', '::'].includes(config.WORKER_METRICS_HOST)
+    ? hostname()
+    : config.WORKER_METRICS_HOST;
+  worker.metricsUrl = `http://${host.includes(':') ? `[${host}]` : host}:${opsPort}/metrics`;
+  await worker.start();
   logger.info({ serving: worker.serving, opsPort }, 'worker started');
 }
 

@@ -1,5 +1,6 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BatchRecord } from '@app/handler';
+import type { RuntimeReport } from './runtime/protocol';
 
 const LABELS = ['model', 'version'] as const;
 
@@ -61,6 +62,34 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  readonly threadDeaths = new Counter({
+    name: 'modelfleet_worker_inference_thread_deaths_total',
+    help: 'Inference threads of this worker that ended unasked (each is restarted, or the worker exits)',
+    labelNames: LABELS,
+    registers: [this.registry],
+  });
+
+  readonly loadFailures = new Gauge({
+    name: 'modelfleet_worker_version_load_failures',
+    help: 'Failed loads in a row of a version this worker should serve (0 once it loads; the reason is in the registry)',
+    labelNames: LABELS,
+    registers: [this.registry],
+  });
+
+  readonly throughput = new Gauge({
+    name: 'modelfleet_worker_throughput_texts_per_second',
+    help: 'Texts per second answered while the version had jobs in hand (moving average, as heartbeats report it)',
+    labelNames: LABELS,
+    registers: [this.registry],
+  });
+
+  readonly provider = new Gauge({
+    name: 'modelfleet_worker_provider_info',
+    help: 'Where a served version runs: 1 per version, labelled by the execution provider that took its graph and the ONNX Runtime version',
+    labelNames: [...LABELS, 'provider', 'onnxruntime'],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -76,4 +105,9 @@ export class WorkerMetrics {
       this.tokens.inc({ ...labels, kind: 'padded' }, batch.paddedTokens);
     }
   }
+}
+
+/** The provider labels of a version's runtime. */
+export function runtimeLabels(runtime: RuntimeReport): { provider: string; onnxruntime: string } {
+  return { provider: runtime.provider, onnxruntime: runtime.onnxruntime };
 }

@@ -104,6 +104,8 @@ export class JobWaiter {
       prefix: this.queues.prefix,
       lastEventId: last?.[0] ?? '0-0',
     });
+    // Its connection's errors (Redis away) are retried by the connection; never fatal.
+    events.on('error', () => undefined);
     await events.waitUntilReady();
     return events;
   }

@@ -45,3 +45,38 @@ export async function assertRedisReachable(url: string, timeoutMs = 5000): Promi
     client.disconnect();
   }
 }
+
+/**
+ * A connection for request handling, which must answer rather than wait: while Redis is
+ * unreachable its commands fail at once (no offline queue), and a command Redis does not answer
+ * within `commandTimeoutMs` fails too (a Redis that hangs). It reconnects by itself. Never for
+ * BullMQ consumers or listeners, whose blocking commands outlast any such timeout.
+ */
+export function connectRedisFailFast(url: string, commandTimeoutMs: number): Redis {
+  return connectRedis(url, { enableOfflineQueue: false, commandTimeout: commandTimeoutMs });
+}
+
+/** Resolves once the connection is ready; `onWait` is called once if it is not at first. */
+export async function redisReady(redis: Redis, onWait: (error?: Error) => void): Promise<void> {
+  if (redis.status === 'ready') return;
+  let told = false;
+  await new Promise<void>((resolve) => {
+    const onError = (error: Error) => {
+      if (!told) onWait(error);
+      told = true;
+    };
+    redis.on('error', onError);
+    redis.once('ready', () => {
+      redis.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/** True for the errors of a Redis that is unreachable or does not answer (not a Redis reply). */
+export function isRedisUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error) || error.name === 'ReplyError') return false;
+  return /Command timed out|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|Reached the max retries per request limit|connect ENOENT/.test(
+    error.message,
+  );
+}

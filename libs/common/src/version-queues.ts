@@ -37,9 +37,15 @@ const DEFAULT_MAX_HANDLES = 256;
 export class VersionQueues {
   private readonly handles = new Map<string, Queue>();
 
+  /**
+   * `onError` hears the errors of every handle (a lost connection, mostly: the owner of the
+   * connection reports those already, so the default ignores them). Without a listener, such an
+   * error would take the process down.
+   */
   constructor(
     private readonly connection: Redis,
     readonly prefix: string,
+    private readonly onError: (error: Error) => void = () => undefined,
     private readonly maxHandles = DEFAULT_MAX_HANDLES,
   ) {}
 
@@ -60,6 +66,7 @@ export class VersionQueues {
       this.handles.delete(name);
     } else {
       queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      queue.on('error', this.onError);
       if (this.handles.size >= this.maxHandles) {
         const [oldest, handle] = this.handles.entries().next().value as [string, Queue];
         this.handles.delete(oldest);

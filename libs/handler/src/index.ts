@@ -5,6 +5,7 @@ export * from './manifest';
 export * from './model-package';
 export * from './open-model';
 export * from './onnx-session';
+export * from './ort';
 export * from './packing';
 export * from './text-classification';
 export * from './tokenizer';

@@ -34,8 +34,13 @@ export const batchingSchema = z
     max_batch_delay_ms: z.number().nonnegative().max(BATCHING_BOUNDS.max_batch_delay_ms).default(5),
     /** Cost of one forward pass beyond its tokens, in tokens: how the packer trades padding for passes. */
     pass_overhead_tokens: z.number().nonnegative().default(128),
+    /** Pad each batch's sequence length up to a multiple of this (8 suits a GPU's tensor cores). */
+    pad_to_multiple_of: z.number().int().positive().max(64).default(1),
   })
   .strict();
+
+/** Numeric precision of the graph's weights and arithmetic; inputs and logits stay as they are. */
+export const precisionSchema = z.enum(['fp32', 'fp16']);
 
 export const manifestSchema = z
   .object({
@@ -54,11 +59,14 @@ export const manifestSchema = z
     labels: z.array(z.string().min(1)).min(2).optional(),
     max_length: z.number().int().min(2).default(512),
     do_lower_case: z.boolean().default(true),
+    /** `fp16` for a half-precision export of the same model (GPU workers); `fp32` by default. */
+    precision: precisionSchema.default('fp32'),
     batching: batchingSchema.default({
       max_batch_size: 64,
       max_batch_tokens: 8192,
       max_batch_delay_ms: 5,
       pass_overhead_tokens: 128,
+      pad_to_multiple_of: 1,
     }),
   })
   .strict();

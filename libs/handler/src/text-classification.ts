@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type {
   EncodedText,
   Handler,
@@ -9,7 +9,8 @@ import type {
   Prediction,
 } from './handler';
 import { HandlerInputError, InferenceError, ModelPackageError } from './errors';
-import { openSession, type Provider } from './onnx-session';
+import { openSession, type Placement, type Provider } from './onnx-session';
+import { onnxRuntime } from './ort';
 import { TextTokenizer } from './tokenizer';
 
 const REQUIRED_INPUTS = ['input_ids', 'attention_mask'];
@@ -28,13 +29,17 @@ export class TextClassificationHandler implements Handler<Prediction> {
   private labels: readonly string[] = [];
   private usesTypeIds = false;
   private maxBatchSize = 1;
+  private padMultiple = 1;
   /** Where the forward pass runs, known once initialised. */
   provider: Provider = 'cpu';
+  /** Where ORT placed the graph's nodes (CUDA sessions only). */
+  placement?: Placement;
 
   async initialize(context: HandlerContext): Promise<void> {
     const { manifest, modelDir } = context;
     this.labels = context.labels;
     this.maxBatchSize = manifest.batching.max_batch_size;
+    this.padMultiple = manifest.batching.pad_to_multiple_of;
     const source = manifest.tokenizer_file
       ? { tokenizerFile: join(modelDir, manifest.tokenizer_file) }
       : manifest.vocab_file
@@ -48,6 +53,7 @@ export class TextClassificationHandler implements Handler<Prediction> {
     const opened = await openSession(join(modelDir, manifest.model_file), context);
     this.session = opened.session;
     this.provider = opened.provider;
+    this.placement = opened.placement;
     this.usesTypeIds = checkGraph(this.session, manifest.model_file, this.labels.length);
   }
 
@@ -62,24 +68,34 @@ export class TextClassificationHandler implements Handler<Prediction> {
   async inference(batch: readonly EncodedText[]): Promise<InferenceOutput> {
     const rows = batch.length;
     if (rows === 0) return { data: new Float32Array(0), rows: 0, width: this.labels.length };
-    const width = batch.reduce((longest, item) => Math.max(longest, item.length), 0);
-    const ids = new BigInt64Array(rows * width).fill(BigInt(this.tokenizer.padId));
+    const longest = batch.reduce((max, item) => Math.max(max, item.length), 0);
+    // Tensor cores want dimensions in multiples of 8; the padding is masked out.
+    const width = Math.ceil(longest / this.padMultiple) * this.padMultiple;
+    // int64 tensors filled through 32-bit views: ids are small and non-negative, so the high
+    // word stays 0, and no BigInt is made per token.
+    const ids = new BigInt64Array(rows * width);
     const mask = new BigInt64Array(rows * width);
     const types = new BigInt64Array(rows * width);
+    const ids32 = new Int32Array(ids.buffer);
+    const mask32 = new Int32Array(mask.buffer);
+    const types32 = new Int32Array(types.buffer);
+    if (this.tokenizer.padId !== 0) ids.fill(BigInt(this.tokenizer.padId));
     batch.forEach((item, row) => {
-      const offset = row * width;
+      const offset = 2 * row * width;
       for (let t = 0; t < item.length; t++) {
-        ids[offset + t] = BigInt(item.ids[t]);
-        mask[offset + t] = 1n;
-        if (item.typeIds) types[offset + t] = BigInt(item.typeIds[t]);
+        ids32[offset + 2 * t] = item.ids[t];
+        ids32[offset + 2 * t + 1] = 0;
+        mask32[offset + 2 * t] = 1;
+        if (item.typeIds) types32[offset + 2 * t] = item.typeIds[t];
       }
     });
+    const ort = onnxRuntime();
     const dims = [rows, width];
     const feeds: Record<string, Tensor> = {
-      input_ids: new Tensor('int64', ids, dims),
-      attention_mask: new Tensor('int64', mask, dims),
+      input_ids: new ort.Tensor('int64', ids, dims),
+      attention_mask: new ort.Tensor('int64', mask, dims),
     };
-    if (this.usesTypeIds) feeds.token_type_ids = new Tensor('int64', types, dims);
+    if (this.usesTypeIds) feeds.token_type_ids = new ort.Tensor('int64', types, dims);
     let logits: Tensor;
     try {
       logits = (await this.session.run(feeds))[OUTPUT];

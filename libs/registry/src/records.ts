@@ -20,12 +20,24 @@ export interface WorkerRecord {
   id: string;
   host: string;
   pid: number;
+  /** The execution provider that really runs the graph: `cuda` only when CUDA took it. */
   device: string;
+  /** ONNX Runtime version and, on CUDA, nodes per execution provider in the placement probe. */
+  runtime?: { onnxruntime: string; nodes?: Record<string, number> };
   /** `name@version` of each version it serves. */
   versions: string[];
   jobsInFlight: number;
+  /** Where its Prometheus metrics are served (a replaced worker's port may differ). */
+  metricsUrl?: string;
   lastBatch?: { size: number; tokens: number; inferenceMs: number };
-  /** Texts per second it has been answering, per `name@version` (a moving average). */
+  /**
+   * Texts per second it answers per `name@version` **while it has work**: texts answered over the
+   * time at least one of that version's jobs was in hand, an exponentially weighted average over
+   * the last ~10 s of such busy time. Idle time does not count, so this estimates how fast the
+   * worker drains a backlog (queue wait ≈ backlog in texts / the sum over live workers), not the
+   * traffic it gets. A version with nothing answered yet has no entry; one whose inference thread
+   * is restarting is left out, as it is from `versions`.
+   */
   throughput?: Record<string, number>;
   startedAt: string;
   seenAt?: number;
@@ -53,4 +65,9 @@ export interface ModelRecord {
 /** `name@version`, the key of a version across the registry and queues. */
 export function versionKey(name: string, version: string): string {
   return `${name}@${version}`;
+}
+
+/** The failure subject of a package of the model store (one the API could not register). */
+export function packageSubject(location: string): string {
+  return `package:${location}`;
 }

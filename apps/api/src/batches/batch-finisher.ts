@@ -1,7 +1,7 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
-import { BATCH_QUEUE } from '@app/common';
+import { BATCH_QUEUE, isRedisUnavailable } from '@app/common';
 import { BatchService } from './batch.service';
 
 /** Processes batch parent jobs, which BullMQ releases once every chunk is done: sums each batch up. */
@@ -20,6 +20,8 @@ export class BatchFinisher extends WorkerHost {
 
   @OnWorkerEvent('error')
   onError(error: Error): void {
+    // A lost connection is reported once by its owner (see main.ts), not by every consumer.
+    if (isRedisUnavailable(error)) return;
     this.logger.error({ err: error }, 'batch queue consumer error');
   }
 }

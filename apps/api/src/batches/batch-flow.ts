@@ -1,6 +1,6 @@
-import { InjectFlowProducer } from '@nestjs/bullmq';
+import { InjectFlowProducer, InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
-import type { FlowProducer, Job } from 'bullmq';
+import type { FlowProducer, Job, Queue } from 'bullmq';
 import {
   BATCH_QUEUE,
   JobWaiter,
@@ -39,9 +39,14 @@ export class BatchFlow {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     @InjectFlowProducer(BATCH_QUEUE) private readonly flows: FlowProducer,
+    @InjectQueue(BATCH_QUEUE) consumed: Queue,
     private readonly queues: VersionQueues,
     private readonly waiter: JobWaiter,
-  ) {}
+  ) {
+    // A lost connection is the connection's to report; unheard, it would end the process.
+    flows.on('error', () => undefined);
+    consumed.on('error', () => undefined);
+  }
 
   /** Enqueues the chunks of a batch under their parent. */
   async enqueue(

@@ -20,7 +20,9 @@ export interface ScoredRow {
   probabilities?: number[];
   /** Any other handler's answer, as it came. */
   output?: unknown;
+  /** The gold label as the input numbered it, and its name. */
   gold?: number;
+  gold_name?: string;
   [passthrough: string]: unknown;
 }
 
@@ -74,8 +76,14 @@ export function summarize(
   return summary;
 }
 
-/** Scored rows in input order, joined to their ids and passthrough columns. */
-export function scoredRows(outcomes: readonly ChunkOutcome[]): ScoredRow[] {
+/**
+ * Scored rows in input order, joined to their ids and passthrough columns. A gold label is shown
+ * numbered as the input numbered it (`label_base`), with its name.
+ */
+export function scoredRows(
+  outcomes: readonly ChunkOutcome[],
+  batch: { labels: readonly string[]; labelBase: number },
+): ScoredRow[] {
   const scored: ScoredRow[] = [];
   for (const { rows, outputs, error } of outcomes) {
     if (error !== undefined) continue;
@@ -93,7 +101,9 @@ export function scoredRows(outcomes: readonly ChunkOutcome[]): ScoredRow[] {
         line: row.line,
         id: row.id,
         ...answer,
-        ...(row.gold !== undefined ? { gold: row.gold } : {}),
+        ...(row.gold !== undefined
+          ? { gold: row.gold + batch.labelBase, gold_name: batch.labels[row.gold] }
+          : {}),
         ...row.passthrough,
       });
     });

@@ -20,6 +20,7 @@ const RESULT_FIELDS = new Set([
   'probabilities',
   'output',
   'gold',
+  'gold_name',
 ]);
 
 /**

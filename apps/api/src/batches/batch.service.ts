@@ -91,6 +91,7 @@ export class BatchService {
       status: 'running',
       labels: [...record.labels],
       gold: Boolean(options.label),
+      labelBase: options.label_base ?? 0,
       ...(options.webhook ? { webhook: options.webhook } : {}),
     };
     await this.store.create(batch, dataset.errors);
@@ -109,9 +110,14 @@ export class BatchService {
   async cancel(id: string): Promise<BatchView> {
     const view = await this.view(id);
     if (view.status !== 'running') {
-      throw new Problem(409, 'Already finished', `batch "${id}" is ${view.status}`, {
-        batch_status: view.status,
-      });
+      throw new Problem(
+        409,
+        'Already finished',
+        `batch "${id}" has already finished: ${view.status}`,
+        {
+          batch_status: view.status,
+        },
+      );
     }
     await this.store.markCanceled(id);
     await this.flow.removeUnprocessed(id);
@@ -135,7 +141,8 @@ export class BatchService {
 
   /** Scored rows in input order, joined to their ids and passthrough columns. */
   async results(id: string): Promise<ScoredRow[]> {
-    return scoredRows(await this.flow.outcomes(await this.find(id)));
+    const batch = await this.find(id);
+    return scoredRows(await this.flow.outcomes(batch), batch);
   }
 
   /** Rows that could not be read or scored, in line order. */

@@ -29,6 +29,8 @@ export interface BatchRecord {
   labels: string[];
   /** The input maps a gold label column. */
   gold: boolean;
+  /** What the input's first label is numbered (its gold labels are shown the same way). */
+  labelBase: number;
   webhook?: string;
   /** Set once the batch is summed up. */
   summary?: BatchSummary;
@@ -60,6 +62,7 @@ export class BatchStore {
       status: record.status,
       labels: JSON.stringify(record.labels),
       gold: record.gold ? '1' : '0',
+      label_base: record.labelBase,
       ...(record.webhook ? { webhook: record.webhook } : {}),
     };
     const tx = this.redis
@@ -88,6 +91,7 @@ export class BatchStore {
       status: meta.status as BatchStatus,
       labels: JSON.parse(meta.labels) as string[],
       gold: meta.gold === '1',
+      labelBase: Number(meta.label_base ?? 0),
       ...(meta.webhook ? { webhook: meta.webhook } : {}),
       ...(meta.summary ? { summary: JSON.parse(meta.summary) as BatchSummary } : {}),
       ...(meta.completed_at ? { completedAt: meta.completed_at } : {}),

@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@
 import { ApiBody, ApiTags } from '@nestjs/swagger';
 import { stringify } from 'csv-stringify/sync';
 import type { Request, Response } from 'express';
+import { closeUnread } from '../core/auth';
 import { toJsonSchema } from '../predictions/prediction.dto';
 import { createBatchSchema, parseBatchOptions } from './batch.dto';
 import { BatchService } from './batch.service';
@@ -44,7 +45,7 @@ export class BatchesController {
       return view;
     } catch (error) {
       // Refused before the whole upload was read: close the connection rather than read the rest.
-      if (upload && !request.complete) response.setHeader('connection', 'close');
+      if (upload) closeUnread(request, response);
       throw error;
     }
   }

@@ -14,8 +14,11 @@ export function sameSecret(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-/** Paths of the inference port that stay open with an API key: health, and the API's docs. */
-const OPEN_PATHS = /^\/(ping|healthz|readyz|docs)(\/|-json|-yaml|\?|$)/;
+/**
+ * Paths of the inference port that stay open with an API key: health (the Open Inference
+ * Protocol's `/v2/health/*` too, for probes), and the API's docs.
+ */
+const OPEN_PATHS = /^\/(ping|healthz|readyz|docs|v2\/health)(\/|-json|-yaml|\?|$)/;
 
 /**
  * Requires the API key on the inference port (`Authorization: Bearer <key>` or `X-API-Key`),
@@ -34,7 +37,26 @@ export function requireApiKey(key: string | undefined): RequestHandler {
 
 /** Answers 401 without reading the body, and closes the connection if a body is on its way. */
 export function refuse(res: Response, req: Request, detail: string, headers = {}): void {
-  if (!req.complete) res.setHeader('connection', 'close');
+  closeUnread(req, res);
   res.set(headers);
   sendProblem(res, new Problem(401, 'Unauthorized', detail), req.originalUrl);
+}
+
+/** How long a refused request's body is read and thrown away before its connection is cut. */
+const LINGER_MS = 2000;
+
+/**
+ * For an answer given before the request's body was read. Node reads the rest of the body and
+ * drops it (keeps it nowhere) once the answer is sent; if it is still coming after a short while,
+ * the connection is cut. Not at once: a connection closed on unread data is reset, and the reset
+ * can destroy the answer before the client reads it (what nginx's lingering close avoids).
+ */
+export function closeUnread(req: Request, res: Response): void {
+  if (req.complete) return;
+  res.once('finish', () => {
+    const cut = setTimeout(() => {
+      if (!req.complete) req.socket.destroy();
+    }, LINGER_MS);
+    req.socket.once('close', () => clearTimeout(cut));
+  });
 }

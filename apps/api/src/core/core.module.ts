@@ -16,7 +16,10 @@ export const REDIS = Symbol('REDIS');
 export interface SharedServices {
   config: ApiConfig;
   logger: Logger;
+  /** Fails fast while Redis is away: for request handling (stores, registry, producers). */
   redis: ReturnType<typeof connectRedis>;
+  /** Waits for Redis to come back: for queue consumers and job listeners. */
+  consumerRedis: ReturnType<typeof connectRedis>;
   registry: ModelRegistry;
   metrics: ApiMetrics;
   queues: VersionQueues;

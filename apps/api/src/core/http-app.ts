@@ -43,6 +43,7 @@ export async function createHttpApp(
   app.use(
     pinoHttp({
       logger,
+      autoLogging: config.ACCESS_LOG,
       // One short line per request: headers would cost time and could carry secrets.
       serializers: {
         req: (req: { id: string; method: string; url: string }) => ({
@@ -73,6 +74,15 @@ export async function createHttpApp(
   });
   // Before any body parser: an unauthenticated request is refused before its body is read.
   app.use(authenticate);
+  // TorchServe's route reads the raw body whatever its type (curl -T, -d, no type at all), as
+  // TorchServe does; a multipart form is read by the route itself.
+  app.use(
+    '/predictions',
+    express.raw({
+      limit: config.MAX_BODY_BYTES,
+      type: (req) => !/^multipart\//i.test(String(req.headers['content-type'] ?? '')),
+    }),
+  );
   app.use(
     express.json({
       limit: config.MAX_BODY_BYTES,

@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, HttpException, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { isRedisUnavailable } from '@app/common';
 import { UnknownModelError } from '@app/registry';
 import { PinoLogger } from 'nestjs-pino';
 import { Problem, sendProblem } from './problem';
@@ -32,9 +33,16 @@ export class ProblemFilter implements ExceptionFilter {
   }
 }
 
+/** When a caller refused because Redis is away should try again, in seconds. */
+const REDIS_RETRY_AFTER_S = 2;
+
 /** Maps known errors (body-parser, Nest, registry) to problems; anything else is a 500. */
 export function toProblem(error: unknown): Problem {
   if (error instanceof Problem) return error;
+  if (isRedisUnavailable(error)) {
+    const detail = `Redis is unreachable: ${(error as Error).message}`;
+    return new Problem(503, 'Unavailable', detail).retryAfter(REDIS_RETRY_AFTER_S);
+  }
   if (error instanceof UnknownModelError) return new Problem(404, 'Model not found', error.message);
   const parserType = (error as { type?: string }).type;
   if (parserType === 'entity.parse.failed') {

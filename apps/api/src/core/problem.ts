@@ -3,6 +3,9 @@ import type { Response } from 'express';
 
 /** An RFC 9457 problem: what went wrong, for which status, with optional extension members. */
 export class Problem extends HttpException {
+  /** Seconds after which a retry may succeed (a `Retry-After` header), for a 429 or 503. */
+  retryAfterS?: number;
+
   constructor(
     status: number,
     readonly title: string,
@@ -10,6 +13,19 @@ export class Problem extends HttpException {
     readonly extensions: Record<string, unknown> = {},
   ) {
     super({ title, detail, ...extensions }, status);
+  }
+
+  /** The same problem, answered with `Retry-After: seconds`. */
+  retryAfter(seconds: number): this {
+    this.retryAfterS = Math.max(1, Math.ceil(seconds));
+    return this;
+  }
+
+  /** Title and detail in one line, followed by each field error (`pointer: detail`). */
+  summary(): string {
+    const errors = (this.extensions.errors ?? []) as { pointer?: string; detail?: string }[];
+    const fields = errors.map((e) => `${e.pointer}: ${e.detail}`);
+    return [this.detail ? `${this.title}: ${this.detail}` : this.title, ...fields].join('; ');
   }
 
   /** The problem+json body. */
@@ -36,8 +52,20 @@ export const badRequest = (detail: string, extensions?: Record<string, unknown>)
   new Problem(400, 'Invalid request', detail, extensions);
 export const notFound = (detail: string) => new Problem(404, 'Not found', detail);
 
-/** Writes a problem as the answer. */
+/**
+ * Paths of the Open Inference Protocol (KServe v2), whose clients read an error as
+ * `{"error": "<message>"}` with the same status, whatever refused the request: the API key check,
+ * a body parser or the route itself.
+ */
+const OPEN_INFERENCE_PATH = /^\/v2(\/|\?|$)/;
+
+/** Writes a problem as the answer: problem+json, or the Open Inference Protocol's error object. */
 export function sendProblem(response: Response, problem: Problem, instance?: string): void {
+  if (problem.retryAfterS) response.setHeader('retry-after', String(problem.retryAfterS));
+  if (instance && OPEN_INFERENCE_PATH.test(instance)) {
+    response.status(problem.getStatus()).json({ error: problem.summary() });
+    return;
+  }
   response
     .status(problem.getStatus())
     .type('application/problem+json')

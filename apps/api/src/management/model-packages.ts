@@ -3,8 +3,9 @@ import { join, resolve } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { MANIFEST_FILE, loadModelPackage, type ModelManifest } from '@app/handler/package';
-import { ModelRegistry, type VersionRecord } from '@app/registry';
+import { ModelRegistry, packageSubject, versionKey, type VersionRecord } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
+import { Problem } from '../core/problem';
 
 /** Packages in the configured model store, and their registration. */
 @Injectable()
@@ -37,6 +38,8 @@ export class ModelPackages {
     location: string,
     workers: { min?: number; max?: number } = {},
     batching: Partial<ModelManifest['batching']> = {},
+    /** Replace a registered version (at start, so a moved package is found again); else 409. */
+    options: { replace?: boolean } = {},
   ): Promise<VersionRecord> {
     if (!this.list().includes(location)) {
       throw new Error(`"${location}" is not a package in the model store`);
@@ -50,6 +53,12 @@ export class ModelPackages {
     await pkg.release();
     const { name, version } = pkg.manifest;
     const existing = await this.registry.getVersion(name, version).catch(() => undefined);
+    if (existing && !options.replace) {
+      throw new Problem(409, 'Already registered', `${name} version ${version} is registered`, {
+        modelName: name,
+        modelVersion: version,
+      });
+    }
     const minWorkers = workers.min ?? existing?.minWorkers ?? 1;
     const record: VersionRecord = {
       name,
@@ -62,18 +71,50 @@ export class ModelPackages {
       maxWorkers: workers.max ?? existing?.maxWorkers ?? Math.max(1, minWorkers),
     };
     await this.registry.registerVersion(record);
+    await this.registry.clearFailure(packageSubject(location), 'api');
+    await this.registry.clearFailure(versionKey(name, version), 'api');
     return record;
   }
 
-  /** Registers the packages named by the MODELS setting (or all of them) at start. */
+  /**
+   * Registers the packages named by the MODELS setting (or all of them) at start. A package that
+   * cannot be registered is logged, skipped and recorded as a failure with its reason, so the
+   * others serve; a registered version whose package left the store is recorded as failed too.
+   */
   async registerConfigured(): Promise<void> {
     const wanted = this.config.MODELS.includes('*') ? this.list() : this.config.MODELS;
     for (const location of wanted) {
-      const record = await this.register(location);
-      this.logger.info(
-        { model: record.name, version: record.version, location },
-        'registered model version',
-      );
+      try {
+        const record = await this.register(location, {}, {}, { replace: true });
+        this.logger.info(
+          { model: record.name, version: record.version, location },
+          'registered model version',
+        );
+      } catch (error) {
+        const reason = (error as Error).message;
+        this.logger.error({ location, reason }, 'cannot register a package of the store; skipped');
+        await this.registry.reportFailure(packageSubject(location), 'api', reason);
+      }
+    }
+    await this.reconcile();
+  }
+
+  /** Marks registered versions whose package is no longer in the store as failed, and clears the mark of those whose package is. */
+  private async reconcile(): Promise<void> {
+    const present = new Set(this.list());
+    for (const model of await this.registry.listModels()) {
+      for (const v of model.versions) {
+        const subject = versionKey(v.name, v.version);
+        if (present.has(v.location)) await this.registry.clearFailure(subject, 'api');
+        else {
+          const reason = `package "${v.location}" is not in the model store ${resolve(this.config.MODEL_STORE)}`;
+          this.logger.warn(
+            { model: v.name, version: v.version, reason },
+            'registered version has no package',
+          );
+          await this.registry.reportFailure(subject, 'api', reason);
+        }
+      }
     }
   }
 }

@@ -1,7 +1,25 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Put,
+  Query,
+  Res,
+} from '@nestjs/common';
+import type { Response } from 'express';
 import { BATCHING_BOUNDS } from '@app/handler/package';
 import { Problem } from '../core/problem';
 import { ModelsService } from './models.service';
+
+/** Models per page of `GET /models`, by default and at most. */
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 1000;
+/** Longest wait of a `synchronous=true` scale call, in seconds. */
+const MAX_SYNC_WAIT_S = 60;
 
 /** Most workers a version may ask for: a bound on what one request can make the fleet start. */
 export const MAX_WORKERS_PER_VERSION = 64;
@@ -23,8 +41,11 @@ export class ModelsController {
   constructor(private readonly models: ModelsService) {}
 
   @Get()
-  list() {
-    return this.models.list();
+  list(@Query('limit') limit?: string, @Query('next_page_token') token?: string) {
+    return this.models.list(
+      intParam('limit', limit, MAX_PAGE) ?? DEFAULT_PAGE,
+      intParam('next_page_token', token, Number.MAX_SAFE_INTEGER) ?? 0,
+    );
   }
 
   @Post()
@@ -58,15 +79,16 @@ export class ModelsController {
   @Put(':name')
   scale(
     @Param('name') name: string,
-    @Query('min_worker') min?: string,
-    @Query('max_worker') max?: string,
+    @Query() query: Record<string, string>,
+    @Res({ passthrough: true }) response: Response,
   ) {
-    return this.models.scale(
-      name,
-      undefined,
-      intParam('min_worker', min, MAX_WORKERS_PER_VERSION),
-      intParam('max_worker', max, MAX_WORKERS_PER_VERSION),
-    );
+    return this.scaleTo(name, undefined, query, response);
+  }
+
+  /** Every version of a model (TorchServe's `GET /models/{name}/all`). */
+  @Get(':name/all')
+  describeAll(@Param('name') name: string) {
+    return this.models.describe(name);
   }
 
   @Get(':name/:version')
@@ -83,19 +105,37 @@ export class ModelsController {
   scaleVersion(
     @Param('name') name: string,
     @Param('version') version: string,
-    @Query('min_worker') min?: string,
-    @Query('max_worker') max?: string,
+    @Query() query: Record<string, string>,
+    @Res({ passthrough: true }) response: Response,
   ) {
-    return this.models.scale(
-      name,
-      version,
-      intParam('min_worker', min, MAX_WORKERS_PER_VERSION),
-      intParam('max_worker', max, MAX_WORKERS_PER_VERSION),
-    );
+    return this.scaleTo(name, version, query, response);
   }
 
   @Delete(':name/:version')
   unregister(@Param('name') name: string, @Param('version') version: string) {
     return this.models.unregister(name, version);
+  }
+
+  /** TorchServe's answer: 202 while workers change, 200 with `synchronous=true` once they have. */
+  private async scaleTo(
+    name: string,
+    version: string | undefined,
+    query: Record<string, string>,
+    response: Response,
+  ) {
+    const synchronous = query.synchronous === 'true';
+    const outcome = await this.models.scale(
+      name,
+      version,
+      {
+        min: intParam('min_worker', query.min_worker, MAX_WORKERS_PER_VERSION),
+        max: intParam('max_worker', query.max_worker, MAX_WORKERS_PER_VERSION),
+      },
+      synchronous
+        ? (intParam('timeout', query.timeout, MAX_SYNC_WAIT_S) ?? MAX_SYNC_WAIT_S)
+        : undefined,
+    );
+    response.status(outcome.done ? 200 : 202);
+    return { status: outcome.status };
   }
 }

@@ -4,6 +4,7 @@ import {
   ModelRegistry,
   versionKey,
   type ModelRecord,
+  type ServingFailure,
   type VersionRecord,
   type WorkerRecord,
 } from '@app/registry';
@@ -23,8 +24,11 @@ export interface VersionDescription {
   maxBatchTokens: number;
   maxBatchDelay: number;
   registeredAt: string;
-  status: 'READY' | 'NO_WORKERS';
+  /** READY: a live worker serves it; FAILED: none does, and some failed to load it; else NO_WORKERS. */
+  status: 'READY' | 'NO_WORKERS' | 'FAILED';
   reason?: string;
+  /** What stands in the way of serving it, as workers (or the API) reported, until it loads. */
+  failures?: ServingFailure[];
   queue: Backlog;
   workers: WorkerRecord[];
 }
@@ -38,10 +42,29 @@ export class ModelsService {
     private readonly queues: VersionQueues,
   ) {}
 
-  async list() {
-    const models = await this.registry.listModels();
+  /**
+   * Registered models, a page at a time as TorchServe pages them: `limit` models from the offset
+   * `nextPageToken` names, with the token of the next page while there is one.
+   */
+  async list(limit: number, pageToken = 0) {
+    const [models, failures] = await Promise.all([
+      this.registry.listModels(),
+      this.registry.failures(),
+    ]);
+    // Packages of the store the API could not register, each with why.
+    const failedPackages = [...failures]
+      .filter(([subject]) => subject.startsWith('package:'))
+      .map(([subject, [failure]]) => ({
+        location: subject.slice('package:'.length),
+        reason: failure.reason,
+        at: failure.at,
+      }));
+    const page = models.slice(pageToken, pageToken + limit);
+    const next = pageToken + limit < models.length ? String(pageToken + limit) : undefined;
     return {
-      models: models.map((m) => ({
+      ...(next ? { nextPageToken: next } : {}),
+      ...(failedPackages.length ? { failedPackages } : {}),
+      models: page.map((m) => ({
         modelName: m.name,
         defaultVersion: m.defaultVersion,
         versions: m.versions.map((v) => v.version),
@@ -53,17 +76,24 @@ export class ModelsService {
   async describe(name: string, version?: string): Promise<VersionDescription[]> {
     const model = await this.registry.getModel(name);
     const records = version ? [await this.registry.getVersion(name, version)] : model.versions;
-    const workers = await this.registry.liveWorkers();
-    return Promise.all(records.map((record) => this.describeVersion(model, record, workers)));
+    const [workers, failures] = await Promise.all([
+      this.registry.liveWorkers(),
+      this.registry.failures(),
+    ]);
+    return Promise.all(
+      records.map((record) => this.describeVersion(model, record, workers, failures)),
+    );
   }
 
   private async describeVersion(
     model: ModelRecord,
     record: VersionRecord,
     workers: WorkerRecord[],
+    allFailures: Map<string, ServingFailure[]>,
   ): Promise<VersionDescription> {
     const key = versionKey(record.name, record.version);
     const serving = workers.filter((w) => w.versions.includes(key));
+    const failures = allFailures.get(key) ?? [];
     const queue = await this.queues.backlog(record.name, record.version);
     const batching = record.manifest.batching;
     return {
@@ -78,13 +108,7 @@ export class ModelsService {
       maxBatchTokens: batching.max_batch_tokens,
       maxBatchDelay: batching.max_batch_delay_ms,
       registeredAt: record.registeredAt,
-      status: serving.length > 0 ? 'READY' : 'NO_WORKERS',
-      ...(serving.length === 0
-        ? {
-            reason:
-              'no live worker serves this version: async jobs wait in its queue, sync calls get 503',
-          }
-        : {}),
+      ...servingStatus(serving.length, failures),
       queue,
       workers: serving,
     };
@@ -108,20 +132,30 @@ export class ModelsService {
         },
       );
     } catch (error) {
+      if (error instanceof Problem) throw error;
       throw new Problem(400, 'Cannot register model', (error as Error).message);
     }
     return { status: `Model "${record.name}" Version: ${record.version} registered`, ...record };
   }
 
-  /** Sets the desired worker range of a version (the default version when none is named). */
-  async scale(name: string, version: string | undefined, min?: number, max?: number) {
+  /**
+   * Sets the desired worker range of a version (the default version when none is named). As in
+   * TorchServe, it goes on asynchronously (`done: false`, answered 202), unless `synchronousS`
+   * says how long to wait for the live workers to come within the range (200 once they do).
+   */
+  async scale(
+    name: string,
+    version: string | undefined,
+    range: { min?: number; max?: number },
+    synchronousS?: number,
+  ): Promise<{ done: boolean; status: string }> {
     const model = await this.registry.getModel(name);
     const target = await this.registry.getVersion(
       name,
       version ?? model.defaultVersion ?? model.versions[0].version,
     );
-    const minWorkers = min ?? target.minWorkers;
-    const maxWorkers = max ?? Math.max(minWorkers, target.maxWorkers);
+    const minWorkers = range.min ?? target.minWorkers;
+    const maxWorkers = range.max ?? Math.max(minWorkers, target.maxWorkers);
     if (minWorkers < 0 || maxWorkers < minWorkers) {
       throw new Problem(
         400,
@@ -130,7 +164,16 @@ export class ModelsService {
       );
     }
     await this.registry.setWorkerRange(name, target.version, minWorkers, maxWorkers);
-    return this.describe(name, target.version);
+    const key = versionKey(name, target.version);
+    const deadline = Date.now() + (synchronousS ?? 0) * 1000;
+    for (;;) {
+      const live = (await this.registry.workerCounts()).get(key) ?? 0;
+      if (synchronousS !== undefined && live >= minWorkers && live <= maxWorkers) {
+        return { done: true, status: `Workers scaled to ${live} for model: ${name}` };
+      }
+      if (Date.now() >= deadline) return { done: false, status: 'Processing worker updates...' };
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 
   async setDefault(name: string, version: string) {
@@ -173,4 +216,21 @@ export class ModelsService {
     await this.registry.setTraffic(name, Object.fromEntries(entries) as Record<string, number>);
     return { modelName: name, traffic: (await this.registry.getModel(name)).traffic };
   }
+}
+
+/** Whether a version is served, and if not, why. */
+function servingStatus(
+  serving: number,
+  failures: ServingFailure[],
+): Pick<VersionDescription, 'status' | 'reason' | 'failures'> {
+  const reported = failures.length ? { failures } : {};
+  if (serving > 0) return { status: 'READY', ...reported };
+  if (failures.length) {
+    const reason = failures.map((f) => `${f.source}: ${f.reason}`).join('; ');
+    return { status: 'FAILED', reason, ...reported };
+  }
+  return {
+    status: 'NO_WORKERS',
+    reason: 'no live worker serves this version: async jobs wait in its queue, sync calls get 503',
+  };
 }

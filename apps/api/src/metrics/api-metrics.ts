@@ -35,6 +35,20 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
+  readonly shed = new Counter({
+    name: 'modelfleet_shed_total',
+    help: 'Online requests refused to shed load, by kind (sync: 503, async: 429) and reason',
+    labelNames: ['model', 'version', 'kind', 'reason'],
+    registers: [this.registry],
+  });
+
+  readonly estimatedWait = new Gauge({
+    name: 'modelfleet_estimated_queue_wait_seconds',
+    help: 'Estimated wait of a new online job: queued jobs over the throughput workers report',
+    labelNames: ['model', 'version'],
+    registers: [this.registry],
+  });
+
   constructor(registry: ModelRegistry, queues: VersionQueues) {
     collectDefaultMetrics({ register: this.registry });
     new Gauge({
@@ -53,6 +67,18 @@ export class ApiMetrics {
               }
             }
           }
+        }
+      },
+    });
+    new Gauge({
+      name: 'modelfleet_serving_failures',
+      help: 'Standing failures to serve, by subject (name@version, or package:<location>) and source (worker id, or api)',
+      labelNames: ['subject', 'source'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const [subject, failures] of await registry.failures()) {
+          for (const failure of failures) this.set({ subject, source: failure.source }, 1);
         }
       },
     });

@@ -13,11 +13,12 @@ import { ModelCatalog } from '../core/model-catalog';
 import { Problem, notFound } from '../core/problem';
 import { ApiMetrics } from '../metrics/api-metrics';
 import { WebhookAnnouncer } from '../webhooks/webhook-announcer';
-import { WebhookDeliveryStore } from '../webhooks/webhook-delivery.store';
+import { WebhookDeliveryStore, type WebhookStatus } from '../webhooks/webhook-delivery.store';
 import { WebhookTargetGuard } from '../webhooks/webhook-target-guard';
+import { Admission } from './admission';
 import { IdempotencyStore } from './idempotency.store';
 import { describePrediction, unfinished, type PredictionView } from './prediction-view';
-import { PredictionStore, type StoredPrediction } from './prediction.store';
+import { PredictionStore, type PredictionJob, type StoredPrediction } from './prediction.store';
 
 export interface CreatePrediction {
   model: string;
@@ -44,6 +45,7 @@ export class PredictionService {
     private readonly webhookState: WebhookDeliveryStore,
     private readonly announcer: WebhookAnnouncer,
     private readonly metrics: ApiMetrics,
+    private readonly admission: Admission,
   ) {}
 
   /**
@@ -63,14 +65,18 @@ export class PredictionService {
     if (existing) {
       id = existing;
     } else {
+      let job: PredictionJob;
       try {
         if (request.webhook) await this.webhookGuard.assertAllowed(request.webhook.url);
-        await this.enqueue(record, request, id, 'async');
+        await this.admission.admitAsync(record, request.texts.length);
+        job = await this.enqueue(record, request, id, 'async');
       } catch (error) {
         if (key) await this.idempotency.release(key);
         throw error;
       }
       this.metrics.predictions.inc({ ...labelsOf(record), kind: 'async', outcome: 'accepted' });
+      // Not waiting: the answer says what was accepted, as it was accepted (no second read).
+      if (!options.waitMs) return describePrediction(job, 'waiting', undefined, pending(request));
     }
     if (options.waitMs) {
       // The id names its queue: a retried create may find a prediction of another version.
@@ -91,6 +97,7 @@ export class PredictionService {
       count('unserved');
       throw error;
     }
+    await this.admission.admitSync(record, request.texts.length);
     const start = performance.now();
     const id = PredictionStore.newId(record);
     // Listen before enqueueing: the answer cannot slip past, and no extra look-up is needed.
@@ -138,9 +145,14 @@ export class PredictionService {
     const found = await this.find(id);
     const status = found.job ? describePrediction(found.job, found.state).status : 'canceled';
     if (!found.job || !unfinished(status)) {
-      throw new Problem(409, 'Already finished', `prediction "${id}" is ${status}`, {
-        prediction_status: status,
-      });
+      throw new Problem(
+        409,
+        'Already finished',
+        `prediction "${id}" has already finished: ${status}`,
+        {
+          prediction_status: status,
+        },
+      );
     }
     const { job } = found;
     const at = new Date().toISOString();
@@ -182,9 +194,13 @@ export class PredictionService {
       webhook: request.webhook,
     };
     if (request.webhook) await this.webhookState.init(id, request.webhook);
-    await this.store.add(id, data, kind);
+    return this.store.add(id, data, kind);
   }
 }
+
+/** The delivery state of a webhook nothing was sent for yet. */
+const pending = (request: CreatePrediction): WebhookStatus | undefined =>
+  request.webhook && { ...request.webhook, status: 'pending', attempts: 0 };
 
 const labelsOf = (record: VersionRecord) => ({ model: record.name, version: record.version });
 

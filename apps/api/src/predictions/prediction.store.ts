@@ -50,9 +50,9 @@ export class PredictionStore {
    * RESULT_TTL_S; a sync one only for SYNC_RESULT_TTL_S, the time a caller who got a 504 has to
    * poll it.
    */
-  async add(id: string, data: PredictionJobData, kind: 'sync' | 'async'): Promise<void> {
+  async add(id: string, data: PredictionJobData, kind: 'sync' | 'async'): Promise<PredictionJob> {
     const ttl = kind === 'sync' ? this.config.SYNC_RESULT_TTL_S : this.config.RESULT_TTL_S;
-    await this.queues.online<PredictionJobData>(data.model, data.version).add('predict', data, {
+    return this.queues.online<PredictionJobData>(data.model, data.version).add('predict', data, {
       jobId: id,
       attempts: this.config.JOB_ATTEMPTS,
       backoff: { type: 'exponential', delay: 500 },

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { WebhooksModule } from '../webhooks/webhooks.module';
+import { Admission } from './admission';
 import { IdempotencyStore } from './idempotency.store';
 import { PredictionService } from './prediction.service';
 import { PredictionStore } from './prediction.store';
@@ -10,7 +11,7 @@ import { V1PredictionsController } from './v1-predictions.controller';
 @Module({
   imports: [WebhooksModule],
   controllers: [SyncPredictionsController, V1PredictionsController],
-  providers: [PredictionService, PredictionStore, IdempotencyStore],
+  providers: [PredictionService, PredictionStore, IdempotencyStore, Admission],
   exports: [PredictionService],
 })
 export class PredictionsModule {}

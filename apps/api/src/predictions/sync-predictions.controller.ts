@@ -1,13 +1,15 @@
-import { Body, Controller, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
+import { Controller, HttpCode, Inject, Param, Post, Put, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import { ApiBody, ApiTags } from '@nestjs/swagger';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { syncBodySchema, textsFromBody, toJsonSchema } from './prediction.dto';
+import { syncBodySchema, toJsonSchema } from './prediction.dto';
 import { PredictionService } from './prediction.service';
+import { torchServeTexts } from './torchserve-body';
 
 /**
- * TorchServe-compatible inference: `POST /predictions/:model[/:version]` answers one result
- * per text in input order (a single object when a single text was sent).
+ * TorchServe-compatible inference: `POST` (or `PUT`, as `curl -T` sends) to
+ * `/predictions/:model[/:version]` answers one result per text in input order (a single object
+ * when a single text was sent). The body is read as TorchServe reads it: see `torchServeTexts`.
  */
 @ApiTags('sync predictions (TorchServe-compatible)')
 @Controller('predictions')
@@ -20,8 +22,16 @@ export class SyncPredictionsController {
   @Post(':model')
   @ApiBody({ schema: toJsonSchema(syncBodySchema) })
   @HttpCode(200)
-  predictDefault(@Param('model') model: string, @Body() body: unknown, @Req() request: Request) {
-    return this.predict(model, undefined, body, request);
+  predictDefault(@Param('model') model: string, @Req() request: Request) {
+    return this.predict(model, undefined, request);
+  }
+
+  /** `curl -T file URL` sends a PUT: TorchServe answers it like a POST, and so does this. */
+  @Put(':model')
+  @ApiBody({ schema: toJsonSchema(syncBodySchema) })
+  @HttpCode(200)
+  putDefault(@Param('model') model: string, @Req() request: Request) {
+    return this.predict(model, undefined, request);
   }
 
   @Post(':model/:version')
@@ -30,19 +40,27 @@ export class SyncPredictionsController {
   predictVersion(
     @Param('model') model: string,
     @Param('version') version: string,
-    @Body() body: unknown,
     @Req() request: Request,
   ) {
-    return this.predict(model, version, body, request);
+    return this.predict(model, version, request);
   }
 
-  private async predict(
-    model: string,
-    version: string | undefined,
-    body: unknown,
-    request: Request,
+  @Put(':model/:version')
+  @ApiBody({ schema: toJsonSchema(syncBodySchema) })
+  @HttpCode(200)
+  putVersion(
+    @Param('model') model: string,
+    @Param('version') version: string,
+    @Req() request: Request,
   ) {
-    const { texts, single } = textsFromBody(body, { maxTexts: this.config.MAX_TEXTS_PER_REQUEST });
+    return this.predict(model, version, request);
+  }
+
+  private async predict(model: string, version: string | undefined, request: Request) {
+    const { texts, single } = await torchServeTexts(request, {
+      maxTexts: this.config.MAX_TEXTS_PER_REQUEST,
+      maxBytes: this.config.MAX_BODY_BYTES,
+    });
     const output = await this.predictions.predict({
       model,
       version,

@@ -15,7 +15,10 @@ export class WebhookAnnouncer {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>,
-  ) {}
+  ) {
+    // A lost connection is the connection's to report; unheard, it would end the process.
+    queue.on('error', () => undefined);
+  }
 
   /** Announces an event of a prediction. */
   async prediction(predictionId: string, url: string, event: WebhookEvent): Promise<void> {

@@ -4,7 +4,7 @@ import type { Job } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { Webhook } from 'standardwebhooks';
 import { fetch } from 'undici';
-import { WEBHOOK_QUEUE, type WebhookJobData } from '@app/common';
+import { WEBHOOK_QUEUE, type WebhookJobData, isRedisUnavailable } from '@app/common';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { ApiMetrics } from '../metrics/api-metrics';
 import { BatchService } from '../batches/batch.service';
@@ -39,6 +39,8 @@ export class WebhookDeliverer extends WorkerHost {
 
   @OnWorkerEvent('error')
   onError(error: Error): void {
+    // A lost connection is reported once by its owner (see main.ts), not by every consumer.
+    if (isRedisUnavailable(error)) return;
     this.logger.error({ err: error }, 'webhook queue consumer error');
   }
 
@@ -52,7 +54,8 @@ export class WebhookDeliverer extends WorkerHost {
     const type = `${predictionId ? 'prediction' : 'batch'}.${event}`;
     const body = JSON.stringify({ type, timestamp: now.toISOString(), data });
     const messageId = job.id!;
-    const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const attempt = job.attemptsMade + 1;
+    const last = attempt >= (job.opts.attempts ?? 1);
     let statusCode: number | undefined;
     try {
       const response = await fetch(url, {
@@ -79,10 +82,17 @@ export class WebhookDeliverer extends WorkerHost {
       const outcome = last ? 'dead_letter' : 'retrying';
       this.metrics.webhookDeliveries.inc({ outcome });
       if (predictionId)
-        await this.state.record(predictionId, { status: outcome, statusCode, error: message });
+        await this.state.record(predictionId, {
+          status: outcome,
+          event,
+          attempt,
+          statusCode,
+          error: message,
+        });
       throw new Error(message);
     }
     this.metrics.webhookDeliveries.inc({ outcome: 'delivered' });
-    if (predictionId) await this.state.record(predictionId, { status: 'delivered', statusCode });
+    if (predictionId)
+      await this.state.record(predictionId, { status: 'delivered', event, attempt, statusCode });
   }
 }

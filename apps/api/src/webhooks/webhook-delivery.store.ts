@@ -10,7 +10,10 @@ export interface WebhookStatus {
   events: WebhookEvent[];
   /** pending: nothing sent yet; retrying: last attempt failed; dead_letter: attempts exhausted. */
   status: 'pending' | 'delivered' | 'retrying' | 'dead_letter';
+  /** Attempts made to deliver the latest event (1 when it went through the first time). */
   attempts: number;
+  /** The event the latest delivery announced. */
+  event?: WebhookEvent;
   last_status_code?: number;
   last_error?: string;
   delivered_at?: string;
@@ -49,21 +52,32 @@ export class WebhookDeliveryStore {
       events: raw.events.split(',') as WebhookEvent[],
       status: raw.status as WebhookStatus['status'],
       attempts: Number(raw.attempts),
+      ...(raw.event ? { event: raw.event as WebhookEvent } : {}),
       ...(raw.last_status_code ? { last_status_code: Number(raw.last_status_code) } : {}),
       ...(raw.last_error ? { last_error: raw.last_error } : {}),
       ...(raw.delivered_at ? { delivered_at: raw.delivered_at } : {}),
     };
   }
 
-  /** Records one delivery attempt and what came of it. */
+  /** Records one delivery attempt (the `attempt`th of its event) and what came of it. */
   async record(
     id: string,
-    outcome: { status: WebhookStatus['status']; statusCode?: number; error?: string },
+    outcome: {
+      status: WebhookStatus['status'];
+      event: WebhookEvent;
+      attempt: number;
+      statusCode?: number;
+      error?: string;
+    },
   ): Promise<void> {
-    const fields: Record<string, string> = { status: outcome.status };
+    const fields: Record<string, string> = {
+      status: outcome.status,
+      event: outcome.event,
+      attempts: String(outcome.attempt),
+    };
     if (outcome.statusCode) fields.last_status_code = String(outcome.statusCode);
     if (outcome.error) fields.last_error = outcome.error;
     if (outcome.status === 'delivered') fields.delivered_at = new Date().toISOString();
-    await this.redis.multi().hset(this.key(id), fields).hincrby(this.key(id), 'attempts', 1).exec();
+    await this.redis.hset(this.key(id), fields);
   }
 }

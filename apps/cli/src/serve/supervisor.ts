@@ -107,6 +107,7 @@ export class Supervisor {
       API_PORT: line.port,
       MANAGEMENT_PORT: line.managementPort,
       METRICS_PORT: line.metricsPort,
+      GRPC_PORT: line.grpcPort,
     };
     for (const [key, port] of Object.entries(ports)) {
       if (typeof port === 'number') child.spec.env[key] = String(port);

@@ -21,10 +21,11 @@ function harness(limits: BatcherLimits = { maxGroupTexts: 8, maxDelayMs: 50, gap
 }
 
 describe('JobGrouper', () => {
-  it('sends a lone job soon after it arrives when idle', async () => {
+  it('sends a lone job right after the current turn when idle', async () => {
     const { batcher, groups } = harness();
     batcher.add(item('a'));
-    await sleep(10);
+    // A turn, not a sleep: on a loaded machine a 10 ms timer can fire before a pending immediate.
+    await turn();
     assert.deepEqual(groups, [['a']]);
   });
 
@@ -163,6 +164,23 @@ describe('JobGrouper', () => {
     }
     // The 30 ms bound sends j0..j7.
     assert.deepEqual(groups[2], ['j0', 'j1', 'j2', 'j3', 'j4', 'j5', 'j6', 'j7']);
+  });
+
+  it('drops the jobs not yet sent on clear, and sends nothing of them later', async () => {
+    const { batcher, groups, release } = harness({ maxGroupTexts: 8, maxDelayMs: 50, gapMs: 0 });
+    batcher.add(item('running'));
+    await turn();
+    batcher.add(item('a'));
+    batcher.add(item('b'));
+    assert.deepEqual(
+      batcher.clear().map((i) => i.name),
+      ['a', 'b'],
+    );
+    release();
+    await turn();
+    batcher.add(item('c'));
+    await turn();
+    assert.deepEqual(groups, [['running'], ['c']]);
   });
 });
 

@@ -81,6 +81,21 @@ export class JobGrouper<T extends BatchItem> {
   }
 
   /**
+   * Drops every job not yet sent and returns them (the group in flight, if any, is the
+   * caller's): what a consumer does when its inference thread died and it hands jobs back.
+   */
+  clear(): T[] {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
+    const dropped = this.pending;
+    this.pending = [];
+    this.pendingTexts = 0;
+    return dropped;
+  }
+
+  /**
    * Highest priority first, arrival order within a priority, whole jobs up to the text limit.
    * A group that holds online jobs holds no bulk job, so online answers never wait for bulk work
    * beyond the group already running.

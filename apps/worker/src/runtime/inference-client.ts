@@ -7,7 +7,12 @@ import {
   ModelPackageError,
   type PackingLimits,
 } from '@app/handler/package';
-import type { ClassifyRequest, InferenceThreadOptions, ThreadMessage } from './protocol';
+import type {
+  ClassifyRequest,
+  InferenceThreadOptions,
+  RuntimeReport,
+  ThreadMessage,
+} from './protocol';
 
 /** Answer of the inference thread for one group of texts. */
 export interface GroupOutcome {
@@ -17,55 +22,94 @@ export interface GroupOutcome {
   preprocessMs: number;
 }
 
+/**
+ * The inference thread ended (it exited, or threw outside any request): every request in flight
+ * fails with this, and the client answers nothing more. Not the jobs' fault: they are handed back.
+ */
+export class InferenceThreadExited extends Error {
+  override readonly name = 'InferenceThreadExited';
+  readonly retryable = true;
+}
+
 interface Waiter {
   resolve: (outcome: GroupOutcome) => void;
   reject: (error: Error) => void;
 }
 
-/** Main-thread side of the inference thread: posts groups of texts and awaits their answers. */
+/**
+ * Main-thread side of the inference thread: posts groups of texts and awaits their answers.
+ * It watches the thread as TEI's backend health watcher does: the moment the thread exits or
+ * throws, requests in flight fail with {@link InferenceThreadExited} and `onDeath` is told.
+ */
 export class InferenceClient {
   private readonly waiters = new Map<number, Waiter>();
   private nextId = 0;
   private exited?: Error;
+  private closing = false;
 
   private constructor(
     private readonly thread: Worker,
-    /** Where the forward pass runs: `cuda` or `cpu`. */
-    readonly provider: string,
+    /** Where the forward pass runs (`cuda` only when the CUDA provider took the graph). */
+    readonly runtime: RuntimeReport,
     readonly limits: PackingLimits,
     private readonly log: (message: string) => void,
+    private readonly onDeath: (error: Error) => void,
   ) {
     thread.on('message', (message: ThreadMessage) => this.receive(message));
-    thread.on('error', (error) => this.fail(error));
+    thread.on('error', (error) =>
+      this.fail(new InferenceThreadExited(`inference thread failed: ${error.message}`)),
+    );
     thread.on('exit', (code) =>
-      this.fail(new InferenceError(`inference thread exited with code ${code}`)),
+      this.fail(new InferenceThreadExited(`inference thread exited with code ${code}`)),
     );
   }
 
-  /** Starts the thread and resolves once the model is loaded and warmed up. */
+  /**
+   * Starts the thread and resolves once the model is loaded and warmed up; rejects when the
+   * thread reports a load failure or ends first. `onDeath` hears of an end after that, once,
+   * unless `close()` caused it.
+   */
   static start(
     options: InferenceThreadOptions,
     log: (message: string) => void,
+    onDeath: (error: Error) => void = () => undefined,
   ): Promise<InferenceClient> {
     const thread = new Worker(join(__dirname, 'inference-thread.js'), { workerData: options });
     return new Promise((resolve, reject) => {
+      const settle = (outcome: () => void) => {
+        thread.off('message', onMessage);
+        thread.off('error', onError);
+        thread.off('exit', onExit);
+        outcome();
+      };
+      const onError = (error: Error) =>
+        settle(() => {
+          void thread.terminate();
+          reject(new ModelPackageError(`inference thread failed to start: ${error.message}`));
+        });
+      const onExit = (code: number) =>
+        settle(() =>
+          reject(new ModelPackageError(`inference thread exited with code ${code} while starting`)),
+        );
       const onMessage = (message: ThreadMessage) => {
         if (message.type === 'log') return log(message.message);
-        thread.off('message', onMessage);
-        thread.off('error', reject);
         if (message.type === 'ready') {
-          resolve(new InferenceClient(thread, message.provider, message, log));
-        } else {
+          return settle(() =>
+            resolve(new InferenceClient(thread, message.runtime, message, log, onDeath)),
+          );
+        }
+        settle(() => {
           void thread.terminate();
           reject(
             new ModelPackageError(
               message.type === 'fatal' ? message.message : 'inference thread failed to start',
             ),
           );
-        }
+        });
       };
       thread.on('message', onMessage);
-      thread.once('error', reject);
+      thread.on('error', onError);
+      thread.on('exit', onExit);
     });
   }
 
@@ -79,7 +123,9 @@ export class InferenceClient {
     });
   }
 
+  /** Disposes of the model and ends the thread (forcibly after 5 s). */
   async close(): Promise<void> {
+    this.closing = true;
     if (this.exited) return;
     const exited = new Promise((resolve) => this.thread.once('exit', resolve));
     this.thread.postMessage('dispose');
@@ -101,7 +147,9 @@ export class InferenceClient {
   }
 
   private fail(error: Error): void {
-    this.exited ??= error;
+    if (this.exited) return;
+    this.exited = error;
+    if (!this.closing) this.onDeath(error);
     for (const waiter of this.waiters.values()) waiter.reject(error);
     this.waiters.clear();
   }

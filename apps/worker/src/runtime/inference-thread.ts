@@ -4,7 +4,7 @@
  * heartbeats. It takes groups of texts, packs them by token budget and answers in order.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { classifyTexts, openModel } from '@app/handler';
+import { classifyTexts, onnxRuntimeVersion, openModel, type Placement } from '@app/handler';
 import type { ClassifyRequest, InferenceThreadOptions, ThreadMessage } from './protocol';
 
 const port = parentPort!;
@@ -38,8 +38,9 @@ async function start(options: InferenceThreadOptions): Promise<void> {
       .then(() => pkg.release())
       .finally(() => port.close());
   });
-  const provider = (handler as { provider?: string }).provider ?? 'cpu';
-  post({ type: 'ready', provider, ...limits });
+  const { provider = 'cpu', placement } = handler as { provider?: string; placement?: Placement };
+  const runtime = { provider, onnxruntime: onnxRuntimeVersion(), nodes: placement?.nodes };
+  post({ type: 'ready', runtime, ...limits });
 }
 
 start(workerData as InferenceThreadOptions).catch((error: unknown) => {

@@ -1,5 +1,13 @@
 import type { BatchRecord, DeviceChoice, PackingLimits } from '@app/handler';
 
+/** What the thread runs on: the provider that really took the graph, and the ORT version. */
+export interface RuntimeReport {
+  provider: string;
+  onnxruntime: string;
+  /** Nodes per ORT execution provider in the placement probe (CUDA sessions only). */
+  nodes?: Record<string, number>;
+}
+
 /** What the inference thread is started with. */
 export interface InferenceThreadOptions {
   packagePath: string;
@@ -21,7 +29,7 @@ export interface ClassifyRequest {
 
 /** Inference thread → main thread. */
 export type ThreadMessage =
-  | ({ type: 'ready'; provider: string } & PackingLimits)
+  | ({ type: 'ready'; runtime: RuntimeReport } & PackingLimits)
   | { type: 'log'; message: string }
   | {
       type: 'result';

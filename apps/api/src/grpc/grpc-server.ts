@@ -1,0 +1,126 @@
+import { join } from 'node:path';
+import {
+  Server,
+  ServerCredentials,
+  loadPackageDefinition,
+  type ServiceDefinition,
+} from '@grpc/grpc-js';
+import { loadSync, type Options } from '@grpc/proto-loader';
+import { HealthImplementation } from 'grpc-health-check';
+import type { Logger } from '@app/common';
+import type { FleetHealth } from '../health/fleet-health';
+import type { PredictionService } from '../predictions/prediction.service';
+import type { OpenInferenceService } from '../v2/open-inference.service';
+import { GrpcCalls } from './grpc-calls';
+import {
+  OPEN_INFERENCE_PROTO,
+  OPEN_INFERENCE_SERVICE,
+  openInferenceGrpc,
+} from './open-inference.grpc';
+import { TORCHSERVE_PROTO_DIR, TORCHSERVE_SERVICE, torchServeGrpc } from './torchserve.grpc';
+
+/** What the gRPC server needs: where to listen, its limits, and the services it answers with. */
+export interface GrpcServerOptions {
+  host: string;
+  /** 0 takes any free port; {@link GrpcServer.port} says which. */
+  port: number;
+  apiKey?: string;
+  /** Largest message accepted (the API's MAX_BODY_BYTES). */
+  maxMessageBytes: number;
+  maxTexts: number;
+  accessLog: boolean;
+  logger: Logger;
+  inference: OpenInferenceService;
+  predictions: PredictionService;
+  health: FleetHealth;
+}
+
+/** How proto-loader reads the vendored files: field names as written, 64-bit ints as numbers. */
+const LOADER: Options = {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
+
+/** A service's definition from a loaded `.proto` file, by its full name. */
+function serviceOf(file: string, name: string, includeDirs: string[] = []): ServiceDefinition {
+  const loaded = loadPackageDefinition(loadSync(file, { ...LOADER, includeDirs }));
+  const service = name
+    .split('.')
+    .reduce<Record<string, unknown>>(
+      (scope, part) => scope[part] as Record<string, unknown>,
+      loaded,
+    ) as unknown as { service: ServiceDefinition };
+  return service.service;
+}
+
+/**
+ * The API's gRPC server: the Open Inference Protocol's `GRPCInferenceService`, TorchServe's
+ * `InferenceAPIsService`, and the standard health service (`grpc.health.v1.Health`, SERVING
+ * from start until shutdown begins). Plaintext, on API_HOST, like the HTTP ports.
+ */
+export class GrpcServer {
+  private constructor(
+    private readonly server: Server,
+    private readonly health: HealthImplementation,
+    /** The port bound: the one asked for, or the one the OS picked for 0. */
+    readonly port: number,
+  ) {}
+
+  /** Starts serving; fails with the address when the port cannot be bound. */
+  static async start(options: GrpcServerOptions): Promise<GrpcServer> {
+    const server = new Server({
+      'grpc.max_receive_message_length': options.maxMessageBytes,
+    });
+    const calls = new GrpcCalls(options);
+    server.addService(
+      serviceOf(OPEN_INFERENCE_PROTO, OPEN_INFERENCE_SERVICE),
+      openInferenceGrpc(options.inference, calls),
+    );
+    server.addService(
+      serviceOf(join(TORCHSERVE_PROTO_DIR, 'inference.proto'), TORCHSERVE_SERVICE, [
+        TORCHSERVE_PROTO_DIR,
+      ]),
+      torchServeGrpc(options.predictions, options.health, calls, options.maxTexts),
+    );
+    const health = new HealthImplementation({
+      '': 'SERVING',
+      [OPEN_INFERENCE_SERVICE]: 'SERVING',
+      [TORCHSERVE_SERVICE]: 'SERVING',
+    });
+    health.addToServer(server);
+    const address = `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(address, ServerCredentials.createInsecure(), (error, bound) =>
+        error
+          ? reject(
+              new Error(`gRPC cannot listen on ${address} (API_HOST, GRPC_PORT): ${error.message}`),
+            )
+          : resolve(bound),
+      ),
+    );
+    return new GrpcServer(server, health, port);
+  }
+
+  /**
+   * Stops taking calls and waits for those in flight, for up to `timeoutMs`; then cuts what is
+   * left. Health answers NOT_SERVING meanwhile, so a balancer stops sending calls here.
+   */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    for (const name of ['', OPEN_INFERENCE_SERVICE, TORCHSERVE_SERVICE]) {
+      this.health.setStatus(name, 'NOT_SERVING');
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, timeoutMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { describeIssues } from '@app/handler/package';
+import { badRequest } from '../core/problem';
+import { flatten, selectOutputs, textsOfInputs, type OutputName } from './tensors';
+
+/** An inference request as both transports carry it, once read: what to run and answer. */
+export interface InferCall {
+  /** The caller's request id, echoed in the answer. */
+  id?: string;
+  texts: string[];
+  outputs: OutputName[];
+}
+
+/** Parameters: names to strings, numbers or booleans. */
+const parameters = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
+
+/** The Open Inference Protocol's `$inference_request` (REST), for parsing and the API document. */
+export const inferRequestSchema = z.object({
+  id: z.string().optional(),
+  parameters: parameters.optional(),
+  inputs: z
+    .array(
+      z.object({
+        name: z.string(),
+        shape: z.array(z.number().int().min(0)),
+        datatype: z.string(),
+        parameters: parameters.optional(),
+        data: z.array(z.unknown()),
+      }),
+    )
+    .min(1),
+  outputs: z.array(z.object({ name: z.string(), parameters: parameters.optional() })).optional(),
+});
+
+/** Reads a REST inference request body; a 400 naming each bad field otherwise. */
+export function inferCallOfJson(body: unknown): InferCall {
+  const parsed = inferRequestSchema.safeParse(body);
+  if (!parsed.success) {
+    throw badRequest(
+      `the body is not an inference request {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [n], "data": [...]}]}: ${describeIssues(parsed.error)}`,
+    );
+  }
+  const request = parsed.data;
+  const inputs = request.inputs.map((input) => ({ ...input, data: flatten(input.data) }));
+  return {
+    id: request.id,
+    texts: textsOfInputs(inputs),
+    outputs: selectOutputs(
+      request.outputs?.map((o) => o.name),
+      request.parameters?.probabilities,
+    ),
+  };
+}

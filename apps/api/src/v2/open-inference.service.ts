@@ -1,0 +1,119 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Prediction } from '@app/handler/handler';
+import type { VersionRecord } from '@app/registry';
+import { API_CONFIG, type ApiConfig } from '../config';
+import { ModelCatalog } from '../core/model-catalog';
+import { FleetHealth } from '../health/fleet-health';
+import { checkTexts } from '../predictions/prediction.dto';
+import { PredictionService } from '../predictions/prediction.service';
+import type { InferCall } from './infer-request';
+import { modelMetadata, outputTensors, type ModelMetadata, type OutputTensor } from './tensors';
+
+/** The Open Inference Protocol's server metadata. */
+export interface ServerMetadata {
+  name: string;
+  version: string;
+  extensions: string[];
+}
+
+/** Whether a model version is ready, and why not. */
+export interface ModelReadiness {
+  name: string;
+  version: string;
+  ready: boolean;
+  reason?: string;
+}
+
+/** The answer to an inference request, in the protocol's terms. */
+export interface InferAnswer {
+  model_name: string;
+  model_version: string;
+  id?: string;
+  outputs: OutputTensor[];
+}
+
+/**
+ * The Open Inference Protocol (KServe v2) over modelfleet, for its REST and gRPC forms alike:
+ * health, metadata and inference. Inference goes through {@link PredictionService.predict}, so
+ * it takes the same queues, batching, load shedding and metrics as every sync prediction.
+ */
+@Injectable()
+export class OpenInferenceService {
+  constructor(
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+    private readonly catalog: ModelCatalog,
+    private readonly predictions: PredictionService,
+    private readonly health: FleetHealth,
+  ) {}
+
+  /** The server's name and version; it implements no protocol extension. */
+  serverMetadata(): ServerMetadata {
+    return {
+      name: 'modelfleet',
+      version: process.env.npm_package_version ?? '0.1.0',
+      extensions: [],
+    };
+  }
+
+  /** Undefined when Redis answers and every model's default version is served, else why not. */
+  serverProblem(): Promise<string | undefined> {
+    return this.health.problem();
+  }
+
+  /** A model's metadata (of the version named, else its default); 404 for an unknown one. */
+  async modelMetadata(model: string, version?: string): Promise<ModelMetadata> {
+    const record = await this.versionOf(model, version);
+    const { versions } = await this.catalog.model(model);
+    return modelMetadata(
+      record,
+      versions.map((v) => v.version),
+    );
+  }
+
+  /** Whether a live worker serves the version named, else the default; 404 for an unknown one. */
+  async modelReadiness(model: string, version?: string): Promise<ModelReadiness> {
+    const record = await this.versionOf(model, version);
+    const ready = await this.catalog.served(record);
+    return {
+      name: record.name,
+      version: record.version,
+      ready,
+      ...(ready
+        ? {}
+        : { reason: `no live worker serves ${record.name} version ${record.version}` }),
+    };
+  }
+
+  /** Runs an inference request on the version named, else the one the traffic split picks. */
+  async infer(
+    model: string,
+    version: string | undefined,
+    call: InferCall,
+    requestId?: string,
+  ): Promise<InferAnswer> {
+    const record = await this.catalog.resolve(model, version);
+    const texts = checkTexts(
+      call.texts,
+      { maxTexts: this.config.MAX_TEXTS_PER_REQUEST },
+      '#/inputs/0/data',
+    );
+    const output = (await this.predictions.predict({
+      model: record.name,
+      version: record.version,
+      texts,
+      probabilities: call.outputs.includes('probabilities'),
+      requestId,
+    })) as Prediction[];
+    return {
+      model_name: record.name,
+      model_version: record.version,
+      ...(call.id ? { id: call.id } : {}),
+      outputs: outputTensors(output, call.outputs),
+    };
+  }
+
+  /** The version named, else the model's default (what metadata and readiness describe). */
+  private async versionOf(model: string, version?: string): Promise<VersionRecord> {
+    return this.catalog.resolve(model, version ?? (await this.catalog.model(model)).defaultVersion);
+  }
+}

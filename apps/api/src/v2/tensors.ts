@@ -1,0 +1,201 @@
+import type { Prediction } from '@app/handler/handler';
+import type { VersionRecord } from '@app/registry';
+import { badRequest } from '../core/problem';
+
+/** A tensor as model metadata describes it; `-1` is a dimension of any size. */
+export interface TensorMetadata {
+  name: string;
+  datatype: string;
+  shape: number[];
+}
+
+/** The Open Inference Protocol's model metadata. */
+export interface ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+}
+
+/** An input tensor of an inference request, its data flattened in row-major order. */
+export interface InputTensor {
+  name: string;
+  datatype: string;
+  shape: number[];
+  data: unknown[];
+}
+
+/** An output tensor of an inference response, its data flattened in row-major order. */
+export interface OutputTensor {
+  name: OutputName;
+  datatype: 'INT64' | 'BYTES' | 'FP32';
+  shape: number[];
+  data: number[] | string[];
+}
+
+/** The one input of a text classifier: a batch of UTF-8 texts. */
+export const INPUT_NAME = 'text';
+
+/** The outputs of a text classifier, in the order a response lists them. */
+export const OUTPUT_NAMES = ['label', 'label_name', 'probability', 'probabilities'] as const;
+
+/** The name of an output tensor. */
+export type OutputName = (typeof OUTPUT_NAMES)[number];
+
+/** Outputs answered when a request names none (`probabilities` only when asked for). */
+const DEFAULT_OUTPUTS: OutputName[] = ['label', 'label_name', 'probability'];
+
+/** The protocol's platform name of the models the built-in handler serves. */
+const PLATFORM = 'onnx_onnxv1';
+
+/** Metadata of a version: one BYTES input, the classifier's four outputs. */
+export function modelMetadata(record: VersionRecord, versions: string[]): ModelMetadata {
+  return {
+    name: record.name,
+    versions,
+    platform: PLATFORM,
+    inputs: [{ name: INPUT_NAME, datatype: 'BYTES', shape: [-1] }],
+    outputs: [
+      { name: 'label', datatype: 'INT64', shape: [-1] },
+      { name: 'label_name', datatype: 'BYTES', shape: [-1] },
+      { name: 'probability', datatype: 'FP32', shape: [-1] },
+      { name: 'probabilities', datatype: 'FP32', shape: [-1, record.labels.length || -1] },
+    ],
+  };
+}
+
+/**
+ * The outputs to answer: those the request names (each one known), else the default three, with
+ * `probabilities` added when the request's `probabilities` parameter is true.
+ */
+export function selectOutputs(
+  requested: string[] | undefined,
+  probabilities: unknown,
+): OutputName[] {
+  if (!requested?.length) {
+    const wanted = probabilities === true || probabilities === 'true';
+    return wanted ? [...DEFAULT_OUTPUTS, 'probabilities'] : DEFAULT_OUTPUTS;
+  }
+  for (const name of requested) {
+    if (!(OUTPUT_NAMES as readonly string[]).includes(name)) {
+      throw badRequest(
+        `unknown output "${name}": this model answers ${OUTPUT_NAMES.map((n) => `"${n}"`).join(', ')}`,
+      );
+    }
+  }
+  return OUTPUT_NAMES.filter((name) => requested.includes(name));
+}
+
+/**
+ * The texts of a request's inputs: exactly one input, named `text`, of datatype BYTES, whose
+ * shape holds as many elements as its data; each element a string.
+ */
+export function textsOfInputs(inputs: InputTensor[]): string[] {
+  if (inputs.length !== 1) {
+    throw badRequest(
+      `expected one input tensor "${INPUT_NAME}" (BYTES, shape [n]), got ${inputs.length}`,
+    );
+  }
+  const [input] = inputs;
+  if (input.name !== INPUT_NAME) {
+    throw badRequest(`unknown input "${input.name}": the model's input is "${INPUT_NAME}"`);
+  }
+  if (input.datatype !== 'BYTES') {
+    throw badRequest(`input "${INPUT_NAME}" must have datatype BYTES, got "${input.datatype}"`);
+  }
+  const elements = input.shape.reduce((product, size) => product * size, 1);
+  if (input.shape.length === 0 || elements !== input.data.length) {
+    throw badRequest(
+      `input "${INPUT_NAME}" has shape [${input.shape.join(', ')}] but ${input.data.length} element(s)`,
+    );
+  }
+  const bad = input.data.findIndex((item) => typeof item !== 'string');
+  if (bad >= 0) {
+    throw badRequest(`element ${bad} of input "${INPUT_NAME}" must be a string`);
+  }
+  return input.data as string[];
+}
+
+/** Nested tensor data flattened in row-major order (the protocol accepts either form). */
+export function flatten(data: unknown[]): unknown[] {
+  return data.some(Array.isArray) ? data.flat(Infinity) : data;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A text from bytes that must be UTF-8. */
+export function decodeText(bytes: Uint8Array, index: number): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw badRequest(`element ${index} of input "${INPUT_NAME}" is not valid UTF-8`);
+  }
+}
+
+/**
+ * The elements of a BYTES tensor in raw form (`raw_input_contents`): each one a 4-byte
+ * little-endian length followed by that many bytes, as the protocol's clients serialize it.
+ */
+export function decodeRawBytes(raw: Uint8Array): string[] {
+  const buffer = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  const texts: string[] = [];
+  for (let offset = 0; offset < buffer.length;) {
+    const length = offset + 4 <= buffer.length ? buffer.readUInt32LE(offset) : -1;
+    if (length < 0 || offset + 4 + length > buffer.length) {
+      throw badRequest(
+        `raw contents of input "${INPUT_NAME}" are cut short at byte ${offset}: each element is a 4-byte little-endian length and its bytes`,
+      );
+    }
+    texts.push(decodeText(buffer.subarray(offset + 4, offset + 4 + length), texts.length));
+    offset += 4 + length;
+  }
+  return texts;
+}
+
+/** Texts serialized as a raw BYTES tensor (the inverse of {@link decodeRawBytes}). */
+export function encodeRawBytes(texts: string[]): Buffer {
+  return Buffer.concat(
+    texts.flatMap((text) => {
+      const bytes = Buffer.from(text, 'utf8');
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(bytes.length);
+      return [length, bytes];
+    }),
+  );
+}
+
+/** The chosen output tensors of the classifier's answers, one row per text. */
+export function outputTensors(results: Prediction[], names: OutputName[]): OutputTensor[] {
+  const n = results.length;
+  return names.map((name): OutputTensor => {
+    switch (name) {
+      case 'label':
+        return { name, datatype: 'INT64', shape: [n], data: results.map((r) => r.label) };
+      case 'label_name':
+        return { name, datatype: 'BYTES', shape: [n], data: results.map((r) => r.label_name) };
+      case 'probability':
+        return { name, datatype: 'FP32', shape: [n], data: results.map((r) => r.probability) };
+      case 'probabilities': {
+        const rows = results.map((r) => r.probabilities ?? []);
+        return { name, datatype: 'FP32', shape: [n, rows[0]?.length ?? 0], data: rows.flat() };
+      }
+    }
+  });
+}
+
+/**
+ * An output tensor in raw form (`raw_output_contents`): INT64 as 8-byte and FP32 as 4-byte
+ * little-endian values, BYTES as length-prefixed elements.
+ */
+export function encodeRawTensor(tensor: OutputTensor): Buffer {
+  if (tensor.datatype === 'BYTES') return encodeRawBytes(tensor.data as string[]);
+  const values = tensor.data as number[];
+  const width = tensor.datatype === 'INT64' ? 8 : 4;
+  const raw = Buffer.alloc(values.length * width);
+  values.forEach((value, i) => {
+    if (width === 8) raw.writeBigInt64LE(BigInt(value), i * 8);
+    else raw.writeFloatLE(value, i * 4);
+  });
+  return raw;
+}

@@ -1,0 +1,92 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Logger, PredictionJobData, PredictionJobResult } from '@app/common';
+import type { HandlerError } from '@app/handler/package';
+import {
+  InferenceThreadExited,
+  type GroupOutcome,
+  type InferenceClient,
+} from '../runtime/inference-client';
+import type { ThroughputMeter } from '../throughput-meter';
+import type { WorkerMetrics } from '../worker-metrics';
+import { splitOutcome } from './split-outcome';
+
+/** A job in hand, waiting in the grouper or running in a group. */
+export interface PendingJob {
+  job: Job<PredictionJobData>;
+  size: number;
+  priority: number;
+  resolve: (result: PredictionJobResult) => void;
+  reject: (error: Error) => void;
+}
+
+/** Figures of the last group a consumer ran, for heartbeats. */
+export interface LastBatch {
+  size: number;
+  tokens: number;
+  inferenceMs: number;
+}
+
+/**
+ * Runs groups of jobs through the inference thread and settles each job with its share of the
+ * answers. A group that fails as a whole is run again job by job, so that a bad job fails alone.
+ * When the thread dies, the group's jobs are left unsettled: the consumer hands them back.
+ */
+export class GroupRunner {
+  lastBatch?: LastBatch;
+
+  constructor(
+    private readonly client: () => InferenceClient,
+    private readonly labels: { model: string; version: string },
+    private readonly workerId: string,
+    private readonly metrics: WorkerMetrics,
+    private readonly throughput: ThroughputMeter,
+    private readonly log: Logger,
+  ) {}
+
+  /** Runs a group and settles every job of it, unless the thread died. */
+  async run(group: PendingJob[]): Promise<void> {
+    try {
+      await this.answer(group);
+    } catch (error) {
+      if (error instanceof InferenceThreadExited) return;
+      this.log.error({ err: error }, 'answering a group failed');
+      for (const pending of group) pending.reject(asJobError(error));
+    }
+  }
+
+  private async answer(group: PendingJob[]): Promise<void> {
+    let outcome: GroupOutcome;
+    try {
+      outcome = await this.client().classify(group.flatMap((p) => p.job.data.texts));
+    } catch (error) {
+      if (error instanceof InferenceThreadExited) throw error;
+      if (group.length === 1) return group[0].reject(asJobError(error));
+      for (const pending of group) await this.answer([pending]);
+      return;
+    }
+    const { batches } = outcome;
+    this.metrics.observeBatches(this.labels, batches);
+    this.lastBatch = {
+      size: batches.reduce((max, b) => Math.max(max, b.size), 0),
+      tokens: batches.reduce((sum, b) => sum + b.paddedTokens, 0),
+      inferenceMs: batches.reduce((sum, b) => sum + b.inferenceMs, 0),
+    };
+    const results = splitOutcome(
+      outcome,
+      group.map((p) => p.job.data),
+      this.workerId,
+    );
+    this.throughput.answered(outcome.results.length);
+    group.forEach(({ job, resolve }, k) => {
+      resolve(results[k]);
+      this.log.debug({ jobId: job.id, requestId: job.data.requestId }, 'job done');
+    });
+  }
+}
+
+/** A handler error that says a retry cannot help fails its job for good; any other may retry. */
+function asJobError(error: unknown): Error {
+  if (error instanceof Error && (error as Partial<HandlerError>).retryable === false)
+    return new UnrecoverableError(error.message);
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,0 +1,194 @@
+/**
+ * The GPU benchmark: everything measured in one run on one machine, printed as a table and
+ * written to <out>/gpu.json and <out>/gpu.md. bench/gpu/run.sh runs it on a GPU host; a test
+ * runs it on the CPU with the demo packages and small sizes, so it cannot rot.
+ *
+ *   node dist/bench/gpu/gpu.bench.js --device cuda --texts data.jsonl --out results \
+ *     --model demo=models/ag-news-bert,demo-fp16=<dir> --model base=<dir>,base-fp16=<dir> \
+ *     [--pipeline base-fp16] [--eager-python python3] [--bulk 20000] [--clients 1,64,256]
+ *
+ * For each model: the engine alone in fp32 and fp16 (provider really used, texts/s), the
+ * labels and logits of a CPU and a device session of the fp32 graph on the same batches, fp16
+ * against fp32 on the device, PyTorch eager fp16 at batch 64, and, for the --pipeline package,
+ * bulk scoring through API, Redis and one worker with the GPU's utilisation sampled, then online
+ * latency with one text per request at each client count.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { DeviceChoice } from '@app/handler';
+import { fmt } from '../data';
+import {
+  measureEngine,
+  measureParity,
+  measurePipeline,
+  measureTorchEager,
+  note,
+  type EngineFigures,
+  type ParityFigures,
+  type PipelineFigures,
+} from './measures';
+import { gpuName, toMarkdown } from './report';
+
+/** One model in its two precisions. */
+interface ModelPair {
+  label: string;
+  fp32: string;
+  fp16?: string;
+}
+
+export interface ModelFigures {
+  label: string;
+  fp32: EngineFigures;
+  fp16?: EngineFigures;
+  /** CPU session against device session of the fp32 graph. */
+  parity?: ParityFigures;
+  /** fp16 against fp32, both on the device. */
+  fp16Parity?: ParityFigures;
+  eager?: { textsPerSecond: number; device: string } | { error: string };
+}
+
+export interface GpuReport {
+  commit: string;
+  date: string;
+  device: DeviceChoice;
+  gpu: string;
+  cores: number;
+  engineTexts: number;
+  models: ModelFigures[];
+  pipeline?: PipelineFigures | { error: string };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      device: { type: 'string', default: 'cuda' },
+      texts: { type: 'string' },
+      model: { type: 'string', multiple: true, default: [] },
+      pipeline: { type: 'string' },
+      'pipeline-env': { type: 'string', multiple: true, default: [] },
+      'eager-python': { type: 'string' },
+      'engine-texts': { type: 'string', default: '20000' },
+      parity: { type: 'string', default: '1000' },
+      bulk: { type: 'string', default: '20000' },
+      clients: { type: 'string', default: '1,64,256' },
+      requests: { type: 'string', default: '2000' },
+      commit: { type: 'string', default: 'unknown' },
+      out: { type: 'string', default: 'bench/results' },
+    },
+  });
+  const device = values.device as DeviceChoice;
+  const pool = readTexts(values.texts!);
+  const take = (n: number) => Array.from({ length: n }, (_, i) => pool[i % pool.length]);
+  const pairs = values.model.map(parsePair);
+  const packages = new Map(
+    pairs.flatMap((p) => [
+      [`${p.label}`, p.fp32],
+      [`${p.label}-fp16`, p.fp16 ?? ''],
+    ]),
+  );
+  const engineTexts = take(Number(values['engine-texts']));
+  const parityTexts = take(Number(values.parity));
+  const out = resolve(values.out!);
+  mkdirSync(out, { recursive: true });
+
+  const models: ModelFigures[] = [];
+  for (const pair of pairs) {
+    note(`== ${pair.label}`);
+    const figures: ModelFigures = {
+      label: pair.label,
+      fp32: await measureEngine(pair.fp32, device, engineTexts),
+    };
+    note(
+      `${pair.label} fp32 engine: ${fmt(figures.fp32.textsPerSecond)} texts/s on ${figures.fp32.provider}`,
+    );
+    if (pair.fp16) {
+      figures.fp16 = await measureEngine(pair.fp16, device, engineTexts);
+      note(
+        `${pair.label} fp16 engine: ${fmt(figures.fp16.textsPerSecond)} texts/s on ${figures.fp16.provider}`,
+      );
+    }
+    figures.parity = await measureParity(
+      { dir: pair.fp32, device: 'cpu' },
+      { dir: pair.fp32, device },
+      parityTexts,
+    );
+    if (pair.fp16) {
+      figures.fp16Parity = await measureParity(
+        { dir: pair.fp32, device },
+        { dir: pair.fp16, device },
+        parityTexts,
+      );
+    }
+    if (values['eager-python']) {
+      figures.eager = await measureTorchEager(
+        values['eager-python'],
+        pair.fp32,
+        engineTexts,
+        tmpdir(),
+      );
+      note(`${pair.label} torch eager: ${JSON.stringify(figures.eager)}`);
+    }
+    models.push(figures);
+  }
+
+  let pipeline: GpuReport['pipeline'];
+  if (values.pipeline) {
+    const dir = packages.get(values.pipeline) || values.pipeline;
+    const env = Object.fromEntries(values['pipeline-env'].map((kv) => kv.split('=', 2)));
+    try {
+      pipeline = await measurePipeline(
+        dir,
+        { DEVICE: device, ...env },
+        take(Number(values.bulk)),
+        values.clients!.split(',').map(Number),
+        Number(values.requests),
+      );
+    } catch (error) {
+      pipeline = { error: String(error instanceof Error ? error.message : error) };
+      note(`pipeline failed: ${pipeline.error}`);
+    }
+  }
+
+  const report: GpuReport = {
+    commit: values.commit!,
+    date: new Date().toISOString(),
+    device,
+    gpu: gpuName(),
+    cores: cpus().length,
+    engineTexts: engineTexts.length,
+    models,
+    pipeline,
+  };
+  const markdown = toMarkdown(report);
+  writeFileSync(join(out, 'gpu.json'), JSON.stringify(report, null, 2));
+  writeFileSync(join(out, 'gpu.md'), markdown);
+  process.stdout.write(markdown);
+}
+
+/** `label=fp32dir[,label-fp16=fp16dir]`. */
+function parsePair(spec: string): ModelPair {
+  const [first, second] = spec.split(',');
+  const [label, fp32] = first.split('=');
+  return { label, fp32: resolve(fp32), fp16: second ? resolve(second.split('=')[1]) : undefined };
+}
+
+/** Texts of a JSON-lines file with a `text` field. */
+function readTexts(file: string): string[] {
+  const texts = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => (JSON.parse(line) as { text: string }).text);
+  if (texts.length === 0) throw new Error(`${file} holds no texts`);
+  return texts;
+}
+
+// Exits at once: a fleet that failed to start may leave child processes holding the loop.
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  },
+);
