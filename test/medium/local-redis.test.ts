@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { LocalRedis, freePort } from '@app/common';
@@ -35,5 +38,33 @@ describe('LocalRedis', () => {
       await redis.stop();
       untrack(redis.pid);
     }
+  });
+
+  it('keeps an append-only file fsynced as asked, and refuses a second server on the same folder', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'modelfleet-local-redis-'));
+    const first = await LocalRedis.start(dir, freePort, { appendfsync: 'always' });
+    track(first.pid);
+    try {
+      const client = new Redis(first.url);
+      try {
+        assert.deepEqual(await client.config('GET', 'appendonly'), ['appendonly', 'yes']);
+        assert.deepEqual(await client.config('GET', 'appendfsync'), ['appendfsync', 'always']);
+      } finally {
+        client.disconnect();
+      }
+      await assert.rejects(
+        LocalRedis.start(dir),
+        new RegExp(`another redis-server \\(pid ${first.pid}\\) runs on`),
+      );
+    } finally {
+      await first.stop();
+      untrack(first.pid);
+    }
+    // Control: once the first has stopped, the folder is free again.
+    const second = await LocalRedis.start(dir);
+    track(second.pid);
+    await second.stop();
+    untrack(second.pid);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   ConfigError,
@@ -125,6 +125,13 @@ async function bootstrap(): Promise<void> {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'stopping');
+    // Stop taking requests on kept-alive connections too: each one still open ends after the
+    // answer it is writing (a closing server would otherwise keep serving them).
+    const server = inference.getHttpServer() as Server;
+    server.prependListener('request', (_request, response: ServerResponse) =>
+      response.setHeader('connection', 'close'),
+    );
+    server.closeIdleConnections();
     // gRPC calls in flight finish first: they need the waiter, queues and Redis below.
     await grpc.stop();
     // Closing the inference app then stops its queue consumers (jobs in hand finish).

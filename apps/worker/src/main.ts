@@ -28,6 +28,15 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping: finishing jobs in hand');
+    // Bounded: with Redis gone, finishing jobs in hand never ends. Jobs still held go back to
+    // their queue once their locks expire (another worker's stalled-job check).
+    setTimeout(() => {
+      logger.error(
+        { graceMs: config.SHUTDOWN_GRACE_MS },
+        'stop took longer than SHUTDOWN_GRACE_MS: exiting with jobs in hand',
+      );
+      process.exit(1);
+    }, config.SHUTDOWN_GRACE_MS).unref();
     await worker.stop();
     ops.close();
     await redis.quit();

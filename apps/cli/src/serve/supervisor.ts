@@ -1,33 +1,38 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { VersionQueues, type Logger } from '@app/common';
 import { ModelRegistry, versionKey, type VersionRecord } from '@app/registry';
+import type { RestartPolicy } from './restart-policy';
 import { desiredWorkers, type ScalingPolicy } from './scaling';
-
-/** Compiled entry of an app, from this file's place in dist/apps/cli/src/serve. */
-export const appEntry = (app: 'api' | 'worker') =>
-  join(__dirname, '..', '..', '..', app, 'src', 'main.js');
+import { SupervisedChild, type ChildEvents } from './supervised-child';
 
 interface VersionState {
-  workers: ChildProcess[];
+  workers: SupervisedChild[];
   lastChangeAt: number;
   idleSince?: number;
 }
 
+/** The startup lines of the API and of a worker. */
+const STARTED = { api: 'API listening', worker: 'worker started' } as const;
+
 /**
  * Runs the API and local worker processes, and scales the workers of each registered version
  * between its min and max from queue backlog and waiting time, with a cooldown.
- * Crashed workers are replaced at the next look.
+ *
+ * Every child is restarted with backoff when it exits unasked ({@link SupervisedChild}); one
+ * that keeps failing before it starts calls `onGiveUp`. Workers start only once the API has
+ * started: the API registers the store's packages before it listens, so the first scaling pass
+ * reads a registry that matches the store, never a stale one kept in Redis.
  */
 export class Supervisor {
   private readonly versions = new Map<string, VersionState>();
-  private api?: ChildProcess;
+  private api?: SupervisedChild;
   private timer?: NodeJS.Timeout;
   private serial = 0;
   private ticking?: Promise<void>;
+  private stopped = false;
   private readonly queues: VersionQueues;
+  private readonly childEvents: ChildEvents;
 
   constructor(
     private readonly redis: Redis,
@@ -36,23 +41,77 @@ export class Supervisor {
       env: NodeJS.ProcessEnv;
       prefix: string;
       policy: ScalingPolicy;
+      restart: RestartPolicy;
       pollMs: number;
       withApi: boolean;
+      /** A child could not start: serve stops with `reason`. */
+      onGiveUp: (reason: string) => void;
     },
     private readonly logger: Logger,
   ) {
     this.queues = new VersionQueues(redis, options.prefix);
+    this.childEvents = {
+      onStarted: (child, line) => this.onStarted(child, line),
+      onGiveUp: (_child, reason) => options.onGiveUp(reason),
+    };
   }
 
-  async start(): Promise<void> {
-    if (this.options.withApi) this.api = this.spawn('api', {});
+  /**
+   * Starts the API and waits for it to listen (its packages registered), then scales workers.
+   * Resolves false when serve was stopped (or the API gave up) before that.
+   */
+  async start(): Promise<boolean> {
+    if (this.options.withApi) {
+      this.api = this.child('api', 'api', {});
+      this.api.start();
+      const up = await this.untilStarted(this.api);
+      if (!up) return false;
+    }
+    if (this.stopped) return false;
     this.timer = setInterval(() => void this.tick(), this.options.pollMs);
     await this.tick();
+    return true;
   }
 
   /** Local worker processes per `name@version`. */
   counts(): Record<string, number> {
     return Object.fromEntries([...this.versions].map(([key, s]) => [key, s.workers.length]));
+  }
+
+  private child(name: string, app: 'api' | 'worker', env: Record<string, string>) {
+    return new SupervisedChild(
+      { name, app, env: { ...this.options.env, ...env }, startedMessage: STARTED[app] },
+      this.options.restart,
+      this.logger,
+      this.childEvents,
+    );
+  }
+
+  /** Resolves true once `child` has started, false if serve stops first. */
+  private untilStarted(child: SupervisedChild): Promise<boolean> {
+    return new Promise((done) => {
+      const look = setInterval(() => {
+        if (child.isStarted || this.stopped) {
+          clearInterval(look);
+          done(!this.stopped);
+        }
+      }, 50);
+    });
+  }
+
+  private onStarted(child: SupervisedChild, line: Record<string, unknown>): void {
+    if (child !== this.api) return;
+    // A restarted API keeps the ports it got the first time (0 asks the OS for any free port):
+    // its clients find it where it was.
+    const ports = {
+      API_PORT: line.port,
+      MANAGEMENT_PORT: line.managementPort,
+      METRICS_PORT: line.metricsPort,
+      GRPC_PORT: line.grpcPort,
+    };
+    for (const [key, port] of Object.entries(ports)) {
+      if (typeof port === 'number') child.spec.env[key] = String(port);
+    }
   }
 
   private tick(): Promise<void> {
@@ -63,6 +122,7 @@ export class Supervisor {
   }
 
   private async reconcile(): Promise<void> {
+    if (this.stopped) return;
     const registered = new Map<string, VersionRecord>();
     for (const model of await this.registry.listModels()) {
       for (const record of model.versions)
@@ -70,11 +130,11 @@ export class Supervisor {
     }
     for (const [key, state] of this.versions) {
       if (!registered.has(key)) {
-        state.workers.forEach((w) => w.kill('SIGTERM'));
+        state.workers.forEach((w) => void w.stop('SIGTERM'));
         this.versions.delete(key);
       }
     }
-    for (const [key, record] of registered) await this.scale(key, record);
+    for (const [key, record] of registered) if (!this.stopped) await this.scale(key, record);
   }
 
   private async scale(key: string, record: VersionRecord): Promise<void> {
@@ -84,7 +144,6 @@ export class Supervisor {
       state = { workers: [], lastChangeAt: 0 };
       this.versions.set(key, state);
     }
-    state.workers = state.workers.filter((w) => w.exitCode === null && w.signalCode === null);
     // Online and bulk work both count: a big batch is a reason to add workers too.
     const backlog = await this.queues.backlog(record.name, record.version);
     const oldestAt = backlog.queued
@@ -94,6 +153,7 @@ export class Supervisor {
     else state.idleSince ??= now;
     const desired = desiredWorkers(
       {
+        // A crashed worker waiting for its restart still counts: it comes back by itself.
         current: state.workers.length,
         minWorkers: record.minWorkers,
         maxWorkers: record.maxWorkers,
@@ -106,7 +166,7 @@ export class Supervisor {
       },
       this.options.policy,
     );
-    if (desired === state.workers.length) return;
+    if (desired === state.workers.length || this.stopped) return;
     this.logger.info(
       { version: key, from: state.workers.length, to: desired, backlog: backlog.queued },
       'scaling workers',
@@ -114,48 +174,59 @@ export class Supervisor {
     while (state.workers.length < desired) {
       const serial = ++this.serial;
       const basePort = Number(this.options.env.WORKER_METRICS_PORT ?? 9464);
-      state.workers.push(
-        this.spawn('worker', {
-          WORKER_MODELS: key,
-          WORKER_ID: `${hostname()}-w${serial}`,
-          // Each local worker gets its own metrics port: base, base + 1, ... (0 stays "any free port").
-          WORKER_METRICS_PORT: String(basePort === 0 ? 0 : basePort + serial - 1),
-        }),
-      );
+      const worker = this.child(`worker ${key} w${serial}`, 'worker', {
+        WORKER_MODELS: key,
+        WORKER_ID: `${hostname()}-w${serial}`,
+        // Each local worker gets its own metrics port: base, base + 1, ... (0 stays "any free port").
+        WORKER_METRICS_PORT: String(basePort === 0 ? 0 : basePort + serial - 1),
+      });
+      state.workers.push(worker.start());
     }
-    while (state.workers.length > desired) state.workers.pop()!.kill('SIGTERM');
+    while (state.workers.length > desired) void state.workers.pop()!.stop('SIGTERM');
     state.lastChangeAt = now;
     if (state.idleSince !== undefined) state.idleSince = now;
   }
 
-  private spawn(app: 'api' | 'worker', env: Record<string, string>): ChildProcess {
-    const child = spawn(process.execPath, [appEntry(app)], {
-      env: { ...this.options.env, ...env },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    child.once('exit', (code, signal) => {
-      if (code !== 0 && signal !== 'SIGTERM')
-        this.logger.warn({ app, code, signal, ...env }, 'process exited');
-    });
-    return child;
-  }
-
-  /** Stops every worker (they finish their jobs first) and the API. */
-  async stop(): Promise<void> {
+  /**
+   * Stops in order, by `deadline` (epoch ms): no more scaling or restarts; the API first (it
+   * stops taking requests and answers those in flight while the workers still run), then the
+   * workers (each finishes its jobs in hand). Whatever still runs at the deadline is killed.
+   * Resolves true when everything stopped by itself in time.
+   */
+  async stop(deadline: number): Promise<boolean> {
+    this.stopped = true;
     clearInterval(this.timer);
-    await this.ticking;
-    const children = [...this.versions.values()].flatMap((s) => s.workers);
-    if (this.api) children.push(this.api);
-    await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<void>((done) => {
-            if (child.exitCode !== null || child.signalCode !== null) return done();
-            child.once('exit', () => done());
-            child.kill('SIGTERM');
-          }),
-      ),
-    );
-    await this.queues.close();
+    const workers = () => [...this.versions.values()].flatMap((s) => s.workers);
+    // No restarts from now on, decided before the first await: a child that stops on its own
+    // meanwhile (a signal sent to it directly) must not come back.
+    [...workers(), ...(this.api ? [this.api] : [])].forEach((child) => child.retire());
+    await withDeadline(this.ticking ?? Promise.resolve(), deadline);
+    let clean = await withDeadline(this.api?.stop('SIGTERM') ?? Promise.resolve(), deadline);
+    const all = workers();
+    all.forEach((child) => child.retire());
+    clean = (await withDeadline(Promise.all(all.map((w) => w.stop('SIGTERM'))), deadline)) && clean;
+    for (const child of [...all, ...(this.api ? [this.api] : [])]) {
+      if (!child.running) continue;
+      this.logger.warn(
+        { child: child.spec.name, childPid: child.pid },
+        'grace period over: killing it',
+      );
+      child.kill();
+    }
+    await withDeadline(this.queues.close(), Date.now() + 2000);
+    return clean;
+  }
+}
+
+/** Waits for `work` until `deadline` (epoch ms): true when it finished in time. */
+async function withDeadline(work: Promise<unknown>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((done) => {
+    timer = setTimeout(() => done(false), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([work.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

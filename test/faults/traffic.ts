@@ -1,0 +1,354 @@
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { predictionQueueName } from '@app/common';
+import { agNewsSample } from '../support/texts';
+
+/** What a steady stream of requests does during a fault. */
+export interface TrafficOptions {
+  /** Base URL of the inference API. */
+  apiUrl: string;
+  model?: string;
+  /** Requests per second, async creates and sync calls alternating (default 20). */
+  ratePerSecond?: number;
+  /** Most requests sent (default 300) and longest time sending (default 30 s): both bound a run. */
+  maxRequests?: number;
+  maxDurationMs?: number;
+  /** Texts per request (default 8). */
+  textsPerRequest?: number;
+  /** A request with no answer by then counts as refused (default 60 s). */
+  requestTimeoutMs?: number;
+}
+
+/** Where to check the jobs afterwards: an API that answers, and the Redis of the queues. */
+export interface SettleOptions {
+  apiUrl: string;
+  redisUrl: string;
+  keyPrefix?: string;
+  version?: string;
+  /** How long accepted jobs may take to reach a terminal state (default 120 s). */
+  deadlineMs?: number;
+}
+
+/** Counts of one run, as the table prints them. */
+export interface TrafficReport {
+  fault: string;
+  sent: number;
+  /** Async creates answered 202/200 with an id, sync calls answered 200, or 504/500 with an id. */
+  accepted: number;
+  succeeded: number;
+  failed: number;
+  canceled: number;
+  /** Accepted jobs that never reached a terminal state, or that the API no longer knows. */
+  lost: string[];
+  /** Jobs that reached a terminal state more than once (per the queue's event stream). */
+  duplicated: string[];
+  /** Requests refused (an error status without an id, or no connection) while the fault lasted. */
+  refusedDuringFault: number;
+  /** ... and outside the fault: a control, 0 when only the fault refuses requests. */
+  refusedOutside: number;
+  /** Refusals by answer: HTTP status, or the error of a request that got none (ECONNREFUSED). */
+  refusals: Record<string, number>;
+}
+
+const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
+
+interface Outcome {
+  kind: 'async' | 'sync';
+  at: number;
+  /** The job id, when the request was accepted and the answer names it. */
+  id?: string;
+  accepted: boolean;
+  /** The HTTP status, or the error code when there was no answer. */
+  answer: string;
+  /** A sync call answered 200 (succeeded) or 500 (failed) is terminal already. */
+  terminal?: 'succeeded' | 'failed';
+}
+
+/**
+ * A steady stream of async creates (`POST /v1/predictions`) and sync calls
+ * (`POST /predictions/:model`) at a fixed rate, sent whatever the answers (an open loop, as real
+ * clients do), bounded in count and time. It records every accepted job and every refusal with
+ * its time, so that a test marks when its fault began and ended; `settle` then follows every
+ * accepted job to its terminal state and counts lost and duplicated ones.
+ *
+ * ```ts
+ * const traffic = Traffic.start({ apiUrl: stack.apiUrl });   // or a ServeProcess's apiUrl
+ * traffic.faultBegins();
+ * // ... the fault: kill, pause (SIGSTOP) or break something, and wait until it heals ...
+ * traffic.faultEnds();
+ * const report = await traffic.settle('Redis paused 5 s', { apiUrl, redisUrl: stack.redis.url });
+ * assertNothingLost(report);   // and printReports([...]) in the file's `after` hook
+ * ```
+ */
+export class Traffic {
+  private readonly outcomes: Outcome[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly faults: { from: number; to?: number }[] = [];
+  private timer?: NodeJS.Timeout;
+  private sent = 0;
+  private readonly done: Promise<void>;
+  private finish!: () => void;
+  private readonly texts: string[];
+
+  private constructor(private readonly options: Required<TrafficOptions>) {
+    this.texts = agNewsSample(400);
+    this.done = new Promise((resolve) => (this.finish = resolve));
+  }
+
+  static start(options: TrafficOptions): Traffic {
+    const traffic = new Traffic({
+      model: 'ag-news-bert',
+      ratePerSecond: 20,
+      maxRequests: 300,
+      maxDurationMs: 30_000,
+      textsPerRequest: 8,
+      requestTimeoutMs: 60_000,
+      ...options,
+    });
+    traffic.run();
+    return traffic;
+  }
+
+  /** Accepted so far (for a test that waits until traffic is flowing). */
+  get acceptedSoFar(): number {
+    return this.outcomes.filter((o) => o.accepted).length;
+  }
+
+  /** Marks the start of a fault: refusals from now on count as refused during the fault. */
+  faultBegins(): void {
+    this.faults.push({ from: Date.now() });
+  }
+
+  /** Marks the end of the fault begun last. */
+  faultEnds(): void {
+    this.faults.at(-1)!.to = Date.now();
+  }
+
+  /** Resolves once sending is over (bound reached or {@link stop}) and every answer is in. */
+  async finished(): Promise<void> {
+    await this.done;
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+  }
+
+  /** Stops sending now and waits for the answers in flight. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.finish();
+    await this.finished();
+  }
+
+  private run(): void {
+    const startedAt = Date.now();
+    this.timer = setInterval(() => {
+      if (
+        this.sent >= this.options.maxRequests ||
+        Date.now() - startedAt >= this.options.maxDurationMs
+      ) {
+        clearInterval(this.timer);
+        this.finish();
+        return;
+      }
+      const n = this.sent++;
+      const request = this.send(n % 2 === 0 ? 'async' : 'sync', n).then((outcome) => {
+        this.outcomes.push(outcome);
+      });
+      this.inFlight.add(request);
+      void request.finally(() => this.inFlight.delete(request));
+    }, 1000 / this.options.ratePerSecond);
+  }
+
+  private async send(kind: 'async' | 'sync', n: number): Promise<Outcome> {
+    const { apiUrl, model, textsPerRequest, requestTimeoutMs } = this.options;
+    const data = Array.from(
+      { length: textsPerRequest },
+      (_, i) => this.texts[(n * textsPerRequest + i) % this.texts.length],
+    );
+    const [path, body] =
+      kind === 'async'
+        ? ['/v1/predictions', { model, input: { data } }]
+        : [`/predictions/${model}`, { data }];
+    try {
+      const response = await fetch(`${apiUrl}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(requestTimeoutMs),
+      });
+      const text = await response.text();
+      const at = Date.now();
+      const answer = parse(text);
+      const id = typeof answer?.id === 'string' ? answer.id : undefined;
+      const base = { kind, at, answer: String(response.status) };
+      if (kind === 'async') {
+        const accepted = (response.status === 202 || response.status === 200) && id !== undefined;
+        return { ...base, id, accepted };
+      }
+      if (response.status === 200) return { ...base, accepted: true, terminal: 'succeeded' };
+      if (response.status === 500 && id) return { ...base, id, accepted: true, terminal: 'failed' };
+      if (response.status === 504 && id) return { ...base, id, accepted: true };
+      return { ...base, accepted: false };
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause;
+      return {
+        kind,
+        at: Date.now(),
+        accepted: false,
+        answer: cause?.code ?? (error as Error).name,
+      };
+    }
+  }
+
+  private duringFault(at: number): boolean {
+    return this.faults.some((f) => at >= f.from && at <= (f.to ?? Infinity));
+  }
+
+  /**
+   * Waits for the traffic to end (its bounds, or {@link stop}), follows every accepted job to a terminal state (polling `GET /v1/predictions/:id`), then
+   * counts, per job id, the terminal events (`completed`, `failed`) in the queue's event stream:
+   * a job finished twice shows two.
+   */
+  async settle(fault: string, options: SettleOptions): Promise<TrafficReport> {
+    await this.finished();
+    const deadline = Date.now() + (options.deadlineMs ?? 120_000);
+    const accepted = this.outcomes.filter((o) => o.accepted);
+    const states = new Map<string, string>();
+    let pending = accepted.filter((o) => o.id && !o.terminal).map((o) => o.id!);
+    while (pending.length > 0 && Date.now() < deadline) {
+      const next: string[] = [];
+      for (let i = 0; i < pending.length; i += 32) {
+        await Promise.all(
+          pending.slice(i, i + 32).map(async (id) => {
+            const status = await statusOf(options.apiUrl, id);
+            if (status && (TERMINAL.has(status) || status === 'gone')) states.set(id, status);
+            else next.push(id);
+          }),
+        );
+      }
+      pending = next;
+      if (pending.length > 0) await new Promise((r) => setTimeout(r, 250));
+    }
+    const terminalEvents = await countTerminalEvents(options, this.options.model);
+    assertEventsCover(accepted, terminalEvents, states);
+    const count = (status: string) =>
+      accepted.filter((o) => (o.terminal ?? (o.id && states.get(o.id))) === status).length;
+    const lost = accepted
+      .filter((o) => !o.terminal)
+      .map((o) => o.id!)
+      .filter((id) => !TERMINAL.has(states.get(id) ?? ''));
+    const refused = this.outcomes.filter((o) => !o.accepted);
+    return {
+      fault,
+      sent: this.sent,
+      accepted: accepted.length,
+      succeeded: count('succeeded'),
+      failed: count('failed'),
+      canceled: count('canceled'),
+      lost,
+      duplicated: [...terminalEvents].filter(([, n]) => n > 1).map(([id]) => id),
+      refusedDuringFault: refused.filter((o) => this.duringFault(o.at)).length,
+      refusedOutside: refused.filter((o) => !this.duringFault(o.at)).length,
+      refusals: Object.fromEntries(
+        [...new Set(refused.map((o) => o.answer))].map((a) => [
+          a,
+          refused.filter((o) => o.answer === a).length,
+        ]),
+      ),
+    };
+  }
+}
+
+/** Status of a prediction; 'gone' when the API does not know it (404); undefined when it did not answer. */
+async function statusOf(apiUrl: string, id: string): Promise<string | undefined> {
+  try {
+    const response = await fetch(`${apiUrl}/v1/predictions/${id}`, {
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (response.status === 404) return 'gone';
+    if (response.status !== 200) return undefined;
+    return (parse(await response.text())?.status as string | undefined) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `completed` and `failed` events per job id in the BullMQ event stream of the version's queue. */
+async function countTerminalEvents(
+  options: SettleOptions,
+  model: string,
+): Promise<Map<string, number>> {
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
+  try {
+    const key = `${options.keyPrefix ?? 'mf'}:${predictionQueueName(model, options.version ?? '1')}:events`;
+    const counts = new Map<string, number>();
+    let from = '-';
+    for (;;) {
+      const entries = await redis.xrange(key, from, '+', 'COUNT', 1000);
+      for (const [, fields] of entries) {
+        const field = (name: string) => fields[fields.indexOf(name) + 1];
+        const event = field('event');
+        if (event === 'completed' || event === 'failed')
+          counts.set(field('jobId'), (counts.get(field('jobId')) ?? 0) + 1);
+      }
+      if (entries.length < 1000) return counts;
+      from = `(${entries.at(-1)![0]}`;
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * The event stream is trimmed (BullMQ keeps about the last 10,000 events): the duplicate count
+ * is sound only if every accepted job whose id is known and that finished shows up in it.
+ */
+function assertEventsCover(
+  accepted: Outcome[],
+  terminalEvents: Map<string, number>,
+  states: Map<string, string>,
+): void {
+  const finished = accepted.filter(
+    (o) =>
+      o.id && (o.terminal === 'failed' || ['succeeded', 'failed'].includes(states.get(o.id) ?? '')),
+  );
+  const missing = finished.filter((o) => !terminalEvents.has(o.id!));
+  assert.deepEqual(
+    missing.map((o) => o.id),
+    [],
+    'every finished job has its terminal event in the stream (else duplicates cannot be judged)',
+  );
+}
+
+function parse(text: string): Record<string, unknown> | undefined {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The table the fault suite prints: one line per fault. */
+export const REPORT_HEADER =
+  '| fault | sent | accepted | succeeded | failed | lost | duplicated | refused during fault | refused outside | refusals by answer |\n' +
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |';
+
+export function reportLine(r: TrafficReport): string {
+  return `| ${r.fault} | ${r.sent} | ${r.accepted} | ${r.succeeded} | ${r.failed} | ${r.lost.length} | ${r.duplicated.length} | ${r.refusedDuringFault} | ${r.refusedOutside} | ${
+    Object.entries(r.refusals)
+      .map(([answer, n]) => `${answer}: ${n}`)
+      .join(', ') || '-'
+  } |`;
+}
+
+/** Prints the table of the runs of a file (to stdout, where the test runner shows it). */
+export function printReports(reports: TrafficReport[]): void {
+  if (reports.length === 0) return;
+  process.stdout.write(`\n${REPORT_HEADER}\n${reports.map(reportLine).join('\n')}\n\n`);
+}
+
+/** Every accepted job reached exactly one terminal state, and traffic did flow. */
+export function assertNothingLost(report: TrafficReport): void {
+  assert.ok(report.accepted > 0, `${report.fault}: no request was accepted at all`);
+  assert.deepEqual(report.lost, [], `${report.fault}: accepted jobs lost`);
+  assert.deepEqual(report.duplicated, [], `${report.fault}: jobs finished twice`);
+}
