@@ -46,14 +46,16 @@ export function refuse(res: Response, req: Request, detail: string, headers = {}
 const LINGER_MS = 2000;
 
 /**
- * For an answer given before the request's body was read. Node reads the rest of the body and
- * drops it (keeps it nowhere) once the answer is sent; if it is still coming after a short while,
+ * For an answer given before the request's body was read: once the answer is sent, the rest of the
+ * body is read and dropped (kept nowhere); if it is still coming after a short while,
  * the connection is cut. Not at once: a connection closed on unread data is reset, and the reset
  * can destroy the answer before the client reads it (what nginx's lingering close avoids).
  */
 export function closeUnread(req: Request, res: Response): void {
   if (req.complete) return;
   res.once('finish', () => {
+    // Flowing with no reader: what arrives is dropped (a parser that gave up may have paused it).
+    req.resume();
     const cut = setTimeout(() => {
       if (!req.complete) req.socket.destroy();
     }, LINGER_MS);
