@@ -3,13 +3,13 @@
 # each travel within a transfer limit (under 46 MiB beside a ~18 MiB checkout): part1 holds the
 # CUDA provider (device code for one architecture only), the Python tools and the texts; part2
 # holds Node, onnxruntime-node, the built app with the node_modules it loads, and Redis.
-#   bench/gpu/pack.sh [sm-arch, default 90 (H100/H200)] [data folder, default ../shared/data]
+#   bench/gpu/pack.sh [sm-arch, default 90 (H100/H200)] [data folder, default $BENCH_DATA]
 # Needs network for npm and apt the first time (downloads are cached in .gpu-cache/).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 ARCH=${1:-90}
-DATA=${2:-$ROOT/../shared/data}
+DATA=${2:-${BENCH_DATA:?name the data folder (ag_news/test.jsonl) as the second argument or in BENCH_DATA}}
 CACHE=$ROOT/.gpu-cache
 CARRY=$ROOT/.gpu-carry
 ORT=1.29.0
