@@ -19,6 +19,7 @@ import { createHttpApp } from './core/http-app';
 import { GrpcServer } from './grpc/grpc-server';
 import { FleetHealth } from './health/fleet-health';
 import { ModelCatalog } from './core/model-catalog';
+import { RedisProbe } from './core/redis-probe';
 import { INFERENCE_API, MANAGEMENT_API, mountOpenApi } from './core/openapi';
 import { InferenceModule } from './inference.module';
 import { managementToken } from './management/management-token';
@@ -91,11 +92,7 @@ async function bootstrap(): Promise<void> {
   await management.listen(config.MANAGEMENT_PORT, config.API_HOST);
   await inference.listen(config.API_PORT, config.API_HOST);
   const ops = await startOpsServer(config.METRICS_PORT, config.API_HOST, shared.metrics.registry, {
-    readiness: () =>
-      redis.ping().then(
-        () => undefined,
-        (error: Error) => `Redis is unreachable: ${error.message}`,
-      ),
+    readiness: () => new RedisProbe(redis).problem(),
   });
   const grpc = await GrpcServer.start({
     host: config.API_HOST,
