@@ -127,3 +127,22 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** Waits until `GET /ping` of `apiUrl` answers Healthy; fails at once if `app` exits. */
+export async function untilHealthy(
+  app: AppProcess,
+  apiUrl: string,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  await eventually(
+    `${what} to report Healthy`,
+    async () => {
+      if (!app.running) throw app.exitedError();
+      const response = await fetch(`${apiUrl}/ping`);
+      return response.status === 200 ? true : undefined;
+    },
+    timeoutMs,
+    200,
+  );
+}

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { track } from './children';
 import { demoModelStore } from './model-store';
-import { AppProcess, eventually } from './processes';
+import { AppProcess, untilHealthy } from './processes';
 import { ROOT } from './paths';
 import { MANAGEMENT_TOKEN } from './stack';
 
@@ -131,16 +131,7 @@ export class ServeProcess {
   }
 
   async waitHealthy(timeoutMs = 60_000): Promise<void> {
-    await eventually(
-      'serve to report Healthy',
-      async () => {
-        if (!this.process.running) throw this.process.exitedError();
-        const response = await fetch(`${this.apiUrl}/ping`);
-        return response.status === 200 ? true : undefined;
-      },
-      timeoutMs,
-      200,
-    );
+    await untilHealthy(this.process, this.apiUrl, 'serve', timeoutMs);
   }
 
   /**

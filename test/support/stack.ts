@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { Queue } from 'bullmq';
 import { commonSettings, predictionQueueName } from '@app/common';
 import { demoModelStore } from './model-store';
-import { AppProcess, eventually } from './processes';
+import { AppProcess, eventually, untilHealthy } from './processes';
 import { TestRedis, type RedisServer } from './redis-server';
 
 /** The management token every test stack uses. */
@@ -162,16 +162,7 @@ export class Stack {
 
   /** Waits until GET /ping answers Healthy. */
   async waitHealthy(timeoutMs = 60_000): Promise<void> {
-    await eventually(
-      'the API to report Healthy',
-      async () => {
-        if (!this.api.running) throw this.api.exitedError();
-        const response = await fetch(`${this.apiUrl}/ping`);
-        return response.status === 200 ? true : undefined;
-      },
-      timeoutMs,
-      200,
-    );
+    await untilHealthy(this.api, this.apiUrl, 'the API', timeoutMs);
   }
 
   /** Calls the management API with its token. */
