@@ -2,6 +2,8 @@ import { resolve } from 'node:path';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
+  DEADLINE_EXCEEDED,
+  QueueProgress,
   VersionQueues,
   WEBHOOK_QUEUE,
   type Logger,
@@ -19,6 +21,7 @@ import { JobHandedBack, JobIntake } from './job-intake';
 import type { RedisErrorLog } from './redis-error-log';
 import { InferenceClient } from './runtime/inference-client';
 import { ThreadRecovery } from './runtime/thread-recovery';
+import { StartReporter } from './start-reporter';
 import { ThroughputMeter } from './throughput-meter';
 import { WebhookAnnouncer } from './webhook-announcer';
 import type { RuntimeReport } from './runtime/protocol';
@@ -65,6 +68,7 @@ export class VersionConsumer {
   /** Texts per second while busy (see ThroughputMeter). */
   readonly throughput = new ThroughputMeter();
   private readonly runner: GroupRunner;
+  private readonly starts: StartReporter;
 
   private constructor(
     readonly record: VersionRecord,
@@ -89,6 +93,10 @@ export class VersionConsumer {
       this.throughput,
       this.log,
     );
+    this.starts = new StartReporter(
+      new QueueProgress(context.connection, config.KEY_PREFIX),
+      (error) => context.redisErrors.report(error, 'queue progress error'),
+    );
     this.grouper = new JobGrouper(
       {
         maxGroupTexts: this.limits.maxBatchSize * config.GROUP_BATCHES,
@@ -97,7 +105,12 @@ export class VersionConsumer {
         maxDelayMs: record.manifest.batching.max_batch_delay_ms,
         gapMs: config.BATCH_GAP_MS,
       },
-      (group) => this.runner.run(group),
+      (group) => {
+        this.starts.report(group.map((p) => p.job));
+        return this.runner.run(group);
+      },
+      undefined,
+      (late) => late.forEach((pending) => pending.reject(this.expire(pending.job))),
     );
     this.recovery = new ThreadRecovery(this.labels, context, this.log, {
       handBack: () => this.handBack(),
@@ -197,6 +210,8 @@ export class VersionConsumer {
     }
     const bad = texts.findIndex((t) => typeof t !== 'string' || t.trim() === '');
     if (bad >= 0) throw new UnrecoverableError(`item ${bad} is not a non-empty string`);
+    const untilDeadline = job.data.deadline === undefined ? undefined : job.data.deadline - Date.now();
+    if (untilDeadline !== undefined && untilDeadline <= 0) throw this.expire(job);
     if (job.data.webhook?.events.includes('start')) this.webhooks.announce(job, 'start');
     this.context.metrics.queueWait.observe(
       this.labels,
@@ -211,6 +226,8 @@ export class VersionConsumer {
         job,
         size: texts.length,
         priority: job.data.bulk ? BULK_PRIORITY : 0,
+        // Deadlines are wall-clock; the grouper's clock is monotonic.
+        deadline: untilDeadline === undefined ? undefined : performance.now() + untilDeadline,
         resolve: (result) => (settle(), resolve(result)),
         reject: (error) => (settle(), reject(error)),
       };
@@ -218,6 +235,14 @@ export class VersionConsumer {
       this.throughput.setBusy(true);
       this.grouper.add(pending);
     });
+  }
+
+  /** Counts a job that missed its deadline; the error fails it for good. */
+  private expire(job: Job<PredictionJobData>): UnrecoverableError {
+    this.context.metrics.expired.inc(this.labels);
+    this.starts.report([job]);
+    this.log.debug({ jobId: job.id, requestId: job.data.requestId }, 'job missed its deadline');
+    return new UnrecoverableError(DEADLINE_EXCEEDED);
   }
 
   /**

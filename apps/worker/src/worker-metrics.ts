@@ -15,6 +15,13 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  readonly expired = new Counter({
+    name: 'modelfleet_worker_jobs_expired_total',
+    help: 'Jobs failed as deadline_exceeded: their deadline passed before a batch took them',
+    labelNames: LABELS,
+    registers: [this.registry],
+  });
+
   readonly queueWait = new Histogram({
     name: 'modelfleet_queue_wait_seconds',
     help: 'Time a job waited in its queue before a worker took it',

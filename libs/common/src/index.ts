@@ -6,3 +6,4 @@ export * from './local-redis';
 export * from './ops-server';
 export * from './version-queues';
 export * from './job-waiter';
+export * from './queue-progress';

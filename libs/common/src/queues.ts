@@ -41,7 +41,15 @@ export interface PredictionJobData {
   webhook?: { url: string; events: WebhookEvent[] };
   /** Set on a chunk of a bulk batch: which batch, and the rows behind `texts`. */
   bulk?: { batchId: string; rows: BulkRow[] };
+  /**
+   * When the caller stops caring (epoch ms): a job no worker started by then fails with
+   * {@link DEADLINE_EXCEEDED}, without being retried and without taking a slot in a batch.
+   */
+  deadline?: number;
 }
+
+/** Failure reason of a job that was not started by its deadline. */
+export const DEADLINE_EXCEEDED = 'deadline_exceeded';
 
 /** What the worker returns for a prediction job. */
 export interface PredictionJobResult {

@@ -15,6 +15,8 @@ export interface PendingJob {
   job: Job<PredictionJobData>;
   size: number;
   priority: number;
+  /** When it must have started, on `performance.now()`'s clock. */
+  deadline?: number;
   resolve: (result: PredictionJobResult) => void;
   reject: (error: Error) => void;
 }

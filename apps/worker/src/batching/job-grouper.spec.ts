@@ -7,7 +7,12 @@ interface Item extends BatchItem {
   name: string;
 }
 
-const item = (name: string, size = 1, priority = 0): Item => ({ name, size, priority });
+const item = (name: string, size = 1, priority = 0, deadline?: number): Item => ({
+  name,
+  size,
+  priority,
+  deadline,
+});
 
 /** A batcher whose runs are recorded and finish only when the test releases them. */
 function harness(limits: BatcherLimits = { maxGroupTexts: 8, maxDelayMs: 50, gapMs: 2 }) {
@@ -164,6 +169,84 @@ describe('JobGrouper', () => {
     }
     // The 30 ms bound sends j0..j7.
     assert.deepEqual(groups[2], ['j0', 'j1', 'j2', 'j3', 'j4', 'j5', 'j6', 'j7']);
+  });
+
+  it('fills a group earliest deadline first, no deadline last, arrival order otherwise', async () => {
+    const { batcher, groups, release } = harness({ maxGroupTexts: 100, maxDelayMs: 5, gapMs: 1 });
+    batcher.add(item('first'));
+    batcher.flush();
+    const far = performance.now() + 60_000;
+    batcher.add(item('none-1'));
+    batcher.add(item('late', 1, 0, far + 1000));
+    batcher.add(item('none-2'));
+    batcher.add(item('soon', 1, 0, far));
+    batcher.add(item('late-too', 1, 0, far + 1000));
+    release();
+    await turn();
+    assert.deepEqual(groups[1], ['soon', 'late', 'late-too', 'none-1', 'none-2']);
+  });
+
+  it('control: without deadlines a group keeps arrival order', async () => {
+    const { batcher, groups, release } = harness({ maxGroupTexts: 100, maxDelayMs: 5, gapMs: 1 });
+    batcher.add(item('first'));
+    batcher.flush();
+    ['none-1', 'late', 'none-2', 'soon'].forEach((name) => batcher.add(item(name)));
+    release();
+    await turn();
+    assert.deepEqual(groups[1], ['none-1', 'late', 'none-2', 'soon']);
+  });
+
+  it('puts priority before deadline: an online job without one goes before an urgent bulk job', async () => {
+    const { batcher, groups, release } = harness({ maxGroupTexts: 1, maxDelayMs: 5, gapMs: 1 });
+    batcher.add(item('first'));
+    batcher.flush();
+    batcher.add(item('bulk-urgent', 1, 10, performance.now() + 60_000));
+    batcher.add(item('online'));
+    release();
+    await turn();
+    assert.deepEqual(groups[1], ['online']);
+  });
+
+  it('drops a job whose deadline passed while it waited, without a slot in any group', async () => {
+    let now = 0;
+    const groups: string[][] = [];
+    const expired: string[] = [];
+    const releases: (() => void)[] = [];
+    const batcher = new JobGrouper<Item>(
+      { maxGroupTexts: 100, maxDelayMs: 5, gapMs: 1 },
+      (group) => {
+        groups.push(group.map((i) => i.name));
+        return new Promise<void>((resolve) => releases.push(resolve));
+      },
+      () => now,
+      (items) => expired.push(...items.map((i) => i.name)),
+    );
+    batcher.add(item('first'));
+    batcher.flush();
+    batcher.add(item('in-time', 1, 0, 100));
+    batcher.add(item('too-late', 1, 0, 10));
+    batcher.add(item('no-deadline'));
+    now = 50;
+    releases.shift()!();
+    await turn();
+    assert.deepEqual(expired, ['too-late']);
+    assert.deepEqual(groups[1], ['in-time', 'no-deadline']);
+  });
+
+  it('control: a job whose deadline has not passed is sent', async () => {
+    let now = 0;
+    const groups: string[][] = [];
+    const expired: string[] = [];
+    const batcher = new JobGrouper<Item>(
+      { maxGroupTexts: 100, maxDelayMs: 0, gapMs: 1 },
+      (group) => (groups.push(group.map((i) => i.name)), Promise.resolve()),
+      () => now,
+      (items) => expired.push(...items.map((i) => i.name)),
+    );
+    now = 9;
+    batcher.add(item('just-in-time', 1, 0, 10));
+    assert.deepEqual(groups, [['just-in-time']]);
+    assert.deepEqual(expired, []);
   });
 
   it('drops the jobs not yet sent on clear, and sends nothing of them later', async () => {

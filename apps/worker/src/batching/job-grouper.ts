@@ -4,6 +4,11 @@ export interface BatchItem {
   readonly size: number;
   /** Lower runs first, as in BullMQ (online jobs 0, bulk jobs higher). */
   readonly priority: number;
+  /**
+   * When the job must have started, on the grouper's clock: among jobs of equal priority the
+   * earliest deadline goes first (none goes last), and a job past it is dropped, never sent.
+   */
+  readonly deadline?: number;
 }
 
 export interface BatcherLimits {
@@ -43,6 +48,8 @@ export class JobGrouper<T extends BatchItem> {
     /** Runs one group; the batcher sends the next group once it settles. */
     private readonly run: (group: T[]) => Promise<void>,
     private readonly now: () => number = () => performance.now(),
+    /** Hears the jobs dropped because their deadline passed before a group took them. */
+    private readonly expired: (items: T[]) => void = () => undefined,
   ) {}
 
   add(item: T): void {
@@ -69,7 +76,9 @@ export class JobGrouper<T extends BatchItem> {
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.busy || this.pending.length === 0) return;
+    if (this.busy) return;
+    this.dropExpired();
+    if (this.pending.length === 0) return;
     const group = this.takeGroup();
     this.busy = true;
     this.run(group)
@@ -95,13 +104,27 @@ export class JobGrouper<T extends BatchItem> {
     return dropped;
   }
 
+  /** Takes the jobs whose deadline has passed out of the pending ones and hands them over. */
+  private dropExpired(): void {
+    const now = this.now();
+    const late = this.pending.filter((item) => item.deadline !== undefined && item.deadline <= now);
+    if (late.length === 0) return;
+    this.pending = this.pending.filter((item) => !late.includes(item));
+    this.pendingTexts -= late.reduce((sum, item) => sum + item.size, 0);
+    this.expired(late);
+  }
+
   /**
-   * Highest priority first, arrival order within a priority, whole jobs up to the text limit.
-   * A group that holds online jobs holds no bulk job, so online answers never wait for bulk work
-   * beyond the group already running.
+   * Highest priority first, earliest deadline first within a priority (no deadline last), else
+   * arrival order; whole jobs up to the text limit. A group that holds online jobs holds no bulk
+   * job, so online answers never wait for bulk work beyond the group already running.
    */
   private takeGroup(): T[] {
-    this.pending.sort((a, b) => a.priority - b.priority);
+    // Array.prototype.sort is stable: equal keys keep their arrival order.
+    this.pending.sort(
+      (a, b) =>
+        a.priority - b.priority || (a.deadline ?? Infinity) - (b.deadline ?? Infinity) || 0,
+    );
     const group: T[] = [];
     let texts = 0;
     while (this.pending.length > 0) {
