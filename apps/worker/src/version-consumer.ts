@@ -210,7 +210,8 @@ export class VersionConsumer {
     }
     const bad = texts.findIndex((t) => typeof t !== 'string' || t.trim() === '');
     if (bad >= 0) throw new UnrecoverableError(`item ${bad} is not a non-empty string`);
-    const untilDeadline = job.data.deadline === undefined ? undefined : job.data.deadline - Date.now();
+    const untilDeadline =
+      job.data.deadline === undefined ? undefined : job.data.deadline - Date.now();
     if (untilDeadline !== undefined && untilDeadline <= 0) throw this.expire(job);
     if (job.data.webhook?.events.includes('start')) this.webhooks.announce(job, 'start');
     this.context.metrics.queueWait.observe(

@@ -4,13 +4,16 @@ import type { FlowProducer, Job, Queue } from 'bullmq';
 import {
   BATCH_QUEUE,
   JobWaiter,
+  QueueProgress,
   VersionQueues,
   bulkQueueName,
   type BulkRow,
   type PredictionJobData,
   type PredictionJobResult,
 } from '@app/common';
+import type { Redis } from 'ioredis';
 import { API_CONFIG, type ApiConfig } from '../config';
+import { REDIS } from '../core/core.module';
 import type { BatchRecord } from './batch.store';
 import type { DatasetRow } from './dataset-reader';
 
@@ -36,24 +39,46 @@ const READ_SLICE = 200;
  */
 @Injectable()
 export class BatchFlow {
+  private readonly queueProgress: QueueProgress;
+
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     @InjectFlowProducer(BATCH_QUEUE) private readonly flows: FlowProducer,
     @InjectQueue(BATCH_QUEUE) consumed: Queue,
     private readonly queues: VersionQueues,
     private readonly waiter: JobWaiter,
+    @Inject(REDIS) redis: Redis,
   ) {
+    this.queueProgress = new QueueProgress(redis, config.KEY_PREFIX);
     // A lost connection is the connection's to report; unheard, it would end the process.
     flows.on('error', () => undefined);
     consumed.on('error', () => undefined);
   }
 
-  /** Enqueues the chunks of a batch under their parent. */
+  /**
+   * Reserves the places of a batch's chunks in the version's bulk queue (one command per batch);
+   * returns the jobs and rows the queue was given before them.
+   */
+  async reserve(
+    version: { name: string; version: string },
+    chunks: DatasetRow[][],
+  ): Promise<{ jobs: number; texts: number }> {
+    const rows = chunks.reduce((sum, c) => sum + c.length, 0);
+    const after = await this.queueProgress.reserve(
+      bulkQueueName(version.name, version.version),
+      chunks.length,
+      rows,
+    );
+    return { jobs: after.jobs - chunks.length, texts: after.texts - rows };
+  }
+
+  /** Enqueues the chunks of a batch under their parent; each carries the batch's deadline. */
   async enqueue(
     id: string,
     version: { name: string; version: string },
     chunks: DatasetRow[][],
     probabilities?: boolean,
+    deadline?: number,
   ): Promise<void> {
     const ttl = this.config.RESULT_TTL_S;
     const kept = { removeOnComplete: { age: ttl }, removeOnFail: { age: ttl } };
@@ -71,6 +96,7 @@ export class BatchFlow {
           texts: rows.map((r) => r.text),
           probabilities,
           bulk: { batchId: id, rows: rows.map(({ text: _, ...row }) => row) },
+          deadline,
         } satisfies PredictionJobData,
         opts: {
           jobId: chunkId(id, k),
@@ -95,10 +121,23 @@ export class BatchFlow {
     return { scored: deps.processed ?? 0, failed: (deps.ignored ?? 0) + (deps.failed ?? 0) };
   }
 
-  /** Removes the chunks no worker has taken yet. */
-  async removeUnprocessed(id: string): Promise<void> {
-    const parent = await this.queues.queue(BATCH_QUEUE).getJob(id);
-    await parent?.removeUnprocessedChildren();
+  /**
+   * Removes the chunks no worker has taken yet, and counts them as gone from the queue so that
+   * the work behind them moves up (their rows counted at the batch's average per chunk).
+   */
+  async removeUnprocessed(batch: BatchRecord): Promise<void> {
+    const parent = await this.queues.queue(BATCH_QUEUE).getJob(batch.id);
+    if (!parent) return;
+    const { unprocessed = 0 } = await parent.getDependenciesCount({ unprocessed: true });
+    await parent.removeUnprocessedChildren();
+    if (unprocessed > 0) {
+      const rows = Math.round((unprocessed * batch.total) / batch.chunks);
+      await this.queueProgress.started(
+        bulkQueueName(batch.model, batch.version),
+        unprocessed,
+        rows,
+      );
+    }
   }
 
   /** Waits (up to a minute each) for the chunks in a worker's hands to finish. */

@@ -1,3 +1,4 @@
+import type { QueueEstimate } from '../core/queue-estimates';
 import type { BatchRecord, BatchStatus, BatchSummary } from './batch.store';
 
 /** The batch resource. Counts are exact once finished, estimated from chunks while running. */
@@ -11,6 +12,8 @@ export interface BatchView {
   eta_seconds: number | null;
   created_at: string;
   completed_at: string | null;
+  /** While running: where its rows not yet started stand in the version's bulk queue. */
+  queue?: QueueEstimate;
   summary?: BatchSummary;
   urls: { get: string; cancel: string; results: string; errors: string };
 }
@@ -22,6 +25,7 @@ export interface BatchView {
 export function describeBatch(
   batch: BatchRecord,
   chunksDone?: { scored: number; failed: number },
+  queue?: QueueEstimate,
 ): BatchView {
   const { summary, total, status } = batch;
   const perChunk = total / batch.chunks;
@@ -44,6 +48,7 @@ export function describeBatch(
     eta_seconds: rate && status === 'running' ? Math.round((pending / rate) * 10) / 10 : null,
     created_at: batch.createdAt,
     completed_at: batch.completedAt ?? null,
+    ...(queue && status === 'running' ? { queue } : {}),
     ...(summary ? { summary } : {}),
     urls: {
       get: base,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_DEADLINE_MS } from '../predictions/deadline';
 import { parseWith } from '../predictions/prediction.dto';
 
 const columnList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).transform((v) =>
@@ -45,6 +46,7 @@ export const createBatchSchema = z
       .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')])
       .optional(),
     webhook: z.string().url().optional(),
+    deadline_ms: z.coerce.number().int().min(1).max(MAX_DEADLINE_MS).optional(),
   })
   .strict()
   .superRefine((options, context) => {

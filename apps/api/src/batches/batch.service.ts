@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { ModelCatalog } from '../core/model-catalog';
+import { QueueEstimates } from '../core/queue-estimates';
 import { Problem, notFound } from '../core/problem';
 import { WebhookAnnouncer } from '../webhooks/webhook-announcer';
 import { WebhookTargetGuard } from '../webhooks/webhook-target-guard';
@@ -27,10 +28,18 @@ export class BatchService {
     private readonly flow: BatchFlow,
     private readonly webhookGuard: WebhookTargetGuard,
     private readonly announcer: WebhookAnnouncer,
+    private readonly estimates: QueueEstimates,
   ) {}
 
-  /** Reads the input (an upload, or a file of the data folder) and enqueues its chunks. */
-  async create(options: CreateBatchOptions, upload?: Upload): Promise<BatchView> {
+  /**
+   * Reads the input (an upload, or a file of the data folder) and enqueues its chunks, each
+   * carrying the batch's `deadline` (epoch ms) when one was given.
+   */
+  async create(
+    options: CreateBatchOptions,
+    upload?: Upload,
+    deadline?: number,
+  ): Promise<BatchView> {
     const record = await this.catalog.resolve(options.model, options.version);
     if (options.webhook) await this.webhookGuard.assertAllowed(options.webhook);
     const { input, format } = openBatchInput(
@@ -81,6 +90,7 @@ export class BatchService {
       record.manifest.batching.max_batch_size,
     );
     const chunks = chunkByLength(dataset.rows, chunkSize);
+    const queuedAfter = await this.flow.reserve(record, chunks);
     const batch: BatchRecord = {
       id,
       model: record.name,
@@ -94,9 +104,10 @@ export class BatchService {
       gold: Boolean(options.label),
       labelBase: options.label_base ?? 0,
       ...(options.webhook ? { webhook: options.webhook } : {}),
+      queuedAfter,
     };
     await this.store.create(batch, dataset.errors);
-    await this.flow.enqueue(id, record, chunks, options.probabilities);
+    await this.flow.enqueue(id, record, chunks, options.probabilities, deadline);
     return this.view(id);
   }
 
@@ -104,7 +115,11 @@ export class BatchService {
   async view(id: string): Promise<BatchView> {
     const batch = await this.find(id);
     const progress = batch.summary ? undefined : await this.flow.progress(id);
-    return describeBatch(batch, progress);
+    const queue =
+      batch.status === 'running' && batch.queuedAfter
+        ? await this.estimates.ofBatch(batch, batch.queuedAfter)
+        : undefined;
+    return describeBatch(batch, progress, queue);
   }
 
   /** Stops a running batch: chunks not yet taken are removed; what is scored stays downloadable. */
@@ -121,7 +136,7 @@ export class BatchService {
       );
     }
     await this.store.markCanceled(id);
-    await this.flow.removeUnprocessed(id);
+    await this.flow.removeUnprocessed(await this.find(id));
     // Chunks already in a worker's hands finish; then the batch is summed up as it stands.
     await this.finish(id, true);
     return this.view(id);

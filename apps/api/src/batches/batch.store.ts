@@ -32,6 +32,8 @@ export interface BatchRecord {
   /** What the input's first label is numbered (its gold labels are shown the same way). */
   labelBase: number;
   webhook?: string;
+  /** Jobs and rows its version's bulk queue was given before this batch's chunks. */
+  queuedAfter?: { jobs: number; texts: number };
   /** Set once the batch is summed up. */
   summary?: BatchSummary;
   completedAt?: string;
@@ -64,6 +66,9 @@ export class BatchStore {
       gold: record.gold ? '1' : '0',
       label_base: record.labelBase,
       ...(record.webhook ? { webhook: record.webhook } : {}),
+      ...(record.queuedAfter
+        ? { queued_after: `${record.queuedAfter.jobs},${record.queuedAfter.texts}` }
+        : {}),
     };
     const tx = this.redis
       .multi()
@@ -93,6 +98,7 @@ export class BatchStore {
       gold: meta.gold === '1',
       labelBase: Number(meta.label_base ?? 0),
       ...(meta.webhook ? { webhook: meta.webhook } : {}),
+      ...(meta.queued_after ? { queuedAfter: queuedAfter(meta.queued_after) } : {}),
       ...(meta.summary ? { summary: JSON.parse(meta.summary) as BatchSummary } : {}),
       ...(meta.completed_at ? { completedAt: meta.completed_at } : {}),
     };
@@ -116,4 +122,9 @@ export class BatchStore {
     const raw = await this.redis.lrange(this.key(id, 'errors'), 0, -1);
     return raw.map((e) => JSON.parse(e) as RowError);
   }
+}
+
+function queuedAfter(field: string): { jobs: number; texts: number } {
+  const [jobs, texts] = field.split(',').map(Number);
+  return { jobs, texts };
 }

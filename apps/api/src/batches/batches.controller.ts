@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@
 import { stringify } from 'csv-stringify/sync';
 import type { Request, Response } from 'express';
 import { closeUnread } from '../core/auth';
+import { REQUEST_TIMEOUT_HEADER, deadlineOf } from '../predictions/deadline';
 import { parseBatchOptions } from './batch.dto';
 import { BatchService } from './batch.service';
 import type { BatchView } from './batch-view';
@@ -46,7 +47,9 @@ export class BatchesController {
         }
       : undefined;
     try {
-      const view = await this.batches.create(parseBatchOptions(upload ? query : body), upload);
+      const options = parseBatchOptions(upload ? query : body);
+      const deadline = deadlineOf(request.header(REQUEST_TIMEOUT_HEADER), options.deadline_ms);
+      const view = await this.batches.create(options, upload, deadline);
       response.location(view.urls.get);
       return view;
     } catch (error) {

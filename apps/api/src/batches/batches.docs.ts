@@ -15,6 +15,7 @@ import {
   requestSchema,
   responseSchema,
 } from '../core/api-docs';
+import { queueEstimateSchema, requestTimeoutHeader } from '../predictions/predictions.docs';
 import type { BatchView } from './batch-view';
 import { createBatchSchema } from './batch.dto';
 import type { RowError } from './dataset-reader';
@@ -40,6 +41,11 @@ const batchViewSchema = responseSchema(
       eta_seconds: z.number().nullable(),
       created_at: z.string(),
       completed_at: z.string().nullable(),
+      queue: queueEstimateSchema
+        .optional()
+        .describe(
+          "while running: where its rows not yet started stand in the version's bulk queue",
+        ),
       summary: z
         .object({
           succeeded: z.number().int(),
@@ -103,6 +109,8 @@ const OPTIONS: Record<Exclude<keyof typeof createBatchSchema.shape, 'path'>, str
   chunk_size: "rows per chunk job (default BATCH_CHUNK_SIZE, at most the version's max_batch_size)",
   probabilities: '`true` adds every class probability to the results',
   webhook: 'URL that gets a signed `batch.completed` event',
+  deadline_ms:
+    'milliseconds from now by which every chunk must have started: chunks started later fail as `deadline_exceeded` and the batch finishes with their rows failed (with a Request-Timeout header too, the earlier wins)',
 };
 
 /** The query parameters of an upload, one per option, each with the schema of that option. */
@@ -155,9 +163,10 @@ export const CreateBatchDocs = () =>
       },
     }),
     ...optionQueries(),
+    requestTimeoutHeader,
     JsonAnswer(202, 'accepted: its chunks are queued', batchViewSchema, locationHeader),
     Problems({
-      400: 'an unknown, missing or ill-typed option (each named in `errors`); no file and no `path`; a `path` outside the data folder; a body that cannot be decoded; a record with too many commas',
+      400: 'an unknown, missing or ill-typed option (each named in `errors`); a bad Request-Timeout; no file and no `path`; a `path` outside the data folder; a body that cannot be decoded; a record with too many commas',
       ...UNAUTHORIZED,
       404: 'unknown model or version; `path` is not a file of the data folder',
       413: 'an upload over BATCH_MAX_BYTES, or a record over BATCH_MAX_RECORD_BYTES',

@@ -1,4 +1,5 @@
 import { BullModule } from '@nestjs/bullmq';
+import { QueueEstimates } from '../core/queue-estimates';
 import { Module } from '@nestjs/common';
 import { BATCH_QUEUE } from '@app/common';
 import { WebhooksModule } from '../webhooks/webhooks.module';
@@ -16,7 +17,7 @@ import { BatchesController } from './batches.controller';
     BullModule.registerFlowProducer({ name: BATCH_QUEUE }),
   ],
   controllers: [BatchesController],
-  providers: [BatchService, BatchStore, BatchFlow, BatchFinisher],
+  providers: [BatchService, BatchStore, BatchFlow, BatchFinisher, QueueEstimates],
   exports: [BatchService],
 })
 export class BatchesModule {}

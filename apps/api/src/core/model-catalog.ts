@@ -67,7 +67,7 @@ export class ModelCatalog {
   }
 
   /** Texts per second the live workers of a version report answering, summed; 0 if unknown. */
-  async throughput(record: VersionRecord): Promise<number> {
+  async throughput(record: Pick<VersionRecord, 'name' | 'version'>): Promise<number> {
     return (await this.liveFleet()).throughput.get(versionKey(record.name, record.version)) ?? 0;
   }
 

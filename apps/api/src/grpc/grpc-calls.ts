@@ -15,6 +15,8 @@ import { toProblem } from '../core/problem.filter';
 export interface CallContext {
   /** The caller's `x-request-id`, or a new one: it travels with the job to the worker. */
   requestId: string;
+  /** The call's own gRPC deadline (epoch ms), when the caller set one. */
+  deadline?: number;
 }
 
 /** A unary method as the services write it: a request in, a promise of the answer out. */
@@ -33,6 +35,12 @@ const CODES: Record<number, status> = {
   503: status.UNAVAILABLE,
   504: status.DEADLINE_EXCEEDED,
 };
+
+/** A call's deadline in epoch ms; undefined for none (grpc-js says Infinity). */
+function deadlineOfCall(deadline: Date | number): number | undefined {
+  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(ms) ? ms : undefined;
+}
 
 /** An error as a gRPC status: the code of its HTTP status, its message, `retry-after` if any. */
 export function grpcErrorOf(error: unknown): Partial<ServerErrorResponse> & { code: status } {
@@ -61,7 +69,10 @@ export class GrpcCalls {
     open = false,
   ): handleUnaryCall<Req, Res> {
     return (call, callback) => {
-      this.run(path, call.metadata, open, (context) => method(call.request, context)).then(
+      const deadline = deadlineOfCall(call.getDeadline());
+      this.run(path, call.metadata, open, (context) =>
+        method(call.request, { ...context, deadline }),
+      ).then(
         (answer) => callback(null, answer),
         (error: ServerErrorResponse) => callback(error),
       );

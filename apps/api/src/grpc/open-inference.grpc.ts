@@ -119,8 +119,8 @@ export function openInferenceGrpc(
     ),
     ModelInfer: calls.unary(
       path('ModelInfer'),
-      async (request: ModelInferRequest, { requestId }) => {
-        const call = inferCallOfGrpc(request);
+      async (request: ModelInferRequest, { requestId, deadline }) => {
+        const call = { ...inferCallOfGrpc(request), deadline };
         const answer = await inference.infer(
           request.model_name,
           request.model_version || undefined,

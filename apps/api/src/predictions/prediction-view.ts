@@ -1,3 +1,4 @@
+import type { QueueEstimate } from '../core/queue-estimates';
 import type { WebhookStatus } from '../webhooks/webhook-delivery.store';
 import type { PredictionJob, StoredState } from './prediction.store';
 
@@ -22,6 +23,8 @@ export interface PredictionView {
     batch_size: number | null;
   };
   webhook?: WebhookStatus;
+  /** Where a queued prediction stands in its version's queue (GET only). */
+  queue?: QueueEstimate;
   urls: { get: string; cancel: string };
 }
 

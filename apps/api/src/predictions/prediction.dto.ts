@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { describeIssues } from '@app/handler/package';
 import { badRequest, Problem } from '../core/problem';
+import { MAX_DEADLINE_MS } from './deadline';
 
 /** Bounds a request's texts must respect. */
 export interface TextLimits {
@@ -81,6 +82,15 @@ export const createPredictionSchema = z
     probabilities: z.boolean().optional(),
     webhook: z.string().url().optional(),
     webhook_events_filter: z.array(webhookEvent).min(1).default(['completed']),
+    deadline_ms: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_DEADLINE_MS)
+      .optional()
+      .describe(
+        'milliseconds from now by which a worker must have started the job, else it fails as `deadline_exceeded` (with a Request-Timeout header too, the earlier wins)',
+      ),
   })
   .strict();
 

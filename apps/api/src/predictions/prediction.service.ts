@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  DEADLINE_EXCEEDED,
   JobWaiter,
   predictionQueueName,
   type PredictionJobData,
@@ -16,6 +17,7 @@ import { WebhookAnnouncer } from '../webhooks/webhook-announcer';
 import { WebhookDeliveryStore, type WebhookStatus } from '../webhooks/webhook-delivery.store';
 import { WebhookTargetGuard } from '../webhooks/webhook-target-guard';
 import { Admission } from './admission';
+import { deadlineExceeded, syncWaitMs } from './deadline';
 import { IdempotencyStore } from './idempotency.store';
 import { describePrediction, unfinished, type PredictionView } from './prediction-view';
 import { PredictionStore, type PredictionJob, type StoredPrediction } from './prediction.store';
@@ -27,6 +29,8 @@ export interface CreatePrediction {
   probabilities?: boolean;
   webhook?: { url: string; events: WebhookEvent[] };
   requestId?: string;
+  /** Epoch ms by which a worker must have started it (see `deadlineOf`). */
+  deadline?: number;
 }
 
 /**
@@ -101,18 +105,24 @@ export class PredictionService {
     const start = performance.now();
     const id = PredictionStore.newId(record);
     // Listen before enqueueing: the answer cannot slip past, and no extra look-up is needed.
-    const answer = this.waiter.wait(
-      predictionQueueName(record.name, record.version),
-      id,
-      this.config.SYNC_TIMEOUT_MS,
-      { checkFirst: false },
-    );
+    const waitMs = syncWaitMs(this.config.SYNC_TIMEOUT_MS, request.deadline);
+    const answer = this.waiter.wait(predictionQueueName(record.name, record.version), id, waitMs, {
+      checkFirst: false,
+    });
     await this.enqueue(record, request, id, 'sync');
     const outcome = await answer;
     if (outcome.status === 'completed') {
       count('succeeded');
       this.metrics.predictionDuration.observe(labelsOf(record), (performance.now() - start) / 1000);
       return (outcome.value as PredictionJobResult).output;
+    }
+    if (
+      outcome.status === 'failed'
+        ? outcome.reason === DEADLINE_EXCEEDED
+        : outcome.status === 'timeout' && waitMs < this.config.SYNC_TIMEOUT_MS
+    ) {
+      count('deadline_exceeded');
+      throw deadlineExceeded(id);
     }
     if (outcome.status === 'failed') {
       count('failed');
@@ -192,6 +202,7 @@ export class PredictionService {
       probabilities: request.probabilities,
       requestId: request.requestId,
       webhook: request.webhook,
+      deadline: request.deadline,
     };
     if (request.webhook) await this.webhookState.init(id, request.webhook);
     return this.store.add(id, data, kind);

@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Job, JobState } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { VersionQueues, type PredictionJobData, type PredictionJobResult } from '@app/common';
+import {
+  QueueProgress,
+  VersionQueues,
+  type PredictionJobData,
+  type PredictionJobResult,
+} from '@app/common';
 import { versionKey } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { REDIS } from '../core/core.module';
@@ -24,11 +29,15 @@ export type StoredPrediction =
  */
 @Injectable()
 export class PredictionStore {
+  private readonly progress: QueueProgress;
+
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly queues: VersionQueues,
-  ) {}
+  ) {
+    this.progress = new QueueProgress(redis, config.KEY_PREFIX);
+  }
 
   /** A new prediction id for a version. */
   static newId(record: { name: string; version: string }): string {
@@ -48,11 +57,12 @@ export class PredictionStore {
   /**
    * Puts a prediction job on its version's queue. Once finished, an async prediction is kept for
    * RESULT_TTL_S; a sync one only for SYNC_RESULT_TTL_S, the time a caller who got a 504 has to
-   * poll it.
+   * poll it. The job gets its place in the queue in the same round trip (see QueueProgress).
    */
   async add(id: string, data: PredictionJobData, kind: 'sync' | 'async'): Promise<PredictionJob> {
     const ttl = kind === 'sync' ? this.config.SYNC_RESULT_TTL_S : this.config.RESULT_TTL_S;
-    return this.queues.online<PredictionJobData>(data.model, data.version).add('predict', data, {
+    const queue = this.queues.online<PredictionJobData>(data.model, data.version);
+    return this.progress.add(queue, 'predict', data, {
       jobId: id,
       attempts: this.config.JOB_ATTEMPTS,
       backoff: { type: 'exponential', delay: 500 },
@@ -98,7 +108,16 @@ export class PredictionStore {
       .hset(key, { at, view: JSON.stringify(view) })
       .expire(key, this.config.RESULT_TTL_S)
       .exec();
-    if (queued) await job.remove().catch(() => undefined);
+    if (
+      queued &&
+      (await job.remove().then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      // It leaves its queue unstarted: the jobs behind it move up.
+      await this.progress.started(job.queueName, 1, job.data.texts.length);
+    }
   }
 }
 

@@ -15,7 +15,9 @@ import {
   requestSchema,
   responseSchema,
 } from '../core/api-docs';
+import type { QueueEstimate } from '../core/queue-estimates';
 import type { WebhookStatus } from '../webhooks/webhook-delivery.store';
+import { DEADLINE_RULE } from './deadline';
 import type { PredictionView } from './prediction-view';
 import { createPredictionSchema } from './prediction.dto';
 
@@ -66,6 +68,37 @@ const webhookStatusSchema = responseSchema(
 
 const timestamp = z.string().describe('ISO 8601');
 
+/** Where queued work stands in its version's queue; shared with batches. */
+export const queueEstimateSchema = responseSchema(
+  'QueueEstimate',
+  describes<QueueEstimate>()(
+    z
+      .object({
+        position: z
+          .number()
+          .int()
+          .min(0)
+          .describe("jobs of the version's queue ahead of it that no worker has started"),
+        texts_ahead: z.number().int().min(0).describe('texts (rows) those jobs carry'),
+        estimated_start_at: timestamp
+          .nullable()
+          .describe(
+            "from the texts per second the version's live workers report; null while none reports",
+          ),
+        estimated_finish_at: timestamp.nullable(),
+      })
+      .describe('read from two counters per queue on each poll, never from a scan of the queue'),
+  ),
+);
+
+/** The `Request-Timeout` header: a deadline for the call, in ms from now. */
+export const requestTimeoutHeader = ApiHeader({
+  name: 'Request-Timeout',
+  required: false,
+  description: `deadline in milliseconds from now, ${DEADLINE_RULE}: a job no worker started by then fails as \`deadline_exceeded\` without being run (with a \`deadline_ms\` field too, the earlier wins)`,
+  schema: { type: 'integer', minimum: 1 },
+});
+
 export const predictionViewSchema = responseSchema(
   'Prediction',
   describes<PredictionView>()(
@@ -91,6 +124,9 @@ export const predictionViewSchema = responseSchema(
         batch_size: z.number().int().nullable(),
       }),
       webhook: webhookStatusSchema.optional(),
+      queue: queueEstimateSchema
+        .optional()
+        .describe('while queued, in GET answers: its place in the queue and the times to expect'),
       urls: z.object({ get: z.string(), cancel: z.string() }),
     }),
   ),
@@ -121,14 +157,14 @@ requestSchema('CreatePrediction', createPredictionSchema);
 
 /** Where a sync call can fail, besides its body. */
 const SYNC_PROBLEMS = {
-  400: 'the body is not a text, a JSON form, or a form holding one; `data` is empty or holds non-string or empty items',
+  400: 'the body is not a text, a JSON form, or a form holding one; `data` is empty or holds non-string or empty items; a bad Request-Timeout or `deadline_ms`',
   ...UNAUTHORIZED,
   404: 'unknown model or version',
   413: 'more texts than MAX_TEXTS_PER_REQUEST, or a body over MAX_BODY_BYTES',
   415: 'a charset other than UTF-8',
   500: 'the model failed on this input',
   503: `no live worker serves the version; its queue holds more than MAX_QUEUE_WAIT_S of work (with Retry-After); or ${REDIS_UNAVAILABLE} (with Retry-After)`,
-  504: 'no answer within SYNC_TIMEOUT_MS: the problem carries the prediction `id` and `url` to poll',
+  504: 'no answer within SYNC_TIMEOUT_MS, or by the deadline given (then `reason` is `deadline_exceeded`): the problem carries the prediction `id` and `url` to poll',
 };
 
 const modelParam = ApiParam({
@@ -180,6 +216,13 @@ export function SyncPredictionDocs(method: 'post' | 'put', versioned: boolean) {
       description: '`true` adds every class probability',
       schema: { type: 'string', enum: ['true', 'false'] },
     }),
+    ApiQuery({
+      name: 'deadline_ms',
+      required: false,
+      description: `deadline in milliseconds from now, ${DEADLINE_RULE}, as the Request-Timeout header: the call answers 504 by then at the latest`,
+      schema: { type: 'integer', minimum: 1 },
+    }),
+    requestTimeoutHeader,
     JsonAnswer(200, 'the classification(s)', syncAnswerSchema),
     Problems(SYNC_PROBLEMS),
   );
@@ -214,6 +257,7 @@ export const CreatePredictionDocs = () =>
         'a retried create with the same key and body returns the first prediction; the same key with another body is a 422',
       schema: { type: 'string', maxLength: 255 },
     }),
+    requestTimeoutHeader,
     JsonAnswer(200, 'finished within the `Prefer: wait` time', predictionViewSchema, {
       ...locationHeader,
       'Preference-Applied': {
@@ -229,7 +273,7 @@ export const CreatePredictionDocs = () =>
       },
     }),
     Problems({
-      400: 'malformed JSON; a missing, unknown or ill-typed field (each named in `errors`); an Idempotency-Key over 255 characters',
+      400: 'malformed JSON; a missing, unknown or ill-typed field (each named in `errors`); an Idempotency-Key over 255 characters; a bad Request-Timeout',
       ...UNAUTHORIZED,
       404: 'unknown model or version',
       413: 'more texts than MAX_TEXTS_PER_REQUEST, or a body over MAX_BODY_BYTES',

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { QueueEstimates } from '../core/queue-estimates';
 import { WebhooksModule } from '../webhooks/webhooks.module';
 import { Admission } from './admission';
 import { IdempotencyStore } from './idempotency.store';
@@ -11,7 +12,7 @@ import { V1PredictionsController } from './v1-predictions.controller';
 @Module({
   imports: [WebhooksModule],
   controllers: [SyncPredictionsController, V1PredictionsController],
-  providers: [PredictionService, PredictionStore, IdempotencyStore, Admission],
+  providers: [PredictionService, PredictionStore, IdempotencyStore, Admission, QueueEstimates],
   exports: [PredictionService],
 })
 export class PredictionsModule {}

@@ -1,6 +1,7 @@
 import { Controller, HttpCode, Inject, Param, Post, Put, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import { API_CONFIG, type ApiConfig } from '../config';
+import { REQUEST_TIMEOUT_HEADER, deadlineOf } from './deadline';
 import { PredictionService } from './prediction.service';
 import { SyncPredictionDocs, SyncPredictionsDocs } from './predictions.docs';
 import { torchServeTexts } from './torchserve-body';
@@ -56,6 +57,11 @@ export class SyncPredictionsController {
   }
 
   private async predict(model: string, version: string | undefined, request: Request) {
+    const deadline = deadlineOf(
+      request.header(REQUEST_TIMEOUT_HEADER),
+      request.query.deadline_ms,
+      'the deadline_ms query parameter',
+    );
     const { texts, single } = await torchServeTexts(request, {
       maxTexts: this.config.MAX_TEXTS_PER_REQUEST,
       maxBytes: this.config.MAX_BODY_BYTES,
@@ -66,6 +72,7 @@ export class SyncPredictionsController {
       texts,
       probabilities: request.query.probabilities === 'true',
       requestId: String(request.id),
+      deadline,
     });
     return single ? output[0] : output;
   }

@@ -1,7 +1,9 @@
 import { Body, Controller, Get, Headers, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { API_CONFIG, type ApiConfig } from '../config';
+import { QueueEstimates } from '../core/queue-estimates';
 import { unfinished, type PredictionView } from './prediction-view';
+import { REQUEST_TIMEOUT_HEADER, deadlineOf } from './deadline';
 import { checkTexts, parseCreateBody, preferWait } from './prediction.dto';
 import { PredictionService } from './prediction.service';
 import {
@@ -18,6 +20,7 @@ export class V1PredictionsController {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     private readonly predictions: PredictionService,
+    private readonly estimates: QueueEstimates,
   ) {}
 
   @Post()
@@ -26,6 +29,7 @@ export class V1PredictionsController {
     @Body() body: unknown,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Headers('prefer') prefer: string | undefined,
+    @Headers(REQUEST_TIMEOUT_HEADER) requestTimeout: string | undefined,
     @Req() request: Request,
     @Res({ passthrough: true }) response: Response,
   ): Promise<PredictionView> {
@@ -36,6 +40,7 @@ export class V1PredictionsController {
       '#/input/data',
     );
     const wait = preferWait(prefer, this.config.MAX_WAIT_S);
+    const deadline = deadlineOf(requestTimeout, parsed.deadline_ms);
     const view = await this.predictions.submit(
       {
         model: parsed.model,
@@ -46,6 +51,7 @@ export class V1PredictionsController {
           ? { url: parsed.webhook, events: parsed.webhook_events_filter }
           : undefined,
         requestId: String(request.id),
+        deadline,
       },
       { idempotencyKey, fingerprint: parsed, waitMs: (wait ?? 0) * 1000 },
     );
@@ -56,8 +62,11 @@ export class V1PredictionsController {
 
   @Get(':id')
   @GetPredictionDocs()
-  get(@Param('id') id: string): Promise<PredictionView> {
-    return this.predictions.view(id);
+  async get(@Param('id') id: string): Promise<PredictionView> {
+    const view = await this.predictions.view(id);
+    if (view.status !== 'queued') return view;
+    const queue = await this.estimates.ofJob(view, id, view.input.data.length);
+    return queue ? { ...view, queue } : view;
   }
 
   @Post(':id/cancel')

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { describeIssues } from '@app/handler/package';
 import { badRequest } from '../core/problem';
+import { deadlineOf } from '../predictions/deadline';
 import { flatten, selectOutputs, textsOfInputs, type OutputName } from './tensors';
 
 /** An inference request as both transports carry it, once read: what to run and answer. */
@@ -9,6 +10,8 @@ export interface InferCall {
   id?: string;
   texts: string[];
   outputs: OutputName[];
+  /** Epoch ms by which a worker must have started it. */
+  deadline?: number;
 }
 
 /** Parameters: names to strings, numbers or booleans. */
@@ -32,8 +35,11 @@ export const inferRequestSchema = z.object({
   outputs: z.array(z.object({ name: z.string(), parameters: parameters.optional() })).optional(),
 });
 
-/** Reads a REST inference request body; a 400 naming each bad field otherwise. */
-export function inferCallOfJson(body: unknown): InferCall {
+/**
+ * Reads a REST inference request body; a 400 naming each bad field otherwise. A deadline comes
+ * from the `Request-Timeout` header and the request's `deadline_ms` parameter.
+ */
+export function inferCallOfJson(body: unknown, requestTimeout?: string): InferCall {
   const parsed = inferRequestSchema.safeParse(body);
   if (!parsed.success) {
     throw badRequest(
@@ -48,6 +54,11 @@ export function inferCallOfJson(body: unknown): InferCall {
     outputs: selectOutputs(
       request.outputs?.map((o) => o.name),
       request.parameters?.probabilities,
+    ),
+    deadline: deadlineOf(
+      requestTimeout,
+      request.parameters?.deadline_ms,
+      '#/parameters/deadline_ms',
     ),
   };
 }

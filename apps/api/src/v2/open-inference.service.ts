@@ -103,6 +103,7 @@ export class OpenInferenceService {
       texts,
       probabilities: call.outputs.includes('probabilities'),
       requestId,
+      deadline: call.deadline,
     })) as Prediction[];
     return {
       model_name: record.name,

@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Req } from '@nestjs/commo
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { Problem } from '../core/problem';
+import { REQUEST_TIMEOUT_HEADER } from '../predictions/deadline';
 import { inferCallOfJson } from './infer-request';
 import { OpenInferenceService } from './open-inference.service';
 
@@ -58,7 +59,8 @@ export class V2Controller {
   @Post('models/:model/infer')
   @HttpCode(200)
   infer(@Param('model') model: string, @Body() body: unknown, @Req() request: Request) {
-    return this.inference.infer(model, undefined, inferCallOfJson(body), String(request.id));
+    const call = inferCallOfJson(body, request.header(REQUEST_TIMEOUT_HEADER));
+    return this.inference.infer(model, undefined, call, String(request.id));
   }
 
   @Post('models/:model/versions/:version/infer')
@@ -69,7 +71,8 @@ export class V2Controller {
     @Body() body: unknown,
     @Req() request: Request,
   ) {
-    return this.inference.infer(model, version, inferCallOfJson(body), String(request.id));
+    const call = inferCallOfJson(body, request.header(REQUEST_TIMEOUT_HEADER));
+    return this.inference.infer(model, version, call, String(request.id));
   }
 
   private async readiness(model: string, version?: string) {

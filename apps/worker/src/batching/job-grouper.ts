@@ -122,8 +122,7 @@ export class JobGrouper<T extends BatchItem> {
   private takeGroup(): T[] {
     // Array.prototype.sort is stable: equal keys keep their arrival order.
     this.pending.sort(
-      (a, b) =>
-        a.priority - b.priority || (a.deadline ?? Infinity) - (b.deadline ?? Infinity) || 0,
+      (a, b) => a.priority - b.priority || (a.deadline ?? Infinity) - (b.deadline ?? Infinity) || 0,
     );
     const group: T[] = [];
     let texts = 0;
