@@ -129,6 +129,33 @@ describe('queue position and expected times', () => {
     assert.deepEqual(await positions(ids.slice(1)), [0, 1]);
   });
 
+  it('shows a running batch where its rows stand in the bulk queue', async () => {
+    // The worker is stopped: nothing is taken from the queue.
+    const upload = async (rows: string[]) => {
+      const created = await fetch(
+        `${stack.apiUrl}/v1/batches?model=fragile&text=text&chunk_size=2`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'text/csv' },
+          body: `text\n${rows.join('\n')}\n`,
+        },
+      );
+      assert.equal(created.status, 202);
+      return ((await created.json()) as { id: string }).id;
+    };
+    const first = await upload(['sports a', 'sports b', 'business c']);
+    const second = await upload(['sports d']);
+    const [a, b] = await Promise.all(
+      [first, second].map(async (id) => (await stack.request('GET', `/v1/batches/${id}`)).body),
+    );
+    assert.deepEqual([a.queue.position, a.queue.texts_ahead], [0, 0]);
+    assert.deepEqual(
+      [b.queue.position, b.queue.texts_ahead],
+      [2, 3],
+      'behind both chunks of the first',
+    );
+  });
+
   it('control: a job put on the queue without a place shows none', async () => {
     const job = await queue.add(
       'predict',
