@@ -23,7 +23,7 @@ const TEXTS_SEQ_FIELD = 'mf_texts_seq';
 
 /**
  * stampJob-2: counts a job just added to its queue and stamps its place on the job.
- * KEYS[1] the queue's progress hash; KEYS[2] the job's hash (created by the add before it).
+ * KEYS[1] the queue's progress hash; KEYS[2] the job's hash (created by the add just before it).
  * ARGV[1] texts the job carries. Returns the job's sequence number.
  */
 const STAMP_JOB = `
@@ -60,8 +60,11 @@ export class QueueProgress {
   }
 
   /**
-   * Adds a job to `queue` and stamps its place in the same MULTI: one command more than the add,
-   * in the same round trip, and no other client sees the job without its stamp.
+   * Adds a job to `queue` and stamps its place: one command more than the add, pipelined with it
+   * (one round trip). Not a MULTI, which costs ioredis and Redis far more than the stamp: another
+   * client's command may run between the two, so two jobs added at the same moment by two API
+   * replicas may get each other's place, and a worker may take the job before its stamp (the
+   * started counters do not depend on it).
    */
   async add<T extends { texts: readonly unknown[] }>(
     queue: Queue<T>,
@@ -71,11 +74,11 @@ export class QueueProgress {
   ): Promise<Job<T>> {
     const job = new Job<T>(queue as unknown as Queue, name, data, opts, opts.jobId);
     // The queue's own client: BullMQ defined its scripts on it.
-    const multi = (await queue.client).multi();
-    // Queued into the MULTI at once (as BullMQ's own addBulk does); its answer comes from exec.
-    void job.addJob(multi as unknown as Redis, { parentDependenciesKey: '' });
-    multi.eval(STAMP_JOB, 2, this.key(queue.name), queue.toKey(opts.jobId), data.texts.length);
-    const results = (await multi.exec()) ?? [];
+    const pipeline = (await queue.client).pipeline();
+    // Queued into the pipeline at once (as BullMQ's own addBulk does); its answer comes from exec.
+    void job.addJob(pipeline as unknown as Redis, { parentDependenciesKey: '' });
+    pipeline.eval(STAMP_JOB, 2, this.key(queue.name), queue.toKey(opts.jobId), data.texts.length);
+    const results = (await pipeline.exec()) ?? [];
     const failed = results.find(([error]) => error);
     if (failed) throw failed[0];
     const [, added] = results[0];
