@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
+import { status } from '@grpc/grpc-js';
 import { fragileStore } from '../support/fragile-package';
+import { GrpcTestClient, type CallError } from '../support/grpc-client';
 import { eventually } from '../support/processes';
 import { Stack } from '../support/stack';
 
@@ -161,6 +163,64 @@ describe('deadlines', () => {
     assert.equal((await inTime).status, 200);
     assert.equal((await finished(late.body.id)).error, 'deadline_exceeded');
     assert.ok(!fragile.seen().includes('sports sync late'));
+  });
+
+  it('bounds a v2 REST call by its deadline_ms parameter, and the job never runs', async () => {
+    const before = await expiredCount();
+    await blockWorker('sports blocker six');
+    const late = await stack.request(
+      'POST',
+      '/v2/models/fragile/infer',
+      {
+        parameters: { deadline_ms: 300 },
+        inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['sports v2 late'] }],
+      },
+      {},
+    );
+    assert.equal(late.status, 504, JSON.stringify(late.body));
+    assert.match(late.body.error, /deadline/i);
+    fragile.off('block');
+    await eventually('the job to expire', async () =>
+      (await expiredCount()) > before ? true : undefined,
+    );
+    assert.ok(!fragile.seen().includes('sports v2 late'));
+  });
+
+  it('gives a gRPC ModelInfer call’s own deadline to its job', async () => {
+    const before = await expiredCount();
+    const client = GrpcTestClient.openInference(stack.grpcAddress);
+    try {
+      await blockWorker('sports blocker seven');
+      const request = (text: string) => ({
+        model_name: 'fragile',
+        inputs: [
+          {
+            name: 'text',
+            datatype: 'BYTES',
+            shape: [1],
+            contents: { bytes_contents: [Buffer.from(text)] },
+          },
+        ],
+      });
+      const error = await client
+        .call('ModelInfer', request('sports grpc late'), { deadline: Date.now() + 300 })
+        .then(
+          () => undefined,
+          (e: CallError) => e,
+        );
+      assert.equal(error?.code, status.DEADLINE_EXCEEDED);
+      // Control: a call without a deadline is answered once the worker is free.
+      const inTime = client.call('ModelInfer', request('sports grpc in time'));
+      fragile.off('block');
+      assert.equal((await inTime).model_name, 'fragile');
+      await eventually('the late job to expire', async () =>
+        (await expiredCount()) > before ? true : undefined,
+      );
+      assert.ok(!fragile.seen().includes('sports grpc late'), 'the late job never ran');
+      assert.ok(fragile.seen().includes('sports grpc in time'));
+    } finally {
+      client.close();
+    }
   });
 
   it('fails the chunks of a batch not started by its deadline; the batch finishes with them', async () => {

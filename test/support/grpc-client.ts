@@ -4,6 +4,7 @@ import {
   Metadata,
   credentials,
   loadPackageDefinition,
+  type CallOptions,
   type ServiceError,
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
@@ -68,17 +69,18 @@ export class GrpcTestClient {
     );
   }
 
-  /** Calls a unary method; rejects with the {@link CallError}. */
-  call(method: string, request: Message = {}): Promise<Message> {
+  /** Calls a unary method (with a gRPC deadline, if given); rejects with the {@link CallError}. */
+  call(method: string, request: Message = {}, options: CallOptions = {}): Promise<Message> {
     const metadata = new Metadata();
     for (const [key, value] of Object.entries(this.metadata)) metadata.set(key, value);
     const fn = this.client[method] as (
       request: Message,
       metadata: Metadata,
+      options: CallOptions,
       callback: (error: ServiceError | null, answer: Message) => void,
     ) => void;
     return new Promise((resolve, reject) =>
-      fn.call(this.client, request, metadata, (error, answer) =>
+      fn.call(this.client, request, metadata, options, (error, answer) =>
         error ? reject(error) : resolve(answer),
       ),
     );
