@@ -69,10 +69,7 @@ export class GrpcCalls {
     open = false,
   ): handleUnaryCall<Req, Res> {
     return (call, callback) => {
-      const deadline = deadlineOfCall(call.getDeadline());
-      this.run(path, call.metadata, open, (context) =>
-        method(call.request, { ...context, deadline }),
-      ).then(
+      this.run(path, call, open, (context) => method(call.request, context)).then(
         (answer) => callback(null, answer),
         (error: ServerErrorResponse) => callback(error),
       );
@@ -85,7 +82,7 @@ export class GrpcCalls {
     method: UnaryMethod<Req, Res>,
   ): handleServerStreamingCall<Req, Res> {
     return (call) => {
-      this.run(path, call.metadata, false, (context) => method(call.request, context)).then(
+      this.run(path, call, false, (context) => method(call.request, context)).then(
         (answer) => {
           call.write(answer);
           call.end();
@@ -98,16 +95,18 @@ export class GrpcCalls {
 
   private async run<Res>(
     path: string,
-    metadata: Metadata,
+    call: { metadata: Metadata; getDeadline(): Date | number },
     open: boolean,
     body: (context: CallContext) => Promise<Res>,
   ): Promise<Res> {
     const start = performance.now();
+    const { metadata } = call;
     const requestId = String(metadata.get('x-request-id')[0] ?? randomUUID());
+    const deadline = deadlineOfCall(call.getDeadline());
     let code: status = status.OK;
     try {
       if (!open) this.authenticate(metadata);
-      return await body({ requestId });
+      return await body({ requestId, deadline });
     } catch (error) {
       const failure = grpcErrorOf(error);
       code = failure.code;

@@ -5,7 +5,7 @@ import type { FleetHealth } from '../health/fleet-health';
 import { textsFromBody } from '../predictions/prediction.dto';
 import type { PredictionService } from '../predictions/prediction.service';
 import { decodeText } from '../v2/tensors';
-import type { GrpcCalls } from './grpc-calls';
+import type { CallContext, GrpcCalls } from './grpc-calls';
 
 /** Folder of TorchServe's `inference.proto` and the `google/rpc/status.proto` it imports. */
 export const TORCHSERVE_PROTO_DIR = join(__dirname, 'torchserve');
@@ -55,13 +55,14 @@ export function torchServeGrpc(
   maxTexts: number,
 ): UntypedServiceImplementation {
   const path = (method: string) => `/${TORCHSERVE_SERVICE}/${method}`;
-  const predict = async (request: PredictionsRequest, { requestId }: { requestId: string }) => {
+  const predict = async (request: PredictionsRequest, { requestId, deadline }: CallContext) => {
     const { texts, single } = textsOfInputMap(request.input, maxTexts);
     const output = await predictions.predict({
       model: request.model_name,
       version: request.model_version || undefined,
       texts,
       requestId,
+      deadline,
     });
     return { prediction: Buffer.from(JSON.stringify(single ? output[0] : output)) };
   };
