@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import {
   VersionQueues,
   WEBHOOK_QUEUE,
+  type JobPart,
   type Logger,
   type PredictionJobData,
   type PredictionJobResult,
@@ -184,40 +185,57 @@ export class VersionConsumer {
   private async handBack(): Promise<number> {
     this.grouper.clear();
     const jobs = [...this.inHand];
-    await this.intake.handBack(jobs.map((p) => p.job));
+    await this.intake.handBack([...new Set(jobs.map((p) => p.job))]);
     for (const pending of jobs) pending.reject(new JobHandedBack('handed back to the queue'));
     return jobs.length;
   }
 
   private async process(job: Job<PredictionJobData>): Promise<PredictionJobResult> {
     if (this.intake.closingForHandBack) return this.intake.returnLate(job);
-    const texts = job.data.texts;
+    const { texts, probabilities } = job.data;
     if (!Array.isArray(texts) || texts.length === 0) {
       throw new UnrecoverableError('job carries no texts');
     }
     const bad = texts.findIndex((t) => typeof t !== 'string' || t.trim() === '');
     if (bad >= 0) throw new UnrecoverableError(`item ${bad} is not a non-empty string`);
+    const parts = job.data.parts ?? [{ count: texts.length, requestId: job.data.requestId }];
+    if (
+      parts.reduce((sum, p) => sum + p.count, 0) !== texts.length ||
+      parts.some((p) => !(p.count > 0))
+    )
+      throw new UnrecoverableError('job parts do not add up to its texts');
     if (job.data.webhook?.events.includes('start')) this.webhooks.announce(job, 'start');
     this.context.metrics.queueWait.observe(
       this.labels,
       Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp) / 1000,
     );
-    return new Promise<PredictionJobResult>((resolve, reject) => {
-      const settle = () => {
-        this.inHand.delete(pending);
-        if (this.inHand.size === 0) this.throughput.setBusy(false);
-      };
-      const pending: PendingJob = {
-        job,
-        size: texts.length,
-        priority: job.data.bulk ? BULK_PRIORITY : 0,
-        resolve: (result) => (settle(), resolve(result)),
-        reject: (error) => (settle(), reject(error)),
-      };
-      this.inHand.add(pending);
-      this.throughput.setBusy(true);
-      this.grouper.add(pending);
-    });
+    // Each part is grouped, run and (when a group fails) retried on its own, as a job would be.
+    let offset = 0;
+    const settled = await Promise.allSettled(
+      parts.map(({ count, requestId }) => {
+        const share = texts.slice(offset, (offset += count));
+        return new Promise<PredictionJobResult>((resolve, reject) => {
+          const settle = () => {
+            this.inHand.delete(pending);
+            if (this.inHand.size === 0) this.throughput.setBusy(false);
+          };
+          const pending: PendingJob = {
+            job,
+            texts: share,
+            probabilities,
+            requestId,
+            size: count,
+            priority: job.data.bulk ? BULK_PRIORITY : 0,
+            resolve: (result) => (settle(), resolve(result)),
+            reject: (error) => (settle(), reject(error)),
+          };
+          this.inHand.add(pending);
+          this.throughput.setBusy(true);
+          this.grouper.add(pending);
+        });
+      }),
+    );
+    return joinParts(settled, parts);
   }
 
   /**
@@ -251,4 +269,31 @@ export class VersionConsumer {
     await this.client.close();
     this.context.metrics.provider.remove({ ...this.labels, ...runtimeLabels(this.client.runtime) });
   }
+}
+
+/**
+ * A job's result from its parts' outcomes. A part handed back hands the job back; when every
+ * part failed the job fails (and may be retried) with the first reason; otherwise it completes,
+ * and each failed part carries its reason and null outputs.
+ */
+function joinParts(
+  settled: PromiseSettledResult<PredictionJobResult>[],
+  parts: readonly JobPart[],
+): PredictionJobResult {
+  const errors = settled.map((s) => (s.status === 'rejected' ? (s.reason as Error) : undefined));
+  const handedBack = errors.find((e) => e instanceof JobHandedBack);
+  if (handedBack) throw handedBack;
+  if (errors.every(Boolean)) throw errors[0]!;
+  if (settled.length === 1)
+    return (settled[0] as PromiseFulfilledResult<PredictionJobResult>).value;
+  const answered = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  return {
+    output: settled.flatMap((s, k) =>
+      s.status === 'fulfilled' ? s.value.output : new Array<null>(parts[k].count).fill(null),
+    ),
+    inferenceMs: Math.max(...answered.map((r) => r.inferenceMs)),
+    batchSize: Math.max(...answered.map((r) => r.batchSize)),
+    worker: answered[0].worker,
+    ...(errors.some(Boolean) ? { partErrors: errors.map((e) => e?.message ?? null) } : {}),
+  };
 }

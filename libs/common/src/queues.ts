@@ -41,6 +41,17 @@ export interface PredictionJobData {
   webhook?: { url: string; events: WebhookEvent[] };
   /** Set on a chunk of a bulk batch: which batch, and the rows behind `texts`. */
   bulk?: { batchId: string; rows: BulkRow[] };
+  /**
+   * Set on a job that answers several sync requests at once: how many of `texts` each brought,
+   * in order. Each part is answered, or fails, on its own.
+   */
+  parts?: JobPart[];
+}
+
+/** One request's share of a coalesced job. */
+export interface JobPart {
+  count: number;
+  requestId?: string;
 }
 
 /** What the worker returns for a prediction job. */
@@ -52,6 +63,11 @@ export interface PredictionJobResult {
   batchSize: number;
   /** Worker that ran the job. */
   worker: string;
+  /**
+   * Of a job with parts where some failed: each part's failure reason, or null where it was
+   * answered (a failed part's outputs are null).
+   */
+  partErrors?: (string | null)[];
 }
 
 /** What a webhook delivery job carries: the prediction, or the batch, it announces. */
