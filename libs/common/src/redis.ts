@@ -5,7 +5,12 @@ import { Redis, type RedisOptions } from 'ioredis';
  * requires of connections used by workers; commands wait for a reconnect instead of failing.
  */
 export function connectRedis(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...options });
+  return new Redis(url, {
+    maxRetriesPerRequest: null,
+    enableReadyCheck: true,
+    enableAutoPipelining: true,
+    ...options,
+  });
 }
 
 /** `url` without its password, fit for a log line or an error message. */

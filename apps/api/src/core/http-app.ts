@@ -40,6 +40,9 @@ export async function createHttpApp(
     bufferLogs: true,
   });
   app.useLogger(app.get(ApiLogger));
+  // No ETag (a hash of every answer, for caches that never see POST answers) and no banner.
+  app.set('etag', false);
+  app.disable('x-powered-by');
   app.use(
     pinoHttp({
       logger,
