@@ -47,7 +47,9 @@ export async function createHttpApp(
     pinoHttp({
       logger,
       autoLogging: config.ACCESS_LOG,
-      // One short line per request: headers would cost time and could carry secrets.
+      // One short line per request: headers would cost time and could carry secrets. The
+      // serializers read the request itself (pino's wrapper would first copy all of it).
+      wrapSerializers: false,
       serializers: {
         req: (req: { id: string; method: string; url: string }) => ({
           id: req.id,
