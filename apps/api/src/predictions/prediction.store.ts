@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Job, JobState } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { VersionQueues, type PredictionJobData, type PredictionJobResult } from '@app/common';
+import {
+  VersionQueues,
+  type PredictionJobData,
+  type PredictionJobResult,
+  type RedisConnection,
+} from '@app/common';
 import { versionKey } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { REDIS } from '../core/core.module';
@@ -29,7 +33,7 @@ export type StoredPrediction =
 export class PredictionStore {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisConnection,
     private readonly queues: VersionQueues,
   ) {}
 
