@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import {
+  BATCH_QUEUE,
   VersionQueues,
   WEBHOOK_QUEUE,
   type JobPart,
@@ -9,11 +9,13 @@ import {
   type PredictionJobData,
   type PredictionJobResult,
   type WebhookJobData,
+  type RedisConnection,
 } from '@app/common';
 import { packingLimits, type PackingLimits } from '@app/handler/package';
 import type { VersionRecord } from '@app/registry';
 import { GroupRunner, type LastBatch, type PendingJob } from './batching/group-runner';
 import { JobGrouper } from './batching/job-grouper';
+import { BatchRelay, type BatchJobData } from './batch-relay';
 import type { WorkerConfig } from './config';
 import type { DeathWindow } from './faults/death-window';
 import { JobHandedBack, JobIntake } from './job-intake';
@@ -30,7 +32,7 @@ const BULK_PRIORITY = 10;
 
 /** What every consumer of a worker process shares, and what it tells the process. */
 export interface ConsumerContext {
-  connection: Redis;
+  connection: RedisConnection;
   config: WorkerConfig;
   logger: Logger;
   metrics: WorkerMetrics;
@@ -53,6 +55,7 @@ export interface ConsumerContext {
 export class VersionConsumer {
   private client!: InferenceClient;
   private intake!: JobIntake;
+  private relay!: BatchRelay;
   private readonly queues: VersionQueues;
   private readonly webhooks: WebhookAnnouncer;
   private readonly grouper: JobGrouper<PendingJob>;
@@ -119,6 +122,11 @@ export class VersionConsumer {
       throw error;
     }
     consumer.resume(client);
+    consumer.relay = new BatchRelay(
+      record,
+      context,
+      consumer.queues.queue<BatchJobData>(BATCH_QUEUE),
+    );
     consumer.log.info(
       { ...client.runtime, precision: record.manifest.precision },
       'serving model version',
@@ -264,7 +272,7 @@ export class VersionConsumer {
 
   private async shutdown(): Promise<void> {
     await this.recovery.stop();
-    await this.intake.close();
+    await Promise.all([this.intake.close(), this.relay.close()]);
     await this.queues.close();
     await this.client.close();
     this.context.metrics.provider.remove({ ...this.labels, ...runtimeLabels(this.client.runtime) });
