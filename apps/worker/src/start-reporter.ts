@@ -7,6 +7,9 @@ import type { PredictionJobData, QueueProgress } from '@app/common';
  * the group it reports.
  */
 export class StartReporter {
+  /** Jobs reported: the parts of a coalesced job may start in different groups. */
+  private readonly reported = new WeakSet<Job>();
+
   constructor(
     private readonly progress: QueueProgress,
     private readonly onError: (error: Error) => void,
@@ -16,7 +19,8 @@ export class StartReporter {
     const byQueue = new Map<string, { jobs: number; texts: number }>();
     for (const job of jobs) {
       // A retried or handed-back job was counted when it first started.
-      if (job.attemptsStarted > 1) continue;
+      if (job.attemptsStarted > 1 || this.reported.has(job)) continue;
+      this.reported.add(job);
       const counts = byQueue.get(job.queueName) ?? { jobs: 0, texts: 0 };
       counts.jobs += 1;
       counts.texts += job.data.texts?.length ?? 0;

@@ -1,5 +1,6 @@
 import { Job, type JobsOptions, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis';
 
 /** How far a queue has come: jobs (and their texts) added to it, and taken into work. */
 export interface QueueCounters {
@@ -51,12 +52,16 @@ return {redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2]),
  */
 export class QueueProgress {
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisConnection,
     private readonly prefix: string,
   ) {}
 
+  /**
+   * Beside the queue's own keys (`<prefix>:<name>:...`), so in its Redis Cluster slot: the stamp
+   * touches the job and the counters in one script. No job id is `mf-progress`.
+   */
   private key(queueName: string): string {
-    return `${this.prefix}:queue-progress:${queueName}`;
+    return `${this.prefix}:${queueName}:mf-progress`;
   }
 
   /**

@@ -6,12 +6,13 @@ import {
   JobWaiter,
   QueueProgress,
   VersionQueues,
+  batchParentQueueName,
   bulkQueueName,
   type BulkRow,
   type PredictionJobData,
   type PredictionJobResult,
+  type RedisConnection,
 } from '@app/common';
-import type { Redis } from 'ioredis';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { REDIS } from '../core/core.module';
 import type { BatchRecord } from './batch.store';
@@ -33,9 +34,11 @@ export interface ChunkOutcome {
 const READ_SLICE = 200;
 
 /**
- * A batch's jobs: a BullMQ flow whose parent waits on the `batches` queue for its chunks, which
- * go on the version's bulk queue (served after online work). The parent is released, and the
- * batch summed up, once every chunk is done.
+ * A batch's jobs: a BullMQ flow whose parent waits on the version's batch-parent queue for its
+ * chunks, which go on the version's bulk queue (served after online work); both share the
+ * version's hash tag, so a flow never spans Redis Cluster slots. Once every chunk is done,
+ * BullMQ releases the parent, a worker of the version hands it on to the finished-batch queue,
+ * and the batch is summed up.
  */
 @Injectable()
 export class BatchFlow {
@@ -47,7 +50,7 @@ export class BatchFlow {
     @InjectQueue(BATCH_QUEUE) consumed: Queue,
     private readonly queues: VersionQueues,
     private readonly waiter: JobWaiter,
-    @Inject(REDIS) redis: Redis,
+    @Inject(REDIS) redis: RedisConnection,
   ) {
     this.queueProgress = new QueueProgress(redis, config.KEY_PREFIX);
     // A lost connection is the connection's to report; unheard, it would end the process.
@@ -84,7 +87,7 @@ export class BatchFlow {
     const kept = { removeOnComplete: { age: ttl }, removeOnFail: { age: ttl } };
     await this.flows.add({
       name: 'batch',
-      queueName: BATCH_QUEUE,
+      queueName: batchParentQueueName(version.name, version.version),
       data: { batchId: id },
       opts: { jobId: id, ...kept },
       children: chunks.map((rows, k) => ({
@@ -110,8 +113,8 @@ export class BatchFlow {
   }
 
   /** Chunks done so far: scored, and failed or ignored. */
-  async progress(id: string): Promise<{ scored: number; failed: number }> {
-    const parent = await this.queues.queue(BATCH_QUEUE).getJob(id);
+  async progress(batch: BatchRecord): Promise<{ scored: number; failed: number }> {
+    const parent = await this.parent(batch);
     if (!parent) return { scored: 0, failed: 0 };
     const deps = await parent.getDependenciesCount({
       processed: true,
@@ -126,18 +129,20 @@ export class BatchFlow {
    * the work behind them moves up (their rows counted at the batch's average per chunk).
    */
   async removeUnprocessed(batch: BatchRecord): Promise<void> {
-    const parent = await this.queues.queue(BATCH_QUEUE).getJob(batch.id);
+    const parent = await this.parent(batch);
     if (!parent) return;
     const { unprocessed = 0 } = await parent.getDependenciesCount({ unprocessed: true });
     await parent.removeUnprocessedChildren();
     if (unprocessed > 0) {
       const rows = Math.round((unprocessed * batch.total) / batch.chunks);
-      await this.queueProgress.started(
-        bulkQueueName(batch.model, batch.version),
-        unprocessed,
-        rows,
-      );
+      const queue = bulkQueueName(batch.model, batch.version);
+      await this.queueProgress.started(queue, unprocessed, rows);
     }
+  }
+
+  private async parent(batch: BatchRecord): Promise<Job | undefined> {
+    const queue = this.queues.queue(batchParentQueueName(batch.model, batch.version));
+    return (await queue.getJob(batch.id)) as Job | undefined;
   }
 
   /** Waits (up to a minute each) for the chunks in a worker's hands to finish. */

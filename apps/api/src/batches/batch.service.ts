@@ -114,7 +114,7 @@ export class BatchService {
   /** The batch resource; counts are estimated from finished chunks while it runs. */
   async view(id: string): Promise<BatchView> {
     const batch = await this.find(id);
-    const progress = batch.summary ? undefined : await this.flow.progress(id);
+    const progress = batch.summary ? undefined : await this.flow.progress(batch);
     const queue =
       batch.status === 'running' && batch.queuedAfter
         ? await this.estimates.ofBatch(batch, batch.queuedAfter)

@@ -1,6 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
-import { QueueProgress, VersionQueues, bulkQueueName, standing, type Standing } from '@app/common';
+import {
+  QueueProgress,
+  VersionQueues,
+  bulkQueueName,
+  standing,
+  type RedisConnection,
+  type Standing,
+} from '@app/common';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { REDIS } from './core.module';
 import { ModelCatalog } from './model-catalog';
@@ -41,7 +47,7 @@ export class QueueEstimates {
 
   constructor(
     @Inject(API_CONFIG) config: ApiConfig,
-    @Inject(REDIS) redis: Redis,
+    @Inject(REDIS) redis: RedisConnection,
     private readonly queues: VersionQueues,
     private readonly catalog: ModelCatalog,
   ) {

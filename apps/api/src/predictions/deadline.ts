@@ -53,6 +53,11 @@ export function syncWaitMs(timeoutMs: number, deadline: number | undefined): num
     : Math.min(timeoutMs, Math.max(0, deadline - Date.now()));
 }
 
+/** The deadline of work shared by requests: the latest of theirs, none when one has none. */
+export function latestDeadline(deadlines: readonly (number | undefined)[]): number | undefined {
+  return deadlines.some((d) => d === undefined) ? undefined : Math.max(...(deadlines as number[]));
+}
+
 /** The 504 of a sync call whose deadline passed before its answer came. */
 export function deadlineExceeded(id: string): Problem {
   return new Problem(504, 'Deadline exceeded', 'no answer by the deadline the caller gave', {

@@ -17,10 +17,11 @@ import { WebhookAnnouncer } from '../webhooks/webhook-announcer';
 import { WebhookDeliveryStore, type WebhookStatus } from '../webhooks/webhook-delivery.store';
 import { WebhookTargetGuard } from '../webhooks/webhook-target-guard';
 import { Admission } from './admission';
-import { deadlineExceeded, syncWaitMs } from './deadline';
+import { deadlineExceeded } from './deadline';
 import { IdempotencyStore } from './idempotency.store';
 import { describePrediction, unfinished, type PredictionView } from './prediction-view';
 import { PredictionStore, type PredictionJob, type StoredPrediction } from './prediction.store';
+import { RequestCoalescer } from './request-coalescer';
 
 export interface CreatePrediction {
   model: string;
@@ -50,6 +51,7 @@ export class PredictionService {
     private readonly announcer: WebhookAnnouncer,
     private readonly metrics: ApiMetrics,
     private readonly admission: Admission,
+    private readonly coalescer: RequestCoalescer,
   ) {}
 
   /**
@@ -103,14 +105,10 @@ export class PredictionService {
     }
     await this.admission.admitSync(record, request.texts.length);
     const start = performance.now();
-    const id = PredictionStore.newId(record);
-    // Listen before enqueueing: the answer cannot slip past, and no extra look-up is needed.
-    const waitMs = syncWaitMs(this.config.SYNC_TIMEOUT_MS, request.deadline);
-    const answer = this.waiter.wait(predictionQueueName(record.name, record.version), id, waitMs, {
-      checkFirst: false,
-    });
-    await this.enqueue(record, request, id, 'sync');
-    const outcome = await answer;
+    // A deadline before SYNC_TIMEOUT_MS is what ends a wait that times out.
+    const deadlineFirst =
+      request.deadline !== undefined && request.deadline - Date.now() < this.config.SYNC_TIMEOUT_MS;
+    const { id, outcome } = await this.coalescer.answer(record, request);
     if (outcome.status === 'completed') {
       count('succeeded');
       this.metrics.predictionDuration.observe(labelsOf(record), (performance.now() - start) / 1000);
@@ -119,7 +117,7 @@ export class PredictionService {
     if (
       outcome.status === 'failed'
         ? outcome.reason === DEADLINE_EXCEEDED
-        : outcome.status === 'timeout' && waitMs < this.config.SYNC_TIMEOUT_MS
+        : outcome.status === 'timeout' && deadlineFirst
     ) {
       count('deadline_exceeded');
       throw deadlineExceeded(id);
@@ -145,15 +143,17 @@ export class PredictionService {
       const kept = JSON.parse(found.canceledView) as PredictionView;
       return kept.webhook ? { ...kept, webhook: await this.webhookState.read(id) } : kept;
     }
-    const { job, state } = found;
+    const { job, state, part } = found;
     const webhook = job.data.webhook ? await this.webhookState.read(id) : undefined;
-    return describePrediction(job, state, found.canceledAt, webhook);
+    return describePrediction(job, state, found.canceledAt, webhook, part);
   }
 
   /** Cancels a prediction that has not finished; a finished one answers 409. */
   async cancel(id: string): Promise<PredictionView> {
     const found = await this.find(id);
-    const status = found.job ? describePrediction(found.job, found.state).status : 'canceled';
+    const status = found.job
+      ? describePrediction(found.job, found.state, undefined, undefined, found.part).status
+      : 'canceled';
     if (!found.job || !unfinished(status)) {
       throw new Problem(
         409,
@@ -167,8 +167,8 @@ export class PredictionService {
     const { job } = found;
     const at = new Date().toISOString();
     const webhook = job.data.webhook ? await this.webhookState.read(id) : undefined;
-    const canceled = describePrediction(job, 'canceled', at, webhook);
-    await this.store.cancel(job, at, canceled, status === 'queued');
+    const canceled = describePrediction(job, 'canceled', at, webhook, found.part);
+    await this.store.cancel(id, job, at, canceled, status === 'queued');
     if (job.data.webhook?.events.includes('completed')) {
       await this.announcer.prediction(id, job.data.webhook.url, 'completed');
     }
@@ -183,7 +183,7 @@ export class PredictionService {
     const version = PredictionStore.versionOf(id);
     const found =
       version && (await this.catalog.has(version.model, version.version))
-        ? await this.store.find(id, version)
+        ? await this.store.find(id)
         : undefined;
     if (!found) throw notFound(`no prediction with id "${id}" (unknown or expired)`);
     return found;
