@@ -223,6 +223,32 @@ describe('deadlines', () => {
     }
   });
 
+  it('fails only the late share of a coalesced sync job; the others are answered', async () => {
+    let shared = false;
+    for (let attempt = 0; attempt < 5 && !shared; attempt++) {
+      await blockWorker(`sports blocker burst ${attempt}`);
+      const texts = Array.from({ length: 20 }, (_, i) => `sports burst ${attempt}-${i}`);
+      const late = (i: number) => i % 4 === 1;
+      const calls = texts.map((text, i) =>
+        stack.request('POST', `/predictions/fragile${late(i) ? '?deadline_ms=300' : ''}`, {
+          data: [text],
+        }),
+      );
+      await sleep(400);
+      fragile.off('block');
+      const answers = await Promise.all(calls);
+      answers.forEach((answer, i) => {
+        assert.equal(answer.status, late(i) ? 504 : 200, JSON.stringify(answer.body));
+        if (late(i)) assert.equal(answer.body.reason, 'deadline_exceeded');
+      });
+      const seen = fragile.seen();
+      texts.forEach((text, i) => assert.equal(seen.includes(text), !late(i), text));
+      // A part id (`<job id>.<part>`) says a late call shared its job with others.
+      shared = answers.some((a, i) => late(i) && /\.\d+$/.test(a.body.id as string));
+    }
+    assert.ok(shared, 'a late call shared its job');
+  });
+
   it('fails the chunks of a batch not started by its deadline; the batch finishes with them', async () => {
     await blockWorker('sports blocker five');
     const created = await fetch(
