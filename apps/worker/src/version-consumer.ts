@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import {
   VersionQueues,
   WEBHOOK_QUEUE,
+  bulkQueueName,
   type Logger,
   type PredictionJobData,
   type PredictionJobResult,
@@ -24,7 +25,7 @@ import { WebhookAnnouncer } from './webhook-announcer';
 import type { RuntimeReport } from './runtime/protocol';
 import { runtimeLabels, type WorkerMetrics } from './worker-metrics';
 
-/** Batcher priority of bulk chunks: online jobs (0) always go first. */
+/** Batcher priority of jobs of the bulk queue (chunks, shadow copies): online jobs (0) go first. */
 const BULK_PRIORITY = 10;
 
 /** What every consumer of a worker process shares, and what it tells the process. */
@@ -61,6 +62,7 @@ export class VersionConsumer {
   private closing?: Promise<void>;
   private stopping = false;
   private readonly labels: { model: string; version: string };
+  private readonly bulkQueue: string;
   private readonly log: Logger;
   /** Texts per second while busy (see ThroughputMeter). */
   readonly throughput = new ThroughputMeter();
@@ -72,6 +74,7 @@ export class VersionConsumer {
   ) {
     const { config } = context;
     this.labels = { model: record.name, version: record.version };
+    this.bulkQueue = bulkQueueName(record.name, record.version);
     this.log = context.logger.child(this.labels);
     this.queues = new VersionQueues(context.connection, config.KEY_PREFIX, (error) =>
       context.redisErrors.report(error, 'queue error'),
@@ -92,8 +95,9 @@ export class VersionConsumer {
     this.grouper = new JobGrouper(
       {
         maxGroupTexts: this.limits.maxBatchSize * config.GROUP_BATCHES,
-        // One chunk (at most a full batch) per bulk group: online jobs wait behind little.
-        maxBulkGroupTexts: 1,
+        // At most one batch of bulk work per group (a chunk goes alone): online jobs wait behind
+        // little, and small bulk jobs (shadow copies) still share a forward pass.
+        maxBulkGroupTexts: this.limits.maxBatchSize,
         maxDelayMs: record.manifest.batching.max_batch_delay_ms,
         gapMs: config.BATCH_GAP_MS,
       },
@@ -210,7 +214,7 @@ export class VersionConsumer {
       const pending: PendingJob = {
         job,
         size: texts.length,
-        priority: job.data.bulk ? BULK_PRIORITY : 0,
+        priority: job.queueName === this.bulkQueue ? BULK_PRIORITY : 0,
         resolve: (result) => (settle(), resolve(result)),
         reject: (error) => (settle(), reject(error)),
       };

@@ -24,6 +24,22 @@ export interface BulkRow {
   passthrough?: Record<string, string>;
 }
 
+/**
+ * Queue of shadow comparisons: each job is the parent of one copy of a prediction job on the
+ * shadow version's bulk queue, and waits for it before comparing the two answers.
+ */
+export const SHADOW_QUEUE = 'shadow-comparisons';
+
+/** What a shadow comparison job carries (the shadow's answer is its child's). */
+export interface ShadowComparisonData {
+  model: string;
+  /** The prediction whose job was copied: its answer is the primary's. */
+  predictionId: string;
+  shadowVersion: string;
+  /** The shadow setting it was copied under (see ShadowSetting.since). */
+  since: string;
+}
+
 /** Queue of webhook deliveries. */
 export const WEBHOOK_QUEUE = 'webhooks';
 

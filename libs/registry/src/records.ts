@@ -57,11 +57,24 @@ export interface ServingFailure {
   at: string;
 }
 
-/** A model with its versions, default and split. */
+/**
+ * A version that gets a copy of a fraction of its model's online traffic, so that its answers
+ * can be compared with those callers get.
+ */
+export interface ShadowSetting {
+  version: string;
+  /** Share of the model's online jobs copied to it, in (0, 1]. */
+  fraction: number;
+  /** When this version became the shadow: its comparisons count from then. */
+  since: string;
+}
+
+/** A model with its versions, default, split and shadow. */
 export interface ModelRecord {
   name: string;
   defaultVersion?: string;
   traffic: Record<string, number>;
+  shadow?: ShadowSetting;
   versions: VersionRecord[];
 }
 

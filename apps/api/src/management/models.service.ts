@@ -9,6 +9,7 @@ import {
   type WorkerRecord,
 } from '@app/registry';
 import { Problem } from '../core/problem';
+import { ShadowService, type ShadowReport } from '../shadow/shadow.service';
 import { ModelPackages } from './model-packages';
 
 /** One version as `GET /models/:name` describes it. */
@@ -31,6 +32,8 @@ export interface VersionDescription {
   failures?: ServingFailure[];
   queue: Backlog;
   workers: WorkerRecord[];
+  /** The model's shadow version and how its answers compare, while it has one. */
+  shadow?: ShadowReport;
 }
 
 /** The story of the management API: describe, register, scale, switch and split versions. */
@@ -40,6 +43,7 @@ export class ModelsService {
     private readonly registry: ModelRegistry,
     private readonly packages: ModelPackages,
     private readonly queues: VersionQueues,
+    private readonly shadows: ShadowService,
   ) {}
 
   /**
@@ -76,13 +80,15 @@ export class ModelsService {
   async describe(name: string, version?: string): Promise<VersionDescription[]> {
     const model = await this.registry.getModel(name);
     const records = version ? [await this.registry.getVersion(name, version)] : model.versions;
-    const [workers, failures] = await Promise.all([
+    const [workers, failures, shadow] = await Promise.all([
       this.registry.liveWorkers(),
       this.registry.failures(),
+      this.shadows.report(model),
     ]);
-    return Promise.all(
+    const described = await Promise.all(
       records.map((record) => this.describeVersion(model, record, workers, failures)),
     );
+    return shadow ? described.map((d) => ({ ...d, shadow })) : described;
   }
 
   private async describeVersion(

@@ -12,6 +12,7 @@ import { API_CONFIG, type ApiConfig } from '../config';
 import { ModelCatalog } from '../core/model-catalog';
 import { Problem, notFound } from '../core/problem';
 import { ApiMetrics } from '../metrics/api-metrics';
+import { ShadowTraffic } from '../shadow/shadow-traffic';
 import { WebhookAnnouncer } from '../webhooks/webhook-announcer';
 import { WebhookDeliveryStore, type WebhookStatus } from '../webhooks/webhook-delivery.store';
 import { WebhookTargetGuard } from '../webhooks/webhook-target-guard';
@@ -46,6 +47,7 @@ export class PredictionService {
     private readonly announcer: WebhookAnnouncer,
     private readonly metrics: ApiMetrics,
     private readonly admission: Admission,
+    private readonly shadow: ShadowTraffic,
   ) {}
 
   /**
@@ -194,7 +196,10 @@ export class PredictionService {
       webhook: request.webhook,
     };
     if (request.webhook) await this.webhookState.init(id, request.webhook);
-    return this.store.add(id, data, kind);
+    const job = await this.store.add(id, data, kind);
+    // Not awaited: the caller never waits for the shadow, nor hears of its errors.
+    this.shadow.copy(id, data);
+    return job;
   }
 }
 

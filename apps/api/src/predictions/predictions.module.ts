@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ShadowModule } from '../shadow/shadow.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
 import { Admission } from './admission';
 import { IdempotencyStore } from './idempotency.store';
@@ -9,9 +10,9 @@ import { V1PredictionsController } from './v1-predictions.controller';
 
 /** Predictions, sync (TorchServe-compatible) and async (poll, wait, cancel, webhook). */
 @Module({
-  imports: [WebhooksModule],
+  imports: [WebhooksModule, ShadowModule],
   controllers: [SyncPredictionsController, V1PredictionsController],
   providers: [PredictionService, PredictionStore, IdempotencyStore, Admission],
-  exports: [PredictionService],
+  exports: [PredictionService, PredictionStore],
 })
 export class PredictionsModule {}
