@@ -208,6 +208,7 @@ describe('observability', () => {
       '/models',
       '/models/{name}',
       '/models/{name}/all',
+      '/models/{name}/shadow',
       '/models/{name}/traffic',
       '/models/{name}/{version}',
       '/models/{name}/{version}/set-default',
