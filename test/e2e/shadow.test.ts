@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
-import { bulkQueueName, commonSettings } from '@app/common';
+import { SHADOW_QUEUE, bulkQueueName, commonSettings } from '@app/common';
 import { demoModelStore } from '../support/model-store';
 import { eventually } from '../support/processes';
 import { Stack } from '../support/stack';
@@ -258,5 +258,40 @@ describe('shadow versions', () => {
     } finally {
       await bulk.close();
     }
+  });
+  it('retries a comparison whose primary has not finished, and counts one that is gone', async () => {
+    const comparisons = new Queue(SHADOW_QUEUE, {
+      connection: { url: stack.redis.url },
+      prefix: commonSettings.KEY_PREFIX.parse(undefined),
+    });
+    try {
+      await setShadow('3');
+      // Version 4 has no worker: its job waits while the shadow's copy is answered.
+      const created = await stack.request('POST', '/v1/predictions', {
+        model: MODEL,
+        version: '4',
+        input: { data: [texts[0]] },
+      });
+      assert.equal(created.status, 202, JSON.stringify(created.body));
+      await eventually('the comparison to wait for its primary', async () =>
+        (await comparisons.getDelayedCount()) > 0 ? true : undefined,
+      );
+      const canceled = await stack.request('POST', `/v1/predictions/${created.body.id}/cancel`);
+      assert.equal(canceled.status, 200);
+      const report = await shadowOnce(
+        'the comparison counted',
+        (s) => s.notCompared.primaryGone > 0,
+      );
+      assert.equal(report.notCompared.primaryGone, 1);
+      assert.equal(report.compared.jobs, 0);
+    } finally {
+      await comparisons.close();
+    }
+  });
+
+  it('ends the shadow when its version is unregistered', async () => {
+    await setShadow('4');
+    assert.equal((await stack.manage('DELETE', `/models/${MODEL}/4`)).status, 200);
+    assert.equal(await shadow(), undefined);
   });
 });
