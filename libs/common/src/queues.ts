@@ -1,17 +1,38 @@
-/** Names of queues and the payloads that travel on them: defined once, here. */
+/**
+ * Names of queues and the payloads that travel on them: defined once, here.
+ *
+ * Every name carries a Redis Cluster hash tag (`{...}`), and BullMQ keys a queue's data as
+ * `<prefix>:<name>:<suffix>`, so each queue's keys share one slot. The queues of one model
+ * version share its tag: its jobs, chunks and batch parents live on one master (BullMQ's flows
+ * and scripts touch the parent and the children together), while different versions spread
+ * over the cluster's masters. On a single Redis the tags are just characters of the names.
+ */
 
-/** Queue of one model version's prediction jobs. `@` cannot occur in names or versions. */
+/** The hash tag of a model version's queues. `@` cannot occur in names or versions. */
+function versionTag(model: string, version: string): string {
+  return `{${model}@${version}}`;
+}
+
+/** Queue of one model version's prediction jobs. */
 export function predictionQueueName(model: string, version: string): string {
-  return `predict-${model}@${version}`;
+  return `predict-${versionTag(model, version)}`;
 }
 
 /** Queue of one model version's bulk-scoring chunks: consumed beside, and after, online work. */
 export function bulkQueueName(model: string, version: string): string {
-  return `bulk-${model}@${version}`;
+  return `bulk-${versionTag(model, version)}`;
 }
 
-/** Queue of batch parent jobs: each completes once all its chunks have. */
-export const BATCH_QUEUE = 'batches';
+/**
+ * Queue of one model version's batch parents: BullMQ releases a parent there once all its
+ * chunks are done, and a worker of the version hands it on to {@link BATCH_QUEUE}.
+ */
+export function batchParentQueueName(model: string, version: string): string {
+  return `batch-${versionTag(model, version)}`;
+}
+
+/** Queue of finished batches, to be summed up (one job per batch, whatever its version). */
+export const BATCH_QUEUE = '{batches}';
 
 /** What a chunk of a batch remembers about each of its rows. */
 export interface BulkRow {
@@ -25,23 +46,46 @@ export interface BulkRow {
 }
 
 /**
- * Queue of shadow comparisons: each job is the parent of one copy of a prediction job on the
- * shadow version's bulk queue, and waits for it before comparing the two answers.
+ * Queue of shadow comparisons: a worker of a shadow version puts one here for each copy it
+ * answered (or failed for good), and the API compares it with the primary's answer.
  */
-export const SHADOW_QUEUE = 'shadow-comparisons';
+export const SHADOW_QUEUE = '{shadow-comparisons}';
 
-/** What a shadow comparison job carries (the shadow's answer is its child's). */
-export interface ShadowComparisonData {
-  model: string;
+/** What a copy of a prediction job for a shadow version carries besides the job. */
+export interface ShadowCopy {
   /** The prediction whose job was copied: its answer is the primary's. */
   predictionId: string;
-  shadowVersion: string;
   /** The shadow setting it was copied under (see ShadowSetting.since). */
   since: string;
 }
 
+/** What a shadow comparison job carries: the copy, and the shadow's answer or failure. */
+export interface ShadowComparisonData extends ShadowCopy {
+  model: string;
+  shadowVersion: string;
+  /** The shadow's answers, one per text (null for a part that failed). */
+  output?: unknown[];
+  /** Why the copy failed, when it did. */
+  error?: string;
+}
+
+/**
+ * Options of a shadow comparison job. The primary's job usually finished before the copy (it
+ * went on an online queue, the copy on a bulk one); when it has not, the comparison is tried
+ * again, with backoff, for about 30 s. The id makes a repeated announcement a no-op.
+ */
+export function shadowComparisonOptions(predictionId: string) {
+  return {
+    jobId: `shadow-${predictionId}`,
+    attempts: 8,
+    backoff: { type: 'exponential', delay: 250 },
+    removeOnComplete: true,
+    removeOnFail: true,
+  };
+}
+
 /** Queue of webhook deliveries. */
-export const WEBHOOK_QUEUE = 'webhooks';
+export const WEBHOOK_QUEUE = '{webhooks}';
 
 /** Events a webhook may be sent for. */
 export type WebhookEvent = 'start' | 'completed';
@@ -57,6 +101,19 @@ export interface PredictionJobData {
   webhook?: { url: string; events: WebhookEvent[] };
   /** Set on a chunk of a bulk batch: which batch, and the rows behind `texts`. */
   bulk?: { batchId: string; rows: BulkRow[] };
+  /**
+   * Set on a job that answers several sync requests at once: how many of `texts` each brought,
+   * in order. Each part is answered, or fails, on its own.
+   */
+  parts?: JobPart[];
+  /** Set on a copy for the model's shadow version: its worker announces it for comparison. */
+  shadow?: ShadowCopy;
+}
+
+/** One request's share of a coalesced job. */
+export interface JobPart {
+  count: number;
+  requestId?: string;
 }
 
 /** What the worker returns for a prediction job. */
@@ -68,6 +125,11 @@ export interface PredictionJobResult {
   batchSize: number;
   /** Worker that ran the job. */
   worker: string;
+  /**
+   * Of a job with parts where some failed: each part's failure reason, or null where it was
+   * answered (a failed part's outputs are null).
+   */
+  partErrors?: (string | null)[];
 }
 
 /** What a webhook delivery job carries: the prediction, or the batch, it announces. */

@@ -1,12 +1,7 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
-import {
-  SHADOW_QUEUE,
-  isRedisUnavailable,
-  type PredictionJobResult,
-  type ShadowComparisonData,
-} from '@app/common';
+import { SHADOW_QUEUE, isRedisUnavailable, type ShadowComparisonData } from '@app/common';
 import { ApiMetrics } from '../metrics/api-metrics';
 import { PredictionStore } from '../predictions/prediction.store';
 import { compareAnswers } from './answer-comparison';
@@ -22,10 +17,10 @@ class PrimaryUnfinished extends Error {
 }
 
 /**
- * Compares a shadow's answer with the primary's once the shadow has answered: a job of
- * SHADOW_QUEUE runs when its child, the copy, has finished. The primary usually finished first
- * (its job went on the online queue before the copy went on the bulk one); when it has not, the
- * comparison is tried again with backoff, and counted as `primary_unfinished` at the last try.
+ * Compares a shadow's answer with the primary's: a worker of the shadow version puts each copy
+ * it finished on SHADOW_QUEUE. The primary usually finished first (its job went on the online
+ * queue before the copy went on the bulk one); when it has not, the comparison is tried again
+ * with backoff, and counted as `primary_unfinished` at the last try.
  */
 @Processor(SHADOW_QUEUE, { concurrency: 8 })
 export class ShadowComparer extends WorkerHost {
@@ -96,10 +91,9 @@ export class ShadowComparer extends WorkerHost {
     | Exclude<Outcome, 'compared'>
     | { texts: string[]; result: { primary: unknown[]; shadow: unknown[] } }
   > {
-    const [shadow] = Object.values(await job.getChildrenValues<PredictionJobResult>());
+    const shadow = job.data.output;
     if (!shadow) return 'shadow_failed';
-    const version = PredictionStore.versionOf(job.data.predictionId);
-    const found = version && (await this.predictions.find(job.data.predictionId, version));
+    const found = await this.predictions.find(job.data.predictionId);
     if (!found?.job || found.state === 'canceled') return 'primary_gone';
     if (found.state === 'failed') return 'primary_failed';
     if (found.state !== 'completed') {
@@ -109,7 +103,7 @@ export class ShadowComparer extends WorkerHost {
     const primary = found.job.returnvalue;
     return {
       texts: found.job.data.texts,
-      result: { primary: primary.output, shadow: shadow.output },
+      result: { primary: primary.output, shadow },
     };
   }
 }

@@ -42,8 +42,9 @@ export class ShadowTraffic implements OnModuleDestroy {
     private readonly logger: PinoLogger,
   ) {}
 
-  /** Copies the job of prediction `id` to its model's shadow, maybe. Returns at once. */
+  /** Copies job `id` (just added) to its model's shadow, maybe. Returns at once. */
   copy(id: string, data: PredictionJobData): void {
+    if (data.shadow || data.bulk) return;
     this.copyNow(id, data).catch((error: unknown) =>
       this.logger.warn({ err: error, predictionId: id }, 'cannot copy a job to the shadow'),
     );

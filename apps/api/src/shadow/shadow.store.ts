@@ -1,12 +1,5 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { FlowProducer } from 'bullmq';
-import type { Redis } from 'ioredis';
-import {
-  SHADOW_QUEUE,
-  bulkQueueName,
-  type PredictionJobData,
-  type ShadowComparisonData,
-} from '@app/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { VersionQueues, type PredictionJobData, type RedisConnection } from '@app/common';
 import type { ShadowSetting } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { REDIS } from '../core/core.module';
@@ -14,13 +7,6 @@ import type { Disagreement } from './answer-comparison';
 
 /** Disagreeing texts kept per model, newest first. */
 export const DISAGREEMENT_SAMPLE = 20;
-
-/**
- * Tries of a comparison whose primary has not finished yet, with exponential backoff from
- * {@link COMPARE_BACKOFF_MS}: about 30 s in all, the primary's usual lead being far less.
- */
-const COMPARE_ATTEMPTS = 8;
-const COMPARE_BACKOFF_MS = 250;
 
 /** Counters of a shadow's statistics, as stored (one hash field each). */
 export const SHADOW_COUNTERS = [
@@ -65,37 +51,33 @@ return 1
 `;
 
 /**
- * Shadow copies and statistics in Redis. A copy is a BullMQ flow: a comparison job on
- * SHADOW_QUEUE whose one child is the copied prediction job on the shadow version's bulk queue,
- * so the comparison runs once the shadow has answered, in whichever API process takes it. The
- * statistics of a model's shadow are one hash and one list capped at DISAGREEMENT_SAMPLE.
+ * Shadow copies and statistics in Redis. A copy is a prediction job on the shadow version's bulk
+ * queue, marked as a copy: the worker that answers it puts the answer on SHADOW_QUEUE for the
+ * comparison. The statistics of a model's shadow are one hash and one list capped at
+ * DISAGREEMENT_SAMPLE.
  */
 @Injectable()
-export class ShadowStore implements OnModuleDestroy {
-  private flows?: FlowProducer;
-
+export class ShadowStore {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisConnection,
+    private readonly queues: VersionQueues,
   ) {}
 
+  /**
+   * A model's keys share the hash tag `{shadow:<model>}`: on a Redis Cluster the script and
+   * transactions below touch one slot.
+   */
   private statsKey(model: string): string {
-    return `${this.config.KEY_PREFIX}:shadow-stats:${model}`;
+    return `${this.config.KEY_PREFIX}:{shadow:${model}}:stats`;
   }
 
   private disagreementsKey(model: string): string {
-    return `${this.config.KEY_PREFIX}:shadow-disagreements:${model}`;
+    return `${this.config.KEY_PREFIX}:{shadow:${model}}:disagreements`;
   }
 
-  /** Puts a copy of a prediction job on the shadow's bulk queue, with its comparison. */
+  /** Puts a copy of a prediction job on the shadow version's bulk queue. */
   async addCopy(predictionId: string, data: PredictionJobData, shadow: ShadowSetting) {
-    this.flows ??= new FlowProducer({ connection: this.redis, prefix: this.config.KEY_PREFIX });
-    const comparison: ShadowComparisonData = {
-      model: data.model,
-      predictionId,
-      shadowVersion: shadow.version,
-      since: shadow.since,
-    };
     const copy: PredictionJobData = {
       model: data.model,
       version: shadow.version,
@@ -103,32 +85,13 @@ export class ShadowStore implements OnModuleDestroy {
       // The comparison needs the shadow's probability of the primary's class.
       probabilities: true,
       requestId: data.requestId,
+      // A coalesced job's parts are answered, or fail, on their own, as the primary's were.
+      ...(data.parts ? { parts: data.parts } : {}),
+      shadow: { predictionId, since: shadow.since },
     };
-    await this.flows.add({
-      name: 'compare',
-      queueName: SHADOW_QUEUE,
-      data: comparison,
-      opts: {
-        attempts: COMPARE_ATTEMPTS,
-        backoff: { type: 'exponential', delay: COMPARE_BACKOFF_MS },
-        removeOnComplete: true,
-        removeOnFail: true,
-      },
-      children: [
-        {
-          name: 'predict',
-          queueName: bulkQueueName(data.model, shadow.version),
-          data: copy,
-          opts: {
-            attempts: 1,
-            removeOnComplete: true,
-            removeOnFail: true,
-            // A copy that fails still lets its comparison run (and count the failure).
-            ignoreDependencyOnFailure: true,
-          },
-        },
-      ],
-    });
+    await this.queues
+      .bulk<PredictionJobData>(data.model, shadow.version)
+      .add('shadow', copy, { attempts: 1, removeOnComplete: true, removeOnFail: true });
   }
 
   /** Starts the statistics of a new setting afresh. */
@@ -186,9 +149,5 @@ export class ShadowStore implements OnModuleDestroy {
       counters,
       disagreements: mine ? list.map((d) => JSON.parse(d) as Disagreement) : [],
     };
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    await this.flows?.close();
   }
 }

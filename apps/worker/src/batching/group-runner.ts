@@ -10,9 +10,14 @@ import type { ThroughputMeter } from '../throughput-meter';
 import type { WorkerMetrics } from '../worker-metrics';
 import { splitOutcome } from './split-outcome';
 
-/** A job in hand, waiting in the grouper or running in a group. */
+/**
+ * A job in hand (or one part of a coalesced job), waiting in the grouper or running in a group.
+ */
 export interface PendingJob {
   job: Job<PredictionJobData>;
+  texts: readonly string[];
+  probabilities?: boolean;
+  requestId?: string;
   size: number;
   priority: number;
   resolve: (result: PredictionJobResult) => void;
@@ -57,7 +62,7 @@ export class GroupRunner {
   private async answer(group: PendingJob[]): Promise<void> {
     let outcome: GroupOutcome;
     try {
-      outcome = await this.client().classify(group.flatMap((p) => p.job.data.texts));
+      outcome = await this.client().classify(group.flatMap((p) => p.texts));
     } catch (error) {
       if (error instanceof InferenceThreadExited) throw error;
       if (group.length === 1) return group[0].reject(asJobError(error));
@@ -71,15 +76,11 @@ export class GroupRunner {
       tokens: batches.reduce((sum, b) => sum + b.paddedTokens, 0),
       inferenceMs: batches.reduce((sum, b) => sum + b.inferenceMs, 0),
     };
-    const results = splitOutcome(
-      outcome,
-      group.map((p) => p.job.data),
-      this.workerId,
-    );
+    const results = splitOutcome(outcome, group, this.workerId);
     this.throughput.answered(outcome.results.length);
-    group.forEach(({ job, resolve }, k) => {
+    group.forEach(({ job, requestId, resolve }, k) => {
       resolve(results[k]);
-      this.log.debug({ jobId: job.id, requestId: job.data.requestId }, 'job done');
+      this.log.debug({ jobId: job.id, requestId }, 'job done');
     });
   }
 }
