@@ -169,6 +169,7 @@ describe('observability', () => {
       'bulk-{ag-news-bert@1}',
       'predict-{ag-news-bert@1}',
       '{batches}',
+      '{shadow-comparisons}',
       '{webhooks}',
     ]);
     const page = await fetch(`${stack.managementUrl}/admin/queues`, {
