@@ -13,6 +13,7 @@ import { packingLimits, type PackingLimits } from '@app/handler/package';
 import type { VersionRecord } from '@app/registry';
 import { GroupRunner, type LastBatch, type PendingJob } from './batching/group-runner';
 import { JobGrouper } from './batching/job-grouper';
+import { ResultCache } from './batching/result-cache';
 import type { WorkerConfig } from './config';
 import type { DeathWindow } from './faults/death-window';
 import { JobHandedBack, JobIntake } from './job-intake';
@@ -88,6 +89,18 @@ export class VersionConsumer {
       context.metrics,
       this.throughput,
       this.log,
+      {
+        origin: () => ({
+          model: record.name,
+          version: record.version,
+          package_sha256: record.packageSha256 ?? null,
+          provider: this.client.runtime.provider,
+          precision: record.manifest.precision,
+        }),
+        cache: record.cacheTtlS
+          ? new ResultCache(context.connection, config.KEY_PREFIX, record, record.cacheTtlS, this.log)
+          : undefined,
+      },
     );
     this.grouper = new JobGrouper(
       {

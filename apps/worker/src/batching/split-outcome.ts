@@ -1,28 +1,55 @@
-import type { PredictionJobResult } from '@app/common';
+import type { PredictionJobResult, Provenance } from '@app/common';
 import type { GroupOutcome } from '../runtime/inference-client';
+
+/** What every job of a group shares in its provenance. */
+export type GroupOrigin = Pick<
+  Provenance,
+  'model' | 'version' | 'package_sha256' | 'provider' | 'precision' | 'worker'
+> & {
+  /** Id of the group's forward passes. */
+  batchId: string;
+};
 
 /**
  * Splits the outcome of a group back per job, in the group's order: each job gets its texts'
  * answers (without the probability vector unless it asked for one), the time of the forward
- * passes that held its texts, and the size of the largest of them.
+ * passes that held its texts, the size of the largest of them, and its provenance. Texts the
+ * result cache answered (`batchOf` -1, listed in `cached`) count towards no forward pass.
  */
 export function splitOutcome(
-  outcome: GroupOutcome,
-  jobs: readonly { texts: readonly string[]; probabilities?: boolean }[],
-  worker: string,
+  outcome: GroupOutcome & { cached?: readonly number[] },
+  jobs: readonly { texts: readonly string[]; probabilities?: boolean; queueWaitMs?: number }[],
+  origin: GroupOrigin,
 ): PredictionJobResult[] {
   const { batches } = outcome;
+  const cachedSet = new Set(outcome.cached ?? []);
+  const { batchId, ...shared } = origin;
   let offset = 0;
   return jobs.map((job) => {
     const count = job.texts.length;
-    const held = [...new Set(outcome.batchOf.slice(offset, offset + count))];
-    const output = outcome.results.slice(offset, offset + count);
+    const start = offset;
+    const held = [...new Set(outcome.batchOf.slice(start, start + count))].filter((b) => b >= 0);
+    const output = outcome.results.slice(start, start + count);
+    const cached = cachedSet.size
+      ? job.texts.flatMap((_, i) => (cachedSet.has(start + i) ? [i] : []))
+      : [];
     offset += count;
+    const inferenceMs = held.reduce((sum, b) => sum + batches[b].inferenceMs, 0);
+    const batchSize = held.length ? Math.max(...held.map((b) => batches[b].size)) : 0;
     return {
       output: job.probabilities ? output : output.map(withoutProbabilities),
-      inferenceMs: held.reduce((sum, b) => sum + batches[b].inferenceMs, 0),
-      batchSize: Math.max(...held.map((b) => batches[b].size)),
-      worker,
+      inferenceMs,
+      batchSize,
+      worker: origin.worker,
+      provenance: {
+        ...shared,
+        batch_id: held.length ? batchId : null,
+        batch_size: batchSize,
+        queue_wait_ms: job.queueWaitMs ?? 0,
+        inference_ms: Math.round(inferenceMs * 1000) / 1000,
+        cached_texts: cached.length,
+      },
+      ...(cached.length ? { cached } : {}),
     };
   });
 }
