@@ -1,3 +1,4 @@
+import { predictionProvenance, type PredictionProvenance } from '../core/provenance';
 import type { WebhookStatus } from '../webhooks/webhook-delivery.store';
 import type { PredictionJob, StoredState } from './prediction.store';
 
@@ -21,6 +22,8 @@ export interface PredictionView {
     inference_time_ms: number | null;
     batch_size: number | null;
   };
+  /** What produced the output, once it succeeded. */
+  provenance: PredictionProvenance | null;
   webhook?: WebhookStatus;
   urls: { get: string; cancel: string };
 }
@@ -67,6 +70,7 @@ export function describePrediction(
       inference_time_ms: result ? round(result.inferenceMs) : null,
       batch_size: result?.batchSize ?? null,
     },
+    provenance: result ? predictionProvenance(result, job.data.texts.length) : null,
     ...(webhook ? { webhook } : {}),
     urls: { get: `/v1/predictions/${id}`, cancel: `/v1/predictions/${id}/cancel` },
   };
