@@ -98,7 +98,13 @@ export class VersionConsumer {
           precision: record.manifest.precision,
         }),
         cache: record.cacheTtlS
-          ? new ResultCache(context.connection, config.KEY_PREFIX, record, record.cacheTtlS, this.log)
+          ? new ResultCache(
+              context.connection,
+              config.KEY_PREFIX,
+              record,
+              record.cacheTtlS,
+              this.log,
+            )
           : undefined,
       },
     );

@@ -113,7 +113,10 @@ const versionSchema = responseSchema(
         .string()
         .nullable()
         .describe('content hash of the package (null for a version registered before hashes)'),
-      cacheTtlS: z.number().int().describe("seconds answers stay in the version's result cache; 0: off"),
+      cacheTtlS: z
+        .number()
+        .int()
+        .describe("seconds answers stay in the version's result cache; 0: off"),
       status: z.enum(['READY', 'NO_WORKERS', 'FAILED']),
       reason: z.string().optional(),
       failures: z.array(failureSchema).optional(),
