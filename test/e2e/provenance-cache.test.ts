@@ -203,6 +203,26 @@ describe('provenance and the result cache', () => {
     const answer = (r: Record<string, unknown>) => [r.id, r.label, r.label_name, r.probability];
     assert.deepEqual(second.rows.map(answer), first.rows.map(answer));
 
+    // CSV columns stay as they were unless asked for; then the provenance is in columns.
+    const csv = async (query: string) =>
+      (
+        (await stack.request('GET', `${second.batch.urls.results}?format=csv${query}`))
+          .body as string
+      )
+        .split('\n')[0]
+        .split(',');
+    assert.deepEqual(await csv(''), ['line', 'id', 'label', 'label_name', 'probability']);
+    const columns = await csv('&provenance=true');
+    assert.ok(columns.includes('provenance_cached'), columns.join(','));
+    assert.ok(columns.includes('provenance_package_sha256'), columns.join(','));
+
+    // The worker counts the hits.
+    const metrics = await fetch(`${await stack.workerMetricsUrl(stack.workers[0])}/metrics`);
+    const hits = new RegExp(
+      `modelfleet_worker_result_cache_texts_total\\{[^}]*version="4"[^}]*outcome="hit"[^}]*\\} (\\d+)`,
+    ).exec(await metrics.text());
+    assert.ok(hits && Number(hits[1]) >= rows.length, hits?.[0]);
+
     // A prediction of one of those texts says it came from the cache.
     const created = await stack.request(
       'POST',

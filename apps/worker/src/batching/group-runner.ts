@@ -69,9 +69,15 @@ export class GroupRunner {
     try {
       const texts = group.flatMap((p) => p.job.data.texts);
       const { cache } = this.sources;
-      outcome = cache
-        ? await cache.classify(this.client(), texts)
-        : await this.client().classify(texts);
+      if (cache) {
+        const cached = await cache.classify(this.client(), texts);
+        this.metrics.cacheTexts.inc({ ...this.labels, outcome: 'hit' }, cached.cached.length);
+        this.metrics.cacheTexts.inc(
+          { ...this.labels, outcome: 'miss' },
+          texts.length - cached.cached.length,
+        );
+        outcome = cached;
+      } else outcome = await this.client().classify(texts);
     } catch (error) {
       if (error instanceof InferenceThreadExited) throw error;
       if (group.length === 1) return group[0].reject(asJobError(error));
