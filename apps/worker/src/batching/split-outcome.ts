@@ -22,35 +22,44 @@ export function splitOutcome(
   origin: GroupOrigin,
 ): PredictionJobResult[] {
   const { batches } = outcome;
-  const cachedSet = new Set(outcome.cached ?? []);
-  const { batchId, ...shared } = origin;
+  const cachedSet = outcome.cached?.length ? new Set(outcome.cached) : undefined;
   let offset = 0;
   return jobs.map((job) => {
     const count = job.texts.length;
     const start = offset;
+    offset += count;
     const held = [...new Set(outcome.batchOf.slice(start, start + count))].filter((b) => b >= 0);
     const output = outcome.results.slice(start, start + count);
-    const cached = cachedSet.size
+    const cached = cachedSet
       ? job.texts.flatMap((_, i) => (cachedSet.has(start + i) ? [i] : []))
       : [];
-    offset += count;
-    const inferenceMs = held.reduce((sum, b) => sum + batches[b].inferenceMs, 0);
-    const batchSize = held.length ? Math.max(...held.map((b) => batches[b].size)) : 0;
-    return {
+    let inferenceMs = 0;
+    let batchSize = 0;
+    for (const b of held) {
+      inferenceMs += batches[b].inferenceMs;
+      batchSize = Math.max(batchSize, batches[b].size);
+    }
+    const result: PredictionJobResult = {
       output: job.probabilities ? output : output.map(withoutProbabilities),
       inferenceMs,
       batchSize,
       worker: origin.worker,
       provenance: {
-        ...shared,
-        batch_id: held.length ? batchId : null,
+        model: origin.model,
+        version: origin.version,
+        package_sha256: origin.package_sha256,
+        provider: origin.provider,
+        precision: origin.precision,
+        worker: origin.worker,
+        batch_id: held.length ? origin.batchId : null,
         batch_size: batchSize,
         queue_wait_ms: job.queueWaitMs ?? 0,
         inference_ms: Math.round(inferenceMs * 1000) / 1000,
         cached_texts: cached.length,
       },
-      ...(cached.length ? { cached } : {}),
     };
+    if (cached.length) result.cached = cached;
+    return result;
   });
 }
 
