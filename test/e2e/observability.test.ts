@@ -165,10 +165,11 @@ describe('observability', () => {
       .map((q) => q.name)
       .sort();
     assert.deepEqual(names, [
-      'batches',
-      'bulk-ag-news-bert@1',
-      'predict-ag-news-bert@1',
-      'webhooks',
+      'batch-{ag-news-bert@1}',
+      'bulk-{ag-news-bert@1}',
+      'predict-{ag-news-bert@1}',
+      '{batches}',
+      '{webhooks}',
     ]);
     const page = await fetch(`${stack.managementUrl}/admin/queues`, {
       headers: {

@@ -232,6 +232,15 @@ describe('provenance and the result cache', () => {
     );
     assert.equal(created.body.provenance.cached, true);
     assert.equal(created.body.provenance.batch_size, 0);
+
+    // Sync calls sent together (which may share one job) each say what answered their own text.
+    const [hit, miss] = await Promise.all(
+      [rows[1].text, 'A text no batch has scored before'].map((text) =>
+        stack.request('POST', `/predictions/${MODEL}/4?provenance=true`, { data: [text] }),
+      ),
+    );
+    assert.equal(hit.body[0].provenance.cached, true, JSON.stringify(hit.body));
+    assert.equal(miss.body[0].provenance.cached, false, JSON.stringify(miss.body));
   });
 
   it('answers nothing from the cache when it is off (the control)', async () => {

@@ -224,7 +224,7 @@ describe('kubernetes manifests', () => {
     assert.equal(spec.minReplicaCount, 1);
     assert.ok(spec.maxReplicaCount > 1 && spec.cooldownPeriod > 0);
     const redis = spec.triggers.find((t: Doc) => t.type === 'redis');
-    assert.equal(redis.metadata.listName, 'mf:predict-ag-news-bert@1:wait');
+    assert.equal(redis.metadata.listName, 'mf:predict-{ag-news-bert@1}:wait');
     assert.ok(find('TriggerAuthentication', redis.authenticationRef.name));
     const prometheus = spec.triggers.find((t: Doc) => t.type === 'prometheus');
     assert.match(

@@ -35,7 +35,7 @@ describe('made-up ids, unbounded numbers, idle results', () => {
     const read = await stack.request('GET', `/v1/predictions/${id}`);
     assert.equal(read.status, 404);
     // The version's queue exists: its id was looked for there, and simply is not there.
-    assert.ok((await redis.keys('*predict-ag-news-bert@1*')).length > 0);
+    assert.ok((await redis.keys('*predict-{ag-news-bert@1}*')).length > 0);
   });
 
   for (const [what, path] of [

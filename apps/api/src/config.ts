@@ -35,6 +35,11 @@ export const apiSettings = z.object({
   /** One log line per HTTP request (pino-http); off saves its cost on busy single-text traffic. */
   ACCESS_LOG: boolSetting(true),
   SYNC_TIMEOUT_MS: intSetting(30_000, 1),
+  /**
+   * Sync requests for one version arriving in the same event-loop turn share one job of up to
+   * this many texts (each answered with its own share); 1 gives every request its own job.
+   */
+  COALESCE_MAX_TEXTS: intSetting(64, 1),
   /** Sync calls to a version with more queued work than this (estimated) are refused with 503. */
   MAX_QUEUE_WAIT_S: intSetting(30, 1),
   /** Async creates to a version with this many queued jobs are refused with 429. */

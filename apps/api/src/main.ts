@@ -9,6 +9,7 @@ import {
   connectRedisFailFast,
   createLogger,
   redisReady,
+  redisTarget,
   startOpsServer,
 } from '@app/common';
 import { ModelRegistry } from '@app/registry';
@@ -39,8 +40,9 @@ async function bootstrap(): Promise<void> {
   const logger = createLogger('api', config.LOG_LEVEL, config.LOG_PRETTY);
   // Request handling answers 503 at once while Redis is away; queue consumers and job listeners
   // wait on a connection of their own for it to come back.
-  const redis = connectRedisFailFast(config.REDIS_URL, config.REDIS_COMMAND_TIMEOUT_MS);
-  const consumerRedis = connectRedis(config.REDIS_URL);
+  const target = redisTarget(config);
+  const redis = connectRedisFailFast(target, config.REDIS_COMMAND_TIMEOUT_MS);
+  const consumerRedis = connectRedis(target);
   // The connections reconnect by themselves; one line per outage, not one per attempt.
   for (const connection of [redis, consumerRedis]) {
     let down = false;

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { connectRedis, createLogger, startOpsServer } from '@app/common';
+import { connectRedis, createLogger, redisTarget, startOpsServer } from '@app/common';
 import { loadWorkerConfig } from './config';
 import { WorkerProcess } from './worker-process';
 
@@ -8,7 +8,7 @@ async function main(): Promise<void> {
   const logger = createLogger('worker', config.LOG_LEVEL, config.LOG_PRETTY).child({
     worker: config.WORKER_ID,
   });
-  const redis = connectRedis(config.REDIS_URL);
+  const redis = connectRedis(redisTarget(config));
   // Set below: a worker whose threads die too often stops as on SIGTERM, then exits with 1.
   let stop: (signal: string, code?: number) => Promise<void> = async () => undefined;
   const worker = new WorkerProcess(redis, config, logger, (error) => {

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { isRedisUnavailable, type Logger } from '@app/common';
+import { isRedisUnavailable, type Logger, type RedisConnection } from '@app/common';
 
 /**
  * Logs the errors of a worker's Redis connections (its own, and those BullMQ opens for each
@@ -12,7 +11,7 @@ export class RedisErrorLog {
 
   constructor(
     private readonly logger: Logger,
-    redis: Redis,
+    redis: RedisConnection,
   ) {
     redis.on('ready', () => this.reconnected());
   }

@@ -1,19 +1,23 @@
 import { resolve } from 'node:path';
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import {
+  BATCH_QUEUE,
   VersionQueues,
   WEBHOOK_QUEUE,
+  type JobPart,
   type Logger,
   type PredictionJobData,
   type PredictionJobResult,
   type WebhookJobData,
+  type RedisConnection,
 } from '@app/common';
 import { packingLimits, type PackingLimits } from '@app/handler/package';
 import type { VersionRecord } from '@app/registry';
 import { GroupRunner, type LastBatch, type PendingJob } from './batching/group-runner';
 import { JobGrouper } from './batching/job-grouper';
+import { joinProvenance } from './batching/split-outcome';
 import { ResultCache } from './batching/result-cache';
+import { BatchRelay, type BatchJobData } from './batch-relay';
 import type { WorkerConfig } from './config';
 import type { DeathWindow } from './faults/death-window';
 import { JobHandedBack, JobIntake } from './job-intake';
@@ -30,7 +34,7 @@ const BULK_PRIORITY = 10;
 
 /** What every consumer of a worker process shares, and what it tells the process. */
 export interface ConsumerContext {
-  connection: Redis;
+  connection: RedisConnection;
   config: WorkerConfig;
   logger: Logger;
   metrics: WorkerMetrics;
@@ -53,6 +57,7 @@ export interface ConsumerContext {
 export class VersionConsumer {
   private client!: InferenceClient;
   private intake!: JobIntake;
+  private relay!: BatchRelay;
   private readonly queues: VersionQueues;
   private readonly webhooks: WebhookAnnouncer;
   private readonly grouper: JobGrouper<PendingJob>;
@@ -137,6 +142,11 @@ export class VersionConsumer {
       throw error;
     }
     consumer.resume(client);
+    consumer.relay = new BatchRelay(
+      record,
+      context,
+      consumer.queues.queue<BatchJobData>(BATCH_QUEUE),
+    );
     consumer.log.info(
       { ...client.runtime, precision: record.manifest.precision },
       'serving model version',
@@ -203,40 +213,57 @@ export class VersionConsumer {
   private async handBack(): Promise<number> {
     this.grouper.clear();
     const jobs = [...this.inHand];
-    await this.intake.handBack(jobs.map((p) => p.job));
+    await this.intake.handBack([...new Set(jobs.map((p) => p.job))]);
     for (const pending of jobs) pending.reject(new JobHandedBack('handed back to the queue'));
     return jobs.length;
   }
 
   private async process(job: Job<PredictionJobData>): Promise<PredictionJobResult> {
     if (this.intake.closingForHandBack) return this.intake.returnLate(job);
-    const texts = job.data.texts;
+    const { texts, probabilities } = job.data;
     if (!Array.isArray(texts) || texts.length === 0) {
       throw new UnrecoverableError('job carries no texts');
     }
     const bad = texts.findIndex((t) => typeof t !== 'string' || t.trim() === '');
     if (bad >= 0) throw new UnrecoverableError(`item ${bad} is not a non-empty string`);
+    const parts = job.data.parts ?? [{ count: texts.length, requestId: job.data.requestId }];
+    if (
+      parts.reduce((sum, p) => sum + p.count, 0) !== texts.length ||
+      parts.some((p) => !(p.count > 0))
+    )
+      throw new UnrecoverableError('job parts do not add up to its texts');
     if (job.data.webhook?.events.includes('start')) this.webhooks.announce(job, 'start');
     this.context.metrics.queueWait.observe(
       this.labels,
       Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp) / 1000,
     );
-    return new Promise<PredictionJobResult>((resolve, reject) => {
-      const settle = () => {
-        this.inHand.delete(pending);
-        if (this.inHand.size === 0) this.throughput.setBusy(false);
-      };
-      const pending: PendingJob = {
-        job,
-        size: texts.length,
-        priority: job.data.bulk ? BULK_PRIORITY : 0,
-        resolve: (result) => (settle(), resolve(result)),
-        reject: (error) => (settle(), reject(error)),
-      };
-      this.inHand.add(pending);
-      this.throughput.setBusy(true);
-      this.grouper.add(pending);
-    });
+    // Each part is grouped, run and (when a group fails) retried on its own, as a job would be.
+    let offset = 0;
+    const settled = await Promise.allSettled(
+      parts.map(({ count, requestId }) => {
+        const share = texts.slice(offset, (offset += count));
+        return new Promise<PredictionJobResult>((resolve, reject) => {
+          const settle = () => {
+            this.inHand.delete(pending);
+            if (this.inHand.size === 0) this.throughput.setBusy(false);
+          };
+          const pending: PendingJob = {
+            job,
+            texts: share,
+            probabilities,
+            requestId,
+            size: count,
+            priority: job.data.bulk ? BULK_PRIORITY : 0,
+            resolve: (result) => (settle(), resolve(result)),
+            reject: (error) => (settle(), reject(error)),
+          };
+          this.inHand.add(pending);
+          this.throughput.setBusy(true);
+          this.grouper.add(pending);
+        });
+      }),
+    );
+    return joinParts(settled, parts);
   }
 
   /**
@@ -265,9 +292,40 @@ export class VersionConsumer {
 
   private async shutdown(): Promise<void> {
     await this.recovery.stop();
-    await this.intake.close();
+    await Promise.all([this.intake.close(), this.relay.close()]);
     await this.queues.close();
     await this.client.close();
     this.context.metrics.provider.remove({ ...this.labels, ...runtimeLabels(this.client.runtime) });
   }
+}
+
+/**
+ * A job's result from its parts' outcomes. A part handed back hands the job back; when every
+ * part failed the job fails (and may be retried) with the first reason; otherwise it completes,
+ * and each failed part carries its reason and null outputs.
+ */
+function joinParts(
+  settled: PromiseSettledResult<PredictionJobResult>[],
+  parts: readonly JobPart[],
+): PredictionJobResult {
+  const errors = settled.map((s) => (s.status === 'rejected' ? (s.reason as Error) : undefined));
+  const handedBack = errors.find((e) => e instanceof JobHandedBack);
+  if (handedBack) throw handedBack;
+  if (errors.every(Boolean)) throw errors[0]!;
+  if (settled.length === 1)
+    return (settled[0] as PromiseFulfilledResult<PredictionJobResult>).value;
+  const answered = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  return {
+    output: settled.flatMap((s, k) =>
+      s.status === 'fulfilled' ? s.value.output : new Array<null>(parts[k].count).fill(null),
+    ),
+    inferenceMs: Math.max(...answered.map((r) => r.inferenceMs)),
+    batchSize: Math.max(...answered.map((r) => r.batchSize)),
+    worker: answered[0].worker,
+    ...(errors.some(Boolean) ? { partErrors: errors.map((e) => e?.message ?? null) } : {}),
+    ...joinProvenance(
+      settled.map((s) => (s.status === 'fulfilled' ? s.value : undefined)),
+      parts.map((p) => p.count),
+    ),
+  };
 }

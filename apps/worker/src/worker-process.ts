@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
-import type { Logger } from '@app/common';
+import type { Logger, RedisConnection } from '@app/common';
 import { ModelRegistry, versionKey, type VersionRecord } from '@app/registry';
 import type { WorkerConfig } from './config';
 import { DeathWindow } from './faults/death-window';
@@ -39,7 +38,7 @@ export class WorkerProcess {
   metricsUrl?: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly config: WorkerConfig,
     private readonly logger: Logger,
     /** Told when the process should stop and exit non-zero (its threads die too often). */

@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
-import { ConfigError, boolSetting, intSetting, listSetting, parseEnv } from './config';
+import {
+  ConfigError,
+  boolSetting,
+  commonSettings,
+  intSetting,
+  listSetting,
+  parseEnv,
+} from './config';
 
 const schema = z.object({
   PORT: intSetting(8080, 1, 65535),
@@ -47,5 +54,31 @@ describe('parseEnv', () => {
       () => parseEnv(schema, { MODELFLEET_CONFIG: '/no/such.json' }),
       /MODELFLEET_CONFIG: cannot read/,
     );
+  });
+});
+
+describe('REDIS_CLUSTER_NODES', () => {
+  const common = z.object(commonSettings);
+
+  it('is empty by default: one Redis at REDIS_URL', () => {
+    assert.deepEqual(parseEnv(common, {}).REDIS_CLUSTER_NODES, []);
+  });
+
+  it('takes a comma-separated list of host:port, IPv6 hosts in brackets', () => {
+    assert.deepEqual(
+      parseEnv(common, { REDIS_CLUSTER_NODES: 'redis-0:6379, 10.0.0.2:7000,[::1]:7001' })
+        .REDIS_CLUSTER_NODES,
+      ['redis-0:6379', '10.0.0.2:7000', '[::1]:7001'],
+    );
+  });
+
+  it('refuses a node without a port, or a URL', () => {
+    for (const bad of ['redis-0', 'redis-0:6379,redis-1', 'redis://redis-0:6379']) {
+      assert.throws(
+        () => parseEnv(common, { REDIS_CLUSTER_NODES: bad }),
+        /REDIS_CLUSTER_NODES: must be a comma-separated list of host:port/,
+        bad,
+      );
+    }
   });
 });

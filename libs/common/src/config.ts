@@ -72,6 +72,11 @@ export const commonSettings = {
     .string()
     .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
     .default('redis://127.0.0.1:6379'),
+  /** Nodes of a Redis Cluster (`host:port,...`); when set, every connection is a cluster's. */
+  REDIS_CLUSTER_NODES: listSetting('').refine(
+    (nodes) => nodes.every((node) => /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(node)),
+    'must be a comma-separated list of host:port',
+  ),
   MODEL_STORE: z.string().default('models'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: boolSetting(false),

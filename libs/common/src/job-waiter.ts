@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import { QueueEvents, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisConnection } from './redis';
 import type { VersionQueues } from './version-queues';
 
 /** How waiting on a job ended. */
@@ -21,7 +21,7 @@ export class JobWaiter {
   private readonly listeners = new Map<string, Promise<QueueEvents>>();
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisConnection,
     private readonly queues: VersionQueues,
     private readonly maxListeners = DEFAULT_MAX_LISTENERS,
   ) {}
@@ -100,7 +100,8 @@ export class JobWaiter {
     const [last] = await this.connection.xrevrange(stream, '+', '-', 'COUNT', 1);
     const events = new QueueEvents(name, {
       // Options, not a connection: the listener then owns (and closes) its blocking connection.
-      connection: { ...this.connection.options },
+      // A cluster's options do not make a cluster: BullMQ duplicates (and closes) that one.
+      connection: isCluster(this.connection) ? this.connection : { ...this.connection.options },
       prefix: this.queues.prefix,
       lastEventId: last?.[0] ?? '0-0',
     });

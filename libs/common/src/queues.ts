@@ -1,17 +1,38 @@
-/** Names of queues and the payloads that travel on them: defined once, here. */
+/**
+ * Names of queues and the payloads that travel on them: defined once, here.
+ *
+ * Every name carries a Redis Cluster hash tag (`{...}`), and BullMQ keys a queue's data as
+ * `<prefix>:<name>:<suffix>`, so each queue's keys share one slot. The queues of one model
+ * version share its tag: its jobs, chunks and batch parents live on one master (BullMQ's flows
+ * and scripts touch the parent and the children together), while different versions spread
+ * over the cluster's masters. On a single Redis the tags are just characters of the names.
+ */
 
-/** Queue of one model version's prediction jobs. `@` cannot occur in names or versions. */
+/** The hash tag of a model version's queues. `@` cannot occur in names or versions. */
+function versionTag(model: string, version: string): string {
+  return `{${model}@${version}}`;
+}
+
+/** Queue of one model version's prediction jobs. */
 export function predictionQueueName(model: string, version: string): string {
-  return `predict-${model}@${version}`;
+  return `predict-${versionTag(model, version)}`;
 }
 
 /** Queue of one model version's bulk-scoring chunks: consumed beside, and after, online work. */
 export function bulkQueueName(model: string, version: string): string {
-  return `bulk-${model}@${version}`;
+  return `bulk-${versionTag(model, version)}`;
 }
 
-/** Queue of batch parent jobs: each completes once all its chunks have. */
-export const BATCH_QUEUE = 'batches';
+/**
+ * Queue of one model version's batch parents: BullMQ releases a parent there once all its
+ * chunks are done, and a worker of the version hands it on to {@link BATCH_QUEUE}.
+ */
+export function batchParentQueueName(model: string, version: string): string {
+  return `batch-${versionTag(model, version)}`;
+}
+
+/** Queue of finished batches, to be summed up (one job per batch, whatever its version). */
+export const BATCH_QUEUE = '{batches}';
 
 /** What a chunk of a batch remembers about each of its rows. */
 export interface BulkRow {
@@ -25,7 +46,7 @@ export interface BulkRow {
 }
 
 /** Queue of webhook deliveries. */
-export const WEBHOOK_QUEUE = 'webhooks';
+export const WEBHOOK_QUEUE = '{webhooks}';
 
 /** Events a webhook may be sent for. */
 export type WebhookEvent = 'start' | 'completed';
@@ -41,6 +62,17 @@ export interface PredictionJobData {
   webhook?: { url: string; events: WebhookEvent[] };
   /** Set on a chunk of a bulk batch: which batch, and the rows behind `texts`. */
   bulk?: { batchId: string; rows: BulkRow[] };
+  /**
+   * Set on a job that answers several sync requests at once: how many of `texts` each brought,
+   * in order. Each part is answered, or fails, on its own.
+   */
+  parts?: JobPart[];
+}
+
+/** One request's share of a coalesced job. */
+export interface JobPart {
+  count: number;
+  requestId?: string;
 }
 
 /** What the worker returns for a prediction job. */
@@ -52,6 +84,11 @@ export interface PredictionJobResult {
   batchSize: number;
   /** Worker that ran the job. */
   worker: string;
+  /**
+   * Of a job with parts where some failed: each part's failure reason, or null where it was
+   * answered (a failed part's outputs are null).
+   */
+  partErrors?: (string | null)[];
   /** What produced the answers (absent on jobs of workers older than provenance). */
   provenance?: Provenance;
   /** Indices of the texts the result cache answered, when any did. */

@@ -1,11 +1,77 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * Where the deployment's Redis is: one server at `url`, or, when `clusterNodes` (`host:port`
+ * each) is not empty, a Redis Cluster found through those nodes, each reached with the user,
+ * password and TLS (`rediss://`) of `url`.
+ */
+export interface RedisTarget {
+  url: string;
+  clusterNodes?: readonly string[];
+}
+
+/** A connection to one Redis server, or to a Redis Cluster. */
+export type RedisConnection = Redis | Cluster;
+
+/** The target named by the settings every process reads. */
+export function redisTarget(settings: {
+  REDIS_URL: string;
+  REDIS_CLUSTER_NODES: readonly string[];
+}): RedisTarget {
+  return { url: settings.REDIS_URL, clusterNodes: settings.REDIS_CLUSTER_NODES };
+}
+
+/** True for a connection to a Redis Cluster. */
+export function isCluster(connection: RedisConnection): connection is Cluster {
+  return connection instanceof Cluster;
+}
 
 /**
  * A Redis connection for BullMQ and the registry. `maxRetriesPerRequest: null` is what BullMQ
  * requires of connections used by workers; commands wait for a reconnect instead of failing.
  */
-export function connectRedis(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...options });
+export function connectRedis(url: string, options?: RedisOptions): Redis;
+export function connectRedis(target: RedisTarget, options?: RedisOptions): RedisConnection;
+export function connectRedis(
+  target: string | RedisTarget,
+  options: RedisOptions = {},
+): RedisConnection {
+  const { url, clusterNodes = [] } = typeof target === 'string' ? { url: target } : target;
+  const settings: RedisOptions = {
+    maxRetriesPerRequest: null,
+    enableReadyCheck: true,
+    enableAutoPipelining: true,
+    ...options,
+  };
+  if (clusterNodes.length === 0) return new Redis(url, settings);
+  // The offline queue, the ready check and auto-pipelining (per node) belong to the cluster;
+  // the rest to each node.
+  const { enableOfflineQueue, enableReadyCheck, enableAutoPipelining, ...node } = settings;
+  return new Cluster(clusterNodes.map(clusterNode), {
+    enableOfflineQueue,
+    enableReadyCheck,
+    enableAutoPipelining,
+    redisOptions: { ...node, ...credentials(url) },
+  });
+}
+
+/** `host:port` (an IPv6 host in brackets) as ioredis takes it. */
+function clusterNode(hostPort: string): { host: string; port: number } {
+  const at = hostPort.lastIndexOf(':');
+  return {
+    host: hostPort.slice(0, at).replace(/^\[(.*)\]$/, '$1'),
+    port: Number(hostPort.slice(at + 1)),
+  };
+}
+
+/** The user, password and TLS that `url` names, for the nodes of a cluster. */
+function credentials(url: string): RedisOptions {
+  const parsed = new URL(url);
+  return {
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
 }
 
 /** `url` without its password, fit for a log line or an error message. */
@@ -21,16 +87,36 @@ export function redactRedisUrl(url: string): string {
 
 /**
  * Fails with one line that names the Redis (password hidden) and the reason when it does not
- * answer a PING within `timeoutMs`: one try, no reconnect loop and no stack traces.
+ * answer a PING within `timeoutMs`: one try, no reconnect loop and no stack traces. Of a
+ * cluster, one of the nodes named must answer.
  */
-export async function assertRedisReachable(url: string, timeoutMs = 5000): Promise<void> {
-  const client = new Redis(url, {
+export async function assertRedisReachable(
+  target: string | RedisTarget,
+  timeoutMs = 5000,
+): Promise<void> {
+  const { url, clusterNodes = [] } = typeof target === 'string' ? { url: target } : target;
+  const once: RedisOptions = {
     lazyConnect: true,
     connectTimeout: timeoutMs,
     retryStrategy: () => null,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
-  });
+  };
+  if (clusterNodes.length === 0)
+    return pingOnce(new Redis(url, once), redactRedisUrl(url), timeoutMs);
+  let last: Error | undefined;
+  for (const hostPort of clusterNodes) {
+    const node = { ...clusterNode(hostPort), ...credentials(url), ...once };
+    try {
+      return await pingOnce(new Redis(node), `cluster node ${hostPort}`, timeoutMs);
+    } catch (error) {
+      last = error as Error;
+    }
+  }
+  throw last!;
+}
+
+async function pingOnce(client: Redis, name: string, timeoutMs: number): Promise<void> {
   let lastError: Error | undefined;
   client.on('error', (error: Error) => (lastError ??= error));
   const timer = setTimeout(() => client.disconnect(), timeoutMs);
@@ -39,7 +125,7 @@ export async function assertRedisReachable(url: string, timeoutMs = 5000): Promi
     await client.ping();
   } catch (error) {
     const reason = (lastError ?? (error as Error)).message || 'no answer';
-    throw new Error(`cannot reach Redis at ${redactRedisUrl(url)}: ${reason}`);
+    throw new Error(`cannot reach Redis at ${name}: ${reason}`);
   } finally {
     clearTimeout(timer);
     client.disconnect();
@@ -52,12 +138,18 @@ export async function assertRedisReachable(url: string, timeoutMs = 5000): Promi
  * within `commandTimeoutMs` fails too (a Redis that hangs). It reconnects by itself. Never for
  * BullMQ consumers or listeners, whose blocking commands outlast any such timeout.
  */
-export function connectRedisFailFast(url: string, commandTimeoutMs: number): Redis {
-  return connectRedis(url, { enableOfflineQueue: false, commandTimeout: commandTimeoutMs });
+export function connectRedisFailFast(
+  target: RedisTarget,
+  commandTimeoutMs: number,
+): RedisConnection {
+  return connectRedis(target, { enableOfflineQueue: false, commandTimeout: commandTimeoutMs });
 }
 
 /** Resolves once the connection is ready; `onWait` is called once if it is not at first. */
-export async function redisReady(redis: Redis, onWait: (error?: Error) => void): Promise<void> {
+export async function redisReady(
+  redis: RedisConnection,
+  onWait: (error?: Error) => void,
+): Promise<void> {
   if (redis.status === 'ready') return;
   let told = false;
   await new Promise<void>((resolve) => {

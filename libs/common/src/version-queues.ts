@@ -1,6 +1,6 @@
 import { Queue, type JobType } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { bulkQueueName, predictionQueueName } from './queues';
+import type { RedisConnection } from './redis';
 
 /** Job counts of one queue, by the states that make up a backlog. */
 export interface QueueCounts {
@@ -43,7 +43,7 @@ export class VersionQueues {
    * error would take the process down.
    */
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisConnection,
     readonly prefix: string,
     private readonly onError: (error: Error) => void = () => undefined,
     private readonly maxHandles = DEFAULT_MAX_HANDLES,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@app/common';
 import { pickVersion, type TrafficWeights } from './traffic';
 import {
   type ModelRecord,
@@ -18,12 +18,16 @@ export class UnknownModelError extends Error {
  */
 export class ModelRegistry {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix = 'mf',
   ) {}
 
+  /**
+   * Every key shares the hash tag `{registry}`: on a Redis Cluster they hash to one slot, so the
+   * transactions and multi-key commands below never span slots.
+   */
   private key(...parts: string[]): string {
-    return [this.prefix, ...parts].join(':');
+    return [this.prefix, '{registry}', ...parts].join(':');
   }
 
   /** Registers (or replaces) a version; the first version of a model becomes its default. */

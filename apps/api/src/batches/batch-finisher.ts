@@ -4,7 +4,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { BATCH_QUEUE, isRedisUnavailable } from '@app/common';
 import { BatchService } from './batch.service';
 
-/** Processes batch parent jobs, which BullMQ releases once every chunk is done: sums each batch up. */
+/** Sums up each finished batch, which a worker of its version announces on the `{batches}` queue. */
 @Processor(BATCH_QUEUE, { concurrency: 2 })
 export class BatchFinisher extends WorkerHost {
   constructor(

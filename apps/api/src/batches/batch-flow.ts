@@ -5,6 +5,7 @@ import {
   BATCH_QUEUE,
   JobWaiter,
   VersionQueues,
+  batchParentQueueName,
   bulkQueueName,
   type BulkRow,
   type PredictionJobData,
@@ -33,9 +34,11 @@ export interface ChunkOutcome {
 const READ_SLICE = 200;
 
 /**
- * A batch's jobs: a BullMQ flow whose parent waits on the `batches` queue for its chunks, which
- * go on the version's bulk queue (served after online work). The parent is released, and the
- * batch summed up, once every chunk is done.
+ * A batch's jobs: a BullMQ flow whose parent waits on the version's batch-parent queue for its
+ * chunks, which go on the version's bulk queue (served after online work); both share the
+ * version's hash tag, so a flow never spans Redis Cluster slots. Once every chunk is done,
+ * BullMQ releases the parent, a worker of the version hands it on to the finished-batch queue,
+ * and the batch is summed up.
  */
 @Injectable()
 export class BatchFlow {
@@ -62,7 +65,7 @@ export class BatchFlow {
     const kept = { removeOnComplete: { age: ttl }, removeOnFail: { age: ttl } };
     await this.flows.add({
       name: 'batch',
-      queueName: BATCH_QUEUE,
+      queueName: batchParentQueueName(version.name, version.version),
       data: { batchId: id },
       opts: { jobId: id, ...kept },
       children: chunks.map((rows, k) => ({
@@ -87,8 +90,8 @@ export class BatchFlow {
   }
 
   /** Chunks done so far: scored, and failed or ignored. */
-  async progress(id: string): Promise<{ scored: number; failed: number }> {
-    const parent = await this.queues.queue(BATCH_QUEUE).getJob(id);
+  async progress(batch: BatchRecord): Promise<{ scored: number; failed: number }> {
+    const parent = await this.parent(batch);
     if (!parent) return { scored: 0, failed: 0 };
     const deps = await parent.getDependenciesCount({
       processed: true,
@@ -99,9 +102,14 @@ export class BatchFlow {
   }
 
   /** Removes the chunks no worker has taken yet. */
-  async removeUnprocessed(id: string): Promise<void> {
-    const parent = await this.queues.queue(BATCH_QUEUE).getJob(id);
+  async removeUnprocessed(batch: BatchRecord): Promise<void> {
+    const parent = await this.parent(batch);
     await parent?.removeUnprocessedChildren();
+  }
+
+  private async parent(batch: BatchRecord): Promise<Job | undefined> {
+    const queue = this.queues.queue(batchParentQueueName(batch.model, batch.version));
+    return (await queue.getJob(batch.id)) as Job | undefined;
   }
 
   /** Waits (up to a minute each) for the chunks in a worker's hands to finish. */

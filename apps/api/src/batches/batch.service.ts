@@ -103,7 +103,7 @@ export class BatchService {
   /** The batch resource; counts are estimated from finished chunks while it runs. */
   async view(id: string): Promise<BatchView> {
     const batch = await this.find(id);
-    const progress = batch.summary ? undefined : await this.flow.progress(id);
+    const progress = batch.summary ? undefined : await this.flow.progress(batch);
     return describeBatch(batch, progress);
   }
 
@@ -121,7 +121,7 @@ export class BatchService {
       );
     }
     await this.store.markCanceled(id);
-    await this.flow.removeUnprocessed(id);
+    await this.flow.removeUnprocessed(await this.find(id));
     // Chunks already in a worker's hands finish; then the batch is summed up as it stands.
     await this.finish(id, true);
     return this.view(id);

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@app/common';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { REDIS } from '../core/core.module';
 import type { RowError } from './dataset-reader';
@@ -44,11 +44,12 @@ export interface BatchRecord {
 export class BatchStore {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisConnection,
   ) {}
 
+  /** A batch's keys share the hash tag of its id: written in one transaction, even on a cluster. */
   private key(id: string, ...parts: string[]): string {
-    return [this.config.KEY_PREFIX, 'batch', id, ...parts].join(':');
+    return [this.config.KEY_PREFIX, 'batch', `{${id}}`, ...parts].join(':');
   }
 
   /** Stores a new batch and its refused rows, both kept for RESULT_TTL_S. */

@@ -1,7 +1,7 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
-import { JobWaiter, VersionQueues, type Logger, type connectRedis } from '@app/common';
+import { JobWaiter, VersionQueues, type Logger, type RedisConnection } from '@app/common';
 import { ModelRegistry } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { ApiMetrics } from '../metrics/api-metrics';
@@ -17,9 +17,9 @@ export interface SharedServices {
   config: ApiConfig;
   logger: Logger;
   /** Fails fast while Redis is away: for request handling (stores, registry, producers). */
-  redis: ReturnType<typeof connectRedis>;
+  redis: RedisConnection;
   /** Waits for Redis to come back: for queue consumers and job listeners. */
-  consumerRedis: ReturnType<typeof connectRedis>;
+  consumerRedis: RedisConnection;
   registry: ModelRegistry;
   metrics: ApiMetrics;
   queues: VersionQueues;

@@ -40,11 +40,16 @@ export async function createHttpApp(
     bufferLogs: true,
   });
   app.useLogger(app.get(ApiLogger));
+  // No ETag (a hash of every answer, for caches that never see POST answers) and no banner.
+  app.set('etag', false);
+  app.disable('x-powered-by');
   app.use(
     pinoHttp({
       logger,
       autoLogging: config.ACCESS_LOG,
-      // One short line per request: headers would cost time and could carry secrets.
+      // One short line per request: headers would cost time and could carry secrets. The
+      // serializers read the request itself (pino's wrapper would first copy all of it).
+      wrapSerializers: false,
       serializers: {
         req: (req: { id: string; method: string; url: string }) => ({
           id: req.id,

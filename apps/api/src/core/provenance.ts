@@ -12,7 +12,24 @@ export function predictionProvenance(
   texts: number,
 ): PredictionProvenance | null {
   if (!result.provenance) return null;
-  return { ...result.provenance, cached: texts > 0 && result.provenance.cached_texts === texts };
+  // Counted from the indices, which a share of a coalesced job has sliced to its own texts.
+  const cachedTexts = result.cached?.length ?? 0;
+  return {
+    ...result.provenance,
+    cached_texts: cachedTexts,
+    cached: texts > 0 && cachedTexts === texts,
+  };
+}
+
+/** The share of a job's result that answers its texts `start` to `end` (a coalesced request's). */
+export function resultShare(
+  result: PredictionJobResult,
+  start: number,
+  end: number,
+): PredictionJobResult {
+  const cached = (result.cached ?? []).filter((i) => i >= start && i < end).map((i) => i - start);
+  const { cached: _, ...rest } = result;
+  return { ...rest, output: result.output.slice(start, end), ...(cached.length ? { cached } : {}) };
 }
 
 /** The provenance of each text of a job's answers (none for a job of a worker that gave none). */

@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@app/common';
 import { REDIS } from './core.module';
 
 /** Whether Redis answers: the probe behind readiness. */
 @Injectable()
 export class RedisProbe {
-  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+  constructor(@Inject(REDIS) private readonly redis: RedisConnection) {}
 
   /** Undefined when Redis answers, else why not. */
   async problem(): Promise<string | undefined> {

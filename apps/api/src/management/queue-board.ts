@@ -3,15 +3,21 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
-import { BATCH_QUEUE, WEBHOOK_QUEUE, bulkQueueName, predictionQueueName } from '@app/common';
+import {
+  BATCH_QUEUE,
+  WEBHOOK_QUEUE,
+  batchParentQueueName,
+  bulkQueueName,
+  predictionQueueName,
+} from '@app/common';
 import type { SharedServices } from '../core/core.module';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
 
 /**
  * Mounts Bull Board on the management app, behind the management token (Bearer, or Basic with
- * the token as password so a browser can log in). It lists the webhook queue and the queue of
- * every registered model version, refreshed at most once a second.
+ * the token as password so a browser can log in). It lists the webhook and batch queues and the
+ * queues of every registered model version, refreshed at most once a second.
  */
 export function mountQueueBoard(app: NestExpressApplication, shared: SharedServices): void {
   const serverAdapter = new ExpressAdapter();
@@ -30,6 +36,7 @@ export function mountQueueBoard(app: NestExpressApplication, shared: SharedServi
       m.versions.flatMap((v) => [
         predictionQueueName(v.name, v.version),
         bulkQueueName(v.name, v.version),
+        batchParentQueueName(v.name, v.version),
       ]),
     );
     board.replaceQueues(

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@app/common';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { REDIS } from '../core/core.module';
 import { Problem } from '../core/problem';
@@ -12,7 +12,7 @@ import { Problem } from '../core/problem';
 export class IdempotencyStore {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisConnection,
   ) {}
 
   /** Claims `key` for `id`; returns the id already holding it, or undefined if this call won. */

@@ -1,6 +1,7 @@
-import { predictionProvenance, type PredictionProvenance } from '../core/provenance';
+import type { PredictionJobResult } from '@app/common';
+import { predictionProvenance, resultShare, type PredictionProvenance } from '../core/provenance';
 import type { WebhookStatus } from '../webhooks/webhook-delivery.store';
-import type { PredictionJob, StoredState } from './prediction.store';
+import { PredictionStore, type PredictionJob, type StoredState } from './prediction.store';
 
 /** Status of a prediction as callers see it. */
 export type PredictionStatus = 'queued' | 'processing' | 'succeeded' | 'failed' | 'canceled';
@@ -43,14 +44,19 @@ const STATUS: Partial<Record<StoredState, PredictionStatus>> = {
 export const unfinished = (status: PredictionStatus) =>
   status === 'queued' || status === 'processing';
 
-/** The resource of a prediction job in a given state. */
+/**
+ * The resource of a prediction job in a given state; with `part`, of one request's share of a
+ * coalesced job (its own texts, answers and failure only).
+ */
 export function describePrediction(
   job: PredictionJob,
   state: StoredState,
   canceledAt?: string,
   webhook?: WebhookStatus,
+  part?: number,
 ): PredictionView {
-  const id = job.id!;
+  const share = shareOf(job, part);
+  const id = share.id;
   const status = STATUS[state] ?? 'failed';
   const result = status === 'succeeded' ? job.returnvalue : undefined;
   const iso = (ms?: number) => (ms ? new Date(ms).toISOString() : null);
@@ -59,9 +65,9 @@ export function describePrediction(
     model: job.data.model,
     version: job.data.version,
     status,
-    input: { data: job.data.texts },
-    output: result?.output ?? null,
-    error: status === 'failed' ? job.failedReason || 'unknown failure' : null,
+    input: { data: share.slice(job.data.texts) },
+    output: result ? share.slice(result.output) : null,
+    error: status === 'failed' ? share.error || job.failedReason || 'unknown failure' : null,
     created_at: new Date(job.timestamp).toISOString(),
     started_at: iso(job.processedOn),
     completed_at: canceledAt ?? (unfinished(status) ? null : iso(job.finishedOn)),
@@ -70,10 +76,33 @@ export function describePrediction(
       inference_time_ms: result ? round(result.inferenceMs) : null,
       batch_size: result?.batchSize ?? null,
     },
-    provenance: result ? predictionProvenance(result, job.data.texts.length) : null,
+    provenance: result
+      ? predictionProvenance(share.result(result), share.slice(job.data.texts).length)
+      : null,
     ...(webhook ? { webhook } : {}),
     urls: { get: `/v1/predictions/${id}`, cancel: `/v1/predictions/${id}/cancel` },
   };
 }
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
+
+/** Where a part's texts lie in its job, and what failed it. */
+function shareOf(job: PredictionJob, part?: number) {
+  if (part === undefined) {
+    return {
+      id: job.id!,
+      slice: <T>(all: T[]) => all,
+      result: (result: PredictionJobResult) => result,
+      error: undefined,
+    };
+  }
+  const parts = job.data.parts ?? [];
+  const start = parts.slice(0, part).reduce((sum, p) => sum + p.count, 0);
+  const end = start + parts[part].count;
+  return {
+    id: PredictionStore.partId(job.id!, part),
+    slice: <T>(all: T[]) => all.slice(start, end),
+    result: (result: PredictionJobResult) => resultShare(result, start, end),
+    error: job.returnvalue?.partErrors?.[part] ?? undefined,
+  };
+}

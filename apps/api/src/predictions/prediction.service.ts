@@ -19,6 +19,7 @@ import { Admission } from './admission';
 import { IdempotencyStore } from './idempotency.store';
 import { describePrediction, unfinished, type PredictionView } from './prediction-view';
 import { PredictionStore, type PredictionJob, type StoredPrediction } from './prediction.store';
+import { RequestCoalescer } from './request-coalescer';
 
 export interface CreatePrediction {
   model: string;
@@ -46,6 +47,7 @@ export class PredictionService {
     private readonly announcer: WebhookAnnouncer,
     private readonly metrics: ApiMetrics,
     private readonly admission: Admission,
+    private readonly coalescer: RequestCoalescer,
   ) {}
 
   /**
@@ -99,16 +101,7 @@ export class PredictionService {
     }
     await this.admission.admitSync(record, request.texts.length);
     const start = performance.now();
-    const id = PredictionStore.newId(record);
-    // Listen before enqueueing: the answer cannot slip past, and no extra look-up is needed.
-    const answer = this.waiter.wait(
-      predictionQueueName(record.name, record.version),
-      id,
-      this.config.SYNC_TIMEOUT_MS,
-      { checkFirst: false },
-    );
-    await this.enqueue(record, request, id, 'sync');
-    const outcome = await answer;
+    const { id, outcome } = await this.coalescer.answer(record, request);
     if (outcome.status === 'completed') {
       count('succeeded');
       this.metrics.predictionDuration.observe(labelsOf(record), (performance.now() - start) / 1000);
@@ -135,15 +128,17 @@ export class PredictionService {
       const kept = JSON.parse(found.canceledView) as PredictionView;
       return kept.webhook ? { ...kept, webhook: await this.webhookState.read(id) } : kept;
     }
-    const { job, state } = found;
+    const { job, state, part } = found;
     const webhook = job.data.webhook ? await this.webhookState.read(id) : undefined;
-    return describePrediction(job, state, found.canceledAt, webhook);
+    return describePrediction(job, state, found.canceledAt, webhook, part);
   }
 
   /** Cancels a prediction that has not finished; a finished one answers 409. */
   async cancel(id: string): Promise<PredictionView> {
     const found = await this.find(id);
-    const status = found.job ? describePrediction(found.job, found.state).status : 'canceled';
+    const status = found.job
+      ? describePrediction(found.job, found.state, undefined, undefined, found.part).status
+      : 'canceled';
     if (!found.job || !unfinished(status)) {
       throw new Problem(
         409,
@@ -157,8 +152,8 @@ export class PredictionService {
     const { job } = found;
     const at = new Date().toISOString();
     const webhook = job.data.webhook ? await this.webhookState.read(id) : undefined;
-    const canceled = describePrediction(job, 'canceled', at, webhook);
-    await this.store.cancel(job, at, canceled, status === 'queued');
+    const canceled = describePrediction(job, 'canceled', at, webhook, found.part);
+    await this.store.cancel(id, job, at, canceled, status === 'queued');
     if (job.data.webhook?.events.includes('completed')) {
       await this.announcer.prediction(id, job.data.webhook.url, 'completed');
     }
@@ -173,7 +168,7 @@ export class PredictionService {
     const version = PredictionStore.versionOf(id);
     const found =
       version && (await this.catalog.has(version.model, version.version))
-        ? await this.store.find(id, version)
+        ? await this.store.find(id)
         : undefined;
     if (!found) throw notFound(`no prediction with id "${id}" (unknown or expired)`);
     return found;

@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Job, JobState } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { VersionQueues, type PredictionJobData, type PredictionJobResult } from '@app/common';
+import {
+  VersionQueues,
+  type PredictionJobData,
+  type PredictionJobResult,
+  type RedisConnection,
+} from '@app/common';
 import { versionKey } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { REDIS } from '../core/core.module';
@@ -12,9 +16,12 @@ export type PredictionJob = Job<PredictionJobData, PredictionJobResult>;
 /** Where a prediction stands: BullMQ's job state, or canceled (our own record). */
 export type StoredState = JobState | 'unknown' | 'canceled';
 
-/** A prediction as stored: its job (gone once a queued job is canceled) and its state. */
+/**
+ * A prediction as stored: its job (gone once a queued job is canceled) and its state; `part` when
+ * the prediction is one request's share of a coalesced job.
+ */
 export type StoredPrediction =
-  | { job: PredictionJob; state: StoredState; canceledAt?: string }
+  | { job: PredictionJob; state: StoredState; canceledAt?: string; part?: number }
   | { job?: undefined; state: 'canceled'; canceledView: string };
 
 /**
@@ -26,7 +33,7 @@ export type StoredPrediction =
 export class PredictionStore {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisConnection,
     private readonly queues: VersionQueues,
   ) {}
 
@@ -35,10 +42,22 @@ export class PredictionStore {
     return `${versionKey(record.name, record.version)}.${randomUUID()}`;
   }
 
-  /** The model and version a prediction id names, or undefined for an id this API never made. */
-  static versionOf(id: string): { model: string; version: string } | undefined {
-    const match = /^(.+)@(.+)\.[0-9a-f-]{36}$/.exec(id);
-    return match ? { model: match[1], version: match[2] } : undefined;
+  /** The id of one request's share (part `part`) of coalesced job `jobId`. */
+  static partId(jobId: string, part: number): string {
+    return `${jobId}.${part}`;
+  }
+
+  /**
+   * The model, version and job a prediction id names (`<job id>`, or `<job id>.<part>` for one
+   * request's share of a coalesced job), or undefined for an id this API never made.
+   */
+  static versionOf(
+    id: string,
+  ): { model: string; version: string; jobId: string; part?: number } | undefined {
+    const match = /^((.+)@(.+)\.[0-9a-f-]{36})(?:\.(\d{1,6}))?$/.exec(id);
+    if (!match) return undefined;
+    const [, jobId, model, version, part] = match;
+    return { model, version, jobId, ...(part === undefined ? {} : { part: Number(part) }) };
   }
 
   private canceledKey(id: string): string {
@@ -65,43 +84,47 @@ export class PredictionStore {
    * The prediction and its state, read so that they agree: a finished job's state comes from
    * the job's own fields, never from a second read that may see a later moment.
    */
-  async find(
-    id: string,
-    version: { model: string; version: string },
-  ): Promise<StoredPrediction | undefined> {
-    const queue = this.queues.online<PredictionJobData>(version.model, version.version);
+  async find(id: string): Promise<StoredPrediction | undefined> {
+    const named = PredictionStore.versionOf(id);
+    if (!named) return undefined;
+    const { jobId, part } = named;
+    const queue = this.queues.online<PredictionJobData>(named.model, named.version);
     const [job, canceled] = await Promise.all([
-      queue.getJob(id) as Promise<PredictionJob | undefined>,
+      queue.getJob(jobId) as Promise<PredictionJob | undefined>,
       this.redis.hgetall(this.canceledKey(id)),
     ]);
     if (canceled.at) {
-      if (job) return { job, state: 'canceled', canceledAt: canceled.at };
+      if (job) return { job, state: 'canceled', canceledAt: canceled.at, part };
       return { state: 'canceled', canceledView: canceled.view };
     }
-    if (!job) return undefined;
-    if (job.finishedOn) return { job, state: finishedState(job) };
+    if (!job || (part !== undefined && !job.data.parts?.[part])) return undefined;
+    if (job.finishedOn) return { job, state: finishedState(job, part), part };
     const state = await job.getState();
-    if (state !== 'completed' && state !== 'failed') return { job, state };
+    if (state !== 'completed' && state !== 'failed') return { job, state, part };
     // It finished between the two reads: read the job again for its outcome.
-    const finished = (await queue.getJob(id)) as PredictionJob | undefined;
-    return finished?.finishedOn ? { job: finished, state: finishedState(finished) } : undefined;
+    const finished = (await queue.getJob(jobId)) as PredictionJob | undefined;
+    return finished?.finishedOn
+      ? { job: finished, state: finishedState(finished, part), part }
+      : undefined;
   }
 
   /**
    * Records a cancellation with the prediction's last view, and takes a queued job off its
    * queue (a job already in a batch finishes computing; its output is withheld).
    */
-  async cancel(job: PredictionJob, at: string, view: unknown, queued: boolean): Promise<void> {
-    const key = this.canceledKey(job.id!);
+  async cancel(id: string, job: PredictionJob, at: string, view: unknown, queued: boolean) {
+    const key = this.canceledKey(id);
     await this.redis
       .multi()
       .hset(key, { at, view: JSON.stringify(view) })
       .expire(key, this.config.RESULT_TTL_S)
       .exec();
-    if (queued) await job.remove().catch(() => undefined);
+    // A part shares its job with other requests: only its own answer is withheld.
+    if (queued && id === job.id) await job.remove().catch(() => undefined);
   }
 }
 
-function finishedState(job: PredictionJob): JobState {
-  return job.failedReason && job.returnvalue == null ? 'failed' : 'completed';
+function finishedState(job: PredictionJob, part?: number): JobState {
+  if (job.failedReason && job.returnvalue == null) return 'failed';
+  return part !== undefined && job.returnvalue?.partErrors?.[part] ? 'failed' : 'completed';
 }

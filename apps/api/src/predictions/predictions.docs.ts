@@ -213,7 +213,12 @@ export function SyncPredictionDocs(method: 'post' | 'put', versioned: boolean) {
 /** Documents the controller of async predictions. */
 export const AsyncPredictionsDocs = () => ApiTags('async predictions');
 
-const idParam = ApiParam({ name: 'id', description: 'prediction id', schema: { type: 'string' } });
+const idParam = ApiParam({
+  name: 'id',
+  description:
+    'prediction id: a job id, or `<job id>.<n>` for the n-th sync call that shared a job (from a 500 or 504)',
+  schema: { type: 'string' },
+});
 
 export const CreatePredictionDocs = () =>
   applyDecorators(

@@ -4,6 +4,7 @@ import { Admission } from './admission';
 import { IdempotencyStore } from './idempotency.store';
 import { PredictionService } from './prediction.service';
 import { PredictionStore } from './prediction.store';
+import { RequestCoalescer } from './request-coalescer';
 import { SyncPredictionsController } from './sync-predictions.controller';
 import { V1PredictionsController } from './v1-predictions.controller';
 
@@ -11,7 +12,7 @@ import { V1PredictionsController } from './v1-predictions.controller';
 @Module({
   imports: [WebhooksModule],
   controllers: [SyncPredictionsController, V1PredictionsController],
-  providers: [PredictionService, PredictionStore, IdempotencyStore, Admission],
+  providers: [PredictionService, PredictionStore, IdempotencyStore, Admission, RequestCoalescer],
   exports: [PredictionService],
 })
 export class PredictionsModule {}

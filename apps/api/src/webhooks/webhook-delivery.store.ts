@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
-import type { WebhookEvent } from '@app/common';
+import type { WebhookEvent, RedisConnection } from '@app/common';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { REDIS } from '../core/core.module';
 
@@ -24,7 +23,7 @@ export interface WebhookStatus {
 export class WebhookDeliveryStore {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisConnection,
   ) {}
 
   private key(id: string): string {

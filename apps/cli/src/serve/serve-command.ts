@@ -10,6 +10,7 @@ import {
   parseEnv,
   redactRedisUrl,
   type Logger,
+  type RedisConnection,
 } from '@app/common';
 import { ModelRegistry } from '@app/registry';
 import { RedisKeeper } from './redis-keeper';
@@ -56,16 +57,22 @@ export async function serveCommand(options: { api: boolean }): Promise<void> {
     maxStartFailures: config.MAX_START_FAILURES,
     stableMs: MAX_BACKOFF_MS,
   };
-  // An unreachable REDIS_URL is one line and an exit, not a fleet of children retrying it.
-  if (config.REDIS_URL) await assertRedisReachable(config.REDIS_URL);
-  const local = config.REDIS_URL
+  // A cluster's nodes take REDIS_URL's user, password and TLS (none when it is unset).
+  const clusterNodes = config.REDIS_CLUSTER_NODES;
+  const external =
+    config.REDIS_URL || clusterNodes.length
+      ? { url: config.REDIS_URL ?? commonSettings.REDIS_URL.parse(undefined), clusterNodes }
+      : undefined;
+  // An unreachable Redis is one line and an exit, not a fleet of children retrying it.
+  if (external) await assertRedisReachable(external);
+  const local = external
     ? undefined
     : await LocalRedis.start(config.REDIS_DATA_DIR, freePort, {
         appendfsync: config.REDIS_APPENDFSYNC,
         // Outside serve's process group: a Ctrl-C must not stop Redis before its users.
         detached: true,
       });
-  const redisUrl = config.REDIS_URL ?? local!.url;
+  const redisUrl = external?.url ?? local!.url;
   if (local) {
     logger.info(
       {
@@ -77,7 +84,7 @@ export async function serveCommand(options: { api: boolean }): Promise<void> {
       'started a local redis-server',
     );
   }
-  const redis = connectRedis(redisUrl);
+  const redis = connectRedis(external ?? { url: redisUrl });
   reportOutages(redis, redisUrl, logger);
 
   let stopping = false;
@@ -126,7 +133,7 @@ export async function serveCommand(options: { api: boolean }): Promise<void> {
 }
 
 /** Logs when Redis stops answering and when it is back, once each, instead of every retry. */
-function reportOutages(redis: ReturnType<typeof connectRedis>, url: string, logger: Logger): void {
+function reportOutages(redis: RedisConnection, url: string, logger: Logger): void {
   let down = false;
   redis.on('error', (error: Error) => {
     if (down) return;

@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
-import { VersionQueues, type Logger } from '@app/common';
+import { VersionQueues, type Logger, type RedisConnection } from '@app/common';
 import { ModelRegistry, versionKey, type VersionRecord } from '@app/registry';
 import type { RestartPolicy } from './restart-policy';
 import { desiredWorkers, type ScalingPolicy } from './scaling';
@@ -35,7 +34,7 @@ export class Supervisor {
   private readonly childEvents: ChildEvents;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly registry: ModelRegistry,
     private readonly options: {
       env: NodeJS.ProcessEnv;

@@ -12,9 +12,14 @@ import type { WorkerMetrics } from '../worker-metrics';
 import type { ResultCache } from './result-cache';
 import { splitOutcome, type GroupOrigin } from './split-outcome';
 
-/** A job in hand, waiting in the grouper or running in a group. */
+/**
+ * A job in hand (or one part of a coalesced job), waiting in the grouper or running in a group.
+ */
 export interface PendingJob {
   job: Job<PredictionJobData>;
+  texts: readonly string[];
+  probabilities?: boolean;
+  requestId?: string;
   size: number;
   priority: number;
   resolve: (result: PredictionJobResult) => void;
@@ -67,7 +72,7 @@ export class GroupRunner {
   private async answer(group: PendingJob[]): Promise<void> {
     let outcome: GroupOutcome;
     try {
-      const texts = group.flatMap((p) => p.job.data.texts);
+      const texts = group.flatMap((p) => p.texts);
       const { cache } = this.sources;
       if (cache) {
         const cached = await cache.classify(this.client(), texts);
@@ -95,16 +100,17 @@ export class GroupRunner {
     }
     const results = splitOutcome(
       outcome,
-      group.map(({ job }) => ({
-        ...job.data,
+      group.map(({ job, texts, probabilities }) => ({
+        texts,
+        probabilities,
         queueWaitMs: Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp),
       })),
       { ...this.sources.origin(), worker: this.workerId, batchId: randomUUID() },
     );
     this.throughput.answered(outcome.results.length);
-    group.forEach(({ job, resolve }, k) => {
+    group.forEach(({ job, requestId, resolve }, k) => {
       resolve(results[k]);
-      this.log.debug({ jobId: job.id, requestId: job.data.requestId }, 'job done');
+      this.log.debug({ jobId: job.id, requestId }, 'job done');
     });
   }
 }

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import type { Logger } from '@app/common';
+import type { Logger, RedisConnection } from '@app/common';
 import type { VersionRecord } from '@app/registry';
 import { InferenceThreadExited, type GroupOutcome } from '../runtime/inference-client';
 
@@ -26,13 +25,14 @@ export class ResultCache {
   private readonly base: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     prefix: string,
     record: Pick<VersionRecord, 'name' | 'version' | 'packageSha256'>,
     readonly ttlS: number,
     private readonly log: Logger,
   ) {
-    this.base = `${prefix}:cache:${record.name}@${record.version}:${record.packageSha256 ?? 'unhashed'}:`;
+    // The version's hash tag, as its queues have: one MGET or pipeline never spans cluster slots.
+    this.base = `${prefix}:cache:{${record.name}@${record.version}}:${record.packageSha256 ?? 'unhashed'}:`;
   }
 
   /**

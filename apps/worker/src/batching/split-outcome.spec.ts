@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { splitOutcome, type GroupOrigin } from './split-outcome';
+import { joinProvenance, splitOutcome, type GroupOrigin } from './split-outcome';
 
 const origin: GroupOrigin = {
   model: 'm',
@@ -72,5 +72,27 @@ describe('splitOutcome', () => {
     assert.equal(wholly.provenance?.batch_size, 0);
     assert.equal(wholly.provenance?.inference_ms, 0);
     assert.deepEqual(wholly.output, ['c']);
+  });
+});
+
+describe('joinProvenance', () => {
+  it('joins the parts of a job: largest pass and time, cached texts at their place in the job', () => {
+    const [a, b] = splitOutcome(
+      {
+        results: ['a', 'b', 'c'],
+        batches: [pass(2, 6)],
+        batchOf: [0, -1, 0],
+        preprocessMs: 0,
+        cached: [1],
+      },
+      [{ texts: ['x', 'y'] }, { texts: ['z'] }],
+      origin,
+    );
+    const joined = joinProvenance([b, undefined, a], [1, 4, 2]);
+    assert.deepEqual(joined.cached, [6]);
+    assert.equal(joined.provenance?.cached_texts, 1);
+    assert.equal(joined.provenance?.batch_size, 2);
+    assert.equal(joined.provenance?.batch_id, 'group-1');
+    assert.deepEqual(joinProvenance([undefined], [1]), {});
   });
 });

@@ -70,3 +70,32 @@ function withoutProbabilities(result: unknown): unknown {
   }
   return result;
 }
+
+/**
+ * The provenance of a job run in parts (a coalesced job; a failed part is undefined), as one:
+ * the first answered part's, with the largest forward pass and time among the parts (as the
+ * job's own figures are), and each part's cached texts at their place in the job.
+ */
+export function joinProvenance(
+  parts: readonly (PredictionJobResult | undefined)[],
+  counts: readonly number[],
+): Pick<PredictionJobResult, 'provenance' | 'cached'> {
+  const answered = parts.filter((p): p is PredictionJobResult => Boolean(p?.provenance));
+  if (answered.length === 0) return {};
+  let offset = 0;
+  const cached = parts.flatMap((part, k) => {
+    const start = offset;
+    offset += counts[k];
+    return (part?.cached ?? []).map((i) => start + i);
+  });
+  const ran = answered.find((p) => p.provenance!.batch_id !== null) ?? answered[0];
+  return {
+    provenance: {
+      ...ran.provenance!,
+      batch_size: Math.max(...answered.map((p) => p.provenance!.batch_size)),
+      inference_ms: Math.max(...answered.map((p) => p.provenance!.inference_ms)),
+      cached_texts: cached.length,
+    },
+    ...(cached.length ? { cached } : {}),
+  };
+}

@@ -1,0 +1,140 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  JobWaiter,
+  predictionQueueName,
+  type JobOutcome,
+  type PredictionJobData,
+  type PredictionJobResult,
+} from '@app/common';
+import { versionKey, type VersionRecord } from '@app/registry';
+import { API_CONFIG, type ApiConfig } from '../config';
+import { resultShare } from '../core/provenance';
+import { PredictionStore } from './prediction.store';
+
+/** A sync request's texts, and what it is answered with: its own share of a job. */
+export interface SyncRequest {
+  texts: string[];
+  probabilities?: boolean;
+  requestId?: string;
+}
+
+/** How a sync request ended, and the id under which it can be polled. */
+export interface SyncAnswer {
+  id: string;
+  outcome: JobOutcome;
+}
+
+interface Gathering {
+  record: VersionRecord;
+  probabilities?: boolean;
+  texts: number;
+  requests: {
+    request: SyncRequest;
+    answer: (answer: SyncAnswer) => void;
+    fail: (error: unknown) => void;
+  }[];
+}
+
+/**
+ * Coalesces sync requests: those for the same version (and the same `probabilities` flag) that
+ * arrive within one turn of the event loop become one job, up to COALESCE_MAX_TEXTS texts, and
+ * each request is answered with its own share. One job instead of many is what makes a single-
+ * text request cheap: one add, one fetch, one completion and one event in Redis for them all.
+ * A lone request makes a job of its own, as it would without coalescing. Each request keeps a
+ * pollable id of its own (the job id, or `<job id>.<part>`) that shows only its own texts.
+ */
+@Injectable()
+export class RequestCoalescer {
+  private readonly open = new Map<string, Gathering>();
+
+  constructor(
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
+    private readonly store: PredictionStore,
+    private readonly waiter: JobWaiter,
+  ) {}
+
+  /** Puts the request's texts on the version's queue, with others, and waits for its answer. */
+  answer(record: VersionRecord, request: SyncRequest): Promise<SyncAnswer> {
+    const max = this.config.COALESCE_MAX_TEXTS;
+    const key = `${versionKey(record.name, record.version)}|${request.probabilities === true}`;
+    let gathering = this.open.get(key);
+    if (gathering && gathering.texts + request.texts.length > max) {
+      this.open.delete(key);
+      void this.send(gathering);
+      gathering = undefined;
+    }
+    if (!gathering) {
+      const fresh: Gathering = {
+        record,
+        probabilities: request.probabilities,
+        texts: 0,
+        requests: [],
+      };
+      gathering = fresh;
+      this.open.set(key, fresh);
+      setImmediate(() => {
+        if (this.open.get(key) === fresh) this.open.delete(key);
+        void this.send(fresh);
+      });
+    }
+    gathering.texts += request.texts.length;
+    const { requests } = gathering;
+    return new Promise<SyncAnswer>((answer, fail) => requests.push({ request, answer, fail }));
+  }
+
+  private async send({ record, probabilities, requests }: Gathering): Promise<void> {
+    if (requests.length === 0) return;
+    const id = PredictionStore.newId(record);
+    const data: PredictionJobData = {
+      model: record.name,
+      version: record.version,
+      texts: requests.flatMap((r) => r.request.texts),
+      probabilities,
+      requestId: requests[0].request.requestId,
+    };
+    if (requests.length > 1) {
+      data.parts = requests.map(({ request }) => ({
+        count: request.texts.length,
+        requestId: request.requestId,
+      }));
+    }
+    let settled: JobOutcome;
+    try {
+      // Listen before enqueueing: the answer cannot slip past, and no extra look-up is needed.
+      const outcome = this.waiter.wait(
+        predictionQueueName(record.name, record.version),
+        id,
+        this.config.SYNC_TIMEOUT_MS,
+        { checkFirst: false },
+      );
+      await this.store.add(id, data, 'sync');
+      settled = await outcome;
+    } catch (error) {
+      // Not queued, or Redis failed the wait: every request fails as its own call would have.
+      for (const { fail } of requests) fail(error);
+      return;
+    }
+    if (requests.length === 1) return requests[0].answer({ id, outcome: settled });
+    let offset = 0;
+    requests.forEach(({ request, answer }, part) => {
+      const count = request.texts.length;
+      answer({
+        id: PredictionStore.partId(id, part),
+        outcome: shareOf(settled, part, offset, count),
+      });
+      offset += count;
+    });
+  }
+}
+
+/** A part's share of its job's outcome. */
+function shareOf(outcome: JobOutcome, part: number, offset: number, count: number): JobOutcome {
+  if (outcome.status !== 'completed') return outcome;
+  const result = outcome.value as PredictionJobResult;
+  const error = result.partErrors?.[part];
+  if (error) return { status: 'failed', reason: error };
+  return {
+    status: 'completed',
+    value: resultShare(result, offset, offset + count),
+  };
+}

@@ -1,0 +1,152 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { freePort } from '@app/common';
+import { track, untrack } from './children';
+import { eventually } from './processes';
+import type { RedisServer } from './redis-server';
+
+/** Ports tried per node before giving up: a try fails only when another process took one first. */
+const ATTEMPTS = 5;
+
+/** A master of a {@link TestRedisCluster}. */
+interface ClusterNodeProcess {
+  child: ChildProcess;
+  port: number;
+}
+
+/**
+ * A throwaway Redis Cluster of masters without replicas on loopback ports, no persistence. Each
+ * node's client and bus ports are ones the OS just handed out; a node that finds one taken exits
+ * and is started again on new ones, and the server that answers is checked to be the one started
+ * here (its pid). `url` names the first node; {@link nodes} lists them all as `host:port`.
+ */
+export class TestRedisCluster implements RedisServer {
+  private constructor(
+    private readonly processes: ClusterNodeProcess[],
+    private readonly dir: string,
+  ) {}
+
+  /** Starts `masters` nodes, joins them into one cluster and waits until it serves every slot. */
+  static async start(masters = 3): Promise<TestRedisCluster> {
+    const dir = mkdtempSync(join(tmpdir(), 'modelfleet-cluster-'));
+    const cluster = new TestRedisCluster([], dir);
+    try {
+      for (let i = 0; i < masters; i++) cluster.processes.push(await startNode(dir));
+      await promisify(execFile)('redis-cli', [
+        '--cluster',
+        'create',
+        ...cluster.nodes,
+        ...['--cluster-replicas', '0', '--cluster-yes'],
+      ]);
+      for (const node of cluster.nodes) {
+        await eventually(`cluster_state:ok on ${node}`, async () => {
+          const info = await cluster.onNode(node, (redis) => redis.cluster('INFO'));
+          return /^cluster_state:ok/m.test(info) ? true : undefined;
+        });
+      }
+      return cluster;
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+  }
+
+  /** Every node, as `127.0.0.1:<port>`. */
+  get nodes(): string[] {
+    return this.processes.map((p) => `127.0.0.1:${p.port}`);
+  }
+
+  get url(): string {
+    return `redis://${this.nodes[0]}`;
+  }
+
+  get port(): number {
+    return this.processes[0].port;
+  }
+
+  /** The node (`host:port`) that serves `key`, as the cluster itself says. */
+  async masterOf(key: string): Promise<string> {
+    return this.onNode(this.nodes[0], async (redis) => {
+      const slot = Number(await redis.cluster('KEYSLOT', key));
+      const range = (await redis.cluster('SLOTS')).find(
+        ([first, last]) => first <= slot && slot <= last,
+      );
+      const [host, port] = range?.[2] ?? [];
+      if (!host) throw new Error(`no node serves slot ${slot}`);
+      return `${host}:${port}`;
+    });
+  }
+
+  /** Runs `use` on a plain connection to one node. */
+  async onNode<T>(node: string, use: (redis: Redis) => Promise<T>): Promise<T> {
+    const redis = new Redis(`redis://${node}`, { maxRetriesPerRequest: 1 });
+    redis.on('error', () => undefined);
+    try {
+      return await use(redis);
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.processes.map((p) => stopChild(p.child)));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function startNode(dir: string): Promise<ClusterNodeProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const [port, bus] = [await freePort(), await freePort()];
+    const child = spawn(
+      'redis-server',
+      [
+        ...['--port', String(port), '--bind', '127.0.0.1'],
+        ...['--cluster-enabled', 'yes', '--cluster-port', String(bus)],
+        ...['--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir],
+        ...['--save', '', '--appendonly', 'no'],
+      ],
+      { stdio: 'ignore' },
+    );
+    track(child.pid!);
+    if (port !== bus && (await answers(child, port))) return { child, port };
+    await stopChild(child);
+    if (attempt >= ATTEMPTS) throw new Error(`cluster node did not start on port ${port}`);
+  }
+}
+
+/** True once the redis-server `child` answers on `port`; false when it exits first. */
+async function answers(child: ChildProcess, port: number): Promise<boolean> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (child.exitCode !== null || child.signalCode !== null) return false;
+    const client = new Redis(port, '127.0.0.1', {
+      lazyConnect: true,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+    });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      const pid = /^process_id:(\d+)/m.exec(await client.info('server'))?.[1];
+      if (Number(pid) === child.pid) return true;
+    } catch {
+      // not listening yet
+    } finally {
+      client.disconnect();
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((done) => {
+    untrack(child.pid!);
+    if (child.exitCode !== null || child.signalCode !== null) return done();
+    child.once('exit', () => done());
+    child.kill('SIGTERM');
+  });
+}
