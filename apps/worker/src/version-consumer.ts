@@ -18,6 +18,8 @@ import { packingLimits, type PackingLimits } from '@app/handler/package';
 import type { VersionRecord } from '@app/registry';
 import { GroupRunner, type LastBatch, type PendingJob } from './batching/group-runner';
 import { JobGrouper } from './batching/job-grouper';
+import { joinProvenance } from './batching/split-outcome';
+import { ResultCache } from './batching/result-cache';
 import { BatchRelay, type BatchJobData } from './batch-relay';
 import type { WorkerConfig } from './config';
 import type { DeathWindow } from './faults/death-window';
@@ -103,6 +105,24 @@ export class VersionConsumer {
       context.metrics,
       this.throughput,
       this.log,
+      {
+        origin: () => ({
+          model: record.name,
+          version: record.version,
+          package_sha256: record.packageSha256 ?? null,
+          provider: this.client.runtime.provider,
+          precision: record.manifest.precision,
+        }),
+        cache: record.cacheTtlS
+          ? new ResultCache(
+              context.connection,
+              config.KEY_PREFIX,
+              record,
+              record.cacheTtlS,
+              this.log,
+            )
+          : undefined,
+      },
     );
     this.grouper = new JobGrouper(
       {
@@ -321,5 +341,9 @@ function joinParts(
     batchSize: Math.max(...answered.map((r) => r.batchSize)),
     worker: answered[0].worker,
     ...(errors.some(Boolean) ? { partErrors: errors.map((e) => e?.message ?? null) } : {}),
+    ...joinProvenance(
+      settled.map((s) => (s.status === 'fulfilled' ? s.value : undefined)),
+      parts.map((p) => p.count),
+    ),
   };
 }

@@ -130,6 +130,37 @@ export interface PredictionJobResult {
    * answered (a failed part's outputs are null).
    */
   partErrors?: (string | null)[];
+  /** What produced the answers (absent on jobs of workers older than provenance). */
+  provenance?: Provenance;
+  /** Indices of the texts the result cache answered, when any did. */
+  cached?: number[];
+}
+
+/**
+ * What produced a job's answers: the model, its package, the hardware and the forward-pass
+ * group. Shown as it is in async prediction views and batch result rows.
+ */
+export interface Provenance {
+  model: string;
+  version: string;
+  /** Content hash of the package (see `packageSha256`); null when the registry has none. */
+  package_sha256: string | null;
+  /** Execution provider that ran the forward passes: `cpu` or `cuda`. */
+  provider: string;
+  /** Precision of the graph, from the manifest: `fp32` or `fp16`. */
+  precision: string;
+  /** Worker that ran the job. */
+  worker: string;
+  /** Id of the forward-pass group that held the job; null when the cache answered every text. */
+  batch_id: string | null;
+  /** Texts in the largest forward pass that held the job; 0 when the cache answered them all. */
+  batch_size: number;
+  /** From the job's creation until a worker took it, in ms. */
+  queue_wait_ms: number;
+  /** Time of the forward passes that held the job, in ms. */
+  inference_ms: number;
+  /** How many of the job's texts the result cache answered. */
+  cached_texts: number;
 }
 
 /** What a webhook delivery job carries: the prediction, or the batch, it announces. */

@@ -13,6 +13,13 @@ export interface VersionRecord {
   /** Workers the fleet should keep on this version. */
   minWorkers: number;
   maxWorkers: number;
+  /** Content hash of the package, computed at registration (see `packageSha256`). */
+  packageSha256?: string;
+  /**
+   * Seconds a worker keeps each answer in its result cache; 0 or absent: no cache. Identical
+   * texts (after the handler's normalisation) within it are answered without inference.
+   */
+  cacheTtlS?: number;
 }
 
 /** What a worker says about itself at every heartbeat. */

@@ -17,6 +17,7 @@ import {
 } from '../core/api-docs';
 import {
   DEFAULT_PAGE,
+  MAX_CACHE_TTL_S,
   MAX_PAGE,
   MAX_SYNC_WAIT_S,
   MAX_WORKERS_PER_VERSION as MAX_WORKERS,
@@ -159,6 +160,14 @@ const versionSchema = responseSchema(
       maxBatchTokens: z.number().int(),
       maxBatchDelay: z.number(),
       registeredAt: z.string(),
+      packageSha256: z
+        .string()
+        .nullable()
+        .describe('content hash of the package (null for a version registered before hashes)'),
+      cacheTtlS: z
+        .number()
+        .int()
+        .describe("seconds answers stay in the version's result cache; 0: off"),
       status: z.enum(['READY', 'NO_WORKERS', 'FAILED']),
       reason: z.string().optional(),
       failures: z.array(failureSchema).optional(),
@@ -189,6 +198,11 @@ const registeredSchema = responseSchema(
       registeredAt: z.string(),
       minWorkers: z.number().int(),
       maxWorkers: z.number().int(),
+      packageSha256: z
+        .string()
+        .optional()
+        .describe('sha256 of the manifest and the files it names (see the README)'),
+      cacheTtlS: z.number().int().optional().describe('result cache time to live, s; 0: off'),
     }),
   ),
 );
@@ -281,6 +295,11 @@ export const RegisterModelDocs = () =>
       'max_batch_delay',
       BATCHING_BOUNDS.max_batch_delay_ms,
       "overrides the package's max_batch_delay_ms (ms)",
+    ),
+    intQuery(
+      'cache_ttl_s',
+      MAX_CACHE_TTL_S,
+      'seconds the result cache keeps each answer; 0 (default) turns the cache off',
     ),
     JsonAnswer(201, 'registered', registeredSchema),
     ManagementProblems({

@@ -25,6 +25,10 @@ export interface VersionDescription {
   maxBatchTokens: number;
   maxBatchDelay: number;
   registeredAt: string;
+  /** Content hash of the package (see the README's Provenance section). */
+  packageSha256: string | null;
+  /** Seconds answers stay in the version's result cache; 0: no cache. */
+  cacheTtlS: number;
   /** READY: a live worker serves it; FAILED: none does, and some failed to load it; else NO_WORKERS. */
   status: 'READY' | 'NO_WORKERS' | 'FAILED';
   reason?: string;
@@ -114,6 +118,8 @@ export class ModelsService {
       maxBatchTokens: batching.max_batch_tokens,
       maxBatchDelay: batching.max_batch_delay_ms,
       registeredAt: record.registeredAt,
+      packageSha256: record.packageSha256 ?? null,
+      cacheTtlS: record.cacheTtlS ?? 0,
       ...servingStatus(serving.length, failures),
       queue,
       workers: serving,
@@ -126,6 +132,7 @@ export class ModelsService {
     initialWorkers?: number;
     batchSize?: number;
     maxBatchDelay?: number;
+    cacheTtlS?: number;
   }) {
     let record: VersionRecord;
     try {
@@ -136,6 +143,7 @@ export class ModelsService {
           max_batch_size: params.batchSize,
           max_batch_delay_ms: params.maxBatchDelay,
         },
+        { cacheTtlS: params.cacheTtlS },
       );
     } catch (error) {
       if (error instanceof Problem) throw error;

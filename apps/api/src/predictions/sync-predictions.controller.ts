@@ -1,6 +1,7 @@
 import { Controller, HttpCode, Inject, Param, Post, Put, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import { API_CONFIG, type ApiConfig } from '../config';
+import { withProvenance } from '../core/provenance';
 import { PredictionService } from './prediction.service';
 import { SyncPredictionDocs, SyncPredictionsDocs } from './predictions.docs';
 import { torchServeTexts } from './torchserve-body';
@@ -60,13 +61,14 @@ export class SyncPredictionsController {
       maxTexts: this.config.MAX_TEXTS_PER_REQUEST,
       maxBytes: this.config.MAX_BODY_BYTES,
     });
-    const output = await this.predictions.predict({
+    const result = await this.predictions.predict({
       model,
       version,
       texts,
       probabilities: request.query.probabilities === 'true',
       requestId: String(request.id),
     });
+    const output = request.query.provenance === 'true' ? withProvenance(result) : result.output;
     return single ? output[0] : output;
   }
 }

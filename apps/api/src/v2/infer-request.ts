@@ -9,6 +9,8 @@ export interface InferCall {
   id?: string;
   texts: string[];
   outputs: OutputName[];
+  /** Answer with what produced it (`parameters.provenance`: true; REST only). */
+  provenance?: boolean;
 }
 
 /** Parameters: names to strings, numbers or booleans. */
@@ -49,5 +51,6 @@ export function inferCallOfJson(body: unknown): InferCall {
       request.outputs?.map((o) => o.name),
       request.parameters?.probabilities,
     ),
+    ...(request.parameters?.provenance === true ? { provenance: true } : {}),
   };
 }
