@@ -169,6 +169,7 @@ describe('observability', () => {
       'bulk-{ag-news-bert@1}',
       'predict-{ag-news-bert@1}',
       '{batches}',
+      '{shadow-comparisons}',
       '{webhooks}',
     ]);
     const page = await fetch(`${stack.managementUrl}/admin/queues`, {
@@ -209,6 +210,7 @@ describe('observability', () => {
       '/models',
       '/models/{name}',
       '/models/{name}/all',
+      '/models/{name}/shadow',
       '/models/{name}/traffic',
       '/models/{name}/{version}',
       '/models/{name}/{version}/set-default',

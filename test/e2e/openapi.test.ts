@@ -245,6 +245,25 @@ describe('OpenAPI documents', () => {
       assert.equal((await unregister('1')).status, 409);
       assert.equal((await unregister('9')).status, 404);
     });
+
+    it('sets, describes and clears a shadow version', async () => {
+      const setting = { version: '2', fraction: 0.5 };
+      management.assertRequest('PUT', '/models/{name}/shadow', 'application/json', setting);
+      const put = (json: unknown, name = MODEL) =>
+        callManagement('PUT', '/models/{name}/shadow', `/models/${name}/shadow`, { json });
+      const set = await put(setting);
+      assert.equal(set.status, 200);
+      assert.equal(set.json.version, '2');
+      assert.equal((await put({ version: '1', fraction: 0.5 })).status, 400, 'the default');
+      assert.equal((await put({ version: '2', fraction: 2 })).status, 400);
+      assert.equal((await put(setting, 'nothing')).status, 404);
+      const described = await callManagement('GET', '/models/{name}', `/models/${MODEL}`);
+      assert.equal(described.json[0].shadow.fraction, 0.5);
+      const clear = (name: string) =>
+        callManagement('DELETE', '/models/{name}/shadow', `/models/${name}/shadow`);
+      assert.equal((await clear(MODEL)).status, 200);
+      assert.equal((await clear('nothing')).status, 404);
+    });
   });
 
   describe('contract: the inference port', () => {
@@ -542,6 +561,7 @@ describe('OpenAPI documents', () => {
       createPrediction: { model: MODEL, input: { data: ['x'] } },
       createBatch: { model: MODEL, path: 'news.csv', text: 'title' },
       setTraffic: { '1': 1 },
+      setShadow: { version: '2', fraction: 0.5 },
     };
 
     /** Calls every operation of a document, as `request` says, and checks each answer. */

@@ -139,4 +139,24 @@ describe('on a Redis Cluster of three masters', () => {
     );
     assert.ok(rows.every((r) => V2_LABELS.includes(r.label_name)));
   });
+  it('compares the answers of a shadow version across masters', async () => {
+    const set = await stack.manage('PUT', '/models/ag-news-bert/shadow', {
+      version: '2',
+      fraction: 1,
+    });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    await new Promise((r) => setTimeout(r, 1100)); // the API caches model records for a second
+    for (const text of TEXTS) {
+      const answer = await stack.request('POST', '/predictions/ag-news-bert/1', { data: [text] });
+      assert.equal(answer.status, 200);
+    }
+    const shadow = await eventually('every copy compared', async () => {
+      const described = await stack.manage('GET', '/models/ag-news-bert');
+      const report = described.body[0].shadow;
+      return report.compared.jobs === TEXTS.length ? report : undefined;
+    });
+    // Version 2 renames every label: no text agrees.
+    assert.deepEqual(shadow.compared, { jobs: TEXTS.length, texts: TEXTS.length, agreed: 0 });
+    assert.equal((await stack.manage('DELETE', '/models/ag-news-bert/shadow')).status, 200);
+  });
 });

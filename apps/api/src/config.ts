@@ -44,6 +44,8 @@ export const apiSettings = z.object({
   MAX_QUEUE_WAIT_S: intSetting(30, 1),
   /** Async creates to a version with this many queued jobs are refused with 429. */
   MAX_QUEUED_JOBS: intSetting(50_000, 1),
+  /** Copies for a shadow version are dropped while it has this many jobs queued (online and bulk). */
+  SHADOW_MAX_BACKLOG: intSetting(1000, 1),
   /** A Redis command of request handling not answered within this fails: a 503, not a hang. */
   REDIS_COMMAND_TIMEOUT_MS: intSetting(800, 50),
   MAX_TEXTS_PER_REQUEST: intSetting(1000, 1),

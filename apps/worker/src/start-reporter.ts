@@ -18,8 +18,9 @@ export class StartReporter {
   report(jobs: readonly Job<PredictionJobData>[]): void {
     const byQueue = new Map<string, { jobs: number; texts: number }>();
     for (const job of jobs) {
-      // A retried or handed-back job was counted when it first started.
-      if (job.attemptsStarted > 1 || this.reported.has(job)) continue;
+      // A retried or handed-back job was counted when it first started; a shadow copy was never
+      // counted as added (only online jobs and batch chunks are).
+      if (job.attemptsStarted > 1 || this.reported.has(job) || job.data.shadow) continue;
       this.reported.add(job);
       const counts = byQueue.get(job.queueName) ?? { jobs: 0, texts: 0 };
       counts.jobs += 1;

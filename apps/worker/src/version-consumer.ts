@@ -4,12 +4,15 @@ import {
   BATCH_QUEUE,
   DEADLINE_EXCEEDED,
   QueueProgress,
+  SHADOW_QUEUE,
   VersionQueues,
   WEBHOOK_QUEUE,
+  bulkQueueName,
   type JobPart,
   type Logger,
   type PredictionJobData,
   type PredictionJobResult,
+  type ShadowComparisonData,
   type WebhookJobData,
   type RedisConnection,
 } from '@app/common';
@@ -17,6 +20,8 @@ import { packingLimits, type PackingLimits } from '@app/handler/package';
 import type { VersionRecord } from '@app/registry';
 import { GroupRunner, type LastBatch, type PendingJob } from './batching/group-runner';
 import { JobGrouper } from './batching/job-grouper';
+import { joinProvenance } from './batching/split-outcome';
+import { ResultCache } from './batching/result-cache';
 import { BatchRelay, type BatchJobData } from './batch-relay';
 import type { WorkerConfig } from './config';
 import type { DeathWindow } from './faults/death-window';
@@ -26,11 +31,12 @@ import { InferenceClient } from './runtime/inference-client';
 import { ThreadRecovery } from './runtime/thread-recovery';
 import { StartReporter } from './start-reporter';
 import { ThroughputMeter } from './throughput-meter';
+import { ShadowAnnouncer } from './shadow-announcer';
 import { WebhookAnnouncer } from './webhook-announcer';
 import type { RuntimeReport } from './runtime/protocol';
 import { runtimeLabels, type WorkerMetrics } from './worker-metrics';
 
-/** Batcher priority of bulk chunks: online jobs (0) always go first. */
+/** Batcher priority of jobs of the bulk queue (chunks, shadow copies): online jobs (0) go first. */
 const BULK_PRIORITY = 10;
 
 /** What every consumer of a worker process shares, and what it tells the process. */
@@ -61,6 +67,7 @@ export class VersionConsumer {
   private relay!: BatchRelay;
   private readonly queues: VersionQueues;
   private readonly webhooks: WebhookAnnouncer;
+  private readonly shadows: ShadowAnnouncer;
   private readonly grouper: JobGrouper<PendingJob>;
   private readonly recovery: ThreadRecovery;
   /** Jobs taken from the queue and not yet settled. */
@@ -68,6 +75,7 @@ export class VersionConsumer {
   private closing?: Promise<void>;
   private stopping = false;
   private readonly labels: { model: string; version: string };
+  private readonly bulkQueue: string;
   private readonly log: Logger;
   /** Texts per second while busy (see ThroughputMeter). */
   readonly throughput = new ThroughputMeter();
@@ -80,6 +88,7 @@ export class VersionConsumer {
   ) {
     const { config } = context;
     this.labels = { model: record.name, version: record.version };
+    this.bulkQueue = bulkQueueName(record.name, record.version);
     this.log = context.logger.child(this.labels);
     this.queues = new VersionQueues(context.connection, config.KEY_PREFIX, (error) =>
       context.redisErrors.report(error, 'queue error'),
@@ -89,6 +98,10 @@ export class VersionConsumer {
       config,
       this.log,
     );
+    this.shadows = new ShadowAnnouncer(
+      this.queues.queue<ShadowComparisonData>(SHADOW_QUEUE),
+      this.log,
+    );
     this.runner = new GroupRunner(
       () => this.client,
       this.labels,
@@ -96,6 +109,24 @@ export class VersionConsumer {
       context.metrics,
       this.throughput,
       this.log,
+      {
+        origin: () => ({
+          model: record.name,
+          version: record.version,
+          package_sha256: record.packageSha256 ?? null,
+          provider: this.client.runtime.provider,
+          precision: record.manifest.precision,
+        }),
+        cache: record.cacheTtlS
+          ? new ResultCache(
+              context.connection,
+              config.KEY_PREFIX,
+              record,
+              record.cacheTtlS,
+              this.log,
+            )
+          : undefined,
+      },
     );
     this.starts = new StartReporter(
       new QueueProgress(context.connection, config.KEY_PREFIX),
@@ -104,8 +135,9 @@ export class VersionConsumer {
     this.grouper = new JobGrouper(
       {
         maxGroupTexts: this.limits.maxBatchSize * config.GROUP_BATCHES,
-        // One chunk (at most a full batch) per bulk group: online jobs wait behind little.
-        maxBulkGroupTexts: 1,
+        // At most one batch of bulk work per group (a chunk goes alone): online jobs wait behind
+        // little, and small bulk jobs (shadow copies) still share a forward pass.
+        maxBulkGroupTexts: this.limits.maxBatchSize,
         maxDelayMs: record.manifest.batching.max_batch_delay_ms,
         gapMs: config.BATCH_GAP_MS,
       },
@@ -194,10 +226,16 @@ export class VersionConsumer {
     this.context.metrics.provider.set({ ...this.labels, ...runtimeLabels(client.runtime) }, 1);
     const count = (outcome: string) => this.context.metrics.jobs.inc({ ...this.labels, outcome });
     this.intake = new JobIntake(this.record, this.context, (job) => this.process(job), this.log, {
-      completed: (job) => (count('completed'), this.webhooks.announce(job, 'completed')),
+      completed: (job) => {
+        count('completed');
+        this.webhooks.announce(job, 'completed');
+        this.shadows.announce(job);
+      },
       failed: (job) => {
         count(job?.finishedOn ? 'failed' : 'retried');
-        if (job?.finishedOn) this.webhooks.announce(job, 'completed');
+        if (!job?.finishedOn) return;
+        this.webhooks.announce(job, 'completed');
+        this.shadows.announce(job);
       },
     });
   }
@@ -250,7 +288,7 @@ export class VersionConsumer {
             probabilities,
             requestId,
             size: count,
-            priority: job.data.bulk ? BULK_PRIORITY : 0,
+            priority: job.queueName === this.bulkQueue ? BULK_PRIORITY : 0,
             deadline: onGrouperClock(deadline),
             resolve: (result) => (settle(), resolve(result)),
             reject: (error) => (settle(), reject(error)),
@@ -334,5 +372,9 @@ function joinParts(
     batchSize: Math.max(...answered.map((r) => r.batchSize)),
     worker: answered[0].worker,
     ...(errors.some(Boolean) ? { partErrors: errors.map((e) => e?.message ?? null) } : {}),
+    ...joinProvenance(
+      settled.map((s) => (s.status === 'fulfilled' ? s.value : undefined)),
+      parts.map((p) => p.count),
+    ),
   };
 }

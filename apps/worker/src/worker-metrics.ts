@@ -69,6 +69,13 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  readonly cacheTexts = new Counter({
+    name: 'modelfleet_worker_result_cache_texts_total',
+    help: "Texts looked up in a version's result cache: answered from it (hit), or by inference (miss)",
+    labelNames: [...LABELS, 'outcome'],
+    registers: [this.registry],
+  });
+
   readonly threadDeaths = new Counter({
     name: 'modelfleet_worker_inference_thread_deaths_total',
     help: 'Inference threads of this worker that ended unasked (each is restarted, or the worker exits)',

@@ -45,6 +45,45 @@ export interface BulkRow {
   passthrough?: Record<string, string>;
 }
 
+/**
+ * Queue of shadow comparisons: a worker of a shadow version puts one here for each copy it
+ * answered (or failed for good), and the API compares it with the primary's answer.
+ */
+export const SHADOW_QUEUE = '{shadow-comparisons}';
+
+/** What a copy of a prediction job for a shadow version carries besides the job. */
+export interface ShadowCopy {
+  /** The prediction whose job was copied: its answer is the primary's. */
+  predictionId: string;
+  /** The shadow setting it was copied under (see ShadowSetting.since). */
+  since: string;
+}
+
+/** What a shadow comparison job carries: the copy, and the shadow's answer or failure. */
+export interface ShadowComparisonData extends ShadowCopy {
+  model: string;
+  shadowVersion: string;
+  /** The shadow's answers, one per text (null for a part that failed). */
+  output?: unknown[];
+  /** Why the copy failed, when it did. */
+  error?: string;
+}
+
+/**
+ * Options of a shadow comparison job. The primary's job usually finished before the copy (it
+ * went on an online queue, the copy on a bulk one); when it has not, the comparison is tried
+ * again, with backoff, for about 30 s. The id makes a repeated announcement a no-op.
+ */
+export function shadowComparisonOptions(predictionId: string) {
+  return {
+    jobId: `shadow-${predictionId}`,
+    attempts: 8,
+    backoff: { type: 'exponential', delay: 250 },
+    removeOnComplete: true,
+    removeOnFail: true,
+  };
+}
+
 /** Queue of webhook deliveries. */
 export const WEBHOOK_QUEUE = '{webhooks}';
 
@@ -73,6 +112,8 @@ export interface PredictionJobData {
    * in order. Each part is answered, or fails, on its own.
    */
   parts?: JobPart[];
+  /** Set on a copy for the model's shadow version: its worker announces it for comparison. */
+  shadow?: ShadowCopy;
 }
 
 /** One request's share of a coalesced job. */
@@ -100,6 +141,37 @@ export interface PredictionJobResult {
    * answered (a failed part's outputs are null).
    */
   partErrors?: (string | null)[];
+  /** What produced the answers (absent on jobs of workers older than provenance). */
+  provenance?: Provenance;
+  /** Indices of the texts the result cache answered, when any did. */
+  cached?: number[];
+}
+
+/**
+ * What produced a job's answers: the model, its package, the hardware and the forward-pass
+ * group. Shown as it is in async prediction views and batch result rows.
+ */
+export interface Provenance {
+  model: string;
+  version: string;
+  /** Content hash of the package (see `packageSha256`); null when the registry has none. */
+  package_sha256: string | null;
+  /** Execution provider that ran the forward passes: `cpu` or `cuda`. */
+  provider: string;
+  /** Precision of the graph, from the manifest: `fp32` or `fp16`. */
+  precision: string;
+  /** Worker that ran the job. */
+  worker: string;
+  /** Id of the forward-pass group that held the job; null when the cache answered every text. */
+  batch_id: string | null;
+  /** Texts in the largest forward pass that held the job; 0 when the cache answered them all. */
+  batch_size: number;
+  /** From the job's creation until a worker took it, in ms. */
+  queue_wait_ms: number;
+  /** Time of the forward passes that held the job, in ms. */
+  inference_ms: number;
+  /** How many of the job's texts the result cache answered. */
+  cached_texts: number;
 }
 
 /** What a webhook delivery job carries: the prediction, or the batch, it announces. */

@@ -58,6 +58,11 @@ export interface Handler<TResult = Prediction> {
   preprocess(inputs: readonly string[]): Promise<EncodedText[]>;
   inference(batch: readonly EncodedText[]): Promise<InferenceOutput>;
   postprocess(output: InferenceOutput, options?: PostprocessOptions): TResult[];
+  /**
+   * Each text in the form the handler's answer depends on: two texts normalized alike must get
+   * the same answer. A result cache keys on it; without it, the cache keys on the raw text.
+   */
+  normalize?(inputs: readonly string[]): string[];
   /** Runs one small batch so the first real request does not pay for lazy initialisation. */
   warmup?(): Promise<void>;
   dispose(): Promise<void>;

@@ -3,6 +3,7 @@ export * from './errors';
 export * from './handler';
 export * from './manifest';
 export * from './model-package';
+export * from './package-hash';
 export * from './open-model';
 export * from './onnx-session';
 export * from './ort';

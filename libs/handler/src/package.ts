@@ -7,4 +7,5 @@ export * from './archive';
 export * from './errors';
 export * from './manifest';
 export * from './model-package';
+export * from './package-hash';
 export * from './packing';

@@ -65,6 +65,11 @@ export class TextClassificationHandler implements Handler<Prediction> {
     return this.tokenizer.encode(inputs);
   }
 
+  /** The tokenizer's normalisation: the ids (and so the answer) depend on nothing else. */
+  normalize(inputs: readonly string[]): string[] {
+    return this.tokenizer.normalize(inputs);
+  }
+
   async inference(batch: readonly EncodedText[]): Promise<InferenceOutput> {
     const rows = batch.length;
     if (rows === 0) return { data: new Float32Array(0), rows: 0, width: this.labels.length };

@@ -3,6 +3,7 @@ import { pickVersion, type TrafficWeights } from './traffic';
 import {
   type ModelRecord,
   type ServingFailure,
+  type ShadowSetting,
   type VersionRecord,
   type WorkerRecord,
 } from './records';
@@ -40,7 +41,10 @@ export class ModelRegistry {
       .exec();
   }
 
-  /** Removes a version; when it was the default, another version (if any) takes its place. */
+  /**
+   * Removes a version; when it was the default, another version (if any) takes its place, and
+   * when it was the shadow, the model has none any more.
+   */
   async unregisterVersion(name: string, version: string): Promise<void> {
     await this.getVersion(name, version);
     await this.redis.hdel(this.key('model', name, 'versions'), version);
@@ -55,6 +59,7 @@ export class ModelRegistry {
     } else if (model.defaultVersion === version) {
       pipeline.hset(this.key('model', name), 'default', model.versions[0].version);
     }
+    if (model?.shadow?.version === version) pipeline.hdel(this.key('model', name), 'shadow');
     await pipeline.exec();
   }
 
@@ -75,6 +80,7 @@ export class ModelRegistry {
       name,
       defaultVersion: meta.default,
       traffic: meta.traffic ? (JSON.parse(meta.traffic) as TrafficWeights) : {},
+      ...(meta.shadow ? { shadow: JSON.parse(meta.shadow) as ShadowSetting } : {}),
       versions: records,
     };
   }
@@ -97,6 +103,18 @@ export class ModelRegistry {
   async setTraffic(name: string, weights: TrafficWeights): Promise<void> {
     for (const version of Object.keys(weights)) await this.getVersion(name, version);
     await this.redis.hset(this.key('model', name), 'traffic', JSON.stringify(weights));
+  }
+
+  /** Makes a registered version the model's shadow (replacing any other). */
+  async setShadow(name: string, shadow: ShadowSetting): Promise<void> {
+    await this.getVersion(name, shadow.version);
+    await this.redis.hset(this.key('model', name), 'shadow', JSON.stringify(shadow));
+  }
+
+  /** Stops shadowing the model's traffic; true when it had a shadow. */
+  async clearShadow(name: string): Promise<boolean> {
+    await this.getModel(name);
+    return (await this.redis.hdel(this.key('model', name), 'shadow')) > 0;
   }
 
   /** Updates the desired worker range of a version. */

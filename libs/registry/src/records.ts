@@ -13,6 +13,13 @@ export interface VersionRecord {
   /** Workers the fleet should keep on this version. */
   minWorkers: number;
   maxWorkers: number;
+  /** Content hash of the package, computed at registration (see `packageSha256`). */
+  packageSha256?: string;
+  /**
+   * Seconds a worker keeps each answer in its result cache; 0 or absent: no cache. Identical
+   * texts (after the handler's normalisation) within it are answered without inference.
+   */
+  cacheTtlS?: number;
 }
 
 /** What a worker says about itself at every heartbeat. */
@@ -57,11 +64,24 @@ export interface ServingFailure {
   at: string;
 }
 
-/** A model with its versions, default and split. */
+/**
+ * A version that gets a copy of a fraction of its model's online traffic, so that its answers
+ * can be compared with those callers get.
+ */
+export interface ShadowSetting {
+  version: string;
+  /** Share of the model's online jobs copied to it, in (0, 1]. */
+  fraction: number;
+  /** When this version became the shadow: its comparisons count from then. */
+  since: string;
+}
+
+/** A model with its versions, default, split and shadow. */
 export interface ModelRecord {
   name: string;
   defaultVersion?: string;
   traffic: Record<string, number>;
+  shadow?: ShadowSetting;
   versions: VersionRecord[];
 }
 

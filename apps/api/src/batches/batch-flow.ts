@@ -15,6 +15,7 @@ import {
 } from '@app/common';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { REDIS } from '../core/core.module';
+import { textProvenances, type TextProvenance } from '../core/provenance';
 import type { BatchRecord } from './batch.store';
 import type { DatasetRow } from './dataset-reader';
 
@@ -27,6 +28,8 @@ type ChunkJob = Job<PredictionJobData, PredictionJobResult>;
 export interface ChunkOutcome {
   rows: BulkRow[];
   outputs: unknown[];
+  /** What produced each output (absent for a chunk of a worker that gave none). */
+  provenance?: TextProvenance[];
   error?: string | null;
 }
 
@@ -160,9 +163,14 @@ export class BatchFlow {
     for (const job of await this.chunkJobs(batch)) {
       if (!job) continue;
       const rows = job.data.bulk?.rows ?? [];
-      if (job.finishedOn && job.returnvalue)
-        outcomes.push({ rows, outputs: job.returnvalue.output });
-      else if (job.finishedOn && job.failedReason)
+      if (job.finishedOn && job.returnvalue) {
+        const provenance = textProvenances(job.returnvalue);
+        outcomes.push({
+          rows,
+          outputs: job.returnvalue.output,
+          ...(provenance ? { provenance } : {}),
+        });
+      } else if (job.finishedOn && job.failedReason)
         outcomes.push({ rows, outputs: [], error: job.failedReason });
       else outcomes.push({ rows, outputs: [], error: null });
     }

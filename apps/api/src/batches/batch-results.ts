@@ -1,3 +1,4 @@
+import type { TextProvenance } from '../core/provenance';
 import type { BatchSummary } from './batch.store';
 import type { ChunkOutcome } from './batch-flow';
 
@@ -23,6 +24,8 @@ export interface ScoredRow {
   /** The gold label as the input numbered it, and its name. */
   gold?: number;
   gold_name?: string;
+  /** What produced the answer. */
+  provenance?: TextProvenance;
   [passthrough: string]: unknown;
 }
 
@@ -48,15 +51,16 @@ export function summarize(
   gold: boolean,
 ): BatchSummary {
   const confusion = labels.map(() => labels.map(() => 0));
-  const summary: BatchSummary = { succeeded: 0, failed: 0 };
+  const summary: BatchSummary = { succeeded: 0, failed: 0, cached_rows: 0 };
   let correct = 0;
   let judged = 0;
-  for (const { rows, outputs, error } of outcomes) {
+  for (const { rows, outputs, provenance, error } of outcomes) {
     if (error !== undefined) {
       if (error !== null) summary.failed += rows.length;
       continue;
     }
     summary.succeeded += rows.length;
+    summary.cached_rows! += provenance?.filter((p) => p.cached).length ?? 0;
     rows.forEach((row, i) => {
       const output = outputs[i];
       if (!gold || row.gold === undefined || !isClassification(output)) return;
@@ -83,9 +87,10 @@ export function summarize(
 export function scoredRows(
   outcomes: readonly ChunkOutcome[],
   batch: { labels: readonly string[]; labelBase: number },
+  options: { provenance?: boolean } = {},
 ): ScoredRow[] {
   const scored: ScoredRow[] = [];
-  for (const { rows, outputs, error } of outcomes) {
+  for (const { rows, outputs, provenance, error } of outcomes) {
     if (error !== undefined) continue;
     rows.forEach((row, i) => {
       const output = outputs[i];
@@ -104,6 +109,7 @@ export function scoredRows(
         ...(row.gold !== undefined
           ? { gold: row.gold + batch.labelBase, gold_name: batch.labels[row.gold] }
           : {}),
+        ...(options.provenance && provenance ? { provenance: provenance[i] } : {}),
         ...row.passthrough,
       });
     });

@@ -156,9 +156,9 @@ export class BatchService {
   }
 
   /** Scored rows in input order, joined to their ids and passthrough columns. */
-  async results(id: string): Promise<ScoredRow[]> {
+  async results(id: string, options: { provenance?: boolean } = {}): Promise<ScoredRow[]> {
     const batch = await this.find(id);
-    return scoredRows(await this.flow.outcomes(batch), batch);
+    return scoredRows(await this.flow.outcomes(batch), batch, options);
   }
 
   /** Rows that could not be read or scored, in line order. */

@@ -10,6 +10,8 @@ export type BatchStatus = 'running' | 'succeeded' | 'canceled';
 export interface BatchSummary {
   succeeded: number;
   failed: number;
+  /** Scored rows the result cache answered without inference. */
+  cached_rows?: number;
   accuracy?: number;
   labels?: string[];
   confusion?: number[][];

@@ -72,19 +72,30 @@ export class BatchesController {
     return this.batches.cancel(id);
   }
 
-  /** Results joined to the input ids, in input order: `?format=jsonl` (default) or `csv`. */
+  /**
+   * Results joined to the input ids, in input order: `?format=jsonl` (default) or `csv`. JSONL
+   * rows carry their provenance unless `?provenance=false`; CSV rows carry it as `provenance_*`
+   * columns only with `?provenance=true`, so that the CSV columns stay as they were by default.
+   */
   @Get(':id/results')
   @BatchResultsDocs()
   async results(
     @Param('id') id: string,
     @Query('format') format: string | undefined,
+    @Query('provenance') provenance: string | undefined,
     @Res() response: Response,
   ) {
-    const rows = await this.batches.results(id);
-    if (format === 'csv') {
+    const csv = format === 'csv';
+    const rows = await this.batches.results(id, {
+      provenance: csv ? provenance === 'true' : provenance !== 'false',
+    });
+    if (csv) {
       response.type('text/csv').send(
         stringify(
-          rows.map(({ probabilities: _, ...row }) => row),
+          rows.map(({ probabilities: _, provenance: origin, ...row }) => ({
+            ...row,
+            ...flatProvenance(origin),
+          })),
           { header: true },
         ),
       );
@@ -104,4 +115,11 @@ export class BatchesController {
       .type('application/x-ndjson')
       .send(errors.map((e) => JSON.stringify(e)).join('\n') + (errors.length ? '\n' : ''));
   }
+}
+
+/** A row's provenance as `provenance_<member>` CSV columns (none when it has none). */
+function flatProvenance(provenance?: object): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(provenance ?? {}).map(([key, value]) => [`provenance_${key}`, value]),
+  );
 }

@@ -15,6 +15,7 @@ import {
   requestSchema,
   responseSchema,
 } from '../core/api-docs';
+import { textProvenanceSchema } from '../core/provenance.docs';
 import { queueEstimateSchema, requestTimeoutHeader } from '../predictions/predictions.docs';
 import type { BatchView } from './batch-view';
 import { createBatchSchema } from './batch.dto';
@@ -50,6 +51,11 @@ const batchViewSchema = responseSchema(
         .object({
           succeeded: z.number().int(),
           failed: z.number().int(),
+          cached_rows: z
+            .number()
+            .int()
+            .optional()
+            .describe('scored rows the result cache answered without inference'),
           accuracy: z.number().optional(),
           labels: z.array(z.string()).optional(),
           confusion: z
@@ -82,6 +88,9 @@ const resultRowSchema = responseSchema(
       probabilities: z.array(z.number()).optional(),
       output: z.unknown().optional().describe("a package's own handler's answer, as it came"),
       gold: z.number().int().optional(),
+      provenance: textProvenanceSchema
+        .optional()
+        .describe('what produced the answer; left out with ?provenance=false'),
     })
     .describe('one scored row; passthrough columns are added by name'),
 );
@@ -214,12 +223,20 @@ export const BatchResultsDocs = () =>
       description: 'jsonl (default) or csv',
       schema: { type: 'string', enum: ['jsonl', 'csv'] },
     }),
+    ApiQuery({
+      name: 'provenance',
+      required: false,
+      description:
+        'JSONL rows carry a `provenance` object unless `false`; CSV rows carry `provenance_*` columns only with `true`',
+      schema: { type: 'string', enum: ['true', 'false'] },
+    }),
     Answer(200, 'the scored rows so far', {
       'application/x-ndjson': jsonLines(resultRowSchema, 'The default.'),
       'text/csv': {
         schema: {
           type: 'string',
-          description: 'with ?format=csv: the same columns, no probabilities',
+          description:
+            'with ?format=csv: the same columns, no probabilities; the provenance as `provenance_*` columns with ?provenance=true',
         },
       },
     }),

@@ -57,7 +57,7 @@ export function torchServeGrpc(
   const path = (method: string) => `/${TORCHSERVE_SERVICE}/${method}`;
   const predict = async (request: PredictionsRequest, { requestId, deadline }: CallContext) => {
     const { texts, single } = textsOfInputMap(request.input, maxTexts);
-    const output = await predictions.predict({
+    const { output } = await predictions.predict({
       model: request.model_name,
       version: request.model_version || undefined,
       texts,

@@ -5,3 +5,5 @@ export const MAX_PAGE = 1000;
 export const MAX_SYNC_WAIT_S = 60;
 /** Most workers a version may ask for: a bound on what one request can make the fleet start. */
 export const MAX_WORKERS_PER_VERSION = 64;
+/** Longest time an answer may stay in a version's result cache, in seconds (30 days). */
+export const MAX_CACHE_TTL_S = 2_592_000;

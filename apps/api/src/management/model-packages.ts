@@ -2,7 +2,12 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
-import { MANIFEST_FILE, loadModelPackage, type ModelManifest } from '@app/handler/package';
+import {
+  MANIFEST_FILE,
+  loadModelPackage,
+  packageSha256,
+  type ModelManifest,
+} from '@app/handler/package';
 import { ModelRegistry, packageSubject, versionKey, type VersionRecord } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { Problem } from '../core/problem';
@@ -38,8 +43,11 @@ export class ModelPackages {
     location: string,
     workers: { min?: number; max?: number } = {},
     batching: Partial<ModelManifest['batching']> = {},
-    /** Replace a registered version (at start, so a moved package is found again); else 409. */
-    options: { replace?: boolean } = {},
+    /**
+     * `replace`: replace a registered version (at start, so a moved package is found again);
+     * else 409. `cacheTtlS`: the version's result cache (default: as registered, else off).
+     */
+    options: { replace?: boolean; cacheTtlS?: number } = {},
   ): Promise<VersionRecord> {
     if (!this.list().includes(location)) {
       throw new Error(`"${location}" is not a package in the model store`);
@@ -49,8 +57,13 @@ export class ModelPackages {
       maxArchiveEntries: this.config.MAX_ARCHIVE_ENTRIES,
       allowPackageCode: this.config.ALLOW_PACKAGE_CODE,
     });
-    // Only the manifest and labels are kept: an archive's unpacked files go at once.
-    await pkg.release();
+    // Only the manifest, labels and content hash are kept: an archive's unpacked files go at once.
+    let sha256: string;
+    try {
+      sha256 = await packageSha256(pkg.dir, pkg.manifest, location);
+    } finally {
+      await pkg.release();
+    }
     const { name, version } = pkg.manifest;
     const existing = await this.registry.getVersion(name, version).catch(() => undefined);
     if (existing && !options.replace) {
@@ -69,6 +82,8 @@ export class ModelPackages {
       registeredAt: existing?.registeredAt ?? new Date().toISOString(),
       minWorkers,
       maxWorkers: workers.max ?? existing?.maxWorkers ?? Math.max(1, minWorkers),
+      packageSha256: sha256,
+      cacheTtlS: options.cacheTtlS ?? existing?.cacheTtlS ?? 0,
     };
     await this.registry.registerVersion(record);
     await this.registry.clearFailure(packageSubject(location), 'api');

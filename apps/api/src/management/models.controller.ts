@@ -13,7 +13,13 @@ import {
 import type { Response } from 'express';
 import { BATCHING_BOUNDS } from '@app/handler/package';
 import { Problem } from '../core/problem';
-import { DEFAULT_PAGE, MAX_PAGE, MAX_SYNC_WAIT_S, MAX_WORKERS_PER_VERSION } from './model-limits';
+import {
+  DEFAULT_PAGE,
+  MAX_CACHE_TTL_S,
+  MAX_PAGE,
+  MAX_SYNC_WAIT_S,
+  MAX_WORKERS_PER_VERSION,
+} from './model-limits';
 import {
   DescribeModelDocs,
   ListModelsDocs,
@@ -60,6 +66,7 @@ export class ModelsController {
     @Query('initial_workers') initialWorkers?: string,
     @Query('batch_size') batchSize?: string,
     @Query('max_batch_delay') maxBatchDelay?: string,
+    @Query('cache_ttl_s') cacheTtlS?: string,
   ) {
     if (!url)
       throw new Problem(400, 'Invalid request', 'url (a package in the model store) is required');
@@ -68,6 +75,7 @@ export class ModelsController {
       initialWorkers: intParam('initial_workers', initialWorkers, MAX_WORKERS_PER_VERSION),
       batchSize: intParam('batch_size', batchSize, BATCHING_BOUNDS.max_batch_size),
       maxBatchDelay: intParam('max_batch_delay', maxBatchDelay, BATCHING_BOUNDS.max_batch_delay_ms),
+      cacheTtlS: intParam('cache_ttl_s', cacheTtlS, MAX_CACHE_TTL_S),
     });
   }
 

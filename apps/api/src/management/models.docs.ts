@@ -17,13 +17,15 @@ import {
 } from '../core/api-docs';
 import {
   DEFAULT_PAGE,
+  MAX_CACHE_TTL_S,
   MAX_PAGE,
   MAX_SYNC_WAIT_S,
   MAX_WORKERS_PER_VERSION as MAX_WORKERS,
 } from './model-limits';
+import type { ShadowReport } from '../shadow/shadow.service';
 import type { ModelsService, VersionDescription } from './models.service';
 
-const statusSchema = responseSchema(
+export const statusSchema = responseSchema(
   'StatusMessage',
   z.object({ status: z.string().describe('what was done, in words') }),
 );
@@ -93,6 +95,56 @@ const workerSchema = responseSchema(
   ),
 );
 
+const answerLabel = z.object({
+  label: z.number().int().optional(),
+  label_name: z.string().optional(),
+  probability: z.number().optional(),
+});
+
+export const shadowSchema = responseSchema(
+  'Shadow',
+  describes<ShadowReport>()(
+    z.object({
+      version: z.string().describe('the shadow version'),
+      fraction: z.number().describe("share of the model's online jobs copied to it"),
+      since: z.string().describe('when it became the shadow: every figure counts from then'),
+      copies: z
+        .object({ queued: z.number().int(), dropped: z.number().int(), failed: z.number().int() })
+        .describe('copies put on its bulk queue, dropped while its backlog was full, failed'),
+      compared: z
+        .object({ jobs: z.number().int(), texts: z.number().int(), agreed: z.number().int() })
+        .describe('copies compared with their primary: jobs, texts, texts with the same label'),
+      agreement: z.number().nullable().describe('agreed texts over compared texts'),
+      meanProbabilityDifference: z
+        .number()
+        .nullable()
+        .describe(
+          "mean of |p - q| over compared texts: p the primary's probability of its label, " +
+            'q the probability the shadow gave that class',
+        ),
+      notCompared: z
+        .object({
+          primaryFailed: z.number().int(),
+          primaryGone: z.number().int(),
+          primaryUnfinished: z.number().int(),
+          shadowFailed: z.number().int(),
+        })
+        .describe('copies answered but not compared, by why'),
+      disagreements: z
+        .array(
+          z.object({
+            predictionId: z.string(),
+            text: z.string().describe('the text, cut to 500 characters'),
+            primary: answerLabel,
+            shadow: answerLabel,
+            at: z.string(),
+          }),
+        )
+        .describe('the latest texts the two answered differently, newest first (at most 20)'),
+    }),
+  ),
+);
+
 const versionSchema = responseSchema(
   'ModelVersion',
   describes<VersionDescription>()(
@@ -108,6 +160,14 @@ const versionSchema = responseSchema(
       maxBatchTokens: z.number().int(),
       maxBatchDelay: z.number(),
       registeredAt: z.string(),
+      packageSha256: z
+        .string()
+        .nullable()
+        .describe('content hash of the package (null for a version registered before hashes)'),
+      cacheTtlS: z
+        .number()
+        .int()
+        .describe("seconds answers stay in the version's result cache; 0: off"),
       status: z.enum(['READY', 'NO_WORKERS', 'FAILED']),
       reason: z.string().optional(),
       failures: z.array(failureSchema).optional(),
@@ -120,6 +180,7 @@ const versionSchema = responseSchema(
         }),
       ),
       workers: z.array(workerSchema),
+      shadow: shadowSchema.optional().describe("the model's shadow version, while it has one"),
     }),
   ),
 );
@@ -137,6 +198,11 @@ const registeredSchema = responseSchema(
       registeredAt: z.string(),
       minWorkers: z.number().int(),
       maxWorkers: z.number().int(),
+      packageSha256: z
+        .string()
+        .optional()
+        .describe('sha256 of the manifest and the files it names (see the README)'),
+      cacheTtlS: z.number().int().optional().describe('result cache time to live, s; 0: off'),
     }),
   ),
 );
@@ -153,10 +219,10 @@ const trafficBodySchema = requestSchema(
     .describe('weight per version, e.g. {"1": 90, "2": 10}; {} clears the split'),
 );
 
-const unauthorized = { 401: 'the management token is missing or wrong' };
+export const unauthorized = { 401: 'the management token is missing or wrong' };
 
 /** Management problems: a 401 asks a browser to log in with Basic auth. */
-const ManagementProblems = (statuses: Record<number, string>) =>
+export const ManagementProblems = (statuses: Record<number, string>) =>
   Problems(statuses, {
     401: {
       'WWW-Authenticate': {
@@ -167,7 +233,11 @@ const ManagementProblems = (statuses: Record<number, string>) =>
   });
 const UNKNOWN = 'unknown model or version';
 
-const nameParam = ApiParam({ name: 'name', description: 'model name', schema: { type: 'string' } });
+export const nameParam = ApiParam({
+  name: 'name',
+  description: 'model name',
+  schema: { type: 'string' },
+});
 const versionParam = ApiParam({
   name: 'version',
   description: 'model version',
@@ -225,6 +295,11 @@ export const RegisterModelDocs = () =>
       'max_batch_delay',
       BATCHING_BOUNDS.max_batch_delay_ms,
       "overrides the package's max_batch_delay_ms (ms)",
+    ),
+    intQuery(
+      'cache_ttl_s',
+      MAX_CACHE_TTL_S,
+      'seconds the result cache keeps each answer; 0 (default) turns the cache off',
     ),
     JsonAnswer(201, 'registered', registeredSchema),
     ManagementProblems({

@@ -9,6 +9,7 @@ import {
   type WorkerRecord,
 } from '@app/registry';
 import { Problem } from '../core/problem';
+import { ShadowService, type ShadowReport } from '../shadow/shadow.service';
 import { ModelPackages } from './model-packages';
 
 /** One version as `GET /models/:name` describes it. */
@@ -24,6 +25,10 @@ export interface VersionDescription {
   maxBatchTokens: number;
   maxBatchDelay: number;
   registeredAt: string;
+  /** Content hash of the package (see the README's Provenance section). */
+  packageSha256: string | null;
+  /** Seconds answers stay in the version's result cache; 0: no cache. */
+  cacheTtlS: number;
   /** READY: a live worker serves it; FAILED: none does, and some failed to load it; else NO_WORKERS. */
   status: 'READY' | 'NO_WORKERS' | 'FAILED';
   reason?: string;
@@ -31,6 +36,8 @@ export interface VersionDescription {
   failures?: ServingFailure[];
   queue: Backlog;
   workers: WorkerRecord[];
+  /** The model's shadow version and how its answers compare, while it has one. */
+  shadow?: ShadowReport;
 }
 
 /** The story of the management API: describe, register, scale, switch and split versions. */
@@ -40,6 +47,7 @@ export class ModelsService {
     private readonly registry: ModelRegistry,
     private readonly packages: ModelPackages,
     private readonly queues: VersionQueues,
+    private readonly shadows: ShadowService,
   ) {}
 
   /**
@@ -76,13 +84,15 @@ export class ModelsService {
   async describe(name: string, version?: string): Promise<VersionDescription[]> {
     const model = await this.registry.getModel(name);
     const records = version ? [await this.registry.getVersion(name, version)] : model.versions;
-    const [workers, failures] = await Promise.all([
+    const [workers, failures, shadow] = await Promise.all([
       this.registry.liveWorkers(),
       this.registry.failures(),
+      this.shadows.report(model),
     ]);
-    return Promise.all(
+    const described = await Promise.all(
       records.map((record) => this.describeVersion(model, record, workers, failures)),
     );
+    return shadow ? described.map((d) => ({ ...d, shadow })) : described;
   }
 
   private async describeVersion(
@@ -108,6 +118,8 @@ export class ModelsService {
       maxBatchTokens: batching.max_batch_tokens,
       maxBatchDelay: batching.max_batch_delay_ms,
       registeredAt: record.registeredAt,
+      packageSha256: record.packageSha256 ?? null,
+      cacheTtlS: record.cacheTtlS ?? 0,
       ...servingStatus(serving.length, failures),
       queue,
       workers: serving,
@@ -120,6 +132,7 @@ export class ModelsService {
     initialWorkers?: number;
     batchSize?: number;
     maxBatchDelay?: number;
+    cacheTtlS?: number;
   }) {
     let record: VersionRecord;
     try {
@@ -130,6 +143,7 @@ export class ModelsService {
           max_batch_size: params.batchSize,
           max_batch_delay_ms: params.maxBatchDelay,
         },
+        { cacheTtlS: params.cacheTtlS },
       );
     } catch (error) {
       if (error instanceof Problem) throw error;

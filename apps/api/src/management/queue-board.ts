@@ -5,6 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 import {
   BATCH_QUEUE,
+  SHADOW_QUEUE,
   WEBHOOK_QUEUE,
   batchParentQueueName,
   bulkQueueName,
@@ -40,7 +41,7 @@ export function mountQueueBoard(app: NestExpressApplication, shared: SharedServi
       ]),
     );
     board.replaceQueues(
-      [...names, BATCH_QUEUE, WEBHOOK_QUEUE].map(
+      [...names, BATCH_QUEUE, SHADOW_QUEUE, WEBHOOK_QUEUE].map(
         (name) => new BullMQAdapter(shared.queues.queue(name), { readOnlyMode }),
       ),
     );

@@ -49,6 +49,35 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
+  readonly shadowCopies = new Counter({
+    name: 'modelfleet_shadow_copies_total',
+    help: "Copies of online jobs for a model's shadow version, by outcome (queued, dropped while its backlog is at SHADOW_MAX_BACKLOG, error)",
+    labelNames: ['model', 'version', 'outcome'],
+    registers: [this.registry],
+  });
+
+  readonly shadowComparisons = new Counter({
+    name: 'modelfleet_shadow_comparisons_total',
+    help: 'Shadow copies answered, by outcome (compared, primary_failed, primary_gone, primary_unfinished, shadow_failed)',
+    labelNames: ['model', 'version', 'outcome'],
+    registers: [this.registry],
+  });
+
+  readonly shadowTexts = new Counter({
+    name: 'modelfleet_shadow_texts_total',
+    help: "Texts whose shadow answer was compared with the primary's, by agreement (agreed, disagreed)",
+    labelNames: ['model', 'version', 'agreement'],
+    registers: [this.registry],
+  });
+
+  readonly shadowProbabilityDifference = new Histogram({
+    name: 'modelfleet_shadow_probability_difference',
+    help: "Per text, |primary's probability of its label - shadow's probability of that class|",
+    labelNames: ['model', 'version'],
+    buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+
   constructor(registry: ModelRegistry, queues: VersionQueues) {
     collectDefaultMetrics({ register: this.registry });
     new Gauge({

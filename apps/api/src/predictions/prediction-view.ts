@@ -1,3 +1,5 @@
+import type { PredictionJobResult } from '@app/common';
+import { predictionProvenance, resultShare, type PredictionProvenance } from '../core/provenance';
 import type { QueueEstimate } from '../core/queue-estimates';
 import type { WebhookStatus } from '../webhooks/webhook-delivery.store';
 import { PredictionStore, type PredictionJob, type StoredState } from './prediction.store';
@@ -22,6 +24,8 @@ export interface PredictionView {
     inference_time_ms: number | null;
     batch_size: number | null;
   };
+  /** What produced the output, once it succeeded. */
+  provenance: PredictionProvenance | null;
   webhook?: WebhookStatus;
   /** Where a queued prediction stands in its version's queue (GET only). */
   queue?: QueueEstimate;
@@ -75,6 +79,9 @@ export function describePrediction(
       inference_time_ms: result ? round(result.inferenceMs) : null,
       batch_size: result?.batchSize ?? null,
     },
+    provenance: result
+      ? predictionProvenance(share.result(result), share.slice(job.data.texts).length)
+      : null,
     ...(webhook ? { webhook } : {}),
     urls: { get: `/v1/predictions/${id}`, cancel: `/v1/predictions/${id}/cancel` },
   };
@@ -84,13 +91,21 @@ const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 /** Where a part's texts lie in its job, and what failed it. */
 function shareOf(job: PredictionJob, part?: number) {
-  if (part === undefined) return { id: job.id!, slice: <T>(all: T[]) => all, error: undefined };
+  if (part === undefined) {
+    return {
+      id: job.id!,
+      slice: <T>(all: T[]) => all,
+      result: (result: PredictionJobResult) => result,
+      error: undefined,
+    };
+  }
   const parts = job.data.parts ?? [];
   const start = parts.slice(0, part).reduce((sum, p) => sum + p.count, 0);
   const end = start + parts[part].count;
   return {
     id: PredictionStore.partId(job.id!, part),
     slice: <T>(all: T[]) => all.slice(start, end),
+    result: (result: PredictionJobResult) => resultShare(result, start, end),
     error: job.returnvalue?.partErrors?.[part] ?? undefined,
   };
 }

@@ -92,8 +92,8 @@ export class PredictionService {
     return this.view(id);
   }
 
-  /** Enqueues a job and waits for its output, as the sync TorchServe-style API does. */
-  async predict(request: CreatePrediction): Promise<unknown[]> {
+  /** Enqueues a job and waits for its result, as the sync TorchServe-style API does. */
+  async predict(request: CreatePrediction): Promise<PredictionJobResult> {
     const record = await this.catalog.resolve(request.model, request.version);
     const count = (outcome: string) =>
       this.metrics.predictions.inc({ ...labelsOf(record), kind: 'sync', outcome });
@@ -112,7 +112,7 @@ export class PredictionService {
     if (outcome.status === 'completed') {
       count('succeeded');
       this.metrics.predictionDuration.observe(labelsOf(record), (performance.now() - start) / 1000);
-      return (outcome.value as PredictionJobResult).output;
+      return outcome.value as PredictionJobResult;
     }
     if (
       outcome.status === 'failed'

@@ -15,6 +15,7 @@ import {
   requestSchema,
   responseSchema,
 } from '../core/api-docs';
+import { provenanceSchema, textProvenanceSchema } from '../core/provenance.docs';
 import type { QueueEstimate } from '../core/queue-estimates';
 import type { WebhookStatus } from '../webhooks/webhook-delivery.store';
 import { DEADLINE_RULE } from './deadline';
@@ -39,14 +40,28 @@ export const classificationSchema = responseSchema(
   ),
 );
 
+/** A classification with what produced it (`?provenance=true`). */
+const provenancedSchema = responseSchema(
+  'ClassificationWithProvenance',
+  classificationSchema
+    .extend({ provenance: textProvenanceSchema })
+    .describe('the answer for one text and, with ?provenance=true, what produced it'),
+);
+
 /** What a sync call answers: one result for one text, else one per text in input order. */
 const syncAnswerSchema = responseSchema(
   'SyncPredictionAnswer',
   z
-    .union([classificationSchema, z.array(classificationSchema)])
+    .union([
+      classificationSchema,
+      z.array(classificationSchema),
+      provenancedSchema,
+      z.array(provenancedSchema),
+    ])
     .describe(
       "one result when one text was sent, else one per text in input order (a package's own " +
-        'handler, allowed by ALLOW_PACKAGE_CODE, answers whatever it returns)',
+        'handler, allowed by ALLOW_PACKAGE_CODE, answers whatever it returns); with ' +
+        '?provenance=true each object answer carries a `provenance` member',
     ),
 );
 
@@ -123,6 +138,9 @@ export const predictionViewSchema = responseSchema(
         inference_time_ms: z.number().nullable(),
         batch_size: z.number().int().nullable(),
       }),
+      provenance: provenanceSchema
+        .nullable()
+        .describe('what produced the output, once succeeded (null before)'),
       webhook: webhookStatusSchema.optional(),
       queue: queueEstimateSchema
         .optional()
@@ -214,6 +232,13 @@ export function SyncPredictionDocs(method: 'post' | 'put', versioned: boolean) {
       name: 'probabilities',
       required: false,
       description: '`true` adds every class probability',
+      schema: { type: 'string', enum: ['true', 'false'] },
+    }),
+    ApiQuery({
+      name: 'provenance',
+      required: false,
+      description:
+        '`true` adds to each answer what produced it (model, package hash, worker, batch, timings, cache)',
       schema: { type: 'string', enum: ['true', 'false'] },
     }),
     ApiQuery({

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { QueueEstimates } from '../core/queue-estimates';
+import { ShadowModule } from '../shadow/shadow.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
 import { Admission } from './admission';
 import { IdempotencyStore } from './idempotency.store';
@@ -11,7 +12,7 @@ import { V1PredictionsController } from './v1-predictions.controller';
 
 /** Predictions, sync (TorchServe-compatible) and async (poll, wait, cancel, webhook). */
 @Module({
-  imports: [WebhooksModule],
+  imports: [WebhooksModule, ShadowModule],
   controllers: [SyncPredictionsController, V1PredictionsController],
   providers: [
     PredictionService,
@@ -21,6 +22,6 @@ import { V1PredictionsController } from './v1-predictions.controller';
     RequestCoalescer,
     QueueEstimates,
   ],
-  exports: [PredictionService],
+  exports: [PredictionService, PredictionStore],
 })
 export class PredictionsModule {}

@@ -8,6 +8,7 @@ import {
 } from '@app/common';
 import { versionKey, type VersionRecord } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
+import { resultShare } from '../core/provenance';
 import { latestDeadline, syncWaitMs } from './deadline';
 import { PredictionStore } from './prediction.store';
 
@@ -152,6 +153,6 @@ function shareOf(outcome: JobOutcome, part: number, offset: number, count: numbe
   if (error) return { status: 'failed', reason: error };
   return {
     status: 'completed',
-    value: { ...result, output: result.output.slice(offset, offset + count) },
+    value: resultShare(result, offset, offset + count),
   };
 }

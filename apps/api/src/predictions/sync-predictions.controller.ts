@@ -1,6 +1,7 @@
 import { Controller, HttpCode, Inject, Param, Post, Put, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import { API_CONFIG, type ApiConfig } from '../config';
+import { withProvenance } from '../core/provenance';
 import { REQUEST_TIMEOUT_HEADER, deadlineOf } from './deadline';
 import { PredictionService } from './prediction.service';
 import { SyncPredictionDocs, SyncPredictionsDocs } from './predictions.docs';
@@ -66,7 +67,7 @@ export class SyncPredictionsController {
       maxTexts: this.config.MAX_TEXTS_PER_REQUEST,
       maxBytes: this.config.MAX_BODY_BYTES,
     });
-    const output = await this.predictions.predict({
+    const result = await this.predictions.predict({
       model,
       version,
       texts,
@@ -74,6 +75,7 @@ export class SyncPredictionsController {
       requestId: String(request.id),
       deadline,
     });
+    const output = request.query.provenance === 'true' ? withProvenance(result) : result.output;
     return single ? output[0] : output;
   }
 }

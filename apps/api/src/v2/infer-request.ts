@@ -12,6 +12,8 @@ export interface InferCall {
   outputs: OutputName[];
   /** Epoch ms by which a worker must have started it. */
   deadline?: number;
+  /** Answer with what produced it (`parameters.provenance`: true; REST only). */
+  provenance?: boolean;
 }
 
 /** Parameters: names to strings, numbers or booleans. */
@@ -60,5 +62,6 @@ export function inferCallOfJson(body: unknown, requestTimeout?: string): InferCa
       request.parameters?.deadline_ms,
       '#/parameters/deadline_ms',
     ),
+    ...(request.parameters?.provenance === true ? { provenance: true } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { Provenance } from '@app/common';
 import type { Prediction } from '@app/handler/handler';
 import type { VersionRecord } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
@@ -29,6 +30,8 @@ export interface InferAnswer {
   model_name: string;
   model_version: string;
   id?: string;
+  /** What produced the answer, when the request asked for it (flat: the protocol's parameters). */
+  parameters?: Record<string, string | number>;
   outputs: OutputTensor[];
 }
 
@@ -97,19 +100,21 @@ export class OpenInferenceService {
       { maxTexts: this.config.MAX_TEXTS_PER_REQUEST },
       '#/inputs/0/data',
     );
-    const output = (await this.predictions.predict({
+    const result = await this.predictions.predict({
       model: record.name,
       version: record.version,
       texts,
       probabilities: call.outputs.includes('probabilities'),
       requestId,
       deadline: call.deadline,
-    })) as Prediction[];
+    });
+    const provenance = call.provenance ? flatProvenance(result.provenance) : undefined;
     return {
       model_name: record.name,
       model_version: record.version,
       ...(call.id ? { id: call.id } : {}),
-      outputs: outputTensors(output, call.outputs),
+      ...(provenance ? { parameters: provenance } : {}),
+      outputs: outputTensors(result.output as Prediction[], call.outputs),
     };
   }
 
@@ -117,4 +122,19 @@ export class OpenInferenceService {
   private async versionOf(model: string, version?: string): Promise<VersionRecord> {
     return this.catalog.resolve(model, version ?? (await this.catalog.model(model)).defaultVersion);
   }
+}
+
+/**
+ * A job's provenance as the protocol's parameters (strings and numbers, no nesting): every
+ * member but the model and version, which the answer names already; no `batch_id` when the
+ * cache answered every text.
+ */
+function flatProvenance(provenance?: Provenance): Record<string, string | number> | undefined {
+  if (!provenance) return undefined;
+  const { model: _m, version: _v, package_sha256, batch_id, ...rest } = provenance;
+  return {
+    ...(package_sha256 ? { package_sha256 } : {}),
+    ...(batch_id ? { batch_id } : {}),
+    ...rest,
+  };
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger, PredictionJobData, PredictionJobResult } from '@app/common';
 import type { HandlerError } from '@app/handler/package';
@@ -8,7 +9,8 @@ import {
 } from '../runtime/inference-client';
 import type { ThroughputMeter } from '../throughput-meter';
 import type { WorkerMetrics } from '../worker-metrics';
-import { splitOutcome } from './split-outcome';
+import type { ResultCache } from './result-cache';
+import { splitOutcome, type GroupOrigin } from './split-outcome';
 
 /**
  * A job in hand (or one part of a coalesced job), waiting in the grouper or running in a group.
@@ -33,6 +35,13 @@ export interface LastBatch {
   inferenceMs: number;
 }
 
+/** Where a runner's answers come from, for their provenance, and its result cache if any. */
+export interface RunnerSources {
+  /** The shared part of every job's provenance, read per group (a restarted thread may differ). */
+  origin: () => Omit<GroupOrigin, 'batchId' | 'worker'>;
+  cache?: ResultCache;
+}
+
 /**
  * Runs groups of jobs through the inference thread and settles each job with its share of the
  * answers. A group that fails as a whole is run again job by job, so that a bad job fails alone.
@@ -48,6 +57,7 @@ export class GroupRunner {
     private readonly metrics: WorkerMetrics,
     private readonly throughput: ThroughputMeter,
     private readonly log: Logger,
+    private readonly sources: RunnerSources,
   ) {}
 
   /** Runs a group and settles every job of it, unless the thread died. */
@@ -64,7 +74,17 @@ export class GroupRunner {
   private async answer(group: PendingJob[]): Promise<void> {
     let outcome: GroupOutcome;
     try {
-      outcome = await this.client().classify(group.flatMap((p) => p.texts));
+      const texts = group.flatMap((p) => p.texts);
+      const { cache } = this.sources;
+      if (cache) {
+        const cached = await cache.classify(this.client(), texts);
+        this.metrics.cacheTexts.inc({ ...this.labels, outcome: 'hit' }, cached.cached.length);
+        this.metrics.cacheTexts.inc(
+          { ...this.labels, outcome: 'miss' },
+          texts.length - cached.cached.length,
+        );
+        outcome = cached;
+      } else outcome = await this.client().classify(texts);
     } catch (error) {
       if (error instanceof InferenceThreadExited) throw error;
       if (group.length === 1) return group[0].reject(asJobError(error));
@@ -73,12 +93,22 @@ export class GroupRunner {
     }
     const { batches } = outcome;
     this.metrics.observeBatches(this.labels, batches);
-    this.lastBatch = {
-      size: batches.reduce((max, b) => Math.max(max, b.size), 0),
-      tokens: batches.reduce((sum, b) => sum + b.paddedTokens, 0),
-      inferenceMs: batches.reduce((sum, b) => sum + b.inferenceMs, 0),
-    };
-    const results = splitOutcome(outcome, group, this.workerId);
+    if (batches.length) {
+      this.lastBatch = {
+        size: batches.reduce((max, b) => Math.max(max, b.size), 0),
+        tokens: batches.reduce((sum, b) => sum + b.paddedTokens, 0),
+        inferenceMs: batches.reduce((sum, b) => sum + b.inferenceMs, 0),
+      };
+    }
+    const results = splitOutcome(
+      outcome,
+      group.map(({ job, texts, probabilities }) => ({
+        texts,
+        probabilities,
+        queueWaitMs: Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp),
+      })),
+      { ...this.sources.origin(), worker: this.workerId, batchId: randomUUID() },
+    );
     this.throughput.answered(outcome.results.length);
     group.forEach(({ job, requestId, resolve }, k) => {
       resolve(results[k]);

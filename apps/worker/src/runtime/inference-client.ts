@@ -32,7 +32,7 @@ export class InferenceThreadExited extends Error {
 }
 
 interface Waiter {
-  resolve: (outcome: GroupOutcome) => void;
+  resolve: (outcome: GroupOutcome | string[]) => void;
   reject: (error: Error) => void;
 }
 
@@ -115,11 +115,19 @@ export class InferenceClient {
 
   /** Classifies texts (packed and batched in the thread); answers come back in input order. */
   classify(texts: string[]): Promise<GroupOutcome> {
+    return this.request({ id: this.nextId++, texts }) as Promise<GroupOutcome>;
+  }
+
+  /** Each text as the handler normalizes it (see `Handler.normalize`), in input order. */
+  normalize(texts: string[]): Promise<string[]> {
+    return this.request({ id: this.nextId++, texts, normalize: true }) as Promise<string[]>;
+  }
+
+  private request(request: ClassifyRequest): Promise<GroupOutcome | string[]> {
     if (this.exited) return Promise.reject(this.exited);
-    const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.waiters.set(id, { resolve, reject });
-      this.thread.postMessage({ id, texts } satisfies ClassifyRequest);
+      this.waiters.set(request.id, { resolve, reject });
+      this.thread.postMessage(request);
     });
   }
 
@@ -140,6 +148,7 @@ export class InferenceClient {
     if (!waiter) return;
     this.waiters.delete(message.id);
     if (message.type === 'result') return waiter.resolve(message);
+    if (message.type === 'normalized') return waiter.resolve(message.texts);
     // The thread's typed error crosses as its name; its class says whether a retry can help.
     const ErrorClass =
       { HandlerInputError, ModelPackageError }[message.name as string] ?? InferenceError;

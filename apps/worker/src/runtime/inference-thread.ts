@@ -22,6 +22,10 @@ async function start(options: InferenceThreadOptions): Promise<void> {
   const limits = options.batching;
   const classify = async (request: ClassifyRequest) => {
     try {
+      if (request.normalize) {
+        const texts = handler.normalize?.(request.texts) ?? request.texts;
+        return post({ type: 'normalized', id: request.id, texts });
+      }
       const outcome = await classifyTexts(handler, request.texts, limits, { probabilities: true });
       post({ type: 'result', id: request.id, ...outcome });
     } catch (error) {

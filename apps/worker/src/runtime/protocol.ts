@@ -25,6 +25,8 @@ export interface InferenceThreadOptions {
 export interface ClassifyRequest {
   id: number;
   texts: string[];
+  /** Answer each text as the handler normalizes it (the result cache's key), not classes. */
+  normalize?: true;
 }
 
 /** Inference thread → main thread. */
@@ -39,5 +41,6 @@ export type ThreadMessage =
       batchOf: number[];
       preprocessMs: number;
     }
+  | { type: 'normalized'; id: number; texts: string[] }
   | { type: 'error'; id: number; name: string; message: string }
   | { type: 'fatal'; message: string };
