@@ -19,7 +19,7 @@ export class InferenceModule {
     return {
       module: InferenceModule,
       imports: [
-        CoreModule.forRoot(shared),
+        CoreModule.forRoot(shared, { bindRequestLogger: false }),
         BullModule.forRoot({ connection: shared.consumerRedis, prefix: config.KEY_PREFIX }),
         HealthModule,
         PredictionsModule,

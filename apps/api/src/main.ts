@@ -16,7 +16,8 @@ import { ModelRegistry } from '@app/registry';
 import { loadApiConfig } from './config';
 import { requireApiKey } from './core/auth';
 import type { SharedServices } from './core/core.module';
-import { createHttpApp } from './core/http-app';
+import { createFastifyApp } from './core/fastify-app';
+import { createExpressApp } from './core/http-app';
 import { GrpcServer } from './grpc/grpc-server';
 import { FleetHealth } from './health/fleet-health';
 import { ModelCatalog } from './core/model-catalog';
@@ -75,7 +76,7 @@ async function bootstrap(): Promise<void> {
   if (createdFile) logger.warn({ file: createdFile }, 'generated a management API token');
   if (!token) logger.warn('the management API is open: MANAGEMENT_AUTH is off');
 
-  const management = await createHttpApp(
+  const management = await createExpressApp(
     'management',
     ManagementModule.forRoot(shared),
     shared,
@@ -84,7 +85,7 @@ async function bootstrap(): Promise<void> {
   mountQueueBoard(management, shared);
   mountOpenApi(management, MANAGEMENT_API);
   await management.get(ModelPackages).registerConfigured();
-  const inference = await createHttpApp(
+  const inference = await createFastifyApp(
     'inference',
     InferenceModule.forRoot(shared),
     shared,

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { stringify } from 'csv-stringify/sync';
-import type { Request, Response } from 'express';
+import type { FastifyReply as Response, FastifyRequest as Request } from 'fastify';
 import { closeUnread } from '../core/auth';
 import { REQUEST_TIMEOUT_HEADER, deadlineOf } from '../predictions/deadline';
 import { parseBatchOptions } from './batch.dto';
@@ -37,24 +37,26 @@ export class BatchesController {
     @Req() request: Request,
     @Res({ passthrough: true }) response: Response,
   ): Promise<BatchView> {
-    const contentType = request.header('content-type') ?? '';
+    const { headers } = request;
+    const contentType = headers['content-type'] ?? '';
     const upload = DATASET_TYPES.test(contentType)
       ? {
-          body: request,
+          body: request.raw,
           contentType,
-          contentEncoding: request.header('content-encoding'),
-          contentLength: Number(request.header('content-length') ?? NaN) || undefined,
+          contentEncoding: headers['content-encoding'],
+          contentLength: Number(headers['content-length'] ?? NaN) || undefined,
         }
       : undefined;
     try {
       const options = parseBatchOptions(upload ? query : body);
-      const deadline = deadlineOf(request.header(REQUEST_TIMEOUT_HEADER), options.deadline_ms);
+      const timeout = headers[REQUEST_TIMEOUT_HEADER] as string | undefined;
+      const deadline = deadlineOf(timeout, options.deadline_ms);
       const view = await this.batches.create(options, upload, deadline);
-      response.location(view.urls.get);
+      response.header('location', view.urls.get);
       return view;
     } catch (error) {
       // Refused before the whole upload was read: close the connection rather than read the rest.
-      if (upload) closeUnread(request, response);
+      if (upload) closeUnread(request.raw, response.raw);
       throw error;
     }
   }

@@ -35,7 +35,11 @@ export interface SharedServices {
 @Global()
 @Module({})
 export class CoreModule {
-  static forRoot(shared: SharedServices): DynamicModule {
+  /**
+   * `bindRequestLogger: false` for an app that binds each request's logger itself (the Fastify
+   * app does, in a request hook: see fastify-app.ts).
+   */
+  static forRoot(shared: SharedServices, { bindRequestLogger = true } = {}): DynamicModule {
     const providers = [
       { provide: API_CONFIG, useValue: shared.config },
       { provide: REDIS, useValue: shared.redis },
@@ -51,7 +55,13 @@ export class CoreModule {
       // The access log middleware is mounted first by the app itself (see http-app.ts), so
       // requests refused by a body parser are logged too; this binds its child logger to the
       // request for every line logged while handling it.
-      imports: [LoggerModule.forRoot({ pinoHttp: { logger: shared.logger }, useExisting: true })],
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: { logger: shared.logger },
+          useExisting: true,
+          ...(bindRequestLogger ? {} : { forRoutes: [] }),
+        }),
+      ],
       providers: [...providers, { provide: APP_FILTER, useClass: ProblemFilter }],
       exports: [...providers, LoggerModule],
     };

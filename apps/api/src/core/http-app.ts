@@ -27,8 +27,11 @@ export class ApiLogger extends PinoNestLogger {
   }
 }
 
-/** Creates one HTTP app with access logs, request metrics and the body limits of the settings. */
-export async function createHttpApp(
+/**
+ * Creates one HTTP app on Express with access logs, request metrics and the body limits of the
+ * settings (the management port: Bull Board runs on Express).
+ */
+export async function createExpressApp(
   name: string,
   module: unknown,
   shared: SharedServices,

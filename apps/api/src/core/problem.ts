@@ -1,5 +1,4 @@
 import { HttpException } from '@nestjs/common';
-import type { Response } from 'express';
 
 /** An RFC 9457 problem: what went wrong, for which status, with optional extension members. */
 export class Problem extends HttpException {
@@ -59,15 +58,22 @@ export const notFound = (detail: string) => new Problem(404, 'Not found', detail
  */
 const OPEN_INFERENCE_PATH = /^\/v2(\/|\?|$)/;
 
+/** What an Express response and a Fastify reply both offer: all a problem needs to be sent. */
+export interface ProblemReply {
+  status(code: number): unknown;
+  header(name: string, value: string): unknown;
+  send(body: string): unknown;
+}
+
 /** Writes a problem as the answer: problem+json, or the Open Inference Protocol's error object. */
-export function sendProblem(response: Response, problem: Problem, instance?: string): void {
-  if (problem.retryAfterS) response.setHeader('retry-after', String(problem.retryAfterS));
+export function sendProblem(reply: ProblemReply, problem: Problem, instance?: string): void {
+  if (problem.retryAfterS) reply.header('retry-after', String(problem.retryAfterS));
+  reply.status(problem.getStatus());
   if (instance && OPEN_INFERENCE_PATH.test(instance)) {
-    response.status(problem.getStatus()).json({ error: problem.summary() });
+    reply.header('content-type', 'application/json; charset=utf-8');
+    reply.send(JSON.stringify({ error: problem.summary() }));
     return;
   }
-  response
-    .status(problem.getStatus())
-    .type('application/problem+json')
-    .send(JSON.stringify(problem.body(instance)));
+  reply.header('content-type', 'application/problem+json; charset=utf-8');
+  reply.send(JSON.stringify(problem.body(instance)));
 }

@@ -20,8 +20,14 @@ export function tokenMatches(request: Request, token: string): boolean {
 export function requireManagementToken(token: string | undefined): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     if (!token || tokenMatches(req, token)) return next();
-    refuse(res, req, 'the management API needs Authorization: Bearer <management token>', {
-      'www-authenticate': 'Basic realm="modelfleet management"',
-    });
+    refuse(
+      req,
+      res,
+      req.originalUrl,
+      'the management API needs Authorization: Bearer <management token>',
+      {
+        'www-authenticate': 'Basic realm="modelfleet management"',
+      },
+    );
   };
 }

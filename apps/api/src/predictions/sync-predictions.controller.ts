@@ -1,5 +1,5 @@
 import { Controller, HttpCode, Inject, Param, Post, Put, Req } from '@nestjs/common';
-import type { Request } from 'express';
+import type { FastifyRequest as Request } from 'fastify';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { withProvenance } from '../core/provenance';
 import { REQUEST_TIMEOUT_HEADER, deadlineOf } from './deadline';
@@ -58,9 +58,10 @@ export class SyncPredictionsController {
   }
 
   private async predict(model: string, version: string | undefined, request: Request) {
+    const query = request.query as Record<string, unknown>;
     const deadline = deadlineOf(
-      request.header(REQUEST_TIMEOUT_HEADER),
-      request.query.deadline_ms,
+      request.headers[REQUEST_TIMEOUT_HEADER] as string | undefined,
+      query.deadline_ms,
       'the deadline_ms query parameter',
     );
     const { texts, single } = await torchServeTexts(request, {
@@ -71,11 +72,11 @@ export class SyncPredictionsController {
       model,
       version,
       texts,
-      probabilities: request.query.probabilities === 'true',
+      probabilities: query.probabilities === 'true',
       requestId: String(request.id),
       deadline,
     });
-    const output = request.query.provenance === 'true' ? withProvenance(result) : result.output;
+    const output = query.provenance === 'true' ? withProvenance(result) : result.output;
     return single ? output[0] : output;
   }
 }

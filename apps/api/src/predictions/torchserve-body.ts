@@ -1,5 +1,5 @@
 import busboy from 'busboy';
-import type { Request } from 'express';
+import type { FastifyRequest as Request } from 'fastify';
 import { Problem, badRequest } from '../core/problem';
 import { textsFromBody, type TextLimits } from './prediction.dto';
 
@@ -28,7 +28,7 @@ const MAX_PARTS = 64;
  * is a 400.
  */
 export async function torchServeTexts(request: Request, limits: BodyLimits): Promise<RequestTexts> {
-  const type = request.header('content-type') ?? '';
+  const type = request.headers['content-type'] ?? '';
   const charset = /;\s*charset="?([^";\s]+)/i.exec(type)?.[1]?.toLowerCase();
   if (charset && !['utf-8', 'utf8', 'us-ascii'].includes(charset)) {
     throw new Problem(415, 'Unsupported media type', `unsupported charset "${charset}"`);
@@ -119,6 +119,6 @@ function readForm(request: Request, limits: BodyLimits): Promise<Buffer[]> {
       reject(badRequest(`malformed multipart body: ${error.message}`)),
     );
     form.on('close', () => (total > limits.maxBytes ? reject(tooLarge()) : resolve(documents)));
-    request.pipe(form);
+    request.raw.pipe(form);
   });
 }

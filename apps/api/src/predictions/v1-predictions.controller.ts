@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Headers, Inject, Param, Post, Req, Res } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import type { FastifyReply as Response, FastifyRequest as Request } from 'fastify';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { QueueEstimates } from '../core/queue-estimates';
 import { unfinished, type PredictionView } from './prediction-view';
@@ -55,8 +55,8 @@ export class V1PredictionsController {
       },
       { idempotencyKey, fingerprint: parsed, waitMs: (wait ?? 0) * 1000 },
     );
-    response.status(wait && !unfinished(view.status) ? 200 : 202).location(view.urls.get);
-    if (wait) response.setHeader('preference-applied', `wait=${wait}`);
+    response.status(wait && !unfinished(view.status) ? 200 : 202).header('location', view.urls.get);
+    if (wait) response.header('preference-applied', `wait=${wait}`);
     return view;
   }
 

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import type { Request } from 'express';
+import type { FastifyRequest as Request } from 'fastify';
 import { Problem } from '../core/problem';
 import { REQUEST_TIMEOUT_HEADER } from '../predictions/deadline';
 import { inferCallOfJson } from './infer-request';
@@ -59,7 +59,10 @@ export class V2Controller {
   @Post('models/:model/infer')
   @HttpCode(200)
   infer(@Param('model') model: string, @Body() body: unknown, @Req() request: Request) {
-    const call = inferCallOfJson(body, request.header(REQUEST_TIMEOUT_HEADER));
+    const call = inferCallOfJson(
+      body,
+      request.headers[REQUEST_TIMEOUT_HEADER] as string | undefined,
+    );
     return this.inference.infer(model, undefined, call, String(request.id));
   }
 
@@ -71,7 +74,10 @@ export class V2Controller {
     @Body() body: unknown,
     @Req() request: Request,
   ) {
-    const call = inferCallOfJson(body, request.header(REQUEST_TIMEOUT_HEADER));
+    const call = inferCallOfJson(
+      body,
+      request.headers[REQUEST_TIMEOUT_HEADER] as string | undefined,
+    );
     return this.inference.infer(model, version, call, String(request.id));
   }
 

@@ -1,0 +1,40 @@
+import type { IncomingMessage } from 'node:http';
+import express from 'express';
+import type { FastifyInstance } from 'fastify';
+
+/** TorchServe's route, whose body is read raw whatever its type. */
+const TORCHSERVE_PATH = /^\/predictions(\/|\?|$)/;
+const MULTIPART = /^multipart\//i;
+
+type BodyParser = (req: IncomingMessage, res: never, next: (error?: unknown) => void) => void;
+
+/**
+ * Makes the app read bodies as the Express apps of this API do, with the same parsers (so the
+ * same limits, charsets, content encodings and errors, which the problem filter maps):
+ * TorchServe's route reads the raw bytes whatever the type (`curl -T`, `-d`, no type at all),
+ * except a multipart form, which the route reads itself; elsewhere JSON (any JSON value) and
+ * plain text are parsed, and any other body is left unread for the route (dataset uploads to
+ * `/v1/batches` are read as a stream).
+ */
+export function readBodiesAsExpress(app: FastifyInstance, maxBytes: number): void {
+  const raw = express.raw({ limit: maxBytes, type: () => true }) as BodyParser;
+  const json = express.json({
+    limit: maxBytes,
+    strict: false,
+    type: ['application/json', '+json'],
+  }) as BodyParser;
+  const text = express.text({ limit: maxBytes, type: 'text/plain' }) as BodyParser;
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (request, _payload, done) => {
+    const req = request.raw as IncomingMessage & { body?: unknown };
+    const finish = (error?: unknown) => done(error ? (error as Error) : null, req.body);
+    if (TORCHSERVE_PATH.test(request.url)) {
+      if (MULTIPART.test(request.headers['content-type'] ?? '')) return done(null, undefined);
+      return raw(req, undefined as never, finish);
+    }
+    json(req, undefined as never, (error) => {
+      if (error || req.body !== undefined) return finish(error);
+      text(req, undefined as never, finish);
+    });
+  });
+}
