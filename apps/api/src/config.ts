@@ -32,7 +32,7 @@ export const apiSettings = z.object({
   API_KEY: z.string().min(8).optional(),
   /** Package locations in MODEL_STORE to register at start; `*` registers every package found. */
   MODELS: listSetting('*'),
-  /** One log line per HTTP request (pino-http); off saves its cost on busy single-text traffic. */
+  /** One log line per HTTP request (access log); off saves its cost on busy single-text traffic. */
   ACCESS_LOG: boolSetting(true),
   SYNC_TIMEOUT_MS: intSetting(30_000, 1),
   /**

@@ -23,11 +23,16 @@ export async function createFastifyApp(
 ): Promise<NestFastifyApplication> {
   const { config, metrics, logger } = shared;
   const adapter = new FastifyAdapter({
-    genReqId: (req: IncomingMessage) => (req.headers['x-request-id'] as string | undefined) ?? randomUUID(),
+    genReqId: (req: IncomingMessage) =>
+      (req.headers['x-request-id'] as string | undefined) ?? randomUUID(),
     bodyLimit: config.MAX_BODY_BYTES,
     // No Nest middleware here: the hooks below do their work, for less per request.
     skipMiddie: true,
-    routerOptions: { maxParamLength: 16 * 1024 },
+    // As Express routes: `/ping/` and `/PING` are `/ping`; no limit of its own on a parameter.
+    routerOptions: { ignoreTrailingSlash: true, caseSensitive: false, maxParamLength: 16 * 1024 },
+    // While the app closes, requests on open connections are still answered (each connection
+    // then closes: see main.ts), as on Express, rather than with Fastify's own 503 body.
+    return503OnClosing: false,
   });
   const app = await NestFactory.create<NestFastifyApplication>(module as never, adapter, {
     bodyParser: false,
@@ -35,6 +40,7 @@ export async function createFastifyApp(
   });
   app.useLogger(app.get(ApiLogger));
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+  const handled = new WeakSet<object>();
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     // One short line per request: headers would cost time and could carry secrets.
@@ -45,14 +51,16 @@ export async function createFastifyApp(
   });
   fastify.addHook('onRequest', authenticate);
   // Lines logged while the request is handled carry its id (what nestjs-pino's middleware does).
-  fastify.addHook('preHandler', (request, _reply, done) =>
-    storage.run(new Store(request.log as Logger), done),
-  );
+  fastify.addHook('preHandler', (request, _reply, done) => {
+    handled.add(request);
+    storage.run(new Store(request.log as Logger), done);
+  });
   fastify.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode;
     metrics.httpRequests.inc({
       app: name,
-      route: request.routeOptions.url ?? 'unmatched',
+      // As on Express: a request refused before its route's handler (API key, body) is unmatched.
+      route: (handled.has(request) && request.routeOptions.url) || 'unmatched',
       method: request.method,
       status: String(status),
     });

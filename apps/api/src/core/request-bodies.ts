@@ -5,6 +5,8 @@ import type { FastifyInstance } from 'fastify';
 /** TorchServe's route, whose body is read raw whatever its type. */
 const TORCHSERVE_PATH = /^\/predictions(\/|\?|$)/;
 const MULTIPART = /^multipart\//i;
+/** A Content-Type Fastify can read (`type/subtype`, then parameters): see `readBodiesAsExpress`. */
+const MEDIA_TYPE = /^\s*[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+\s*(;|$)/;
 
 type BodyParser = (req: IncomingMessage, res: never, next: (error?: unknown) => void) => void;
 
@@ -24,6 +26,13 @@ export function readBodiesAsExpress(app: FastifyInstance, maxBytes: number): voi
     type: ['application/json', '+json'],
   }) as BodyParser;
   const text = express.text({ limit: maxBytes, type: 'text/plain' }) as BodyParser;
+  // Fastify refuses a Content-Type it cannot parse (415) before any parser runs; Express's
+  // parsers read such a body as one of no type (raw on TorchServe's route, unread elsewhere).
+  app.addHook('onRequest', (request, _reply, done) => {
+    const type = request.headers['content-type'];
+    if (type !== undefined && !MEDIA_TYPE.test(type)) delete request.raw.headers['content-type'];
+    done();
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (request, _payload, done) => {
     const req = request.raw as IncomingMessage & { body?: unknown };
