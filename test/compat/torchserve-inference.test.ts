@@ -66,6 +66,11 @@ describe("TorchServe's inference calls, as its tutorials make them with curl", (
       () => ['-H', 'Content-Type: text/plain', '-d', TEXT, url],
       'one',
     ],
+    [
+      '-H "Content-Type: text" -d (a type that is not type/subtype, read as none)',
+      () => ['-H', 'Content-Type: text', '-d', TEXT, url],
+      'one',
+    ],
   ];
 
   for (const [form, args, shape] of cases) {
