@@ -25,7 +25,6 @@ export async function createFastifyApp(
   const adapter = new FastifyAdapter({
     genReqId: (req: IncomingMessage) =>
       (req.headers['x-request-id'] as string | undefined) ?? randomUUID(),
-    bodyLimit: config.MAX_BODY_BYTES,
     // No Nest middleware here: the hooks below do their work, for less per request.
     skipMiddie: true,
     // As Express routes: `/ping/` and `/PING` are `/ping`; no limit of its own on a parameter.

@@ -2,8 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import express from 'express';
 import type { FastifyInstance } from 'fastify';
 
-/** TorchServe's route, whose body is read raw whatever its type. */
-const TORCHSERVE_PATH = /^\/predictions(\/|\?|$)/;
+/** TorchServe's route, whose body is read raw whatever its type (paths match in any case). */
+const TORCHSERVE_PATH = /^\/predictions(\/|\?|$)/i;
 const MULTIPART = /^multipart\//i;
 /** A Content-Type Fastify can read (`type/subtype`, then parameters): see `readBodiesAsExpress`. */
 const MEDIA_TYPE = /^\s*[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+\s*(;|$)/;
