@@ -50,6 +50,11 @@ export function inferCallOfJson(body: unknown, requestTimeout?: string): InferCa
   }
   const request = parsed.data;
   const inputs = request.inputs.map((input) => ({ ...input, data: flatten(input.data) }));
+  const deadline = deadlineOf(
+    requestTimeout,
+    request.parameters?.deadline_ms,
+    '#/parameters/deadline_ms',
+  );
   return {
     id: request.id,
     texts: textsOfInputs(inputs),
@@ -57,11 +62,7 @@ export function inferCallOfJson(body: unknown, requestTimeout?: string): InferCa
       request.outputs?.map((o) => o.name),
       request.parameters?.probabilities,
     ),
-    deadline: deadlineOf(
-      requestTimeout,
-      request.parameters?.deadline_ms,
-      '#/parameters/deadline_ms',
-    ),
+    ...(deadline === undefined ? {} : { deadline }),
     ...(request.parameters?.provenance === true ? { provenance: true } : {}),
   };
 }
