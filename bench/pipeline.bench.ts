@@ -3,11 +3,15 @@
  * several client concurrencies, beside the handler alone on the same texts in the same run, with
  * the CPU time each part of the stack spent per request (read from /proc).
  *
- *   npm run build && node dist/bench/pipeline.bench.js [--limit N]
+ *   npm run build && node dist/bench/pipeline.bench.js [--limit N] [--pin]
+ *
+ * `--pin` (or `BENCH_PIN=1`) runs the handler alone and the stack on some CPUs and the load
+ * generator on the others (`taskset`); `BENCH_PIN=SERVER:CLIENT` names both CPU lists.
  */
 import { parseArgs } from 'node:util';
 import { classifyTexts, openModel, packingLimits } from '@app/handler';
 import { runBatch } from '../test/support/run-batch';
+import { allowedCpus, formatCpuList, pinProcess, processCpus, splitCpus } from './cpu-pinning';
 import { DEMO_MODEL, agNewsTest, fmt, percentile } from './data';
 import { startBenchStack } from './stack';
 import { cpuTable, stackCpu, stackMeter, threadNames, type MeteredLoad } from './stack-cpu';
@@ -19,11 +23,20 @@ interface LoadFigures extends MeteredLoad {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { limit: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { limit: { type: 'string' }, pin: { type: 'boolean' } },
+  });
   const texts = agNewsTest(values.limit ? Number(values.limit) : 3000).map((r) => r.text);
+  const pinSpec = process.env.BENCH_PIN;
+  const pin =
+    values.pin || (pinSpec && pinSpec !== '0') ? splitCpus(allowedCpus(), pinSpec) : undefined;
+  // The handler alone runs where the server will; the stack's processes inherit this affinity.
+  if (pin) pinProcess(process.pid, pin.server);
 
   // The handler alone, in this process, before the stack exists (nothing else on the cores).
   const { pkg, handler } = await openModel(DEMO_MODEL, { device: 'auto' });
+  // ORT binds its intra-op pool threads to CPUs of its choosing, past any taskset: bind them back.
+  if (pin) pinProcess(process.pid, pin.server);
   const limits = packingLimits(pkg.manifest.batching);
   // The best of three warm runs: the ceiling the pipeline is compared with, never understated.
   let aloneRate = 0;
@@ -43,6 +56,12 @@ async function main(): Promise<void> {
   const bench = await startBenchStack();
   try {
     const processes = bench.processes();
+    if (pin) {
+      // The stack started on the server's CPUs; the worker's ORT pool is bound back to them.
+      for (const pid of [processes.api, processes.redis, processes.worker])
+        pinProcess(pid, pin.server);
+      pinProcess(process.pid, pin.client);
+    }
     const meter = stackMeter(processes);
     const run = async (
       concurrency: number,
@@ -103,6 +122,10 @@ async function main(): Promise<void> {
     const redisMs = singles.cpu.redis / singles.requests;
     const lines = [
       `pipeline (HTTP → Redis → worker), ${pkg.manifest.name}, ${texts.length} AG News test texts`,
+      pin
+        ? `pinned (taskset): handler alone and server on CPUs ${formatCpuList(pin.server)}, load generator on CPUs ${formatCpuList(pin.client)}; ` +
+          `read back: API ${processCpus(processes.api)}, worker ${processCpus(processes.worker)}, Redis ${processCpus(processes.redis)}, load generator ${processCpus(process.pid)}`
+        : `not pinned: the load generator, the handler alone and the server share CPUs ${formatCpuList(allowedCpus())}`,
       `handler alone: ${fmt(aloneRate)} texts/s packed; one text at a time p50 ${fmt(percentile(single, 50), 2)} ms`,
       `| load | texts/s | p50 ms | p99 ms | x handler alone |`,
       `|---|---:|---:|---:|---:|`,
