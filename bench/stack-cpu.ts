@@ -13,8 +13,10 @@ export interface StackCpu {
   inferenceThread: number;
   /** Threads the worker started after its inference thread: ORT's intra-op pool, the tokenizer's. */
   inferencePools: number;
-  /** The worker's other threads: V8 platform, libuv pool, and any thread that ended meanwhile. */
-  workerOther: number;
+  /** Threads Node started in the worker before its inference thread: V8 platform, libuv pool. */
+  nodeThreads: number;
+  /** The three processes, threads that ended meanwhile included. */
+  total: number;
   client: number;
 }
 
@@ -48,7 +50,8 @@ export function stackCpu(
     workerMain,
     inferenceThread,
     inferencePools,
-    workerOther: worker.processMs - workerMain - inferenceThread - inferencePools,
+    nodeThreads: worker.threadsMs(processes.nodeThreads),
+    total: spent.api.processMs + spent.redis.processMs + worker.processMs,
     client: spent.client.processMs,
   };
 }
@@ -62,8 +65,8 @@ const ROWS: [string, (c: StackCpu) => number][] = [
   ['**plumbing = API + Redis + worker main thread**', plumbing],
   ['worker inference thread (worker_threads: tokenize, pack, ORT calls)', (c) => c.inferenceThread],
   ['worker threads started by it (ORT intra-op pool, tokenizer pool)', (c) => c.inferencePools],
-  ['worker, Node threads (V8 platform: GC, compiler; libuv pool; ended)', (c) => c.workerOther],
-  ['server total', (c) => plumbing(c) + c.inferenceThread + c.inferencePools + c.workerOther],
+  ['worker, threads Node started (V8 platform: GC, compiler; libuv pool)', (c) => c.nodeThreads],
+  ['server total (the three processes)', (c) => c.total],
   ['load generator (this process, not the server)', (c) => c.client],
 ];
 
