@@ -1,27 +1,42 @@
 /**
  * The AG News test texts through the whole pipeline (HTTP API → Redis → worker → back) at
- * several client concurrencies, beside the handler alone on the same texts in the same run.
+ * several client concurrencies, beside the handler alone on the same texts in the same run, with
+ * the CPU time each part of the stack spent per request (read from /proc).
  *
- *   npm run build && node dist/bench/pipeline.bench.js [--limit N]
+ *   npm run build && node dist/bench/pipeline.bench.js [--limit N] [--pin]
+ *
+ * `--pin` (or `BENCH_PIN=1`) runs the handler alone and the stack on some CPUs and the load
+ * generator on the others (`taskset`); `BENCH_PIN=SERVER:CLIENT` names both CPU lists.
  */
 import { parseArgs } from 'node:util';
 import { classifyTexts, openModel, packingLimits } from '@app/handler';
 import { runBatch } from '../test/support/run-batch';
+import { allowedCpus, formatCpuList, pinProcess, processCpus, splitCpus } from './cpu-pinning';
 import { DEMO_MODEL, agNewsTest, fmt, percentile } from './data';
 import { startBenchStack } from './stack';
+import { cpuTable, stackCpu, stackMeter, threadNames, type MeteredLoad } from './stack-cpu';
 
-interface LoadFigures {
+interface LoadFigures extends MeteredLoad {
   textsPerSecond: number;
   p50: number;
   p99: number;
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { limit: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { limit: { type: 'string' }, pin: { type: 'boolean' } },
+  });
   const texts = agNewsTest(values.limit ? Number(values.limit) : 3000).map((r) => r.text);
+  const pinSpec = process.env.BENCH_PIN;
+  const pin =
+    values.pin || (pinSpec && pinSpec !== '0') ? splitCpus(allowedCpus(), pinSpec) : undefined;
+  // The handler alone runs where the server will; the stack's processes inherit this affinity.
+  if (pin) pinProcess(process.pid, pin.server);
 
   // The handler alone, in this process, before the stack exists (nothing else on the cores).
   const { pkg, handler } = await openModel(DEMO_MODEL, { device: 'auto' });
+  // ORT binds its intra-op pool threads to CPUs of its choosing, past any taskset: bind them back.
+  if (pin) pinProcess(process.pid, pin.server);
   const limits = packingLimits(pkg.manifest.batching);
   // The best of three warm runs: the ceiling the pipeline is compared with, never understated.
   let aloneRate = 0;
@@ -40,6 +55,14 @@ async function main(): Promise<void> {
 
   const bench = await startBenchStack();
   try {
+    const processes = bench.processes();
+    if (pin) {
+      // The stack started on the server's CPUs; the worker's ORT pool is bound back to them.
+      for (const pid of [processes.api, processes.redis, processes.worker])
+        pinProcess(pid, pin.server);
+      pinProcess(process.pid, pin.client);
+    }
+    const meter = stackMeter(processes);
     const run = async (
       concurrency: number,
       perRequest: number,
@@ -50,6 +73,7 @@ async function main(): Promise<void> {
         requests.push(texts.slice(i, Math.min(count, i + perRequest)));
       const latencies: number[] = [];
       let next = 0;
+      const before = meter.read();
       const t0 = performance.now();
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
@@ -64,8 +88,13 @@ async function main(): Promise<void> {
         }),
       );
       const seconds = (performance.now() - t0) / 1000;
+      const cpu = stackCpu(before, meter.read(), processes);
       const sent = requests.reduce((s, r) => s + r.length, 0);
       return {
+        name: `${concurrency} clients × ${perRequest} text${perRequest > 1 ? 's' : ''}`,
+        cpu,
+        requests: requests.length,
+        texts: sent,
         textsPerSecond: sent / seconds,
         p50: percentile(latencies, 50),
         p99: percentile(latencies, 99),
@@ -87,8 +116,16 @@ async function main(): Promise<void> {
         await run(concurrency, perRequest),
       ]);
     }
+    const load = (concurrency: number, perRequest: number) =>
+      rows.find(([, f]) => f.name.startsWith(`${concurrency} clients × ${perRequest} text`))![1];
+    const singles = load(32, 1);
+    const redisMs = singles.cpu.redis / singles.requests;
     const lines = [
       `pipeline (HTTP → Redis → worker), ${pkg.manifest.name}, ${texts.length} AG News test texts`,
+      pin
+        ? `pinned (taskset): handler alone and server on CPUs ${formatCpuList(pin.server)}, load generator on CPUs ${formatCpuList(pin.client)}; ` +
+          `read back: API ${processCpus(processes.api)}, worker ${processCpus(processes.worker)}, Redis ${processCpus(processes.redis)}, load generator ${processCpus(process.pid)}`
+        : `not pinned: the load generator, the handler alone and the server share CPUs ${formatCpuList(allowedCpus())}`,
       `handler alone: ${fmt(aloneRate)} texts/s packed; one text at a time p50 ${fmt(percentile(single, 50), 2)} ms`,
       `| load | texts/s | p50 ms | p99 ms | x handler alone |`,
       `|---|---:|---:|---:|---:|`,
@@ -97,6 +134,16 @@ async function main(): Promise<void> {
           `| ${name} | ${fmt(f.textsPerSecond)} | ${fmt(f.p50, 2)} | ${fmt(f.p99, 2)} | ${fmt(f.textsPerSecond / aloneRate, 2)} |`,
       ),
       `added latency at concurrency 1 (p50 pipeline - p50 handler): ${fmt(c1.p50 - percentile(single, 50), 2)} ms`,
+      '',
+      `CPU ms per request, from /proc/<pid>/stat and /proc/<pid>/task/<tid>/stat before and after each load:`,
+      '',
+      ...cpuTable([singles, load(32, 16)]),
+      '',
+      `Redis: ${fmt(redisMs, 3)} ms of CPU per single-text request, so one Redis core serves at most ` +
+        `about ${fmt(1000 / redisMs, 0)} single-text requests/s for the whole fleet (1000 / ${fmt(redisMs, 3)}).`,
+      `thread names (/proc/<pid>/task/<tid>/comm): ${threadNames(meter.read())}. ` +
+        `The worker's main thread is the one whose id is the pid; its inference thread says its id, ` +
+        `and which threads ran before it, as it starts (bench/thread-tag.ts).`,
       '',
     ];
     process.stdout.write(lines.join('\n'));

@@ -1,13 +1,30 @@
+import { join } from 'node:path';
 import { Pool } from 'undici';
+import { TestRedis } from '../test/support/redis-server';
 import { Stack } from '../test/support/stack';
+import { THREAD_STARTED } from './thread-tag';
+
+/** The stack's processes, for reading their CPU time from `/proc`. */
+export interface BenchProcesses {
+  api: number;
+  redis: number;
+  worker: number;
+  /** OS thread ids of the worker's `worker_threads` threads (its inference thread). */
+  inferenceThreads: number[];
+  /** The worker's threads other than its main one that ran before its inference thread started. */
+  nodeThreads: number[];
+}
 
 /**
  * A local deployment (Redis, API, one worker) for a benchmark, with a keep-alive HTTP pool;
- * over `modelStore`, or a temporary store holding the demo model.
+ * over `modelStore`, or a temporary store holding the demo model. Its processes are started
+ * from this thread, so they inherit its CPU affinity.
  */
 export async function startBenchStack(modelStore?: string, env: Record<string, string> = {}) {
+  const redis = await TestRedis.start();
   const stack = await Stack.start({
     modelStore,
+    redis,
     env: {
       // Start-up lines (which say the ports) are info; the access log is what would cost.
       ACCESS_LOG: 'false',
@@ -15,6 +32,7 @@ export async function startBenchStack(modelStore?: string, env: Record<string, s
       SYNC_TIMEOUT_MS: '120000',
       MAX_TEXTS_PER_REQUEST: '100000',
       MAX_BODY_BYTES: String(64 * 1024 * 1024),
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require "${join(__dirname, 'thread-tag.js')}"`,
       ...env,
     },
   });
@@ -30,6 +48,19 @@ export async function startBenchStack(modelStore?: string, env: Record<string, s
         body: JSON.stringify(body),
       });
       return { status: response.statusCode, body: await response.body.json() };
+    },
+    processes(): BenchProcesses {
+      const worker = stack.workers[0];
+      const tags = worker.logs().filter((line) => line.msg === THREAD_STARTED);
+      if (tags.length === 0)
+        throw new Error('the worker started no thread that said its id (bench/thread-tag preload)');
+      return {
+        api: stack.api.child.pid!,
+        redis: redis.pid,
+        worker: worker.child.pid!,
+        inferenceThreads: tags.map((line) => Number(line.tid)),
+        nodeThreads: (tags[0].earlier as number[]).map(Number),
+      };
     },
     async stop() {
       await pool.close();
