@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   classifyTexts,
   openModel,
+  ScoringRun,
   type Handler,
   type ModelPackage,
   type Prediction,
@@ -89,6 +90,34 @@ describe('text-classification handler on the demo model', () => {
       const { results } = await runBatch(handler, [text]);
       assert.equal(packed.results[i].label, results[0].label);
       assert.ok(Math.abs(packed.results[i].probability - results[0].probability) < 1e-5);
+    }
+  });
+
+  it('scores every text once, in input order, when the limits change between passes', async () => {
+    const texts = reference.texts.concat(reference.texts.map((t) => `${t} ${t}`));
+    const whole = await classifyTexts(handler, texts, { maxBatchTokens: 4096, maxBatchSize: 64 });
+    const run = await ScoringRun.start(handler, texts);
+    // A pass overhead larger than any padding makes one pass the cheapest packing.
+    const first = await run.runPass({
+      maxBatchTokens: 4096,
+      maxBatchSize: 64,
+      passOverheadTokens: 10_000,
+    });
+    assert.equal(first.size, texts.length, 'under the first limits, one pass holds every text');
+    const cut = await ScoringRun.start(handler, texts);
+    await cut.runPass({ maxBatchTokens: 4096, maxBatchSize: 2, passOverheadTokens: 10_000 });
+    assert.equal(cut.remaining, texts.length - 2);
+    while (!cut.done) await cut.runPass({ maxBatchTokens: 0, maxBatchSize: 64 });
+    const { batches, results, batchOf } = cut.outcome;
+    assert.deepEqual(
+      batches.map((b) => b.size),
+      [2, ...Array<number>(texts.length - 2).fill(1)],
+      'a token budget of 0 leaves one text per pass',
+    );
+    assert.equal(new Set(batchOf).size, batches.length);
+    for (const [i, result] of results.entries()) {
+      assert.equal(result.label, whole.results[i].label);
+      assert.ok(Math.abs(result.probability - whole.results[i].probability) < 1e-5);
     }
   });
 });

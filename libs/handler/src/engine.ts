@@ -1,4 +1,4 @@
-import type { Handler, PostprocessOptions } from './handler';
+import type { EncodedText, Handler, PostprocessOptions } from './handler';
 import { batchTokens, packByTokenBudget, type PackingLimits } from './packing';
 
 /** Figures of one forward pass. */
@@ -29,31 +29,100 @@ export async function classifyTexts<T>(
   limits: PackingLimits,
   options: PostprocessOptions = {},
 ): Promise<ClassifyOutcome<T>> {
-  const start = performance.now();
-  const encoded = await handler.preprocess(texts);
-  const preprocessMs = performance.now() - start;
-  const results = new Array<T>(texts.length);
-  const batches: BatchRecord[] = [];
-  const batchOf = new Array<number>(texts.length);
-  for (const indices of packByTokenBudget(
-    encoded.map((e) => e.length),
-    limits,
-  )) {
-    const batch = indices.map((i) => encoded[i]);
+  const run = await ScoringRun.start(handler, texts, options);
+  while (!run.done) await run.runPass(limits);
+  return run.outcome;
+}
+
+/**
+ * One group of texts scored a forward pass at a time, so that its owner can run other work
+ * between passes and choose the packing limits of each pass. The texts not yet scored are packed
+ * by {@link packByTokenBudget} under the limits of the pass asked for; the packing is kept while
+ * the limits stay the same, so a run under one set of limits makes the same passes as
+ * {@link classifyTexts}.
+ */
+export class ScoringRun<T> {
+  private readonly results: T[];
+  private readonly batches: BatchRecord[] = [];
+  private readonly batchOf: number[];
+  /** Passes still to run, as indices into the texts; packed under `plannedFor`. */
+  private plan: number[][];
+  private plannedFor?: PackingLimits;
+
+  private constructor(
+    private readonly handler: Handler<T>,
+    private readonly encoded: EncodedText[],
+    private readonly options: PostprocessOptions,
+    private readonly preprocessMs: number,
+  ) {
+    this.results = new Array<T>(encoded.length);
+    this.batchOf = new Array<number>(encoded.length);
+    this.plan = encoded.length > 0 ? [encoded.map((_, i) => i)] : [];
+  }
+
+  /** Tokenizes the texts (all at once); no forward pass runs yet. */
+  static async start<T>(
+    handler: Handler<T>,
+    texts: readonly string[],
+    options: PostprocessOptions = {},
+  ): Promise<ScoringRun<T>> {
+    const start = performance.now();
+    const encoded = await handler.preprocess(texts);
+    return new ScoringRun(handler, encoded, options, performance.now() - start);
+  }
+
+  /** Whether every text has been scored. */
+  get done(): boolean {
+    return this.plan.length === 0;
+  }
+
+  /** Texts not yet scored. */
+  get remaining(): number {
+    return this.plan.reduce((sum, pass) => sum + pass.length, 0);
+  }
+
+  /** Runs the next forward pass, packed under `limits`, and returns what it cost. */
+  async runPass(limits: PackingLimits): Promise<BatchRecord> {
+    if (this.done) throw new Error('every text of this run has been scored');
+    if (!this.plannedFor || !sameLimits(this.plannedFor, limits)) {
+      const left = this.plan.flat();
+      this.plan = packByTokenBudget(
+        left.map((i) => this.encoded[i].length),
+        limits,
+      ).map((pass) => pass.map((k) => left[k]));
+      this.plannedFor = limits;
+    }
+    const indices = this.plan.shift()!;
+    const batch = indices.map((i) => this.encoded[i]);
     const t0 = performance.now();
-    const output = await handler.inference(batch);
+    const output = await this.handler.inference(batch);
     const inferenceMs = performance.now() - t0;
-    handler.postprocess(output, options).forEach((result, row) => {
-      results[indices[row]] = result;
-      batchOf[indices[row]] = batches.length;
+    this.handler.postprocess(output, this.options).forEach((result, row) => {
+      this.results[indices[row]] = result;
+      this.batchOf[indices[row]] = this.batches.length;
     });
     const tokens = batchTokens(batch.map((e) => e.length));
-    batches.push({
+    const record = {
       size: batch.length,
       realTokens: tokens.real,
       paddedTokens: tokens.padded,
       inferenceMs,
-    });
+    };
+    this.batches.push(record);
+    return record;
   }
-  return { results, batches, batchOf, preprocessMs };
+
+  /** Answers in input order and the passes that made them (complete once `done`). */
+  get outcome(): ClassifyOutcome<T> {
+    const { results, batches, batchOf, preprocessMs } = this;
+    return { results, batches, batchOf, preprocessMs };
+  }
+}
+
+function sameLimits(a: PackingLimits, b: PackingLimits): boolean {
+  return (
+    a.maxBatchTokens === b.maxBatchTokens &&
+    a.maxBatchSize === b.maxBatchSize &&
+    (a.passOverheadTokens ?? 0) === (b.passOverheadTokens ?? 0)
+  );
 }
