@@ -110,6 +110,27 @@ describe('JobGrouper', () => {
     assert.deepEqual(groups[2], ['bulk-1', 'bulk-2']);
   });
 
+  it('sends an online job while a bulk group runs, and no second bulk group', async () => {
+    const { batcher, groups, release } = harness({ maxGroupTexts: 8, maxDelayMs: 5, gapMs: 0 });
+    batcher.add(item('bulk-1', 4, 10));
+    await turn();
+    batcher.add(item('bulk-2', 4, 10));
+    await turn();
+    assert.deepEqual(groups, [['bulk-1']], 'a bulk group waits for the one in flight');
+    batcher.add(item('online'));
+    await turn();
+    assert.deepEqual(groups, [['bulk-1'], ['online']], 'the online job overtakes the bulk group');
+    batcher.add(item('online-2'));
+    await turn();
+    assert.equal(groups.length, 2, 'one online group in flight at a time');
+    release(); // bulk-1
+    await turn();
+    assert.equal(groups.length, 2, 'nothing goes beside the online group in flight');
+    release(); // online
+    await turn();
+    assert.deepEqual(groups[2], ['online-2']);
+  });
+
   it('sends a lone caller right after the current turn, without waiting for the gap', async () => {
     const { batcher, groups } = harness({ maxGroupTexts: 100, maxDelayMs: 1000, gapMs: 1000 });
     batcher.add(item('a'));

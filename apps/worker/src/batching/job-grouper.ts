@@ -31,12 +31,15 @@ export interface BatcherLimits {
  * expects as many jobs as the last group held: once that many are here (a lone caller: at
  * once) the group goes right after the current event-loop turn; until then it waits for
  * companions while they keep arriving within `gapMs` of each other, never past `maxDelayMs`.
- * At most one group is in flight. Pure logic: no Redis, no threads.
+ * At most one group is in flight, except that an online group may go while a bulk group runs:
+ * the inference thread runs it before the bulk group's next forward pass. Pure logic: no Redis,
+ * no threads.
  */
 export class JobGrouper<T extends BatchItem> {
   private pending: T[] = [];
   private pendingTexts = 0;
-  private busy = false;
+  private onlineInFlight = false;
+  private bulkInFlight = false;
   private firstArrival = 0;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
@@ -56,7 +59,7 @@ export class JobGrouper<T extends BatchItem> {
     if (this.pending.length === 0) this.firstArrival = this.now();
     this.pending.push(item);
     this.pendingTexts += item.size;
-    if (this.busy) return;
+    if (!this.canSend()) return;
     if (this.pendingTexts >= this.limits.maxGroupTexts) return this.flush();
     const untilDeadline = this.firstArrival + this.limits.maxDelayMs - this.now();
     if (untilDeadline <= 0) return this.flush();
@@ -72,21 +75,31 @@ export class JobGrouper<T extends BatchItem> {
     this.timer = setTimeout(() => this.flush(), Math.min(this.limits.gapMs, untilDeadline));
   }
 
-  /** Sends the next group now if nothing is in flight. */
+  /** Sends the next group now if nothing is in flight (or an online one while bulk runs). */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.busy) return;
+    if (!this.canSend()) return;
     this.dropExpired();
-    if (this.pending.length === 0) return;
+    // The online jobs that let a group go beside a bulk one may have just expired.
+    if (this.pending.length === 0 || !this.canSend()) return;
     const group = this.takeGroup();
-    this.busy = true;
+    const bulk = group[0].priority > 0;
+    if (bulk) this.bulkInFlight = true;
+    else this.onlineInFlight = true;
     this.run(group)
       .catch(() => undefined)
       .finally(() => {
-        this.busy = false;
+        if (bulk) this.bulkInFlight = false;
+        else this.onlineInFlight = false;
         if (this.pending.length > 0) this.flush();
       });
+  }
+
+  /** Nothing in flight, or only a bulk group while an online job waits. */
+  private canSend(): boolean {
+    if (this.onlineInFlight) return false;
+    return !this.bulkInFlight || this.pending.some((item) => item.priority === 0);
   }
 
   /**
