@@ -33,6 +33,7 @@ async function main(): Promise<void> {
       maxArchiveEntries: 1000,
       allowPackageCode: false,
       batching: packingLimits(pkg.manifest.batching),
+      bulkPassMs: 50,
     },
     () => undefined,
   );

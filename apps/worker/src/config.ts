@@ -19,6 +19,8 @@ export const workerSettings = z.object({
   WORKER_CONCURRENCY: intSetting(256, 1),
   /** Bulk-scoring chunks a worker holds at once (each is many texts). */
   BULK_CONCURRENCY: intSetting(4, 1),
+  /** Work one bulk forward pass may hold while online jobs are about, in ms of measured pass time. */
+  BULK_PASS_MS: intSetting(50, 0),
   BATCH_GAP_MS: intSetting(1, 0),
   GROUP_BATCHES: intSetting(4, 1),
   LOCK_DURATION_MS: intSetting(30_000, 1000),

@@ -214,6 +214,7 @@ export class VersionConsumer {
         maxArchiveEntries: config.MAX_ARCHIVE_ENTRIES,
         allowPackageCode: config.ALLOW_PACKAGE_CODE,
         batching: this.limits,
+        bulkPassMs: config.BULK_PASS_MS,
       },
       (message) => this.log.warn(message),
       (error) => this.recovery.threadDied(error),

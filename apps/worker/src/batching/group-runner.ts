@@ -75,16 +75,17 @@ export class GroupRunner {
     let outcome: GroupOutcome;
     try {
       const texts = group.flatMap((p) => p.texts);
+      const bulk = group[0].priority > 0;
       const { cache } = this.sources;
       if (cache) {
-        const cached = await cache.classify(this.client(), texts);
+        const cached = await cache.classify(this.client(), texts, bulk);
         this.metrics.cacheTexts.inc({ ...this.labels, outcome: 'hit' }, cached.cached.length);
         this.metrics.cacheTexts.inc(
           { ...this.labels, outcome: 'miss' },
           texts.length - cached.cached.length,
         );
         outcome = cached;
-      } else outcome = await this.client().classify(texts);
+      } else outcome = await this.client().classify(texts, bulk);
     } catch (error) {
       if (error instanceof InferenceThreadExited) throw error;
       if (group.length === 1) return group[0].reject(asJobError(error));

@@ -12,7 +12,7 @@ export interface CachedOutcome extends GroupOutcome {
 /** What `ResultCache.classify` needs of the inference thread. */
 export interface Classifier {
   normalize(texts: string[]): Promise<string[]>;
-  classify(texts: string[]): Promise<GroupOutcome>;
+  classify(texts: string[], bulk?: boolean): Promise<GroupOutcome>;
 }
 
 /**
@@ -39,9 +39,9 @@ export class ResultCache {
    * Classifies a group through the cache: one round trip to the thread for the normalized texts,
    * one MGET, the forward passes for the misses only, one pipelined SET EX of their answers.
    * When Redis fails, the group is classified as a whole and the error logged: the cache never
-   * fails a job.
+   * fails a job. A `bulk` group's misses go to the thread as bulk work.
    */
-  async classify(thread: Classifier, texts: string[]): Promise<CachedOutcome> {
+  async classify(thread: Classifier, texts: string[], bulk = false): Promise<CachedOutcome> {
     let keys: string[];
     let found: (string | null)[];
     try {
@@ -50,7 +50,7 @@ export class ResultCache {
     } catch (error) {
       if (error instanceof InferenceThreadExited) throw error;
       this.log.warn({ err: error }, 'result cache unavailable: classifying without it');
-      return { ...(await thread.classify(texts)), cached: [] };
+      return { ...(await thread.classify(texts, bulk)), cached: [] };
     }
     const results: unknown[] = found.map((value) =>
       value === null ? undefined : JSON.parse(value),
@@ -59,7 +59,10 @@ export class ResultCache {
     const cached = texts.flatMap((_, i) => (found[i] === null ? [] : [i]));
     const batchOf = new Array<number>(texts.length).fill(-1);
     if (misses.length === 0) return { results, batches: [], batchOf, preprocessMs: 0, cached };
-    const fresh = await thread.classify(misses.map((i) => texts[i]));
+    const fresh = await thread.classify(
+      misses.map((i) => texts[i]),
+      bulk,
+    );
     const pipeline = this.redis.pipeline();
     misses.forEach((i, k) => {
       results[i] = fresh.results[k];

@@ -113,9 +113,12 @@ export class InferenceClient {
     });
   }
 
-  /** Classifies texts (packed and batched in the thread); answers come back in input order. */
-  classify(texts: string[]): Promise<GroupOutcome> {
-    return this.request({ id: this.nextId++, texts }) as Promise<GroupOutcome>;
+  /**
+   * Classifies texts (packed and batched in the thread); answers come back in input order. An
+   * online group posted while a `bulk` one runs goes before the bulk group's next pass.
+   */
+  classify(texts: string[], bulk = false): Promise<GroupOutcome> {
+    return this.request({ id: this.nextId++, texts, bulk }) as Promise<GroupOutcome>;
   }
 
   /** Each text as the handler normalizes it (see `Handler.normalize`), in input order. */

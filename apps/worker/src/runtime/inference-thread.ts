@@ -1,10 +1,13 @@
 /**
  * Entry of the inference thread. It owns the ORT session, so a forward pass (which holds its
  * thread for the whole run) never stalls the main thread's Redis traffic, lock renewals and
- * heartbeats. It takes groups of texts, packs them by token budget and answers in order.
+ * heartbeats. It takes groups of texts, packs them by token budget and answers each in input
+ * order; an online group goes before the rest of a bulk group (see InferenceQueue).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { classifyTexts, onnxRuntimeVersion, openModel, type Placement } from '@app/handler';
+import { onnxRuntimeVersion, openModel, type Placement } from '@app/handler';
+import { BulkPassPolicy } from './bulk-pass-policy';
+import { InferenceQueue } from './inference-queue';
 import type { ClassifyRequest, InferenceThreadOptions, ThreadMessage } from './protocol';
 
 const port = parentPort!;
@@ -20,21 +23,24 @@ async function start(options: InferenceThreadOptions): Promise<void> {
     log: (message) => post({ type: 'log', message }),
   });
   const limits = options.batching;
-  const classify = async (request: ClassifyRequest) => {
+  const queue = new InferenceQueue(
+    handler,
+    limits,
+    new BulkPassPolicy(limits, options.bulkPassMs),
+    post,
+  );
+  // Normalizing is cheap and synchronous: it answers at once, never behind a forward pass.
+  const normalize = (request: ClassifyRequest) => {
     try {
-      if (request.normalize) {
-        const texts = handler.normalize?.(request.texts) ?? request.texts;
-        return post({ type: 'normalized', id: request.id, texts });
-      }
-      const outcome = await classifyTexts(handler, request.texts, limits, { probabilities: true });
-      post({ type: 'result', id: request.id, ...outcome });
+      const texts = handler.normalize?.(request.texts) ?? request.texts;
+      post({ type: 'normalized', id: request.id, texts });
     } catch (error) {
       const e = error instanceof Error ? error : new Error(String(error));
       post({ type: 'error', id: request.id, name: e.name, message: e.message });
     }
   };
   port.on('message', (request: ClassifyRequest | 'dispose') => {
-    if (request !== 'dispose') return void classify(request);
+    if (request !== 'dispose') return request.normalize ? normalize(request) : queue.push(request);
     // Whether or not the session lets go cleanly, the thread is done.
     void handler
       .dispose()

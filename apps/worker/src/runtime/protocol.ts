@@ -19,6 +19,8 @@ export interface InferenceThreadOptions {
   allowPackageCode: boolean;
   /** Packing limits from the registry (the manifest's, or overrides given at registration). */
   batching: PackingLimits;
+  /** Work one bulk pass may hold while online groups are about (BULK_PASS_MS). */
+  bulkPassMs: number;
 }
 
 /** Main thread → inference thread. */
@@ -27,6 +29,8 @@ export interface ClassifyRequest {
   texts: string[];
   /** Answer each text as the handler normalizes it (the result cache's key), not classes. */
   normalize?: true;
+  /** A group of bulk chunks: run a pass at a time, behind any online group. */
+  bulk?: boolean;
 }
 
 /** Inference thread → main thread. */

@@ -1,0 +1,103 @@
+import {
+  classifyTexts,
+  ScoringRun,
+  type ClassifyOutcome,
+  type Handler,
+  type PackingLimits,
+} from '@app/handler';
+import type { BulkPassPolicy } from './bulk-pass-policy';
+import type { ClassifyRequest, ThreadMessage } from './protocol';
+
+interface BulkWork {
+  request: ClassifyRequest;
+  run?: ScoringRun<unknown>;
+}
+
+/**
+ * The inference thread's work, one step at a time: online groups first, each whole; bulk groups
+ * a forward pass at a time, with a turn of the event loop between steps, so that an online group
+ * posted while a bulk pass runs goes before the bulk group's next pass. The {@link BulkPassPolicy}
+ * sizes each bulk pass (cut small while online work is about) and learns from every pass.
+ */
+export class InferenceQueue {
+  private readonly online: ClassifyRequest[] = [];
+  private readonly bulk: BulkWork[] = [];
+  private draining = false;
+
+  constructor(
+    private readonly handler: Handler<unknown>,
+    private readonly limits: PackingLimits,
+    private readonly policy: BulkPassPolicy,
+    private readonly answer: (message: ThreadMessage) => void,
+  ) {}
+
+  /** Queues a group; its answer (or error) is posted once it has been scored. */
+  push(request: ClassifyRequest): void {
+    if (request.bulk) this.bulk.push({ request });
+    else {
+      this.online.push(request);
+      this.policy.onlineSeen();
+    }
+    void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.online.length > 0 || this.bulk.length > 0) {
+        await this.step();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async step(): Promise<void> {
+    const online = this.online.shift();
+    if (online) {
+      await this.settle(online, async () => {
+        const outcome = await classifyTexts(this.handler, online.texts, this.limits, {
+          probabilities: true,
+        });
+        for (const pass of outcome.batches) this.policy.observe(pass);
+        return outcome;
+      });
+      this.policy.onlineSeen();
+      return;
+    }
+    const work = this.bulk[0];
+    await this.settle(work.request, async () => {
+      if (!work.run) {
+        work.run = await ScoringRun.start(this.handler, work.request.texts, {
+          probabilities: true,
+        });
+      } else {
+        this.policy.observe(await work.run.runPass(this.policy.bulkLimits()));
+      }
+      return work.run.done ? work.run.outcome : undefined;
+    });
+  }
+
+  /** Runs a step of `request`; posts its answer when the step finished it, or its error. */
+  private async settle(
+    request: ClassifyRequest,
+    step: () => Promise<ClassifyOutcome<unknown> | undefined>,
+  ): Promise<void> {
+    try {
+      const outcome = await step();
+      if (!outcome) return;
+      this.forget(request);
+      this.answer({ type: 'result', id: request.id, ...outcome });
+    } catch (error) {
+      this.forget(request);
+      const e = error instanceof Error ? error : new Error(String(error));
+      this.answer({ type: 'error', id: request.id, name: e.name, message: e.message });
+    }
+  }
+
+  private forget(request: ClassifyRequest): void {
+    if (this.bulk[0]?.request === request) this.bulk.shift();
+  }
+}
