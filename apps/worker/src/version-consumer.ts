@@ -135,8 +135,9 @@ export class VersionConsumer {
     this.grouper = new JobGrouper(
       {
         maxGroupTexts: this.limits.maxBatchSize * config.GROUP_BATCHES,
-        // At most one batch of bulk work per group (a chunk goes alone): online jobs wait behind
-        // little, and small bulk jobs (shadow copies) still share a forward pass.
+        // At most one batch of bulk work per group (a chunk goes alone), and small bulk jobs
+        // (shadow copies) still share a forward pass; the thread runs a bulk group a pass at a
+        // time behind online groups.
         maxBulkGroupTexts: this.limits.maxBatchSize,
         maxDelayMs: record.manifest.batching.max_batch_delay_ms,
         gapMs: config.BATCH_GAP_MS,
