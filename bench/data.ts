@@ -40,4 +40,5 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
-export const fmt = (n: number, digits = 1) => n.toFixed(digits);
+/** A figure with `digits` decimals; `—` for one not measured (NaN). */
+export const fmt = (n: number, digits = 1) => (Number.isNaN(n) ? '—' : n.toFixed(digits));
