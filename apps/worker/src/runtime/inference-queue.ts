@@ -29,6 +29,11 @@ export class InferenceQueue {
     private readonly limits: PackingLimits,
     private readonly policy: BulkPassPolicy,
     private readonly answer: (message: ThreadMessage) => void,
+    /**
+     * Takes the groups posted during the last step at once (a forward pass holds the thread, and
+     * the event loop may run another step before it delivers them).
+     */
+    private readonly receive: () => void = () => undefined,
   ) {}
 
   /** Queues a group; its answer (or error) is posted once it has been scored. */
@@ -45,7 +50,9 @@ export class InferenceQueue {
     if (this.draining) return;
     this.draining = true;
     try {
-      while (this.online.length > 0 || this.bulk.length > 0) {
+      for (;;) {
+        this.receive();
+        if (this.online.length === 0 && this.bulk.length === 0) break;
         await this.step();
         await new Promise((resolve) => setImmediate(resolve));
       }

@@ -4,7 +4,7 @@
  * heartbeats. It takes groups of texts, packs them by token budget and answers each in input
  * order; an online group goes before the rest of a bulk group (see InferenceQueue).
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { onnxRuntimeVersion, openModel, type Placement } from '@app/handler';
 import { BulkPassPolicy } from './bulk-pass-policy';
 import { InferenceQueue } from './inference-queue';
@@ -23,12 +23,6 @@ async function start(options: InferenceThreadOptions): Promise<void> {
     log: (message) => post({ type: 'log', message }),
   });
   const limits = options.batching;
-  const queue = new InferenceQueue(
-    handler,
-    limits,
-    new BulkPassPolicy(limits, options.bulkPassMs),
-    post,
-  );
   // Normalizing is cheap and synchronous: it answers at once, never behind a forward pass.
   const normalize = (request: ClassifyRequest) => {
     try {
@@ -39,7 +33,7 @@ async function start(options: InferenceThreadOptions): Promise<void> {
       post({ type: 'error', id: request.id, name: e.name, message: e.message });
     }
   };
-  port.on('message', (request: ClassifyRequest | 'dispose') => {
+  const receive = (request: ClassifyRequest | 'dispose') => {
     if (request !== 'dispose') return request.normalize ? normalize(request) : queue.push(request);
     // Whether or not the session lets go cleanly, the thread is done.
     void handler
@@ -47,7 +41,18 @@ async function start(options: InferenceThreadOptions): Promise<void> {
       .catch(() => undefined)
       .then(() => pkg.release())
       .finally(() => port.close());
-  });
+  };
+  const queue = new InferenceQueue(
+    handler,
+    limits,
+    new BulkPassPolicy(limits, options.bulkPassMs),
+    post,
+    () => {
+      for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port))
+        receive(m.message as ClassifyRequest | 'dispose');
+    },
+  );
+  port.on('message', receive);
   const { provider = 'cpu', placement } = handler as { provider?: string; placement?: Placement };
   const runtime = { provider, onnxruntime: onnxRuntimeVersion(), nodes: placement?.nodes };
   post({ type: 'ready', runtime, ...limits });
