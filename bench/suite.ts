@@ -147,6 +147,8 @@ async function measure(plan: ModelPlan, withTransformersJs: boolean): Promise<Mo
     engine = Math.max(engine, texts.length / ((performance.now() - start) / 1000));
   }
   const full = await handler.preprocess(texts.slice(0, limits.maxBatchSize));
+  // The second run of this shape: the first one pays for allocating it.
+  await handler.inference(full);
   start = performance.now();
   await handler.inference(full);
   const fullBatchMs = performance.now() - start;
@@ -277,6 +279,7 @@ function toMarkdown(report: {
   figures: ModelFigures[];
 }): string {
   const verdict = (met: boolean) => (met ? '(met)' : '(missed)');
+  const ratio = (a: number, b: number) => (Number.isNaN(a / b) ? '—' : `${fmt(a / b, 2)}x`);
   const lines = [
     `Benchmarks at commit \`${report.commit}\`, ${report.date.slice(0, 10)}, ${report.cores} CPU cores, AG News test texts (\`npm run bench\`).`,
     '',
@@ -284,7 +287,7 @@ function toMarkdown(report: {
     '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...report.figures.map(
       (f) =>
-        `| ${f.model} | ${f.texts} | ${fmt(f.engineTextsPerSecond)} | ${fmt(f.transformersJsTextsPerSecond)} | ${fmt(f.bulkTextsPerSecond)} | ${fmt(f.bulkTextsPerSecond / f.engineTextsPerSecond, 2)}x ${verdict(f.bulkTextsPerSecond >= BULK_TARGET * f.engineTextsPerSecond)} | ${fmt(f.bulkTextsPerSecond / f.transformersJsTextsPerSecond, 2)}x | ${fmt(f.bulkPaddingWaste * 100, 2)}% |`,
+        `| ${f.model} | ${f.texts} | ${fmt(f.engineTextsPerSecond)} | ${fmt(f.transformersJsTextsPerSecond)} | ${fmt(f.bulkTextsPerSecond)} | ${ratio(f.bulkTextsPerSecond, f.engineTextsPerSecond)} ${verdict(f.bulkTextsPerSecond >= BULK_TARGET * f.engineTextsPerSecond)} | ${ratio(f.bulkTextsPerSecond, f.transformersJsTextsPerSecond)} | ${fmt(f.bulkPaddingWaste * 100, 2)}% |`,
     ),
     '',
     `| model | online clients | idle p50 / p99 (ms) | during bulk p50 / p99 (ms) | one full pass (ms) | bound: 2 × idle p99 + BULK_PASS_MS (${report.bulkPassMs} ms) |`,
