@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Queue } from 'bullmq';
 import { after, before, describe, it } from 'node:test';
-import { fragileStore } from '../support/fragile-package';
+import { startFragileStack } from '../support/fragile-package';
 import { Stack } from '../support/stack';
 
 /** A burst of sync calls on separate connections, answered with status and body each. */
@@ -11,19 +11,12 @@ const burst = (stack: Stack, texts: string[]) =>
 const PART_ID = /^fragile@1\.[0-9a-f-]{36}\.\d+$/;
 
 describe('sync calls that arrive together share a job, each answered on its own', () => {
-  let fragile: ReturnType<typeof fragileStore>;
   let stack: Stack;
   let queue: Queue;
+  let stop: (() => Promise<void>) | undefined;
 
-  before(async () => {
-    fragile = fragileStore();
-    stack = await Stack.start({ modelStore: fragile.store, env: { ALLOW_PACKAGE_CODE: 'true' } });
-    queue = stack.predictionQueue('fragile', '1');
-  });
-  after(async () => {
-    await stack?.stop();
-    fragile?.remove();
-  });
+  before(async () => ({ stack, queue, stop } = await startFragileStack()));
+  after(() => stop?.());
 
   const jobCount = async () => (await queue.getJobCounts('completed', 'failed')).completed;
 

@@ -4,26 +4,20 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
 import { status } from '@grpc/grpc-js';
-import { fragileStore } from '../support/fragile-package';
+import { startFragileStack, type FragileStore } from '../support/fragile-package';
 import { GrpcTestClient, type CallError } from '../support/grpc-client';
 import { eventually } from '../support/processes';
 import { Stack } from '../support/stack';
 
 describe('deadlines', () => {
-  let fragile: ReturnType<typeof fragileStore>;
+  let fragile: FragileStore;
   let stack: Stack;
   let queue: Queue;
+  let stop: (() => Promise<void>) | undefined;
 
-  before(async () => {
-    fragile = fragileStore();
-    stack = await Stack.start({ modelStore: fragile.store, env: { ALLOW_PACKAGE_CODE: 'true' } });
-    queue = stack.predictionQueue('fragile', '1');
-  });
+  before(async () => ({ fragile, stack, queue, stop } = await startFragileStack()));
   afterEach(() => fragile.off('block'));
-  after(async () => {
-    await stack?.stop();
-    fragile?.remove();
-  });
+  after(() => stop?.());
 
   const create = async (text: string, extra: Record<string, unknown> = {}, headers = {}) => {
     const created = await stack.request(

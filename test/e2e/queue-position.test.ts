@@ -2,31 +2,27 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Queue } from 'bullmq';
-import { fragileStore } from '../support/fragile-package';
+import { startFragileStack, type FragileStore } from '../support/fragile-package';
 import { eventually } from '../support/processes';
 import { Stack } from '../support/stack';
 
 describe('queue position and expected times', () => {
-  let fragile: ReturnType<typeof fragileStore>;
+  let fragile: FragileStore;
   let stack: Stack;
   let queue: Queue;
+  let stop: (() => Promise<void>) | undefined;
 
   before(async () => {
-    fragile = fragileStore();
-    stack = await Stack.start({
-      modelStore: fragile.store,
-      env: { ALLOW_PACKAGE_CODE: 'true' },
+    ({ fragile, stack, queue, stop } = await startFragileStack({
       // One job in a worker's hands at a time: the others wait in the queue.
       workerEnv: { WORKER_CONCURRENCY: '1', BULK_CONCURRENCY: '1' },
       workers: 0,
       waitHealthy: false,
-    });
-    queue = stack.predictionQueue('fragile', '1');
+    }));
   });
   after(async () => {
     fragile?.off('block');
-    await stack?.stop();
-    fragile?.remove();
+    await stop?.();
   });
 
   const create = async (texts: string[]) => {

@@ -2,9 +2,13 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES } from './paths';
+import { Stack, type StackOptions } from './stack';
 
 /** What the fragile handler does next, by the file the test puts in its package folder. */
 export type FragileSwitch = 'die' | 'die-always' | 'hold' | 'fail' | 'block';
+
+/** A fragile store: its folder, its switches, and what the handler saw. */
+export type FragileStore = ReturnType<typeof fragileStore>;
 
 /**
  * A temporary model store holding `test/fixtures/fragile-handler` as `fragile` (model `fragile`,
@@ -26,4 +30,28 @@ export function fragileStore() {
     },
     remove: () => rmSync(store, { recursive: true, force: true }),
   };
+}
+
+/**
+ * A test stack over a fresh fragile store (package code allowed; `options` add to it), with the
+ * fragile version's queue; `stop` stops the stack and removes the store.
+ */
+export async function startFragileStack(options: StackOptions = {}) {
+  const fragile = fragileStore();
+  let stack: Stack;
+  try {
+    stack = await Stack.start({
+      ...options,
+      modelStore: fragile.store,
+      env: { ALLOW_PACKAGE_CODE: 'true', ...options.env },
+    });
+  } catch (error) {
+    fragile.remove();
+    throw error;
+  }
+  const stop = async () => {
+    await stack.stop();
+    fragile.remove();
+  };
+  return { fragile, stack, queue: stack.predictionQueue('fragile', '1'), stop };
 }
