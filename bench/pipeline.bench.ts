@@ -8,8 +8,11 @@
  * `--pin` (or `BENCH_PIN=1`) runs the handler alone and the stack on some CPUs and the load
  * generator on the others (`taskset`); `BENCH_PIN=SERVER:CLIENT` names both CPU lists.
  */
+import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { classifyTexts, openModel, packingLimits } from '@app/handler';
+import { demoModelStore } from '../test/support/model-store';
+import { eventually } from '../test/support/processes';
 import { runBatch } from '../test/support/run-batch';
 import { allowedCpus, formatCpuList, pinProcess, processCpus, splitCpus } from './cpu-pinning';
 import { DEMO_MODEL, agNewsTest, fmt, percentile } from './data';
@@ -53,7 +56,9 @@ async function main(): Promise<void> {
   }
   await handler.dispose();
 
-  const bench = await startBenchStack();
+  // Versions 2 and 3 are registered later, for the features table (result cache, shadow).
+  const store = demoModelStore(['1', '2', '3'].map((version) => ({ version })));
+  const bench = await startBenchStack(store, { MODELS: 'ag-news-bert-v1' });
   try {
     const processes = bench.processes();
     if (pin) {
@@ -67,6 +72,7 @@ async function main(): Promise<void> {
       concurrency: number,
       perRequest: number,
       count = texts.length,
+      path = '/predictions/ag-news-bert',
     ): Promise<LoadFigures> => {
       const requests: string[][] = [];
       for (let i = 0; i < count; i += perRequest)
@@ -80,7 +86,7 @@ async function main(): Promise<void> {
           while (next < requests.length) {
             const data = requests[next++];
             const s = performance.now();
-            const response = await bench.post('/predictions/ag-news-bert', { data });
+            const response = await bench.post(path, { data });
             if (response.status !== 200)
               throw new Error(`HTTP ${response.status}: ${JSON.stringify(response.body)}`);
             latencies.push(performance.now() - s);
@@ -145,11 +151,71 @@ async function main(): Promise<void> {
         `The worker's main thread is the one whose id is the pid; its inference thread says its id, ` +
         `and which threads ran before it, as it starts (bench/thread-tag.ts).`,
       '',
+      ...(await featureCosts(bench, run)),
+      '',
     ];
     process.stdout.write(lines.join('\n'));
   } finally {
     await bench.stop();
+    rmSync(store, { recursive: true, force: true });
   }
+}
+
+/**
+ * What each opt-in feature costs a single-text sync call when a caller uses it, beside the same
+ * load without it, in one run: a deadline, provenance, the result cache (every text a miss, then
+ * every text a hit) and a shadow version that gets a copy of every job.
+ */
+async function featureCosts(
+  bench: Awaited<ReturnType<typeof startBenchStack>>,
+  run: (
+    concurrency: number,
+    perRequest: number,
+    count: number,
+    path?: string,
+  ) => Promise<LoadFigures>,
+): Promise<string[]> {
+  const manage = async (method: string, path: string, body?: unknown) => {
+    const response = await bench.stack.manage(method, path, body);
+    if (response.status >= 300)
+      throw new Error(
+        `${method} ${path}: HTTP ${response.status} ${JSON.stringify(response.body)}`,
+      );
+  };
+  await manage('POST', '/models?url=ag-news-bert-v2&cache_ttl_s=3600');
+  await manage('POST', '/models?url=ag-news-bert-v3');
+  for (const version of ['2', '3']) {
+    await eventually(`version ${version} to be served`, async () => {
+      const answer = await bench.post(`/predictions/ag-news-bert/${version}`, { data: ['warm'] });
+      return answer.status === 200 ? true : undefined;
+    });
+  }
+  const count = 2000;
+  const rows: [string, LoadFigures][] = [];
+  const measure = async (name: string, path: string) =>
+    rows.push([name, await run(32, 1, count, path)]);
+  await run(32, 1, 500, '/predictions/ag-news-bert/3'); // warm-up of a new version (no cache)
+  await measure('none (the baseline)', '/predictions/ag-news-bert');
+  await measure('a deadline (`?deadline_ms=60000`)', '/predictions/ag-news-bert?deadline_ms=60000');
+  await measure('provenance (`?provenance=true`)', '/predictions/ag-news-bert?provenance=true');
+  await measure('result cache, every text a miss', '/predictions/ag-news-bert/2');
+  await measure('result cache, every text a hit', '/predictions/ag-news-bert/2');
+  await manage('PUT', '/models/ag-news-bert/shadow', { version: '3', fraction: 1 });
+  await measure('shadow version, a copy of every job', '/predictions/ag-news-bert');
+  await manage('DELETE', '/models/ag-news-bert/shadow');
+  const [, base] = rows[0];
+  const perRequest = (f: LoadFigures, ms: number) => fmt(ms / f.requests, 3);
+  return [
+    `what a feature costs when used, 32 clients × 1 text, ${count} requests each:`,
+    '',
+    `| feature used | texts/s | x baseline | plumbing ms/request | server total ms/request |`,
+    `|---|---:|---:|---:|---:|`,
+    ...rows.map(
+      ([name, f]) =>
+        `| ${name} | ${fmt(f.textsPerSecond)} | ${fmt(f.textsPerSecond / base.textsPerSecond, 2)} | ` +
+        `${perRequest(f, f.cpu.api + f.cpu.redis + f.cpu.workerMain)} | ${perRequest(f, f.cpu.total)} |`,
+    ),
+  ];
 }
 
 main().catch((error: unknown) => {
