@@ -79,8 +79,12 @@ export class Stack {
         metricsPort: Number(listening.metricsPort),
         grpcPort: Number(listening.grpcPort),
       };
-      if (options.waitHealthy ?? true) await stack.waitHealthy();
-      else await stack.waitListening();
+      if (options.waitHealthy ?? true) {
+        await stack.waitHealthy();
+        // One worker makes the API healthy; a test that stops or faults any of them needs each
+        // one started, its signal handlers in place.
+        await Promise.all(stack.workers.map((w) => w.waitForLog('worker started')));
+      } else await stack.waitListening();
       return stack;
     } catch (error) {
       await stack.stop();

@@ -345,16 +345,16 @@ export class VersionConsumer {
   }
 }
 
-/**
- * A job's result from its parts' outcomes. A part handed back hands the job back; when every
- * part failed the job fails (and may be retried) with the first reason; otherwise it completes,
- * and each failed part carries its reason and null outputs.
- */
 /** A wall-clock deadline on the grouper's clock (monotonic, `performance.now()`). */
 function onGrouperClock(deadline: number | undefined): number | undefined {
   return deadline === undefined ? undefined : performance.now() + (deadline - Date.now());
 }
 
+/**
+ * A job's result from its parts' outcomes. A part handed back hands the job back; when every
+ * part failed the job fails (and may be retried) with the first reason; otherwise it completes,
+ * and each failed part carries its reason and null outputs.
+ */
 function joinParts(
   settled: PromiseSettledResult<PredictionJobResult>[],
   parts: readonly JobPart[],
