@@ -75,6 +75,7 @@ async function main(): Promise<void> {
       path = '/predictions/ag-news-bert',
     ): Promise<LoadFigures> => {
       const requests: string[][] = [];
+      count = Math.min(count, texts.length);
       for (let i = 0; i < count; i += perRequest)
         requests.push(texts.slice(i, Math.min(count, i + perRequest)));
       const latencies: number[] = [];
@@ -206,7 +207,7 @@ async function featureCosts(
   const [, base] = rows[0];
   const perRequest = (f: LoadFigures, ms: number) => fmt(ms / f.requests, 3);
   return [
-    `what a feature costs when used, 32 clients × 1 text, ${count} requests each:`,
+    `what a feature costs when used, 32 clients × 1 text, ${base.requests} requests each:`,
     '',
     `| feature used | texts/s | x baseline | plumbing ms/request | server total ms/request |`,
     `|---|---:|---:|---:|---:|`,
