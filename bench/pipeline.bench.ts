@@ -7,6 +7,8 @@
  *
  * `--pin` (or `BENCH_PIN=1`) runs the handler alone and the stack on some CPUs and the load
  * generator on the others (`taskset`); `BENCH_PIN=SERVER:CLIENT` names both CPU lists.
+ * `BENCH_WORKERS=N` starts N workers (default 1), each with `INTRA_OP_THREADS` ORT threads
+ * (default: ORT's own choice); the CPU table sums the workers' threads.
  */
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -58,12 +60,18 @@ async function main(): Promise<void> {
 
   // Versions 2 and 3 are registered later, for the features table (result cache, shadow).
   const store = demoModelStore(['1', '2', '3'].map((version) => ({ version })));
-  const bench = await startBenchStack(store, { MODELS: 'ag-news-bert-v1' });
+  const workers = Number(process.env.BENCH_WORKERS ?? 1);
+  const intraOp = process.env.INTRA_OP_THREADS;
+  const bench = await startBenchStack(
+    store,
+    { MODELS: 'ag-news-bert-v1', ...(intraOp ? { INTRA_OP_THREADS: intraOp } : {}) },
+    workers,
+  );
   try {
     const processes = bench.processes();
     if (pin) {
       // The stack started on the server's CPUs; the worker's ORT pool is bound back to them.
-      for (const pid of [processes.api, processes.redis, processes.worker])
+      for (const pid of [processes.api, processes.redis, ...processes.workers.map((w) => w.pid)])
         pinProcess(pid, pin.server);
       pinProcess(process.pid, pin.client);
     }
@@ -128,10 +136,11 @@ async function main(): Promise<void> {
     const singles = load(32, 1);
     const redisMs = singles.cpu.redis / singles.requests;
     const lines = [
-      `pipeline (HTTP → Redis → worker), ${pkg.manifest.name}, ${texts.length} AG News test texts`,
+      `pipeline (HTTP → Redis → worker), ${pkg.manifest.name}, ${texts.length} AG News test texts, ` +
+        `${workers} worker${workers > 1 ? 's' : ''} (INTRA_OP_THREADS=${intraOp ?? '0'})`,
       pin
         ? `pinned (taskset): handler alone and server on CPUs ${formatCpuList(pin.server)}, load generator on CPUs ${formatCpuList(pin.client)}; ` +
-          `read back: API ${processCpus(processes.api)}, worker ${processCpus(processes.worker)}, Redis ${processCpus(processes.redis)}, load generator ${processCpus(process.pid)}`
+          `read back: API ${processCpus(processes.api)}, worker ${processCpus(processes.workers[0].pid)}, Redis ${processCpus(processes.redis)}, load generator ${processCpus(process.pid)}`
         : `not pinned: the load generator, the handler alone and the server share CPUs ${formatCpuList(allowedCpus())}`,
       `handler alone: ${fmt(aloneRate)} texts/s packed; one text at a time p50 ${fmt(percentile(single, 50), 2)} ms`,
       `| load | texts/s | p50 ms | p99 ms | x handler alone |`,

@@ -2,8 +2,10 @@ import { CpuMeter, type ProcessCpu } from './cpu-meter';
 import { fmt } from './data';
 import type { BenchProcesses } from './stack';
 
-/** Readings of the stack's processes and of the load generator (this process). */
-export type StackReading = Record<'api' | 'redis' | 'worker' | 'client', ProcessCpu>;
+/** Readings of the stack's processes (`worker0`, `worker1`, ...) and of the load generator. */
+export type StackReading = Record<string, ProcessCpu>;
+
+const workerKey = (index: number) => `worker${index}`;
 
 /** CPU milliseconds one load cost, per part of the stack. */
 export interface StackCpu {
@@ -21,39 +23,45 @@ export interface StackCpu {
 }
 
 /** Reads the CPU time so far of the stack's processes and of this one. */
-export function stackMeter(processes: BenchProcesses): CpuMeter<keyof StackReading> {
-  const { api, redis, worker } = processes;
-  return new CpuMeter({ api, redis, worker, client: process.pid });
+export function stackMeter(processes: BenchProcesses): CpuMeter<string> {
+  const { api, redis, workers } = processes;
+  const pids: Record<string, number> = { api, redis, client: process.pid };
+  workers.forEach((worker, index) => (pids[workerKey(index)] = worker.pid));
+  return new CpuMeter(pids);
 }
 
-/** What the stack spent between two readings, with the worker's threads grouped by role. */
+/**
+ * What the stack spent between two readings, with the workers' threads grouped by role (summed
+ * over the workers).
+ */
 export function stackCpu(
   before: StackReading,
   after: StackReading,
   processes: BenchProcesses,
 ): StackCpu {
   const spent = CpuMeter.between(before, after);
-  const worker = spent.worker;
-  const known = new Set([
-    processes.worker,
-    ...processes.inferenceThreads,
-    ...processes.nodeThreads,
-  ]);
-  const workerMain = worker.threadsMs([processes.worker]);
-  const inferenceThread = worker.threadsMs(processes.inferenceThreads);
-  const inferencePools = worker.threadsMs(
-    after.worker.threads.map((t) => t.tid).filter((tid) => !known.has(tid)),
-  );
-  return {
+  const cpu: StackCpu = {
     api: spent.api.processMs,
     redis: spent.redis.processMs,
-    workerMain,
-    inferenceThread,
-    inferencePools,
-    nodeThreads: worker.threadsMs(processes.nodeThreads),
-    total: spent.api.processMs + spent.redis.processMs + worker.processMs,
+    workerMain: 0,
+    inferenceThread: 0,
+    inferencePools: 0,
+    nodeThreads: 0,
+    total: spent.api.processMs + spent.redis.processMs,
     client: spent.client.processMs,
   };
+  processes.workers.forEach((threads, index) => {
+    const worker = spent[workerKey(index)];
+    const known = new Set([threads.pid, ...threads.inferenceThreads, ...threads.nodeThreads]);
+    cpu.workerMain += worker.threadsMs([threads.pid]);
+    cpu.inferenceThread += worker.threadsMs(threads.inferenceThreads);
+    cpu.inferencePools += worker.threadsMs(
+      worker.after.threads.map((t) => t.tid).filter((tid) => !known.has(tid)),
+    );
+    cpu.nodeThreads += worker.threadsMs(threads.nodeThreads);
+    cpu.total += worker.processMs;
+  });
+  return cpu;
 }
 
 const plumbing = (c: StackCpu) => c.api + c.redis + c.workerMain;
@@ -66,7 +74,7 @@ const ROWS: [string, (c: StackCpu) => number][] = [
   ['worker inference thread (worker_threads: tokenize, pack, ORT calls)', (c) => c.inferenceThread],
   ['worker threads started by it (ORT intra-op pool, tokenizer pool)', (c) => c.inferencePools],
   ['worker, threads Node started (V8 platform: GC, compiler; libuv pool)', (c) => c.nodeThreads],
-  ['server total (the three processes)', (c) => c.total],
+  ['server total (API, Redis, workers)', (c) => c.total],
   ['load generator (this process, not the server)', (c) => c.client],
 ];
 
@@ -101,5 +109,5 @@ export function threadNames(reading: StackReading): string {
     for (const t of cpu.threads) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
     return [...counts].map(([name, n]) => (n > 1 ? `${name} ×${n}` : name)).join(', ');
   };
-  return `API: ${names(reading.api)}; worker: ${names(reading.worker)}; Redis: ${names(reading.redis)}`;
+  return `API: ${names(reading.api)}; worker: ${names(reading[workerKey(0)])}; Redis: ${names(reading.redis)}`;
 }

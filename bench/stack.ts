@@ -4,27 +4,37 @@ import { TestRedis } from '../test/support/redis-server';
 import { Stack } from '../test/support/stack';
 import { THREAD_STARTED } from './thread-tag';
 
-/** The stack's processes, for reading their CPU time from `/proc`. */
-export interface BenchProcesses {
-  api: number;
-  redis: number;
-  worker: number;
+/** A worker process, for reading its CPU time from `/proc` by thread. */
+export interface BenchWorker {
+  pid: number;
   /** OS thread ids of the worker's `worker_threads` threads (its inference thread). */
   inferenceThreads: number[];
   /** The worker's threads other than its main one that ran before its inference thread started. */
   nodeThreads: number[];
 }
 
+/** The stack's processes, for reading their CPU time from `/proc`. */
+export interface BenchProcesses {
+  api: number;
+  redis: number;
+  workers: BenchWorker[];
+}
+
 /**
- * A local deployment (Redis, API, one worker) for a benchmark, with a keep-alive HTTP pool;
- * over `modelStore`, or a temporary store holding the demo model. Its processes are started
+ * A local deployment (Redis, API, `workers` workers) for a benchmark, with a keep-alive HTTP
+ * pool; over `modelStore`, or a temporary store holding the demo model. Its processes are started
  * from this thread, so they inherit its CPU affinity.
  */
-export async function startBenchStack(modelStore?: string, env: Record<string, string> = {}) {
+export async function startBenchStack(
+  modelStore?: string,
+  env: Record<string, string> = {},
+  workers = 1,
+) {
   const redis = await TestRedis.start();
   const stack = await Stack.start({
     modelStore,
     redis,
+    workers,
     env: {
       // Start-up lines (which say the ports) are info; the access log is what would cost.
       ACCESS_LOG: 'false',
@@ -50,17 +60,17 @@ export async function startBenchStack(modelStore?: string, env: Record<string, s
       return { status: response.statusCode, body: await response.body.json() };
     },
     processes(): BenchProcesses {
-      const worker = stack.workers[0];
-      const tags = worker.logs().filter((line) => line.msg === THREAD_STARTED);
-      if (tags.length === 0)
-        throw new Error('the worker started no thread that said its id (bench/thread-tag preload)');
-      return {
-        api: stack.api.child.pid!,
-        redis: redis.pid,
-        worker: worker.child.pid!,
-        inferenceThreads: tags.map((line) => Number(line.tid)),
-        nodeThreads: (tags[0].earlier as number[]).map(Number),
-      };
+      const workers = stack.workers.map((worker) => {
+        const tags = worker.logs().filter((line) => line.msg === THREAD_STARTED);
+        if (tags.length === 0)
+          throw new Error(`${worker.name} started no thread that said its id (bench/thread-tag)`);
+        return {
+          pid: worker.child.pid!,
+          inferenceThreads: tags.map((line) => Number(line.tid)),
+          nodeThreads: (tags[0].earlier as number[]).map(Number),
+        };
+      });
+      return { api: stack.api.child.pid!, redis: redis.pid, workers };
     },
     async stop() {
       await pool.close();
