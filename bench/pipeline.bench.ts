@@ -83,9 +83,9 @@ async function main(): Promise<void> {
       path = '/predictions/ag-news-bert',
     ): Promise<LoadFigures> => {
       const requests: string[][] = [];
-      count = Math.min(count, texts.length);
-      for (let i = 0; i < count; i += perRequest)
-        requests.push(texts.slice(i, Math.min(count, i + perRequest)));
+      const used = Math.min(count, texts.length);
+      for (let i = 0; i < used; i += perRequest)
+        requests.push(texts.slice(i, Math.min(used, i + perRequest)));
       const latencies: number[] = [];
       let next = 0;
       const before = meter.read();
