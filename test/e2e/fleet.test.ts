@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { Queue } from 'bullmq';
 import { after, before, describe, it } from 'node:test';
 import { demoModelStore } from '../support/model-store';
@@ -160,11 +162,14 @@ describe('autoscaling supervisor', () => {
 
   it('scales from 1 to 2 workers under a backlog and back to 1 when idle', async () => {
     await stack.manage('PUT', '/models/ag-news-bert?min_worker=1&max_worker=2');
+    // Without INTRA_OP_THREADS, serve shares the cores among the version's two workers.
+    const { INTRA_OP_THREADS, ...environment } = stack.environment;
+    assert.ok(INTRA_OP_THREADS, 'the stack sets it for its own workers (control)');
     supervisor = AppProcess.start(
       'supervisor',
       'apps/cli/src/main.js',
       {
-        ...stack.environment,
+        ...environment,
         SCALE_UP_BACKLOG: '5',
         SCALE_UP_WAIT_MS: '100000',
         SCALE_DOWN_IDLE_MS: '1500',
@@ -180,6 +185,14 @@ describe('autoscaling supervisor', () => {
       async () => ((await workersOf()) === 1 ? true : undefined),
       60_000,
       200,
+    );
+    const started = supervisor
+      .logs()
+      .find((l) => l.msg === 'started process' && String(l.child).startsWith('worker'))!;
+    const workerEnv = readFileSync(`/proc/${Number(started.childPid)}/environ`, 'utf8').split('\0');
+    assert.ok(
+      workerEnv.includes(`INTRA_OP_THREADS=${Math.max(1, Math.floor(availableParallelism() / 2))}`),
+      workerEnv.filter((v) => v.startsWith('INTRA_OP')).join(', ') || 'no INTRA_OP_THREADS',
     );
     const texts = agNewsSample(128);
     const queued = Array.from({ length: 400 }, () =>

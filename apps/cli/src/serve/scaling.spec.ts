@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { desiredWorkers, type ScalingPolicy, type VersionLoad } from './scaling';
+import {
+  desiredWorkers,
+  intraOpThreadsPerWorker,
+  type ScalingPolicy,
+  type VersionLoad,
+} from './scaling';
 
 const policy: ScalingPolicy = {
   upBacklogPerWorker: 10,
@@ -45,5 +50,17 @@ describe('desiredWorkers', () => {
     assert.equal(desiredWorkers(load({ current: 2, idleSince: 94_000 }), policy), 1);
     assert.equal(desiredWorkers(load({ current: 1, idleSince: 0 }), policy), 1);
     assert.equal(desiredWorkers(load({ current: 2, idleSince: 0, active: 1 }), policy), 2);
+  });
+});
+
+describe('intraOpThreadsPerWorker', () => {
+  it('shares the cores among the workers a version may run, at least one thread each', () => {
+    assert.equal(intraOpThreadsPerWorker(12, 3), 4);
+    assert.equal(intraOpThreadsPerWorker(16, 3), 5);
+    assert.equal(intraOpThreadsPerWorker(2, 4), 1);
+  });
+
+  it("leaves a version of one worker to ORT's own choice", () => {
+    assert.equal(intraOpThreadsPerWorker(16, 1), undefined);
   });
 });

@@ -45,3 +45,13 @@ export function desiredWorkers(load: VersionLoad, policy: ScalingPolicy): number
   if (quiet && load.now - load.idleSince! >= policy.downIdleMs) return clamp(load.current - 1);
   return load.current;
 }
+
+/**
+ * ONNX Runtime threads for each local worker of a version that may run `maxWorkers` processes at
+ * once on `cores` CPUs: the cores shared among them, so that a version scaled up does not run
+ * `maxWorkers` pools of one thread per core each. Undefined (ORT's own choice) for a version of
+ * one worker.
+ */
+export function intraOpThreadsPerWorker(cores: number, maxWorkers: number): number | undefined {
+  return maxWorkers > 1 ? Math.max(1, Math.floor(cores / maxWorkers)) : undefined;
+}
