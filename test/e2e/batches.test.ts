@@ -43,18 +43,6 @@ describe('bulk scoring', () => {
     return results.filter((r, i) => r.label === gold[i]).length / texts.length;
   }
 
-  async function finished(id: string) {
-    return eventually(
-      `batch ${id} to finish`,
-      async () => {
-        const view = await stack.request('GET', `/v1/batches/${id}`);
-        return view.body.status !== 'running' ? view.body : undefined;
-      },
-      120_000,
-      200,
-    );
-  }
-
   it('scores a 2,000-row CSV upload with the accuracy of the handler itself', async () => {
     const csv = csvRows(2000);
     const query =
@@ -64,7 +52,7 @@ describe('bulk scoring', () => {
     });
     assert.equal(created.status, 202, JSON.stringify(created.body));
     assert.equal(created.body.counts.total, 2000);
-    const done = await finished(created.body.id);
+    const done = await stack.batchFinished(created.body.id);
     assert.equal(done.status, 'succeeded');
     assert.deepEqual(done.counts, {
       total: 2000,
@@ -119,7 +107,7 @@ describe('bulk scoring', () => {
       label: 'gold',
     });
     assert.equal(created.status, 202, JSON.stringify(created.body));
-    const done = await finished(created.body.id);
+    const done = await stack.batchFinished(created.body.id);
     assert.deepEqual(done.counts, {
       total: 1997,
       succeeded: 1997,
@@ -128,20 +116,13 @@ describe('bulk scoring', () => {
       pending: 0,
     });
 
-    const results = (await stack.request('GET', done.urls.results)).body as string;
-    const scored = results
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const scored = await stack.jsonlRows(done.urls.results);
     assert.equal(scored.length, 1997);
     assert.ok(
       scored.every((r) => r.id === `row-${r.line}`),
       'every result carries the id of its input line',
     );
-    const errors = ((await stack.request('GET', done.urls.errors)).body as string)
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const errors = await stack.jsonlRows(done.urls.errors);
     assert.deepEqual(
       errors.map((e) => e.line),
       [10, 20, 30],

@@ -97,23 +97,10 @@ describe('provenance and the result cache', () => {
       { 'content-type': 'application/x-ndjson' },
     );
     assert.equal(created.status, 202, JSON.stringify(created.body));
-    const done = await eventually(
-      `batch on version ${version} to finish`,
-      async () => {
-        const view = await stack.request('GET', `/v1/batches/${created.body.id}`);
-        return view.body.status !== 'running' ? view.body : undefined;
-      },
-      120_000,
-      200,
-    );
+    const done = await stack.batchFinished(created.body.id);
     assert.equal(done.status, 'succeeded');
     assert.equal(done.counts.succeeded, rows.length);
-    const results = await stack.request('GET', done.urls.results);
-    const scored = (results.body as string)
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line));
-    return { batch: done, rows: scored };
+    return { batch: done, rows: await stack.jsonlRows(done.urls.results) };
   }
 
   it('shows on an async prediction what produced it', async () => {

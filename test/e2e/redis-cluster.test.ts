@@ -117,22 +117,10 @@ describe('on a Redis Cluster of three masters', () => {
       { 'content-type': 'application/x-ndjson' },
     );
     assert.equal(created.status, 202, JSON.stringify(created.body));
-    const done = await eventually(
-      'the batch to finish',
-      async () => {
-        const view = await stack.request('GET', `/v1/batches/${created.body.id}`);
-        return view.body.status !== 'running' ? view.body : undefined;
-      },
-      60_000,
-      200,
-    );
+    const done = await stack.batchFinished(created.body.id, 60_000);
     assert.equal(done.status, 'succeeded');
     assert.equal(done.counts.succeeded, TEXTS.length);
-    const results = await stack.request('GET', done.urls.results);
-    const rows = (results.body as string)
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as { id: string; label_name: string });
+    const rows: { id: string; label_name: string }[] = await stack.jsonlRows(done.urls.results);
     assert.deepEqual(
       rows.map((r) => r.id),
       TEXTS.map((_, i) => `row-${i + 1}`),

@@ -169,6 +169,28 @@ export class Stack {
     await untilHealthy(this.api, this.apiUrl, 'the API', timeoutMs);
   }
 
+  /** Waits until batch `id` is no longer running and returns its view. */
+  async batchFinished(id: string, timeoutMs = 120_000) {
+    return eventually(
+      `batch ${id} to finish`,
+      async () => {
+        const view = await this.request('GET', `/v1/batches/${id}`);
+        return view.body.status !== 'running' ? view.body : undefined;
+      },
+      timeoutMs,
+      200,
+    );
+  }
+
+  /** The rows of the JSONL file (a batch's results or errors) the API serves at `url`. */
+  async jsonlRows(url: string) {
+    const file = (await this.request('GET', url)).body as string;
+    return file
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line)) as any[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+  }
+
   /** Calls the management API with its token. */
   manage(method: string, path: string, body?: unknown) {
     const auth = { authorization: `Bearer ${MANAGEMENT_TOKEN}` };
