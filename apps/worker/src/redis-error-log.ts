@@ -14,6 +14,9 @@ export class RedisErrorLog {
     redis: RedisConnection,
   ) {
     redis.on('ready', () => this.reconnected());
+    // Its own errors too: a worker that serves nothing yet has no BullMQ consumer to hear them,
+    // and ioredis prints an error nobody listens to as a stack trace per reconnect attempt.
+    redis.on('error', (error: Error) => this.report(error, 'Redis connection error'));
   }
 
   /** Logs `error` under `message`, unless it is one more connection error of a known outage. */
