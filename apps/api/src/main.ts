@@ -8,6 +8,7 @@ import {
   connectRedis,
   connectRedisFailFast,
   createLogger,
+  exitAfterGrace,
   redisReady,
   redisTarget,
   startOpsServer,
@@ -125,6 +126,8 @@ async function bootstrap(): Promise<void> {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'stopping');
+    // Bounded: with Redis gone, closing the queues and the waiter never ends.
+    exitAfterGrace(logger, config.SHUTDOWN_GRACE_MS, 'requests in flight');
     // Stop taking requests on kept-alive connections too: each one still open ends after the
     // answer it is writing (a closing server would otherwise keep serving them).
     const server = inference.getHttpServer() as Server;

@@ -29,8 +29,6 @@ export const workerSettings = z.object({
   HEARTBEAT_MS: intSetting(2000, 100),
   WORKER_TTL_MS: intSetting(10_000, 500),
   REGISTRY_POLL_MS: intSetting(2000, 100),
-  /** How long a stop may take (jobs in hand finishing): past it the process exits anyway. */
-  SHUTDOWN_GRACE_MS: intSetting(30_000, 100),
   /** First wait before a version that failed to load is tried again; it doubles per failure. */
   LOAD_RETRY_MS: intSetting(1000, 10),
   LOAD_RETRY_MAX_MS: intSetting(60_000, 10),

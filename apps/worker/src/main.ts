@@ -1,5 +1,11 @@
 import { hostname } from 'node:os';
-import { connectRedis, createLogger, redisTarget, startOpsServer } from '@app/common';
+import {
+  connectRedis,
+  createLogger,
+  exitAfterGrace,
+  redisTarget,
+  startOpsServer,
+} from '@app/common';
 import { loadWorkerConfig } from './config';
 import { WorkerProcess } from './worker-process';
 
@@ -30,13 +36,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'stopping: finishing jobs in hand');
     // Bounded: with Redis gone, finishing jobs in hand never ends. Jobs still held go back to
     // their queue once their locks expire (another worker's stalled-job check).
-    setTimeout(() => {
-      logger.error(
-        { graceMs: config.SHUTDOWN_GRACE_MS },
-        'stop took longer than SHUTDOWN_GRACE_MS: exiting with jobs in hand',
-      );
-      process.exit(1);
-    }, config.SHUTDOWN_GRACE_MS).unref();
+    exitAfterGrace(logger, config.SHUTDOWN_GRACE_MS, 'jobs in hand');
     await worker.stop();
     ops.close();
     await redis.quit();

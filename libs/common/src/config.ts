@@ -87,4 +87,6 @@ export const commonSettings = {
     .default('mf'),
   WEBHOOK_MAX_ATTEMPTS: intSetting(5, 1),
   WEBHOOK_BACKOFF_MS: intSetting(1000, 1),
+  /** How long a stop may take (work in hand finishing): past it the process exits anyway. */
+  SHUTDOWN_GRACE_MS: intSetting(30_000, 100),
 };

@@ -36,8 +36,6 @@ export const serveSettings = z.object({
   RESTART_BACKOFF_MS: intSetting(1000, 10),
   /** Exits in a row before a child started, after which serve stops. */
   MAX_START_FAILURES: intSetting(3, 1),
-  /** How long a stop may take before what still runs is killed. */
-  SHUTDOWN_GRACE_MS: intSetting(30_000, 100),
 });
 
 /** Longest delay between restarts, and the uptime after which a crash counts as the first. */
