@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { after, before, describe, it } from 'node:test';
 import { demoModelStore } from '../support/model-store';
 import { AppProcess, eventually } from '../support/processes';
@@ -76,7 +77,22 @@ describe('registry, management API and traffic', () => {
     }
     // Binomial(1000, 0.1): mean 100, standard deviation 9.5.
     assert.ok(Math.abs(toV2 - 100) <= 38, `${toV2} of 1000 went to version 2`);
-    await stack.manage('PUT', '/models/ag-news-bert/traffic', {});
+    const cleared = await stack.manage('PUT', '/models/ag-news-bert/traffic', {});
+    assert.equal(cleared.status, 200, JSON.stringify(cleared.body));
+  });
+
+  it('refuses a split for a model that is not registered, and writes nothing', async () => {
+    const redis = new Redis(stack.redis.url);
+    try {
+      // The empty split names no version: only the model's own check can refuse it.
+      for (const split of [{}, { '1': 100 }]) {
+        const refused = await stack.manage('PUT', '/models/no-such-model/traffic', split);
+        assert.equal(refused.status, 404, JSON.stringify(refused.body));
+      }
+      assert.deepEqual(await redis.keys('*no-such-model*'), []);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('switches the default version and unregisters the old one under traffic with no failed request', async () => {

@@ -101,6 +101,8 @@ export class ModelRegistry {
 
   /** Sets the traffic split; an empty split sends everything to the default version. */
   async setTraffic(name: string, weights: TrafficWeights): Promise<void> {
+    // The model first: an empty split names no version to check, and must not create the model.
+    await this.getModel(name);
     for (const version of Object.keys(weights)) await this.getVersion(name, version);
     await this.redis.hset(this.key('model', name), 'traffic', JSON.stringify(weights));
   }
