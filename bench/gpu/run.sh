@@ -9,7 +9,7 @@
 # unpacks Node, onnxruntime-node, the app and Redis, runs gpu:prepare, waits for the models and
 # runs the benchmark. Results: $OUT/gpu.json, $OUT/gpu.md (printed), logs, the demo fp16 package.
 # Where each transfer replaces .gpu-carry/ in the checkout, work in a folder outside it that
-# holds models/ag-news-bert and a copy of each part under .gpu-carry/ (the figures in the README
+# holds models/ag-news-bert and a copy of each part under .gpu-carry/ (the figures in docs/benchmarks/
 # were taken so: `cp -r <checkout>/.gpu-carry/partN <dir>/.gpu-carry/`, then run from <dir>).
 set -uo pipefail
 ROOT=$PWD

@@ -12,7 +12,7 @@ import { agNewsJsonl } from '../support/texts';
 const MODEL = 'ag-news-bert';
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 
-/** The package hash as the README defines it, computed here from the files themselves. */
+/** The package hash as docs/provenance.md defines it, computed here from the files themselves. */
 function expectedHash(dir: string): string {
   const parsed = manifestSchema.parse(JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8')));
   const { name: _n, version: _v, ...content } = parsed;

@@ -1,25 +1,25 @@
 import assert from 'node:assert/strict';
-import {
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { docPages, readDocPage } from '../support/doc-pages';
 import { DEMO_MODEL, ROOT } from '../support/paths';
 import { eventually } from '../support/processes';
-import { runCommands, shellBlocks, type ShellCommand } from '../support/shell-examples';
+import {
+  runCommands,
+  shellBlocks,
+  type ShellBlock,
+  type ShellCommand,
+} from '../support/shell-examples';
 import { MANAGEMENT_TOKEN, Stack } from '../support/stack';
 import { WebhookSink } from '../support/webhook-sink';
 
 /**
- * Every command of the README's ```sh blocks runs, as written, against a live stack: only the
- * default addresses are rewritten to the stack's ports and the webhook receiver to a local one.
+ * Every command of the ```sh blocks of README.md and of the pages under docs/ runs, as written,
+ * against one live stack, page after page (the README first, then docs/ by path) and block after
+ * block: only the default addresses are rewritten to the stack's ports and the webhook receiver
+ * to a local one.
  * The commands run from a folder laid out as the repository root is after `npm start`: `bin/`,
  * `dist/`, `node_modules/`, `apps/` and `test/` of the repository, `models/` (the store the API
  * serves, holding the demo model) and `.data/management-token`.
@@ -39,6 +39,16 @@ const SKIPPED: { pattern: RegExp; reason: string }[] = [
   },
   { pattern: /^kubectl\b/, reason: 'needs a Kubernetes cluster' },
   {
+    pattern:
+      /^(BENCH_[A-Z_]+=\S+ |INTRA_OP_THREADS=\S+ )*npm run bench\b|^npm run build && BENCH_DATA=/,
+    reason: 'a benchmark: needs the AG News data folder outside the repository, and minutes',
+  },
+  { pattern: /^npm run soak\b/, reason: 'a benchmark that runs for ten minutes' },
+  {
+    pattern: /^(mkdir -p \.gpu-carry\/stage|bash \.gpu-carry\/stage\/bench\/gpu\/run\.sh)\b/,
+    reason: 'the GPU benchmark: needs the offline bundle of bench/gpu/pack.sh and a GPU host',
+  },
+  {
     pattern: /^tools\/build-demo-model\.sh\b/,
     reason: 'trains the demo model: needs the AG News training file and Python with torch',
   },
@@ -55,8 +65,14 @@ const SKIPPED: { pattern: RegExp; reason: string }[] = [
   },
 ];
 
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
-const blocks = shellBlocks(README);
+/** A ```sh block and the page that holds it. */
+interface PageBlock extends ShellBlock {
+  page: string;
+}
+
+const blocks: PageBlock[] = docPages().flatMap((page) =>
+  shellBlocks(readDocPage(page)).map((block) => ({ ...block, page })),
+);
 
 function skipReason(command: ShellCommand): string | undefined {
   return SKIPPED.find(({ pattern }) => pattern.test(command.text))?.reason;
@@ -67,7 +83,7 @@ function tail(text: string, size = 2000): string {
   return text.length > size ? `…${text.slice(-size)}` : text;
 }
 
-describe('the README shell examples, against a live stack', () => {
+describe('the shell examples of the README and docs/, against a live stack', () => {
   let stack: Stack;
   let sink: WebhookSink;
   let work: string;
@@ -112,48 +128,55 @@ describe('the README shell examples, against a live stack', () => {
   }
 
   it('finds the examples, and skips only the listed commands', (t) => {
-    const commands = blocks.flatMap((b) => b.commands);
+    const commands = blocks.flatMap((b) =>
+      b.commands.map((command) => ({ ...command, page: b.page })),
+    );
     assert.ok(blocks.length >= 10, `${blocks.length} sh blocks`);
+    for (const page of ['README.md', 'docs/api.md'])
+      assert.ok(
+        blocks.some((b) => b.page === page),
+        `no sh block in ${page}`,
+      );
     for (const { pattern, reason } of SKIPPED) {
       const matched = commands.filter((c) => pattern.test(c.text));
       assert.ok(matched.length > 0, `the skip rule ${pattern} (${reason}) matches no command`);
       for (const command of matched)
         t.diagnostic(
-          `skipped, README line ${command.line}: ${command.text.split('\n')[0]}: ${reason}`,
+          `skipped, ${command.page}:${command.line}: ${command.text.split('\n')[0]}: ${reason}`,
         );
     }
   });
 
   for (const block of blocks) {
     const runnable = block.commands.filter((c) => !skipReason(c));
-    const title = `runs the example at README line ${block.line}`;
+    const title = `runs the example at ${block.page}:${block.line}`;
     if (runnable.length === 0) {
-      it(title, { skip: block.commands.map(skipReason).join('; ') });
+      it(title, { skip: [...new Set(block.commands.map(skipReason))].join('; ') });
       continue;
     }
     it(title, async (t) => {
       for (const command of block.commands) {
         const reason = skipReason(command);
-        if (reason) t.diagnostic(`skipped, line ${command.line}: ${reason}`);
+        if (reason) t.diagnostic(`skipped, ${block.page}:${command.line}: ${reason}`);
       }
       const outcome = await runCommands(
         runnable.map((c) => rewrite(c.text)),
         { cwd: work, env, timeoutMs: 180_000 },
       );
       if (process.env.TEST_VERBOSE)
-        process.stderr.write(`[README line ${block.line}]\n${outcome.stdout}${outcome.stderr}\n`);
+        process.stderr.write(`[${block.page}:${block.line}]\n${outcome.stdout}${outcome.stderr}\n`);
       const failed = outcome.failed === undefined ? undefined : runnable[outcome.failed];
       assert.ok(
         outcome.ok,
-        `${failed ? `README line ${failed.line} failed (exit ${outcome.exitCode}):\n$ ${failed.text}` : `the shell stopped (exit ${outcome.exitCode})`}\n` +
+        `${failed ? `${block.page}:${failed.line} failed (exit ${outcome.exitCode}):\n$ ${failed.text}` : `the shell stopped (exit ${outcome.exitCode})`}\n` +
           `--- stdout\n${tail(outcome.stdout)}\n--- stderr\n${tail(outcome.stderr)}`,
       );
     });
   }
 
-  it('delivers the webhook the README example asks for, to the rewritten receiver', async () => {
+  it('delivers the webhook the example asks for, to the rewritten receiver', async () => {
     await eventually(
-      'the README webhook to be delivered',
+      'the example webhook to be delivered',
       () =>
         sink.received.some((r) => JSON.parse(r.body).type === 'prediction.completed')
           ? true

@@ -1,8 +1,8 @@
 import { killGroup, spawnGroup } from './children';
 
-/** One command of a README shell example: its text (continuation lines included) and line. */
+/** A command of a page's shell example: its text (continuation lines included) and line. */
 export interface ShellCommand {
-  /** 1-based line of the README where the command starts. */
+  /** 1-based line of the page where the command starts. */
   line: number;
   text: string;
 }

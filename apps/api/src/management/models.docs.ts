@@ -201,7 +201,7 @@ const registeredSchema = responseSchema(
       packageSha256: z
         .string()
         .optional()
-        .describe('sha256 of the manifest and the files it names (see the README)'),
+        .describe('sha256 of the manifest and the files it names (see docs/provenance.md)'),
       cacheTtlS: z.number().int().optional().describe('result cache time to live, s; 0: off'),
     }),
   ),

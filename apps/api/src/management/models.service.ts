@@ -25,7 +25,7 @@ export interface VersionDescription {
   maxBatchTokens: number;
   maxBatchDelay: number;
   registeredAt: string;
-  /** Content hash of the package (see the README's Provenance section). */
+  /** Content hash of the package (see docs/provenance.md, The package hash). */
   packageSha256: string | null;
   /** Seconds answers stay in the version's result cache; 0: no cache. */
   cacheTtlS: number;

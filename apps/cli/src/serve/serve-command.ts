@@ -25,7 +25,7 @@ export const serveSettings = z.object({
     .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
     .optional(),
   REDIS_DATA_DIR: z.string().default('.data/redis'),
-  /** How often the local Redis fsyncs its append-only file (see README, Durability). */
+  /** How often the local Redis fsyncs its append-only file (see docs/operations.md, Durability). */
   REDIS_APPENDFSYNC: z.enum(['everysec', 'always']).default('everysec'),
   SCALE_UP_BACKLOG: intSetting(64, 1),
   SCALE_UP_WAIT_MS: intSetting(2000, 1),
