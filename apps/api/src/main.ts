@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import {
   ConfigError,
   JobWaiter,
+  QueueProgress,
+  RedisOutageLog,
   VersionQueues,
   connectRedis,
   connectRedisFailFast,
@@ -31,7 +33,7 @@ import { ManagementModule } from './management/management.module';
 import { ModelPackages } from './management/model-packages';
 import { mountQueueBoard } from './management/queue-board';
 import { ApiMetrics } from './metrics/api-metrics';
-import { PredictionService } from './predictions/prediction.service';
+import { SyncPredictionService } from './predictions/sync-prediction.service';
 import { OpenInferenceService } from './v2/open-inference.service';
 
 /** The port a listening server is bound to. */
@@ -45,18 +47,8 @@ async function bootstrap(): Promise<void> {
   const target = redisTarget(config);
   const redis = connectRedisFailFast(target, config.REDIS_COMMAND_TIMEOUT_MS);
   const consumerRedis = connectRedis(target);
-  // The connections reconnect by themselves; one line per outage, not one per attempt.
-  for (const connection of [redis, consumerRedis]) {
-    let down = false;
-    connection.on('error', (error: Error) => {
-      if (!down) logger.warn({ reason: error.message }, 'Redis connection lost; reconnecting');
-      down = true;
-    });
-    connection.on('ready', () => {
-      if (down) logger.info('Redis connection back');
-      down = false;
-    });
-  }
+  // The connections reconnect by themselves; an outage reads as two lines, not one per attempt.
+  new RedisOutageLog(logger).watch(redis).watch(consumerRedis);
   await redisReady(redis, (error) =>
     logger.warn({ reason: error?.message }, 'waiting for Redis to start the API'),
   );
@@ -69,6 +61,7 @@ async function bootstrap(): Promise<void> {
     consumerRedis,
     registry,
     queues,
+    progress: new QueueProgress(redis, config.KEY_PREFIX),
     waiter: new JobWaiter(consumerRedis, queues),
     catalog: new ModelCatalog(registry),
     metrics: new ApiMetrics(registry, queues),
@@ -107,7 +100,7 @@ async function bootstrap(): Promise<void> {
     accessLog: config.ACCESS_LOG,
     logger,
     inference: inference.get(OpenInferenceService),
-    predictions: inference.get(PredictionService),
+    predictions: inference.get(SyncPredictionService),
     health: inference.get(FleetHealth),
   });
   // The ports bound, not the ones asked for: with 0 the OS picks, and this line says which.

@@ -15,6 +15,7 @@ import {
   type ShadowComparisonData,
   type WebhookJobData,
   type RedisConnection,
+  type RedisOutageLog,
 } from '@app/common';
 import { packingLimits, type PackingLimits } from '@app/handler/package';
 import type { VersionRecord } from '@app/registry';
@@ -26,7 +27,6 @@ import { BatchRelay, type BatchJobData } from './batch-relay';
 import type { WorkerConfig } from './config';
 import type { DeathWindow } from './faults/death-window';
 import { JobHandedBack, JobIntake } from './job-intake';
-import type { RedisErrorLog } from './redis-error-log';
 import { InferenceClient } from './runtime/inference-client';
 import { ThreadRecovery } from './runtime/thread-recovery';
 import { StartReporter } from './start-reporter';
@@ -46,7 +46,7 @@ export interface ConsumerContext {
   logger: Logger;
   metrics: WorkerMetrics;
   /** Where errors of Redis connections go (an outage is logged once). */
-  redisErrors: RedisErrorLog;
+  redisErrors: RedisOutageLog;
   /** Thread deaths of the whole process: past its limit, the process exits. */
   deaths: DeathWindow;
   /** The consumer stopped or resumed serving (its thread died, or is back): heartbeat now. */

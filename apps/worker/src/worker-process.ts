@@ -1,11 +1,10 @@
 import { hostname } from 'node:os';
-import type { Logger, RedisConnection } from '@app/common';
+import { RedisOutageLog, type Logger, type RedisConnection } from '@app/common';
 import { ModelRegistry, versionKey, type VersionRecord } from '@app/registry';
 import type { WorkerConfig } from './config';
 import { DeathWindow } from './faults/death-window';
 import { LoadRetries, recordFingerprint } from './faults/load-retries';
 import { chooseVersions } from './fleet-choice';
-import { RedisErrorLog } from './redis-error-log';
 import { VersionConsumer, type ConsumerContext } from './version-consumer';
 import { WorkerMetrics } from './worker-metrics';
 
@@ -52,7 +51,7 @@ export class WorkerProcess {
       config,
       logger,
       metrics,
-      redisErrors: new RedisErrorLog(logger, redis),
+      redisErrors: new RedisOutageLog(logger).watch(redis),
       deaths: new DeathWindow(config.THREAD_DEATH_LIMIT, config.THREAD_DEATH_WINDOW_MS),
       servingChanged: () => void this.heartbeat(),
       fatal: onFatal,

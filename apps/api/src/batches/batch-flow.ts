@@ -11,10 +11,8 @@ import {
   type BulkRow,
   type PredictionJobData,
   type PredictionJobResult,
-  type RedisConnection,
 } from '@app/common';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { REDIS } from '../core/core.module';
 import { textProvenances, type TextProvenance } from '../core/provenance';
 import type { BatchRecord } from './batch.store';
 import type { DatasetRow } from './dataset-reader';
@@ -45,17 +43,14 @@ const READ_SLICE = 200;
  */
 @Injectable()
 export class BatchFlow {
-  private readonly queueProgress: QueueProgress;
-
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     @InjectFlowProducer(BATCH_QUEUE) private readonly flows: FlowProducer,
     @InjectQueue(BATCH_QUEUE) consumed: Queue,
     private readonly queues: VersionQueues,
     private readonly waiter: JobWaiter,
-    @Inject(REDIS) redis: RedisConnection,
+    private readonly queueProgress: QueueProgress,
   ) {
-    this.queueProgress = new QueueProgress(redis, config.KEY_PREFIX);
     // A lost connection is the connection's to report; unheard, it would end the process.
     flows.on('error', () => undefined);
     consumed.on('error', () => undefined);

@@ -40,7 +40,7 @@ export class BatchService {
     upload?: Upload,
     deadline?: number,
   ): Promise<BatchView> {
-    const record = await this.catalog.resolve(options.model, options.version);
+    const { record } = await this.catalog.resolve(options.model, options.version);
     if (options.webhook) await this.webhookGuard.assertAllowed(options.webhook);
     const { input, format } = openBatchInput(
       options,

@@ -3,7 +3,6 @@ import { QueueEstimates } from '../core/queue-estimates';
 import { Module } from '@nestjs/common';
 import { BATCH_QUEUE } from '@app/common';
 import { WebhooksModule } from '../webhooks/webhooks.module';
-import { BatchFinisher } from './batch-finisher';
 import { BatchFlow } from './batch-flow';
 import { BatchService } from './batch.service';
 import { BatchStore } from './batch.store';
@@ -17,7 +16,7 @@ import { BatchesController } from './batches.controller';
     BullModule.registerFlowProducer({ name: BATCH_QUEUE }),
   ],
   controllers: [BatchesController],
-  providers: [BatchService, BatchStore, BatchFlow, BatchFinisher, QueueEstimates],
+  providers: [BatchService, BatchStore, BatchFlow, QueueEstimates],
   exports: [BatchService],
 })
 export class BatchesModule {}

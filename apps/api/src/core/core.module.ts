@@ -1,7 +1,13 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
-import { JobWaiter, VersionQueues, type Logger, type RedisConnection } from '@app/common';
+import {
+  JobWaiter,
+  QueueProgress,
+  VersionQueues,
+  type Logger,
+  type RedisConnection,
+} from '@app/common';
 import { ModelRegistry } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { ApiMetrics } from '../metrics/api-metrics';
@@ -23,14 +29,16 @@ export interface SharedServices {
   registry: ModelRegistry;
   metrics: ApiMetrics;
   queues: VersionQueues;
+  /** The queues' progress counters (positions and estimates); one for the process. */
+  progress: QueueProgress;
   waiter: JobWaiter;
   catalog: ModelCatalog;
 }
 
 /**
  * What every feature of an app may inject: settings, the Redis connection (for stores), the
- * registry, queues, the job waiter, metrics, the model catalog, the logger (pino, with the
- * request id inside a request), and problem+json answers for every error.
+ * registry, queues and their progress counters, the job waiter, metrics, the model catalog, the
+ * logger (pino, with the request id inside a request), and problem+json answers for every error.
  */
 @Global()
 @Module({})
@@ -46,6 +54,7 @@ export class CoreModule {
       { provide: ModelRegistry, useValue: shared.registry },
       { provide: ApiMetrics, useValue: shared.metrics },
       { provide: VersionQueues, useValue: shared.queues },
+      { provide: QueueProgress, useValue: shared.progress },
       { provide: JobWaiter, useValue: shared.waiter },
       { provide: ModelCatalog, useValue: shared.catalog },
       ApiLogger,

@@ -4,17 +4,32 @@ import {
   resolveIn,
   versionKey,
   type ModelRecord,
+  type ShadowSetting,
   type VersionRecord,
 } from '@app/registry';
-import { Problem } from './problem';
 
 /** How long a registry read is reused: registry changes reach every API replica within this. */
 const CACHE_MS = 1000;
 
+/** Where a request goes, resolved once per request and passed on to whatever needs it. */
+export interface ResolvedVersion {
+  record: VersionRecord;
+  /** The model's shadow when the request was resolved, if it has one. */
+  shadow?: ShadowSetting;
+}
+
+/** What the live workers of a version report. */
+export interface LiveVersion {
+  /** Live workers that serve it. */
+  workers: number;
+  /** Texts per second they report answering, summed; 0 if unknown. */
+  textsPerSecond: number;
+}
+
 /**
- * The registry as request handling reads it: which version a request goes to, and whether a
- * live worker serves it, from reads cached for up to a second (one Redis round trip a second
- * per model, not one per request).
+ * The registry as request handling reads it: which version a request goes to, and what the live
+ * workers of a version report, from reads cached for up to a second (one Redis round trip a
+ * second per model, not one per request).
  */
 export class ModelCatalog {
   private readonly models = new Map<string, { at: number; record: ModelRecord }>();
@@ -22,9 +37,13 @@ export class ModelCatalog {
 
   constructor(private readonly registry: ModelRegistry) {}
 
-  /** The version a request goes to: the one named, else a pick from the traffic split or the default. */
-  async resolve(model: string, version?: string): Promise<VersionRecord> {
-    return resolveIn(await this.model(model), version);
+  /**
+   * The version a request goes to (the one named, else a pick from the traffic split or the
+   * default), with its model's shadow.
+   */
+  async resolve(model: string, version?: string): Promise<ResolvedVersion> {
+    const record = await this.model(model);
+    return { record: resolveIn(record, version), shadow: record.shadow };
   }
 
   /** The model's record (versions, default, split); `UnknownModelError` for an unknown name. */
@@ -38,9 +57,11 @@ export class ModelCatalog {
     return cached.record;
   }
 
-  /** True when a live worker serves the version (from the cached fleet view). */
-  async served(record: VersionRecord): Promise<boolean> {
-    return Boolean((await this.liveFleet()).counts.get(versionKey(record.name, record.version)));
+  /** What the live workers of the version report (from the cached fleet view). */
+  async live(record: Pick<VersionRecord, 'name' | 'version'>): Promise<LiveVersion> {
+    const fleet = await this.liveFleet();
+    const key = versionKey(record.name, record.version);
+    return { workers: fleet.counts.get(key) ?? 0, textsPerSecond: fleet.throughput.get(key) ?? 0 };
   }
 
   /** True when the version is registered; reads only, and writes nothing, for any name. */
@@ -52,23 +73,6 @@ export class ModelCatalog {
         throw error;
       },
     );
-  }
-
-  /** Fails with 503 when no live worker serves the version, so a sync caller does not hang. */
-  async assertServed(record: VersionRecord): Promise<void> {
-    if (!(await this.served(record))) {
-      throw new Problem(
-        503,
-        'No worker',
-        `no live worker serves ${record.name} version ${record.version}`,
-        { model: record.name, version: record.version },
-      );
-    }
-  }
-
-  /** Texts per second the live workers of a version report answering, summed; 0 if unknown. */
-  async throughput(record: Pick<VersionRecord, 'name' | 'version'>): Promise<number> {
-    return (await this.liveFleet()).throughput.get(versionKey(record.name, record.version)) ?? 0;
   }
 
   private async liveFleet() {

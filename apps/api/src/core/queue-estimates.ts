@@ -1,14 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
-import {
-  QueueProgress,
-  VersionQueues,
-  bulkQueueName,
-  standing,
-  type RedisConnection,
-  type Standing,
-} from '@app/common';
-import { API_CONFIG, type ApiConfig } from '../config';
-import { REDIS } from './core.module';
+import { Injectable } from '@nestjs/common';
+import { QueueProgress, VersionQueues, bulkQueueName, standing, type Standing } from '@app/common';
 import { ModelCatalog } from './model-catalog';
 
 /** Where queued work stands: what is ahead of it, and when it should start and finish. */
@@ -43,16 +34,11 @@ export function estimate(ahead: Standing, texts: number, rate: number, now: numb
  */
 @Injectable()
 export class QueueEstimates {
-  private readonly progress: QueueProgress;
-
   constructor(
-    @Inject(API_CONFIG) config: ApiConfig,
-    @Inject(REDIS) redis: RedisConnection,
+    private readonly progress: QueueProgress,
     private readonly queues: VersionQueues,
     private readonly catalog: ModelCatalog,
-  ) {
-    this.progress = new QueueProgress(redis, config.KEY_PREFIX);
-  }
+  ) {}
 
   /** Where a waiting online job stands; undefined for one added without a place. */
   async ofJob(
@@ -61,12 +47,13 @@ export class QueueEstimates {
     texts: number,
   ): Promise<QueueEstimate | undefined> {
     const queue = this.queues.online(version.model, version.version);
-    const [{ place, counters }, rate] = await Promise.all([
+    const [{ place, counters }, live] = await Promise.all([
       this.progress.placeOf(queue, jobId),
-      this.catalog.throughput({ name: version.model, version: version.version }),
+      this.catalog.live({ name: version.model, version: version.version }),
     ]);
     if (!place) return undefined;
-    return estimate(standing(place.seq, place.textsSeq - texts, counters), texts, rate, Date.now());
+    const ahead = standing(place.seq, place.textsSeq - texts, counters);
+    return estimate(ahead, texts, live.textsPerSecond, Date.now());
   }
 
   /**
@@ -77,13 +64,13 @@ export class QueueEstimates {
     batch: { model: string; version: string; chunks: number; total: number },
     before: { jobs: number; texts: number },
   ): Promise<QueueEstimate> {
-    const [counters, rate] = await Promise.all([
+    const [counters, live] = await Promise.all([
       this.progress.counters(bulkQueueName(batch.model, batch.version)),
-      this.catalog.throughput({ name: batch.model, version: batch.version }),
+      this.catalog.live({ name: batch.model, version: batch.version }),
     ]);
     const ahead = standing(before.jobs + 1, before.texts, counters);
     const ownStarted = Math.max(0, counters.startedTexts - before.texts);
     const remaining = Math.max(0, batch.total - ownStarted);
-    return estimate(ahead, remaining, rate, Date.now());
+    return estimate(ahead, remaining, live.textsPerSecond, Date.now());
   }
 }

@@ -9,7 +9,7 @@ import { loadSync, type Options } from '@grpc/proto-loader';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from '@app/common';
 import type { FleetHealth } from '../health/fleet-health';
-import type { PredictionService } from '../predictions/prediction.service';
+import type { SyncPredictionService } from '../predictions/sync-prediction.service';
 import type { OpenInferenceService } from '../v2/open-inference.service';
 import { GrpcCalls } from './grpc-calls';
 import {
@@ -31,7 +31,7 @@ export interface GrpcServerOptions {
   accessLog: boolean;
   logger: Logger;
   inference: OpenInferenceService;
-  predictions: PredictionService;
+  predictions: SyncPredictionService;
   health: FleetHealth;
 }
 

@@ -3,7 +3,7 @@ import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { badRequest } from '../core/problem';
 import type { FleetHealth } from '../health/fleet-health';
 import { textsFromBody } from '../predictions/prediction.dto';
-import type { PredictionService } from '../predictions/prediction.service';
+import type { SyncPredictionService } from '../predictions/sync-prediction.service';
 import { decodeText } from '../v2/tensors';
 import type { CallContext, GrpcCalls } from './grpc-calls';
 
@@ -49,7 +49,7 @@ export function textsOfInputMap(input: Record<string, Uint8Array>, maxTexts: num
  * (sequence batching) is not implemented: gRPC answers UNIMPLEMENTED.
  */
 export function torchServeGrpc(
-  predictions: PredictionService,
+  predictions: SyncPredictionService,
   health: FleetHealth,
   calls: GrpcCalls,
   maxTexts: number,

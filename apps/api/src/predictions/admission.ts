@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { VersionQueues } from '@app/common';
 import { versionKey, type VersionRecord } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { ModelCatalog } from '../core/model-catalog';
+import type { LiveVersion } from '../core/model-catalog';
 import { Problem } from '../core/problem';
 import { ApiMetrics } from '../metrics/api-metrics';
 
@@ -26,13 +26,15 @@ export class Admission {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     private readonly queues: VersionQueues,
-    private readonly catalog: ModelCatalog,
     private readonly metrics: ApiMetrics,
   ) {}
 
-  /** Throws 503 when the version's estimated wait is over MAX_QUEUE_WAIT_S. */
-  async admitSync(record: VersionRecord, texts: number): Promise<void> {
-    const wait = await this.estimatedWait(record, texts);
+  /**
+   * Throws 503 when the version's estimated wait is over MAX_QUEUE_WAIT_S; `live` is what its
+   * workers report.
+   */
+  async admitSync(record: VersionRecord, texts: number, live: LiveVersion): Promise<void> {
+    const wait = await this.estimatedWait(record, texts, live);
     if (wait > this.config.MAX_QUEUE_WAIT_S) {
       this.shed(record, 'sync', 'queue_wait');
       throw new Problem(
@@ -46,12 +48,12 @@ export class Admission {
   }
 
   /** Throws 429 when MAX_QUEUED_JOBS jobs already wait for the version. */
-  async admitAsync(record: VersionRecord, texts: number): Promise<void> {
+  async admitAsync(record: VersionRecord, texts: number, live: LiveVersion): Promise<void> {
     this.observe(record, texts);
     const queued = await this.queued(record);
     if (queued >= this.config.MAX_QUEUED_JOBS) {
       this.shed(record, 'async', 'queue_full');
-      const rate = await this.jobsPerSecond(record);
+      const rate = this.jobsPerSecond(record, live);
       throw new Problem(
         429,
         'Too many queued',
@@ -63,9 +65,9 @@ export class Admission {
   }
 
   /** Seconds of work queued before a new job of `texts` texts, or 0 when unknown. */
-  async estimatedWait(record: VersionRecord, texts: number): Promise<number> {
+  async estimatedWait(record: VersionRecord, texts: number, live: LiveVersion): Promise<number> {
     this.observe(record, texts);
-    const rate = await this.jobsPerSecond(record);
+    const rate = this.jobsPerSecond(record, live);
     if (rate <= 0) return 0;
     const wait = (await this.queued(record)) / rate;
     this.metrics.estimatedWait.set({ model: record.name, version: record.version }, wait);
@@ -73,9 +75,9 @@ export class Admission {
   }
 
   /** Jobs per second the version's workers answer, from the texts per second they report. */
-  private async jobsPerSecond(record: VersionRecord): Promise<number> {
+  private jobsPerSecond(record: VersionRecord, live: LiveVersion): number {
     const texts = this.textsPerJob.get(versionKey(record.name, record.version)) ?? 1;
-    return (await this.catalog.throughput(record)) / texts;
+    return live.textsPerSecond / texts;
   }
 
   private observe(record: VersionRecord, texts: number): void {

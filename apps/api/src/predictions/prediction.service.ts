@@ -1,27 +1,17 @@
 import { createHash } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
-import {
-  DEADLINE_EXCEEDED,
-  JobWaiter,
-  predictionQueueName,
-  type PredictionJobData,
-  type PredictionJobResult,
-  type WebhookEvent,
-} from '@app/common';
+import { Injectable } from '@nestjs/common';
+import type { PredictionJobData, WebhookEvent } from '@app/common';
 import type { VersionRecord } from '@app/registry';
-import { API_CONFIG, type ApiConfig } from '../config';
-import { ModelCatalog } from '../core/model-catalog';
+import { ModelCatalog, type ResolvedVersion } from '../core/model-catalog';
 import { Problem, notFound } from '../core/problem';
 import { ApiMetrics } from '../metrics/api-metrics';
-import { WebhookAnnouncer } from '../webhooks/webhook-announcer';
-import { WebhookDeliveryStore, type WebhookStatus } from '../webhooks/webhook-delivery.store';
-import { WebhookTargetGuard } from '../webhooks/webhook-target-guard';
+import type { WebhookStatus } from '../webhooks/webhook-delivery.store';
+import { PredictionWebhooks } from '../webhooks/prediction-webhooks';
 import { Admission } from './admission';
-import { deadlineExceeded } from './deadline';
 import { IdempotencyStore } from './idempotency.store';
 import { describePrediction, unfinished, type PredictionView } from './prediction-view';
+import { PredictionQueue } from './prediction-queue';
 import { PredictionStore, type PredictionJob, type StoredPrediction } from './prediction.store';
-import { RequestCoalescer } from './request-coalescer';
 
 export interface CreatePrediction {
   model: string;
@@ -35,23 +25,20 @@ export interface CreatePrediction {
 }
 
 /**
- * The story of a prediction: resolve the version, put the job on its queue, wait for it,
- * describe it, cancel it. Never touches HTTP or Redis keys.
+ * The story of an async prediction, a resource: resolve the version, put the job on its queue,
+ * wait for it a while, describe it, cancel it. Never touches HTTP or Redis keys. (A sync
+ * prediction's story is SyncPredictionService's.)
  */
 @Injectable()
 export class PredictionService {
   constructor(
-    @Inject(API_CONFIG) private readonly config: ApiConfig,
     private readonly catalog: ModelCatalog,
+    private readonly admission: Admission,
+    private readonly queue: PredictionQueue,
     private readonly store: PredictionStore,
     private readonly idempotency: IdempotencyStore,
-    private readonly waiter: JobWaiter,
-    private readonly webhookGuard: WebhookTargetGuard,
-    private readonly webhookState: WebhookDeliveryStore,
-    private readonly announcer: WebhookAnnouncer,
+    private readonly webhooks: PredictionWebhooks,
     private readonly metrics: ApiMetrics,
-    private readonly admission: Admission,
-    private readonly coalescer: RequestCoalescer,
   ) {}
 
   /**
@@ -62,7 +49,8 @@ export class PredictionService {
     request: CreatePrediction,
     options: { idempotencyKey?: string; fingerprint?: unknown; waitMs?: number } = {},
   ): Promise<PredictionView> {
-    const record = await this.catalog.resolve(request.model, request.version);
+    const target = await this.catalog.resolve(request.model, request.version);
+    const { record } = target;
     let id = PredictionStore.newId(record);
     const key = options.idempotencyKey;
     const existing = key
@@ -73,9 +61,10 @@ export class PredictionService {
     } else {
       let job: PredictionJob;
       try {
-        if (request.webhook) await this.webhookGuard.assertAllowed(request.webhook.url);
-        await this.admission.admitAsync(record, request.texts.length);
-        job = await this.enqueue(record, request, id, 'async');
+        if (request.webhook) await this.webhooks.assertAllowed(request.webhook.url);
+        const live = await this.catalog.live(record);
+        await this.admission.admitAsync(record, request.texts.length, live);
+        job = await this.enqueue(target, request, id);
       } catch (error) {
         if (key) await this.idempotency.release(key);
         throw error;
@@ -84,55 +73,8 @@ export class PredictionService {
       // Not waiting: the answer says what was accepted, as it was accepted (no second read).
       if (!options.waitMs) return describePrediction(job, 'waiting', undefined, pending(request));
     }
-    if (options.waitMs) {
-      // The id names its queue: a retried create may find a prediction of another version.
-      const { model, version } = PredictionStore.versionOf(id)!;
-      await this.waiter.wait(predictionQueueName(model, version), id, options.waitMs);
-    }
+    if (options.waitMs) await this.queue.wait(id, options.waitMs);
     return this.view(id);
-  }
-
-  /** Enqueues a job and waits for its result, as the sync TorchServe-style API does. */
-  async predict(request: CreatePrediction): Promise<PredictionJobResult> {
-    const record = await this.catalog.resolve(request.model, request.version);
-    const count = (outcome: string) =>
-      this.metrics.predictions.inc({ ...labelsOf(record), kind: 'sync', outcome });
-    try {
-      await this.catalog.assertServed(record);
-    } catch (error) {
-      count('unserved');
-      throw error;
-    }
-    await this.admission.admitSync(record, request.texts.length);
-    const start = performance.now();
-    // A deadline before SYNC_TIMEOUT_MS is what ends a wait that times out.
-    const deadlineFirst =
-      request.deadline !== undefined && request.deadline - Date.now() < this.config.SYNC_TIMEOUT_MS;
-    const { id, outcome } = await this.coalescer.answer(record, request);
-    if (outcome.status === 'completed') {
-      count('succeeded');
-      this.metrics.predictionDuration.observe(labelsOf(record), (performance.now() - start) / 1000);
-      return outcome.value as PredictionJobResult;
-    }
-    if (
-      outcome.status === 'failed'
-        ? outcome.reason === DEADLINE_EXCEEDED
-        : outcome.status === 'timeout' && deadlineFirst
-    ) {
-      count('deadline_exceeded');
-      throw deadlineExceeded(id);
-    }
-    if (outcome.status === 'failed') {
-      count('failed');
-      throw new Problem(500, 'Prediction failed', outcome.reason, { id });
-    }
-    count('timeout');
-    throw new Problem(
-      504,
-      'Prediction timed out',
-      `no answer within ${this.config.SYNC_TIMEOUT_MS} ms; poll its URL`,
-      { id, url: `/v1/predictions/${id}` },
-    );
   }
 
   /** The prediction resource; 404 for an unknown or expired id. */
@@ -141,10 +83,10 @@ export class PredictionService {
     // A job canceled while queued left its queue; its last view was kept.
     if (!found.job) {
       const kept = JSON.parse(found.canceledView) as PredictionView;
-      return kept.webhook ? { ...kept, webhook: await this.webhookState.read(id) } : kept;
+      return kept.webhook ? { ...kept, webhook: await this.webhooks.status(id) } : kept;
     }
     const { job, state, part } = found;
-    const webhook = job.data.webhook ? await this.webhookState.read(id) : undefined;
+    const webhook = job.data.webhook ? await this.webhooks.status(id) : undefined;
     return describePrediction(job, state, found.canceledAt, webhook, part);
   }
 
@@ -166,12 +108,10 @@ export class PredictionService {
     }
     const { job } = found;
     const at = new Date().toISOString();
-    const webhook = job.data.webhook ? await this.webhookState.read(id) : undefined;
+    const webhook = job.data.webhook ? await this.webhooks.status(id) : undefined;
     const canceled = describePrediction(job, 'canceled', at, webhook, found.part);
     await this.store.cancel(id, job, at, canceled, status === 'queued');
-    if (job.data.webhook?.events.includes('completed')) {
-      await this.announcer.prediction(id, job.data.webhook.url, 'completed');
-    }
+    if (job.data.webhook) await this.webhooks.announce(id, job.data.webhook, 'completed');
     return canceled;
   }
 
@@ -189,12 +129,8 @@ export class PredictionService {
     return found;
   }
 
-  private async enqueue(
-    record: VersionRecord,
-    request: CreatePrediction,
-    id: string,
-    kind: 'sync' | 'async',
-  ) {
+  private async enqueue(target: ResolvedVersion, request: CreatePrediction, id: string) {
+    const { record } = target;
     const data: PredictionJobData = {
       model: record.name,
       version: record.version,
@@ -204,8 +140,8 @@ export class PredictionService {
       webhook: request.webhook,
       deadline: request.deadline,
     };
-    if (request.webhook) await this.webhookState.init(id, request.webhook);
-    return this.store.add(id, data, kind);
+    if (request.webhook) await this.webhooks.subscribe(id, request.webhook);
+    return this.queue.add(target, id, data, 'async');
   }
 }
 

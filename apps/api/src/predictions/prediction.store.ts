@@ -11,7 +11,6 @@ import {
 import { versionKey } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { REDIS } from '../core/core.module';
-import { ShadowTraffic } from '../shadow/shadow-traffic';
 
 export type PredictionJob = Job<PredictionJobData, PredictionJobResult>;
 
@@ -33,16 +32,12 @@ export type StoredPrediction =
  */
 @Injectable()
 export class PredictionStore {
-  private readonly progress: QueueProgress;
-
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     @Inject(REDIS) private readonly redis: RedisConnection,
     private readonly queues: VersionQueues,
-    private readonly shadow: ShadowTraffic,
-  ) {
-    this.progress = new QueueProgress(redis, config.KEY_PREFIX);
-  }
+    private readonly progress: QueueProgress,
+  ) {}
 
   /** A new prediction id for a version. */
   static newId(record: { name: string; version: string }): string {
@@ -75,21 +70,17 @@ export class PredictionStore {
    * Puts a prediction job on its version's queue. Once finished, an async prediction is kept for
    * RESULT_TTL_S; a sync one only for SYNC_RESULT_TTL_S, the time a caller who got a 504 has to
    * poll it. The job gets its place in the queue in the same round trip (see QueueProgress).
-   * Once it is queued, the model's shadow (if any) may get a copy: the caller does not wait for
-   * that.
    */
   async add(id: string, data: PredictionJobData, kind: 'sync' | 'async'): Promise<PredictionJob> {
     const ttl = kind === 'sync' ? this.config.SYNC_RESULT_TTL_S : this.config.RESULT_TTL_S;
     const queue = this.queues.online<PredictionJobData>(data.model, data.version);
-    const job = await this.progress.add(queue, 'predict', data, {
+    return this.progress.add(queue, 'predict', data, {
       jobId: id,
       attempts: this.config.JOB_ATTEMPTS,
       backoff: { type: 'exponential', delay: 500 },
       removeOnComplete: { age: ttl },
       removeOnFail: { age: ttl },
     });
-    this.shadow.copy(id, data);
-    return job;
   }
 
   /**

@@ -4,9 +4,11 @@ import { ShadowModule } from '../shadow/shadow.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
 import { Admission } from './admission';
 import { IdempotencyStore } from './idempotency.store';
+import { PredictionQueue } from './prediction-queue';
 import { PredictionService } from './prediction.service';
 import { PredictionStore } from './prediction.store';
 import { RequestCoalescer } from './request-coalescer';
+import { SyncPredictionService } from './sync-prediction.service';
 import { SyncPredictionsController } from './sync-predictions.controller';
 import { V1PredictionsController } from './v1-predictions.controller';
 
@@ -16,12 +18,14 @@ import { V1PredictionsController } from './v1-predictions.controller';
   controllers: [SyncPredictionsController, V1PredictionsController],
   providers: [
     PredictionService,
+    SyncPredictionService,
+    PredictionQueue,
     PredictionStore,
     IdempotencyStore,
     Admission,
     RequestCoalescer,
     QueueEstimates,
   ],
-  exports: [PredictionService, PredictionStore],
+  exports: [PredictionService, SyncPredictionService, PredictionStore],
 })
 export class PredictionsModule {}

@@ -1,15 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  JobWaiter,
-  predictionQueueName,
-  type JobOutcome,
-  type PredictionJobData,
-  type PredictionJobResult,
-} from '@app/common';
-import { versionKey, type VersionRecord } from '@app/registry';
+import type { JobOutcome, PredictionJobData, PredictionJobResult } from '@app/common';
+import { versionKey } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
+import type { ResolvedVersion } from '../core/model-catalog';
 import { resultShare } from '../core/provenance';
 import { latestDeadline, syncWaitMs } from './deadline';
+import { PredictionQueue } from './prediction-queue';
 import { PredictionStore } from './prediction.store';
 
 /** A sync request's texts, and what it is answered with: its own share of a job. */
@@ -28,7 +24,7 @@ export interface SyncAnswer {
 }
 
 interface Gathering {
-  record: VersionRecord;
+  target: ResolvedVersion;
   probabilities?: boolean;
   texts: number;
   requests: {
@@ -52,14 +48,14 @@ export class RequestCoalescer {
 
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
-    private readonly store: PredictionStore,
-    private readonly waiter: JobWaiter,
+    private readonly queue: PredictionQueue,
   ) {}
 
   /** Puts the request's texts on the version's queue, with others, and waits for its answer. */
-  answer(record: VersionRecord, request: SyncRequest): Promise<SyncAnswer> {
+  answer(target: ResolvedVersion, request: SyncRequest): Promise<SyncAnswer> {
     const max = this.config.COALESCE_MAX_TEXTS;
-    const key = `${versionKey(record.name, record.version)}|${request.probabilities === true}`;
+    const { name, version } = target.record;
+    const key = `${versionKey(name, version)}|${request.probabilities === true}`;
     let gathering = this.open.get(key);
     if (gathering && gathering.texts + request.texts.length > max) {
       this.open.delete(key);
@@ -68,7 +64,7 @@ export class RequestCoalescer {
     }
     if (!gathering) {
       const fresh: Gathering = {
-        record,
+        target,
         probabilities: request.probabilities,
         texts: 0,
         requests: [],
@@ -85,8 +81,9 @@ export class RequestCoalescer {
     return new Promise<SyncAnswer>((answer, fail) => requests.push({ request, answer, fail }));
   }
 
-  private async send({ record, probabilities, requests }: Gathering): Promise<void> {
+  private async send({ target, probabilities, requests }: Gathering): Promise<void> {
     if (requests.length === 0) return;
+    const { record } = target;
     const id = PredictionStore.newId(record);
     const data: PredictionJobData = {
       model: record.name,
@@ -117,13 +114,10 @@ export class RequestCoalescer {
     let settled: JobOutcome;
     try {
       // Listen before enqueueing: the answer cannot slip past, and no extra look-up is needed.
-      const outcome = this.waiter.wait(
-        predictionQueueName(record.name, record.version),
-        id,
-        syncWaitMs(this.config.SYNC_TIMEOUT_MS, data.deadline),
-        { checkFirst: false },
-      );
-      await this.store.add(id, data, 'sync');
+      const outcome = this.queue.wait(id, syncWaitMs(this.config.SYNC_TIMEOUT_MS, data.deadline), {
+        checkFirst: false,
+      });
+      await this.queue.add(target, id, data, 'sync');
       settled = await outcome;
     } catch (error) {
       // Not queued, or Redis failed the wait: every request fails as its own call would have.

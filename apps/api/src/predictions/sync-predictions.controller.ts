@@ -3,7 +3,7 @@ import type { FastifyRequest as Request } from 'fastify';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { withProvenance } from '../core/provenance';
 import { REQUEST_TIMEOUT_HEADER, deadlineOf } from './deadline';
-import { PredictionService } from './prediction.service';
+import { SyncPredictionService } from './sync-prediction.service';
 import { SyncPredictionDocs, SyncPredictionsDocs } from './predictions.docs';
 import { torchServeTexts } from './torchserve-body';
 
@@ -17,7 +17,7 @@ import { torchServeTexts } from './torchserve-body';
 export class SyncPredictionsController {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
-    private readonly predictions: PredictionService,
+    private readonly predictions: SyncPredictionService,
   ) {}
 
   @Post(':model')

@@ -3,7 +3,6 @@ import { PinoLogger } from 'nestjs-pino';
 import { VersionQueues, type PredictionJobData } from '@app/common';
 import type { ShadowSetting } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { ModelCatalog } from '../core/model-catalog';
 import { ApiMetrics } from '../metrics/api-metrics';
 import { BacklogEstimate } from './backlog-estimate';
 import { ShadowStore, type ShadowCounter } from './shadow.store';
@@ -35,29 +34,33 @@ export class ShadowTraffic implements OnModuleDestroy {
 
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
-    private readonly catalog: ModelCatalog,
     private readonly queues: VersionQueues,
     private readonly store: ShadowStore,
     private readonly metrics: ApiMetrics,
     private readonly logger: PinoLogger,
   ) {}
 
-  /** Copies job `id` (just added) to its model's shadow, maybe. Returns at once. */
-  copy(id: string, data: PredictionJobData): void {
+  /**
+   * Copies job `id` (just added) to `shadow`, its model's shadow as the request was resolved
+   * with, maybe. Returns at once.
+   */
+  copy(id: string, data: PredictionJobData, shadow: ShadowSetting | undefined): void {
     if (data.shadow || data.bulk) return;
-    this.copyNow(id, data).catch((error: unknown) =>
+    if (!shadow || shadow.version === data.version || Math.random() >= shadow.fraction) return;
+    this.copyNow(id, data, shadow).catch((error: unknown) =>
       this.logger.warn({ err: error, predictionId: id }, 'cannot copy a job to the shadow'),
     );
   }
 
-  private async copyNow(id: string, data: PredictionJobData): Promise<void> {
-    const model = await this.catalog.model(data.model);
-    const setting = model.shadow;
-    if (!setting || setting.version === data.version || Math.random() >= setting.fraction) return;
-    const state = this.stateOf(model.name, setting);
+  private async copyNow(
+    id: string,
+    data: PredictionJobData,
+    setting: ShadowSetting,
+  ): Promise<void> {
+    const state = this.stateOf(data.model, setting);
     void this.readBacklog(state, this.config.SHADOW_MAX_BACKLOG);
     await state.firstRead;
-    const labels = { model: model.name, version: setting.version };
+    const labels = { model: data.model, version: setting.version };
     if (state.backlog.jobs >= this.config.SHADOW_MAX_BACKLOG) {
       this.metrics.shadowCopies.inc({ ...labels, outcome: 'dropped' });
       return this.count(state, 'dropped');

@@ -6,7 +6,7 @@ import { API_CONFIG, type ApiConfig } from '../config';
 import { ModelCatalog } from '../core/model-catalog';
 import { FleetHealth } from '../health/fleet-health';
 import { checkTexts } from '../predictions/prediction.dto';
-import { PredictionService } from '../predictions/prediction.service';
+import { SyncPredictionService } from '../predictions/sync-prediction.service';
 import type { InferCall } from './infer-request';
 import { modelMetadata, outputTensors, type ModelMetadata, type OutputTensor } from './tensors';
 
@@ -37,7 +37,7 @@ export interface InferAnswer {
 
 /**
  * The Open Inference Protocol (KServe v2) over modelfleet, for its REST and gRPC forms alike:
- * health, metadata and inference. Inference goes through {@link PredictionService.predict}, so
+ * health, metadata and inference. Inference goes through {@link SyncPredictionService.predict}, so
  * it takes the same queues, batching, load shedding and metrics as every sync prediction.
  */
 @Injectable()
@@ -45,7 +45,7 @@ export class OpenInferenceService {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     private readonly catalog: ModelCatalog,
-    private readonly predictions: PredictionService,
+    private readonly predictions: SyncPredictionService,
     private readonly health: FleetHealth,
   ) {}
 
@@ -76,7 +76,7 @@ export class OpenInferenceService {
   /** Whether a live worker serves the version named, else the default; 404 for an unknown one. */
   async modelReadiness(model: string, version?: string): Promise<ModelReadiness> {
     const record = await this.versionOf(model, version);
-    const ready = await this.catalog.served(record);
+    const ready = (await this.catalog.live(record)).workers > 0;
     return {
       name: record.name,
       version: record.version,
@@ -94,20 +94,24 @@ export class OpenInferenceService {
     call: InferCall,
     requestId?: string,
   ): Promise<InferAnswer> {
-    const record = await this.catalog.resolve(model, version);
+    const target = await this.catalog.resolve(model, version);
+    const { record } = target;
     const texts = checkTexts(
       call.texts,
       { maxTexts: this.config.MAX_TEXTS_PER_REQUEST },
       '#/inputs/0/data',
     );
-    const result = await this.predictions.predict({
-      model: record.name,
-      version: record.version,
-      texts,
-      probabilities: call.outputs.includes('probabilities'),
-      requestId,
-      deadline: call.deadline,
-    });
+    const result = await this.predictions.predict(
+      {
+        model: record.name,
+        version: record.version,
+        texts,
+        probabilities: call.outputs.includes('probabilities'),
+        requestId,
+        deadline: call.deadline,
+      },
+      target,
+    );
     const provenance = call.provenance ? flatProvenance(result.provenance) : undefined;
     return {
       model_name: record.name,
@@ -120,7 +124,11 @@ export class OpenInferenceService {
 
   /** The version named, else the model's default (what metadata and readiness describe). */
   private async versionOf(model: string, version?: string): Promise<VersionRecord> {
-    return this.catalog.resolve(model, version ?? (await this.catalog.model(model)).defaultVersion);
+    const { record } = await this.catalog.resolve(
+      model,
+      version ?? (await this.catalog.model(model)).defaultVersion,
+    );
+    return record;
   }
 }
 

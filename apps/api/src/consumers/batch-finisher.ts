@@ -2,7 +2,7 @@ import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { BATCH_QUEUE, isRedisUnavailable } from '@app/common';
-import { BatchService } from './batch.service';
+import { BatchService } from '../batches/batch.service';
 
 /** Sums up each finished batch, which a worker of its version announces on the `{batches}` queue. */
 @Processor(BATCH_QUEUE, { concurrency: 2 })

@@ -4,8 +4,8 @@ import { PinoLogger } from 'nestjs-pino';
 import { SHADOW_QUEUE, isRedisUnavailable, type ShadowComparisonData } from '@app/common';
 import { ApiMetrics } from '../metrics/api-metrics';
 import { PredictionStore } from '../predictions/prediction.store';
-import { compareAnswers } from './answer-comparison';
-import { ShadowStore, type ShadowCounter } from './shadow.store';
+import { compareAnswers } from '../shadow/answer-comparison';
+import { ShadowStore, type ShadowCounter } from '../shadow/shadow.store';
 
 /** Why a copy was not compared, or that it was. */
 type Outcome =

@@ -9,8 +9,8 @@ import { API_CONFIG, type ApiConfig } from '../config';
 import { ApiMetrics } from '../metrics/api-metrics';
 import { BatchService } from '../batches/batch.service';
 import { PredictionService } from '../predictions/prediction.service';
-import { WebhookDeliveryStore } from './webhook-delivery.store';
-import { WebhookTargetGuard } from './webhook-target-guard';
+import { WebhookDeliveryStore } from '../webhooks/webhook-delivery.store';
+import { WebhookTargetGuard } from '../webhooks/webhook-target-guard';
 
 /**
  * Delivers webhooks from their own queue, signed the Standard Webhooks way
