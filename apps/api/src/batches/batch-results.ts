@@ -10,8 +10,8 @@ interface Classification {
   probabilities?: number[];
 }
 
-/** One scored row as the results file has it. */
-export interface ScoredRow {
+/** The fields a results row has of its own; its passthrough columns follow them. */
+export interface ResultFields {
   line: number;
   id: string;
   /** A classifier's answer, flattened into the row. */
@@ -26,7 +26,34 @@ export interface ScoredRow {
   gold_name?: string;
   /** What produced the answer. */
   provenance?: TextProvenance;
-  [passthrough: string]: unknown;
+}
+
+/** One scored row as the results file has it: its own fields, then the passthrough columns. */
+export type ScoredRow = ResultFields & { [passthrough: string]: unknown };
+
+/** The CSV form of the results spreads a row's provenance into columns named with this prefix. */
+export const PROVENANCE_COLUMN_PREFIX = 'provenance_';
+
+/** Every field of {@link ResultFields}, none forgotten: the type checker holds the two together. */
+const RESULT_FIELD_NAMES = Object.keys({
+  line: true,
+  id: true,
+  label: true,
+  label_name: true,
+  probability: true,
+  probabilities: true,
+  output: true,
+  gold: true,
+  gold_name: true,
+  provenance: true,
+} satisfies Record<keyof ResultFields, true>);
+
+/** The names a passthrough column may not take: a row's own fields and its provenance columns. */
+export const RESERVED_COLUMNS = `${RESULT_FIELD_NAMES.join(', ')}, ${PROVENANCE_COLUMN_PREFIX}*`;
+
+/** True when a passthrough column of this name would take the place of a row's own field. */
+export function isReservedColumn(name: string): boolean {
+  return RESULT_FIELD_NAMES.includes(name) || name.startsWith(PROVENANCE_COLUMN_PREFIX);
 }
 
 /** True for a classifier's answer; a custom handler's output may be anything else. */
@@ -94,7 +121,7 @@ export function scoredRows(
     if (error !== undefined) continue;
     rows.forEach((row, i) => {
       const output = outputs[i];
-      const answer = isClassification(output)
+      const answer: Omit<ResultFields, 'line' | 'id'> = isClassification(output)
         ? {
             label: output.label,
             label_name: output.label_name,
@@ -102,7 +129,7 @@ export function scoredRows(
             ...(output.probabilities ? { probabilities: output.probabilities } : {}),
           }
         : { output };
-      scored.push({
+      const fields: ResultFields = {
         line: row.line,
         id: row.id,
         ...answer,
@@ -110,8 +137,8 @@ export function scoredRows(
           ? { gold: row.gold + batch.labelBase, gold_name: batch.labels[row.gold] }
           : {}),
         ...(options.provenance && provenance ? { provenance: provenance[i] } : {}),
-        ...row.passthrough,
-      });
+      };
+      scored.push({ ...fields, ...row.passthrough });
     });
   }
   return scored.sort((a, b) => a.line - b.line);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_DEADLINE_MS } from '../predictions/deadline';
 import { parseWith } from '../predictions/prediction.dto';
+import { RESERVED_COLUMNS, isReservedColumn } from './batch-results';
 
 const columnList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).transform((v) =>
   typeof v === 'string'
@@ -10,19 +11,6 @@ const columnList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)
         .filter(Boolean)
     : v,
 );
-
-/** Fields of a results row; a passthrough column may not take one of these names. */
-const RESULT_FIELDS = new Set([
-  'line',
-  'id',
-  'label',
-  'label_name',
-  'probability',
-  'probabilities',
-  'output',
-  'gold',
-  'gold_name',
-]);
 
 /**
  * Options of `POST /v1/batches`: the JSON body (with `path`), or the query string of an
@@ -50,12 +38,12 @@ export const createBatchSchema = z
   })
   .strict()
   .superRefine((options, context) => {
-    const taken = (options.passthrough ?? []).filter((c) => RESULT_FIELDS.has(c));
+    const taken = (options.passthrough ?? []).filter(isReservedColumn);
     if (taken.length) {
       context.addIssue({
         code: 'custom',
         path: ['passthrough'],
-        message: `cannot pass through ${taken.join(', ')}: results use these names (${[...RESULT_FIELDS].join(', ')})`,
+        message: `cannot pass through ${taken.join(', ')}: results use these names (${RESERVED_COLUMNS})`,
       });
     }
   });

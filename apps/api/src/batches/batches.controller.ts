@@ -5,6 +5,7 @@ import { closeUnread } from '../core/auth';
 import { REQUEST_TIMEOUT_HEADER, deadlineOf } from '../predictions/deadline';
 import { parseBatchOptions } from './batch.dto';
 import { BatchService } from './batch.service';
+import { PROVENANCE_COLUMN_PREFIX } from './batch-results';
 import type { BatchView } from './batch-view';
 import {
   BatchErrorsDocs,
@@ -122,6 +123,9 @@ export class BatchesController {
 /** A row's provenance as `provenance_<member>` CSV columns (none when it has none). */
 function flatProvenance(provenance?: object): Record<string, unknown> {
   return Object.fromEntries(
-    Object.entries(provenance ?? {}).map(([key, value]) => [`provenance_${key}`, value]),
+    Object.entries(provenance ?? {}).map(([key, value]) => [
+      `${PROVENANCE_COLUMN_PREFIX}${key}`,
+      value,
+    ]),
   );
 }

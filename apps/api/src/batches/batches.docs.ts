@@ -17,6 +17,7 @@ import {
 } from '../core/api-docs';
 import { textProvenanceSchema } from '../core/provenance.docs';
 import { queueEstimateSchema, requestTimeoutHeader } from '../predictions/predictions.docs';
+import { RESERVED_COLUMNS, type ResultFields } from './batch-results';
 import type { BatchView } from './batch-view';
 import { createBatchSchema } from './batch.dto';
 import type { RowError } from './dataset-reader';
@@ -78,8 +79,8 @@ const batchViewSchema = responseSchema(
 /** One line of the results file (JSONL); the CSV form has the same columns. */
 const resultRowSchema = responseSchema(
   'BatchResultRow',
-  z
-    .looseObject({
+  describes<ResultFields>()(
+    z.object({
       line: z.number().int(),
       id: z.string(),
       label: z.number().int().optional(),
@@ -88,11 +89,16 @@ const resultRowSchema = responseSchema(
       probabilities: z.array(z.number()).optional(),
       output: z.unknown().optional().describe("a package's own handler's answer, as it came"),
       gold: z.number().int().optional(),
+      gold_name: z.string().optional(),
       provenance: textProvenanceSchema
         .optional()
         .describe('what produced the answer; left out with ?provenance=false'),
-    })
-    .describe('one scored row; passthrough columns are added by name'),
+    }),
+  )
+    .loose()
+    .describe(
+      `one scored row; passthrough columns are added by name, none of them named ${RESERVED_COLUMNS}`,
+    ),
 );
 
 const rowErrorSchema = responseSchema(
@@ -111,7 +117,7 @@ const OPTIONS: Record<Exclude<keyof typeof createBatchSchema.shape, 'path'>, str
   format: 'csv or jsonl (default: from the content type)',
   text: 'column(s) joined to make the text, e.g. `title,description` (required)',
   id: 'column of the row id (default: the line number)',
-  passthrough: 'columns copied to the results',
+  passthrough: `columns copied to the results (none named ${RESERVED_COLUMNS})`,
   label: 'gold label column (a label name, or an index counted from `label_base`)',
   label_base: 'what the first label index of the gold column is',
   columns: 'column names of a CSV file without a header row',
@@ -175,7 +181,7 @@ export const CreateBatchDocs = () =>
     requestTimeoutHeader,
     JsonAnswer(202, 'accepted: its chunks are queued', batchViewSchema, locationHeader),
     Problems({
-      400: 'an unknown, missing or ill-typed option (each named in `errors`); a bad Request-Timeout; no file and no `path`; a `path` outside the data folder; a body that cannot be decoded; a record with too many commas',
+      400: 'an unknown, missing or ill-typed option (each named in `errors`), a passthrough column named as a field of the results; a bad Request-Timeout; no file and no `path`; a `path` outside the data folder; a body that cannot be decoded; a record with too many commas',
       ...UNAUTHORIZED,
       404: 'unknown model or version; `path` is not a file of the data folder',
       413: 'an upload over BATCH_MAX_BYTES, or a record over BATCH_MAX_RECORD_BYTES',
