@@ -77,6 +77,8 @@ export const apiSettings = z.object({
   BATCH_MAX_RECORD_BYTES: intSetting(1024 * 1024, 1024),
   /** Most columns of a CSV dataset. */
   BATCH_MAX_COLUMNS: intSetting(1000, 1),
+  /** Most rows of a dataset (those that cannot be scored count too). */
+  BATCH_MAX_ROWS: intSetting(1_000_000, 1),
 });
 
 export type ApiConfig = z.infer<typeof apiSettings>;

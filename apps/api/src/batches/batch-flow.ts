@@ -1,6 +1,6 @@
 import { InjectFlowProducer, InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
-import type { FlowProducer, Job, Queue } from 'bullmq';
+import { Job, type FlowProducer, type Queue } from 'bullmq';
 import {
   BATCH_QUEUE,
   JobWaiter,
@@ -18,6 +18,15 @@ import type { BatchRecord } from './batch.store';
 import type { DatasetRow } from './dataset-reader';
 
 type ChunkJob = Job<PredictionJobData, PredictionJobResult>;
+
+/** A batch whose input is being read: its chunks are staged, its record not written yet. */
+export interface StagedBatch {
+  id: string;
+  model: string;
+  version: string;
+  /** When reading began (epoch ms). */
+  stagedAt: number;
+}
 
 /**
  * A chunk's rows with its outputs; `error` is the failure reason of a failed chunk, null for one
@@ -62,52 +71,89 @@ export class BatchFlow {
    */
   async reserve(
     version: { name: string; version: string },
-    chunks: DatasetRow[][],
+    chunks: number,
+    rows: number,
   ): Promise<{ jobs: number; texts: number }> {
-    const rows = chunks.reduce((sum, c) => sum + c.length, 0);
     const after = await this.queueProgress.reserve(
       bulkQueueName(version.name, version.version),
-      chunks.length,
+      chunks,
       rows,
     );
-    return { jobs: after.jobs - chunks.length, texts: after.texts - rows };
+    return { jobs: after.jobs - chunks, texts: after.texts - rows };
   }
 
-  /** Enqueues the chunks of a batch under their parent; each carries the batch's deadline. */
-  async enqueue(
-    id: string,
-    version: { name: string; version: string },
+  /**
+   * Puts chunks of a batch being read on the version's bulk queue, numbered from `first`, under
+   * the batch's parent (made with the first chunks). They are staged: delayed, so no worker
+   * takes them before {@link release}, or {@link discard} removes them with their parent. A
+   * staged chunk that reaches neither (the API stopped while reading) becomes due once the batch
+   * has expired, past its deadline: a worker then fails it as `deadline_exceeded` without
+   * running it, and the batch's parent ends with it. Each chunk carries the batch's deadline.
+   */
+  async stage(
+    batch: StagedBatch,
     chunks: DatasetRow[][],
-    probabilities?: boolean,
-    deadline?: number,
+    first: number,
+    options: { probabilities?: boolean; deadline?: number },
   ): Promise<void> {
-    const ttl = this.config.RESULT_TTL_S;
-    const kept = { removeOnComplete: { age: ttl }, removeOnFail: { age: ttl } };
-    await this.flows.add({
-      name: 'batch',
-      queueName: batchParentQueueName(version.name, version.version),
-      data: { batchId: id },
-      opts: { jobId: id, ...kept },
-      children: chunks.map((rows, k) => ({
-        name: 'chunk',
-        queueName: bulkQueueName(version.name, version.version),
-        data: {
-          model: version.name,
-          version: version.version,
-          texts: rows.map((r) => r.text),
-          probabilities,
-          bulk: { batchId: id, rows: rows.map(({ text: _, ...row }) => row) },
-          deadline,
-        } satisfies PredictionJobData,
-        opts: {
-          jobId: chunkId(id, k),
-          attempts: this.config.JOB_ATTEMPTS,
-          backoff: { type: 'exponential', delay: 500 },
-          ignoreDependencyOnFailure: true,
-          ...kept,
-        },
-      })),
-    });
+    const ttlS = this.config.RESULT_TTL_S;
+    const kept = { removeOnComplete: { age: ttlS }, removeOnFail: { age: ttlS } };
+    // No chunk starts once its batch has expired: its results would have nowhere to go.
+    const deadline = Math.min(options.deadline ?? Infinity, batch.stagedAt + ttlS * 1000);
+    const parentQueue = this.queues.queue(batchParentQueueName(batch.model, batch.version));
+    const children = chunks.map((rows, k) => ({
+      name: 'chunk',
+      queueName: bulkQueueName(batch.model, batch.version),
+      data: {
+        model: batch.model,
+        version: batch.version,
+        texts: rows.map((r) => r.text),
+        probabilities: options.probabilities,
+        bulk: { batchId: batch.id, rows: rows.map(({ text: _, ...row }) => row) },
+        deadline,
+      } satisfies PredictionJobData,
+      opts: {
+        jobId: chunkId(batch.id, first + k),
+        delay: ttlS * 1000,
+        attempts: this.config.JOB_ATTEMPTS,
+        backoff: { type: 'exponential', delay: 500 },
+        ignoreDependencyOnFailure: true,
+        ...kept,
+      },
+    }));
+    if (first === 0) {
+      await this.flows.add({
+        name: 'batch',
+        queueName: parentQueue.name,
+        data: { batchId: batch.id },
+        opts: { jobId: batch.id, ...kept },
+        children,
+      });
+    } else {
+      const parent = { id: batch.id, queue: parentQueue.qualifiedName };
+      await this.queues
+        .bulk<PredictionJobData>(batch.model, batch.version)
+        .addBulk(
+          children.map(({ name, data, opts }) => ({ name, data, opts: { ...opts, parent } })),
+        );
+    }
+  }
+
+  /** Lets workers take the staged chunks of a batch whose input was read whole, in order. */
+  async release(batch: StagedBatch, chunks: number): Promise<void> {
+    const queue = this.queues.bulk<PredictionJobData>(batch.model, batch.version);
+    for (let start = 0; start < chunks; start += READ_SLICE) {
+      const ids = Array.from({ length: Math.min(READ_SLICE, chunks - start) }, (_, i) =>
+        chunkId(batch.id, start + i),
+      );
+      // A job handle needs only its queue and id to be promoted: its data stays in Redis.
+      await Promise.all(ids.map((id) => new Job(queue, 'chunk', undefined, {}, id).promote()));
+    }
+  }
+
+  /** Removes a batch whose input was refused: its parent and every staged chunk. */
+  async discard(batch: StagedBatch): Promise<void> {
+    await this.queues.queue(batchParentQueueName(batch.model, batch.version)).remove(batch.id);
   }
 
   /** Chunks done so far: scored, and failed or ignored. */

@@ -7,16 +7,17 @@ import { Problem, notFound } from '../core/problem';
 import { WebhookAnnouncer } from '../webhooks/webhook-announcer';
 import { WebhookTargetGuard } from '../webhooks/webhook-target-guard';
 import type { CreateBatchOptions } from './batch.dto';
-import { BatchFlow } from './batch-flow';
-import { chunkByLength, openBatchInput, type Upload } from './batch-input';
+import { BatchFlow, type StagedBatch } from './batch-flow';
+import { openBatchInput, type Upload } from './batch-input';
 import { scoredRows, summarize, type ScoredRow } from './batch-results';
 import { BatchStore, type BatchRecord } from './batch.store';
 import { describeBatch, type BatchView } from './batch-view';
-import { readDataset, type RowError } from './dataset-reader';
+import { readDataset, type DatasetRecord, type RowError } from './dataset-reader';
+import { stageDataset, type StagedDataset } from './dataset-staging';
 import { asUploadProblem } from './upload-limits';
 
 /**
- * Bulk scoring: reads a dataset, splits it into chunk jobs, reports progress, cancels, sums up,
+ * Bulk scoring: reads a dataset into chunk jobs as it streams, reports progress, cancels, sums up,
  * and assembles results and errors joined to the input ids.
  */
 @Injectable()
@@ -32,8 +33,10 @@ export class BatchService {
   ) {}
 
   /**
-   * Reads the input (an upload, or a file of the data folder) and enqueues its chunks, each
-   * carrying the batch's `deadline` (epoch ms) when one was given.
+   * Reads the input (an upload, or a file of the data folder) and stages its chunks as it goes,
+   * each carrying the batch's `deadline` (epoch ms) when one was given. Once the input is read
+   * whole, the batch is recorded and its chunks released to the workers; an input refused on the
+   * way (too large, too many rows, undecodable, cut short, no row to score) leaves nothing behind.
    */
   async create(
     options: CreateBatchOptions,
@@ -55,7 +58,7 @@ export class BatchService {
       },
       upload,
     );
-    const dataset = await readDataset(
+    const records = readDataset(
       input,
       format,
       {
@@ -71,44 +74,76 @@ export class BatchService {
         maxRecordBytes: this.config.BATCH_MAX_RECORD_BYTES,
         maxColumns: this.config.BATCH_MAX_COLUMNS,
       },
-    ).catch((error: unknown) => {
-      throw asUploadProblem(error);
-    });
-    if (dataset.rows.length === 0) {
-      throw new Problem(
-        422,
-        'No rows to score',
-        `none of the ${dataset.errors.length} rows can be scored`,
-        // Not `errors`: that member of a problem names bad request fields by JSON pointer.
-        { row_errors: dataset.errors.slice(0, 20) },
-      );
-    }
-    const id = randomUUID();
-    // A chunk is at most one forward pass, so online work never waits long behind one.
-    const chunkSize = Math.min(
-      options.chunk_size ?? this.config.BATCH_CHUNK_SIZE,
-      record.manifest.batching.max_batch_size,
     );
-    const chunks = chunkByLength(dataset.rows, chunkSize);
-    const queuedAfter = await this.flow.reserve(record, chunks);
-    const batch: BatchRecord = {
-      id,
+    const batch: StagedBatch = {
+      id: randomUUID(),
       model: record.name,
       version: record.version,
-      total: dataset.rows.length,
-      invalid: dataset.errors.length,
-      chunks: chunks.length,
-      createdAt: new Date().toISOString(),
+      stagedAt: Date.now(),
+    };
+    const staged = await this.stage(batch, records, {
+      // A chunk is at most one forward pass, so online work never waits long behind one.
+      chunkSize: Math.min(
+        options.chunk_size ?? this.config.BATCH_CHUNK_SIZE,
+        record.manifest.batching.max_batch_size,
+      ),
+      probabilities: options.probabilities,
+      deadline,
+    });
+    const queuedAfter = await this.flow.reserve(record, staged.chunks, staged.rows);
+    await this.store.create({
+      id: batch.id,
+      model: record.name,
+      version: record.version,
+      total: staged.rows,
+      invalid: staged.invalid,
+      chunks: staged.chunks,
+      createdAt: new Date(batch.stagedAt).toISOString(),
       status: 'running',
       labels: [...record.labels],
       gold: Boolean(options.label),
       labelBase: options.label_base ?? 0,
       ...(options.webhook ? { webhook: options.webhook } : {}),
       queuedAfter,
-    };
-    await this.store.create(batch, dataset.errors);
-    await this.flow.enqueue(id, record, chunks, options.probabilities, deadline);
-    return this.view(id);
+    });
+    // Should this fail half-way, the chunks not released expire with the batch and fail then.
+    await this.flow.release(batch, staged.chunks);
+    return this.view(batch.id);
+  }
+
+  /**
+   * Stages the records of a batch's input as they are read: chunks on the queue, row errors in
+   * the store. When the input is refused, or holds no row to score, what was staged is removed.
+   */
+  private async stage(
+    batch: StagedBatch,
+    records: AsyncIterable<DatasetRecord[]>,
+    options: { chunkSize: number; probabilities?: boolean; deadline?: number },
+  ): Promise<StagedDataset> {
+    try {
+      const staged = await stageDataset(
+        records,
+        {
+          chunks: (chunks, first) => this.flow.stage(batch, chunks, first, options),
+          errors: (errors) => this.store.appendErrors(batch.id, errors),
+        },
+        { chunkSize: options.chunkSize, maxRows: this.config.BATCH_MAX_ROWS },
+      );
+      if (staged.rows === 0) {
+        throw new Problem(
+          422,
+          'No rows to score',
+          `none of the ${staged.invalid} rows can be scored`,
+          // Not `errors`: that member of a problem names bad request fields by JSON pointer.
+          { row_errors: staged.firstErrors },
+        );
+      }
+      return staged;
+    } catch (error) {
+      // Best effort: a staged chunk left behind (Redis gone) expires unrun (see BatchFlow.stage).
+      await Promise.allSettled([this.flow.discard(batch), this.store.discardErrors(batch.id)]);
+      throw asUploadProblem(error);
+    }
   }
 
   /** The batch resource; counts are estimated from finished chunks while it runs. */

@@ -54,9 +54,8 @@ export class BatchStore {
     return [this.config.KEY_PREFIX, 'batch', `{${id}}`, ...parts].join(':');
   }
 
-  /** Stores a new batch and its refused rows, both kept for RESULT_TTL_S. */
-  async create(record: Omit<BatchRecord, 'summary' | 'completedAt'>, errors: RowError[]) {
-    const ttl = this.config.RESULT_TTL_S;
+  /** Stores a new batch, kept for RESULT_TTL_S (its refused rows are appended as they are read). */
+  async create(record: Omit<BatchRecord, 'summary' | 'completedAt'>) {
     const fields = {
       model: record.model,
       version: record.version,
@@ -73,15 +72,27 @@ export class BatchStore {
         ? { queued_after: `${record.queuedAfter.jobs},${record.queuedAfter.texts}` }
         : {}),
     };
-    const tx = this.redis
+    await this.redis
       .multi()
       .hset(this.key(record.id), fields)
-      .expire(this.key(record.id), ttl);
-    if (errors.length) {
-      const list = this.key(record.id, 'errors');
-      tx.rpush(list, ...errors.map((e) => JSON.stringify(e))).expire(list, ttl);
-    }
-    await tx.exec();
+      .expire(this.key(record.id), this.config.RESULT_TTL_S)
+      .exec();
+  }
+
+  /** Appends rows refused while reading a batch's input, kept for RESULT_TTL_S. */
+  async appendErrors(id: string, errors: RowError[]): Promise<void> {
+    const list = this.key(id, 'errors');
+    await this.redis
+      .multi()
+      .rpush(list, ...errors.map((e) => JSON.stringify(e)))
+      .expire(list, this.config.RESULT_TTL_S)
+      .exec();
+  }
+
+  /** Forgets the refused rows of a batch whose input was refused as a whole. */
+  async discardErrors(id: string): Promise<void> {
+    // Freed in the background: the list may hold up to BATCH_MAX_ROWS entries.
+    await this.redis.unlink(this.key(id, 'errors'));
   }
 
   /** The batch, or undefined when there is no such batch (or it expired). */

@@ -184,7 +184,7 @@ export const CreateBatchDocs = () =>
       400: 'an unknown, missing or ill-typed option (each named in `errors`), a passthrough column named as a field of the results; a bad Request-Timeout; no file and no `path`; a `path` outside the data folder; a body that cannot be decoded; a record with too many commas',
       ...UNAUTHORIZED,
       404: 'unknown model or version; `path` is not a file of the data folder',
-      413: 'an upload over BATCH_MAX_BYTES, or a record over BATCH_MAX_RECORD_BYTES',
+      413: 'an upload over BATCH_MAX_BYTES, a record over BATCH_MAX_RECORD_BYTES, or a dataset of more than BATCH_MAX_ROWS rows (`Too many rows`, the limit in `max_rows`)',
       415: 'an unsupported Content-Encoding or charset',
       422: 'no row can be scored (the first are listed in `row_errors`, as on GET /v1/batches/{id}/errors); the webhook URL is refused',
       503: REDIS_UNAVAILABLE,

@@ -31,10 +31,8 @@ export interface RowError {
   error: string;
 }
 
-export interface Dataset {
-  rows: DatasetRow[];
-  errors: RowError[];
-}
+/** What one record of a dataset makes: a row to score, or the reason it cannot be scored. */
+export type DatasetRecord = DatasetRow | RowError;
 
 /** Bounds on one record of an input, so that no record can hold the event loop or the memory. */
 export interface RecordLimits {
@@ -44,55 +42,80 @@ export interface RecordLimits {
   maxColumns: number;
 }
 
+/** Records of a CSV file handed on at once (a JSONL file hands on those of each piece read). */
+const CSV_SLICE = 512;
+
 /**
- * Reads a CSV (header row, or `columns` given) or JSONL input and maps each record to a row.
- * A malformed record (bad CSV quoting, invalid JSON line, missing text column, empty text,
- * unknown gold label) becomes an error with its line number; the others are still read.
+ * Reads a CSV (header row, or `columns` given) or JSONL input and maps each record to a row, as
+ * the input streams in: records come out in slices, each slice the records of one piece of the
+ * input, so nothing here holds more than a piece. A malformed record (bad CSV quoting, invalid
+ * JSON line, missing text column, empty text, unknown gold label) becomes an error with its line
+ * number; the others are still read. Stopping the iteration stops reading the input.
  */
-export async function readDataset(
+export function readDataset(
   input: Readable,
   format: 'csv' | 'jsonl',
   mapping: ColumnMapping,
   labels: readonly string[],
   limits: RecordLimits,
-): Promise<Dataset> {
-  const dataset: Dataset = { rows: [], errors: [] };
-  const add = (line: number, record: Record<string, unknown>) => {
-    const row = toRow(line, record, mapping, labels);
-    if ('error' in row) dataset.errors.push(row);
-    else dataset.rows.push(row);
-  };
-  if (format === 'jsonl') {
-    let line = 0;
-    let pending = '';
-    // A character may straddle two chunks: decode across them.
-    const decoder = new StringDecoder('utf8');
-    const consume = (text: string) => {
-      line++;
-      if (text.trim() === '') return;
-      let record: unknown;
-      try {
-        record = JSON.parse(text);
-      } catch (error) {
-        dataset.errors.push({ line, error: `invalid JSON: ${(error as Error).message}` });
-        return;
-      }
-      if (!record || typeof record !== 'object' || Array.isArray(record)) {
-        dataset.errors.push({ line, error: 'a JSON line must be an object' });
-        return;
-      }
-      add(line, record as Record<string, unknown>);
-    };
-    for await (const chunk of input) {
-      const parts = (pending + decoder.write(chunk as Buffer)).split('\n');
-      pending = parts.pop() ?? '';
-      if (pending.length > limits.maxRecordBytes) throw tooLarge(line + 1, limits);
-      parts.forEach((part) => consume(part.replace(/\r$/, '')));
+): AsyncGenerator<DatasetRecord[]> {
+  const toRecord = (line: number, record: Record<string, unknown>) =>
+    toRow(line, record, mapping, labels);
+  return format === 'jsonl'
+    ? readJsonLines(input, toRecord, limits)
+    : readCsv(input, mapping, toRecord, limits);
+}
+
+type ToRecord = (line: number, record: Record<string, unknown>) => DatasetRecord;
+
+async function* readJsonLines(
+  input: Readable,
+  toRecord: ToRecord,
+  limits: RecordLimits,
+): AsyncGenerator<DatasetRecord[]> {
+  let line = 0;
+  let pending = '';
+  // A character may straddle two chunks: decode across them.
+  const decoder = new StringDecoder('utf8');
+  const parseLine = (text: string): DatasetRecord | undefined => {
+    line++;
+    if (text.trim() === '') return undefined;
+    let record: unknown;
+    try {
+      record = JSON.parse(text);
+    } catch (error) {
+      return { line, error: `invalid JSON: ${(error as Error).message}` };
     }
-    pending += decoder.end();
-    if (pending !== '') consume(pending);
-    return dataset;
+    if (!record || typeof record !== 'object' || Array.isArray(record)) {
+      return { line, error: 'a JSON line must be an object' };
+    }
+    return toRecord(line, record as Record<string, unknown>);
+  };
+  const parseLines = (parts: string[]) => {
+    const records: DatasetRecord[] = [];
+    for (const part of parts) {
+      const record = parseLine(part.endsWith('\r') ? part.slice(0, -1) : part);
+      if (record) records.push(record);
+    }
+    return records;
+  };
+  for await (const chunk of input) {
+    const parts = (pending + decoder.write(chunk as Buffer)).split('\n');
+    pending = parts.pop() ?? '';
+    const records = parseLines(parts);
+    if (pending.length > limits.maxRecordBytes) throw tooLarge(line + 1, limits);
+    if (records.length) yield records;
   }
+  pending += decoder.end();
+  if (pending !== '') yield parseLines([pending]);
+}
+
+async function* readCsv(
+  input: Readable,
+  mapping: ColumnMapping,
+  toRecord: ToRecord,
+  limits: RecordLimits,
+): AsyncGenerator<DatasetRecord[]> {
   const columns = (header: string[]) => {
     if (header.length > limits.maxColumns) {
       throw new Problem(
@@ -115,21 +138,29 @@ export async function readDataset(
   });
   // The parser fails with its input, whatever stage of it failed.
   pipeline(input, parser, () => undefined);
+  let records: DatasetRecord[] = [];
+  let lastSkipped = -1;
   parser.on('skip', (error: Error & { lines?: number; code?: string }) => {
     const line = error.lines ?? 0;
     if (error.code === 'CSV_MAX_RECORD_SIZE') return parser.destroy(tooLarge(line, limits));
     // One broken record can raise several errors; it is one bad row.
-    if (dataset.errors.at(-1)?.line === line) return;
-    dataset.errors.push({ line, error: `malformed CSV: ${error.message}` });
+    if (line === lastSkipped) return;
+    lastSkipped = line;
+    records.push({ line, error: `malformed CSV: ${error.message}` });
   });
   for await (const { record, info } of parser as AsyncIterable<{
     record: Record<string, string>;
     info: { lines: number };
   }>) {
-    add(info.lines, record);
+    records.push(toRecord(info.lines, record));
+    if (records.length >= CSV_SLICE) {
+      // The parser may go on while the slice is out (and report skipped records): a fresh array.
+      const slice = records;
+      records = [];
+      yield slice;
+    }
   }
-  dataset.errors.sort((a, b) => a.line - b.line);
-  return dataset;
+  if (records.length) yield records;
 }
 
 const tooLarge = (line: number, limits: RecordLimits) =>

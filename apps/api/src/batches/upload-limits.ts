@@ -1,4 +1,4 @@
-import { Transform, pipeline, type Readable } from 'node:stream';
+import { Transform, finished, pipeline, type Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { Problem } from '../core/problem';
 
@@ -101,6 +101,11 @@ export function limitedUpload(
   body.pipe(counted);
   pipeline([...stages, out], (error) => {
     if (error) body.unpipe(counted);
+  });
+  // A pipe does not pass on a body cut short (the client went away): fail the stream then, or
+  // its reader would wait for the rest for ever.
+  finished(body, (error) => {
+    if (error) counted.destroy(new Problem(400, 'Invalid request', 'the upload was cut short'));
   });
   return out;
 }
