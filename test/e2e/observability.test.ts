@@ -172,12 +172,27 @@ describe('observability', () => {
       '{shadow-comparisons}',
       '{webhooks}',
     ]);
-    const page = await fetch(`${stack.managementUrl}/admin/queues`, {
-      headers: {
-        authorization: `Basic ${Buffer.from(`admin:${MANAGEMENT_TOKEN}`).toString('base64')}`,
-      },
-    });
+    // What a browser does: the page with Basic auth, then the scripts it names, under its base.
+    const basic = {
+      authorization: `Basic ${Buffer.from(`admin:${MANAGEMENT_TOKEN}`).toString('base64')}`,
+    };
+    const page = await fetch(`${stack.managementUrl}/admin/queues`, { headers: basic });
     assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+    const html = await page.text();
+    const base = /<base href="([^"]+)"/.exec(html)?.[1];
+    assert.equal(base, '/admin/queues/');
+    const scripts = [...html.matchAll(/<script[^>]* src="([^"]+)"/g)].map((m) => m[1]);
+    assert.ok(scripts.length > 0, html);
+    for (const script of scripts) {
+      const assetUrl: URL = new URL(script, `${stack.managementUrl}${base}`);
+      const asset = await fetch(assetUrl, { headers: basic });
+      assert.equal(asset.status, 200, assetUrl.pathname);
+      assert.match(asset.headers.get('content-type') ?? '', /javascript/, assetUrl.pathname);
+      await asset.arrayBuffer();
+      assert.equal((await fetch(assetUrl)).status, 401, `${assetUrl.pathname} without the token`);
+    }
+    assert.equal((await fetch(`${stack.managementUrl}/admin/queues`)).status, 401);
   });
 
   it('serves OpenAPI documents that list every route of both APIs', async () => {

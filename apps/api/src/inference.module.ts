@@ -19,7 +19,7 @@ export class InferenceModule {
     return {
       module: InferenceModule,
       imports: [
-        CoreModule.forRoot(shared, { bindRequestLogger: false }),
+        CoreModule.forRoot(shared),
         BullModule.forRoot({ connection: shared.consumerRedis, prefix: config.KEY_PREFIX }),
         HealthModule,
         PredictionsModule,

@@ -17,10 +17,9 @@ import {
 } from '@app/common';
 import { ModelRegistry } from '@app/registry';
 import { loadApiConfig } from './config';
-import { requireApiKey } from './core/auth';
+import { apiKeyGuard } from './core/auth';
 import type { SharedServices } from './core/core.module';
-import { createFastifyApp } from './core/fastify-app';
-import { createExpressApp } from './core/http-app';
+import { createHttpApp } from './core/http-app';
 import { GrpcServer } from './grpc/grpc-server';
 import { FleetHealth } from './health/fleet-health';
 import { ModelCatalog } from './core/model-catalog';
@@ -28,7 +27,7 @@ import { RedisProbe } from './core/redis-probe';
 import { INFERENCE_API, MANAGEMENT_API, mountOpenApi } from './core/openapi';
 import { InferenceModule } from './inference.module';
 import { managementToken } from './management/management-token';
-import { requireManagementToken } from './management/management-auth';
+import { managementTokenGuard } from './management/management-auth';
 import { ManagementModule } from './management/management.module';
 import { ModelPackages } from './management/model-packages';
 import { mountQueueBoard } from './management/queue-board';
@@ -70,20 +69,20 @@ async function bootstrap(): Promise<void> {
   if (createdFile) logger.warn({ file: createdFile }, 'generated a management API token');
   if (!token) logger.warn('the management API is open: MANAGEMENT_AUTH is off');
 
-  const management = await createExpressApp(
+  const management = await createHttpApp(
     'management',
     ManagementModule.forRoot(shared),
     shared,
-    requireManagementToken(token),
+    managementTokenGuard(token),
   );
-  mountQueueBoard(management, shared);
+  await mountQueueBoard(management, shared);
   mountOpenApi(management, MANAGEMENT_API);
   await management.get(ModelPackages).registerConfigured();
-  const inference = await createFastifyApp(
+  const inference = await createHttpApp(
     'inference',
     InferenceModule.forRoot(shared),
     shared,
-    requireApiKey(config.API_KEY),
+    apiKeyGuard(config.API_KEY),
   );
   mountOpenApi(inference, INFERENCE_API);
   await management.listen(config.MANAGEMENT_PORT, config.API_HOST);
@@ -123,11 +122,13 @@ async function bootstrap(): Promise<void> {
     exitAfterGrace(logger, config.SHUTDOWN_GRACE_MS, 'requests in flight');
     // Stop taking requests on kept-alive connections too: each one still open ends after the
     // answer it is writing (a closing server would otherwise keep serving them).
-    const server = inference.getHttpServer() as Server;
-    server.prependListener('request', (_request, response: ServerResponse) =>
-      response.setHeader('connection', 'close'),
-    );
-    server.closeIdleConnections();
+    for (const app of [inference, management]) {
+      const server = app.getHttpServer() as Server;
+      server.prependListener('request', (_request, response: ServerResponse) =>
+        response.setHeader('connection', 'close'),
+      );
+      server.closeIdleConnections();
+    }
     // gRPC calls in flight finish first: they need the waiter, queues and Redis below.
     await grpc.stop();
     // Closing the inference app then stops its queue consumers (jobs in hand finish).

@@ -14,7 +14,7 @@ import { BatchStore, type BatchRecord } from './batch.store';
 import { describeBatch, type BatchView } from './batch-view';
 import { readDataset, type DatasetRecord, type RowError } from './dataset-reader';
 import { stageDataset, type StagedDataset } from './dataset-staging';
-import { asUploadProblem } from './upload-limits';
+import { asUploadProblem } from '../core/body-stream';
 
 /**
  * Bulk scoring: reads a dataset into chunk jobs as it streams, reports progress, cancels, sums up,

@@ -1,7 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { stringify } from 'csv-stringify/sync';
 import type { FastifyReply as Response, FastifyRequest as Request } from 'fastify';
-import { closeUnread } from '../core/auth';
 import { REQUEST_TIMEOUT_HEADER, deadlineOf } from '../predictions/deadline';
 import { parseBatchOptions } from './batch.dto';
 import { BatchService } from './batch.service';
@@ -48,18 +47,14 @@ export class BatchesController {
           contentLength: Number(headers['content-length'] ?? NaN) || undefined,
         }
       : undefined;
-    try {
-      const options = parseBatchOptions(upload ? query : body);
-      const timeout = headers[REQUEST_TIMEOUT_HEADER] as string | undefined;
-      const deadline = deadlineOf(timeout, options.deadline_ms);
-      const view = await this.batches.create(options, upload, deadline);
-      response.header('location', view.urls.get);
-      return view;
-    } catch (error) {
-      // Refused before the whole upload was read: close the connection rather than read the rest.
-      if (upload) closeUnread(request.raw, response.raw);
-      throw error;
-    }
+    // Refused before the whole upload was read, the connection is closed rather than the rest
+    // read (see ProblemFilter).
+    const options = parseBatchOptions(upload ? query : body);
+    const timeout = headers[REQUEST_TIMEOUT_HEADER] as string | undefined;
+    const deadline = deadlineOf(timeout, options.deadline_ms);
+    const view = await this.batches.create(options, upload, deadline);
+    response.header('location', view.urls.get);
+    return view;
   }
 
   @Get(':id')

@@ -1,18 +1,6 @@
-import { Transform, finished, pipeline, type Readable } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { Transform, type Readable } from 'node:stream';
+import { limitedBody, tooLarge } from '../core/body-stream';
 import { Problem } from '../core/problem';
-
-/** Fails the stream with a 413 once more than `maxBytes` have passed through it. */
-export function byteLimit(maxBytes: number, what: string): Transform {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      seen += chunk.length;
-      if (seen > maxBytes) return done(tooLarge(`${what} is over the limit of ${maxBytes} bytes`));
-      done(null, chunk);
-    },
-  });
-}
 
 /** Bounds on each line (the bytes between two line feeds) of a dataset. */
 export interface LineLimits {
@@ -42,7 +30,7 @@ export function lineLimit(limits: LineLimits): Transform {
         const end = lf < 0 ? chunk.length : lf;
         bytes += end - start;
         if (bytes > limits.maxBytes) {
-          return done(tooLarge(`a record is over the limit of ${limits.maxBytes} bytes`));
+          return done(tooLarge('a record', limits.maxBytes));
         }
         if (maxCommas !== Infinity) {
           for (let c = chunk.indexOf(44, start); c >= 0 && c < end; c = chunk.indexOf(44, c + 1)) {
@@ -63,25 +51,6 @@ export function lineLimit(limits: LineLimits): Transform {
   });
 }
 
-/** A decoder for the body's Content-Encoding; 415 for one this server does not speak. */
-export function decoderFor(encoding: string | undefined): Transform | undefined {
-  const name = (encoding ?? 'identity').trim().toLowerCase();
-  if (name === 'identity' || name === '') return undefined;
-  if (name === 'gzip' || name === 'x-gzip') return createGunzip();
-  if (name === 'deflate') return createInflate();
-  if (name === 'br') return createBrotliDecompress();
-  throw new Problem(415, 'Unsupported media type', `unsupported Content-Encoding "${encoding}"`);
-}
-
-/** Turns a failure of a decoder (a broken compressed body) into a 400. */
-export function asUploadProblem(error: unknown): unknown {
-  if (error instanceof Problem) return error;
-  const code = (error as { code?: string }).code ?? '';
-  if (code.startsWith('Z_') || code.startsWith('ERR__') || code === 'ERR_BROTLI')
-    return new Problem(400, 'Invalid request', `the body cannot be decoded: ${String(error)}`);
-  return error;
-}
-
 /**
  * The stream of an upload, counted before and after decoding, with the line limit applied. A
  * failure of any stage (too large, undecodable) fails the stream returned.
@@ -91,23 +60,10 @@ export function limitedUpload(
   encoding: string | undefined,
   limits: { maxBytes: number; line: LineLimits },
 ): Readable {
-  const decoder = decoderFor(encoding);
-  const counted = byteLimit(limits.maxBytes, 'the upload');
-  const stages: Transform[] = [counted];
-  if (decoder) stages.push(decoder, byteLimit(limits.maxBytes, 'the decoded upload'));
-  const out = lineLimit(limits.line);
-  // The body is piped, not part of the pipeline: a failure stops reading it without destroying
-  // the request's socket, so the answer still reaches the client.
-  body.pipe(counted);
-  pipeline([...stages, out], (error) => {
-    if (error) body.unpipe(counted);
-  });
-  // A pipe does not pass on a body cut short (the client went away): fail the stream then, or
-  // its reader would wait for the rest for ever.
-  finished(body, (error) => {
-    if (error) counted.destroy(new Problem(400, 'Invalid request', 'the upload was cut short'));
-  });
-  return out;
+  return limitedBody(
+    body,
+    encoding,
+    { maxBytes: limits.maxBytes, what: 'upload' },
+    lineLimit(limits.line),
+  );
 }
-
-const tooLarge = (detail: string) => new Problem(413, 'Payload too large', detail);

@@ -11,7 +11,7 @@ import {
 import { ModelRegistry } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { ApiMetrics } from '../metrics/api-metrics';
-import { ApiLogger } from './http-app';
+import { ApiLogger } from './api-logger';
 import { ModelCatalog } from './model-catalog';
 import { ProblemFilter } from './problem.filter';
 
@@ -43,11 +43,7 @@ export interface SharedServices {
 @Global()
 @Module({})
 export class CoreModule {
-  /**
-   * `bindRequestLogger: false` for an app that binds each request's logger itself (the Fastify
-   * app does, in a request hook: see fastify-app.ts).
-   */
-  static forRoot(shared: SharedServices, { bindRequestLogger = true } = {}): DynamicModule {
+  static forRoot(shared: SharedServices): DynamicModule {
     const providers = [
       { provide: API_CONFIG, useValue: shared.config },
       { provide: REDIS, useValue: shared.redis },
@@ -61,14 +57,13 @@ export class CoreModule {
     ];
     return {
       module: CoreModule,
-      // The access log middleware is mounted first by the app itself (see http-app.ts), so
-      // requests refused by a body parser are logged too; this binds its child logger to the
-      // request for every line logged while handling it.
+      // The logger of PinoLogger and ApiLogger. No middleware of its own (`forRoutes: []`): the
+      // app binds each request's logger itself, in a request hook (see http-app.ts).
       imports: [
         LoggerModule.forRoot({
           pinoHttp: { logger: shared.logger },
           useExisting: true,
-          ...(bindRequestLogger ? {} : { forRoutes: [] }),
+          forRoutes: [],
         }),
       ],
       providers: [...providers, { provide: APP_FILTER, useClass: ProblemFilter }],

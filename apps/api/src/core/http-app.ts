@@ -1,104 +1,82 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import express from 'express';
-import { Logger as PinoNestLogger } from 'nestjs-pino';
-import { pinoHttp } from 'pino-http';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance } from 'fastify';
+import { Store, storage } from 'nestjs-pino/storage';
+import type { Logger } from 'pino';
+import { ApiLogger } from './api-logger';
+import { authenticate, type PortGuard } from './auth';
 import type { SharedServices } from './core.module';
-
-/** Nest's own start-up chatter (modules loaded, routes mapped): debug lines, not info. */
-const FRAMEWORK_CONTEXTS = new Set([
-  'NestFactory',
-  'InstanceLoader',
-  'RoutesResolver',
-  'RouterExplorer',
-  'NestApplication',
-]);
-
-/** Nest's logger, written through the process's pino logger (JSON, request id in a request). */
-@Injectable()
-export class ApiLogger extends PinoNestLogger {
-  override log(message: unknown, ...optionalParams: unknown[]): void {
-    const context = optionalParams.at(-1);
-    if (typeof context === 'string' && FRAMEWORK_CONTEXTS.has(context))
-      super.debug(message, ...optionalParams);
-    else super.log(message, ...optionalParams);
-  }
-}
+import { readRequestBodies } from './request-bodies';
 
 /**
- * Creates one HTTP app on Express with access logs, request metrics and the body limits of the
- * settings (the management port: Bull Board runs on Express).
+ * Creates one of the API's HTTP apps (the inference port, the management port), each on
+ * Fastify and alike: the request id (`X-Request-Id`, echoed, or a new UUID), one access log line
+ * per request with the request's logger bound while it is handled, request metrics labelled
+ * with `name`, authentication by `guard` before any body is read, and one body reading under
+ * MAX_BODY_BYTES (see `readRequestBodies`). No guard: the port is open.
  */
-export async function createExpressApp(
+export async function createHttpApp(
   name: string,
   module: unknown,
   shared: SharedServices,
-  authenticate: express.RequestHandler,
-): Promise<NestExpressApplication> {
+  guard: PortGuard | undefined,
+): Promise<NestFastifyApplication> {
   const { config, metrics, logger } = shared;
-  const app = await NestFactory.create<NestExpressApplication>(module as never, {
+  const adapter = new FastifyAdapter({
+    genReqId: (req: IncomingMessage) =>
+      (req.headers['x-request-id'] as string | undefined) ?? randomUUID(),
+    // No Nest middleware here: the hooks below do their work, for less per request.
+    skipMiddie: true,
+    // `/ping/` and `/PING` are `/ping`; no limit of its own on a parameter.
+    routerOptions: { ignoreTrailingSlash: true, caseSensitive: false, maxParamLength: 16 * 1024 },
+    // While the app closes, requests on open connections are still answered (each connection
+    // then closes: see main.ts), rather than with Fastify's own 503 body.
+    return503OnClosing: false,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(module as never, adapter, {
     bodyParser: false,
     bufferLogs: true,
   });
   app.useLogger(app.get(ApiLogger));
-  // No ETag (a hash of every answer, for caches that never see POST answers) and no banner.
-  app.set('etag', false);
-  app.disable('x-powered-by');
-  app.use(
-    pinoHttp({
-      logger,
-      autoLogging: config.ACCESS_LOG,
-      // One short line per request: headers would cost time and could carry secrets. The
-      // serializers read the request itself (pino's wrapper would first copy all of it).
-      wrapSerializers: false,
-      serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: req.url,
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      genReqId: (req, res) => {
-        const id = (req.headers['x-request-id'] as string | undefined) ?? randomUUID();
-        res.setHeader('x-request-id', id);
-        return id;
-      },
-    }),
-  );
-  app.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
-    res.once('finish', () => {
-      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      metrics.httpRequests.inc({
-        app: name,
-        route,
-        method: req.method,
-        status: String(res.statusCode),
-      });
+  const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+  const handled = new WeakSet<object>();
+  fastify.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    // One short line per request: headers would cost time and could carry secrets.
+    request.log = logger.child({
+      req: { id: request.id, method: request.method, url: request.url },
     });
-    next();
+    done();
   });
-  // Before any body parser: an unauthenticated request is refused before its body is read.
-  app.use(authenticate);
-  // TorchServe's route reads the raw body whatever its type (curl -T, -d, no type at all), as
-  // TorchServe does; a multipart form is read by the route itself.
-  app.use(
-    '/predictions',
-    express.raw({
-      limit: config.MAX_BODY_BYTES,
-      type: (req) => !/^multipart\//i.test(String(req.headers['content-type'] ?? '')),
-    }),
-  );
-  app.use(
-    express.json({
-      limit: config.MAX_BODY_BYTES,
-      strict: false,
-      type: ['application/json', '+json'],
-    }),
-  );
-  // Dataset uploads to /v1/batches are read as a stream by the batches feature.
-  app.use(express.text({ limit: config.MAX_BODY_BYTES, type: 'text/plain' }));
+  fastify.addHook('onRequest', authenticate(guard));
+  // Lines logged while the request is handled carry its id (what nestjs-pino's middleware does).
+  fastify.addHook('preHandler', (request, _reply, done) => {
+    handled.add(request);
+    storage.run(new Store(request.log as Logger), done);
+  });
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const status = reply.statusCode;
+    metrics.httpRequests.inc({
+      app: name,
+      // A request refused before its route's handler (credentials, body) is unmatched.
+      route: (handled.has(request) && request.routeOptions.url) || 'unmatched',
+      method: request.method,
+      status: String(status),
+    });
+    if (config.ACCESS_LOG) accessLine(request.log as Logger, status, reply.elapsedTime);
+    done();
+  });
+  readRequestBodies(fastify, config.MAX_BODY_BYTES);
   return app;
+}
+
+/** The access log line: status and time, and the request fields of the request's logger. */
+function accessLine(log: Logger, statusCode: number, elapsedMs: number): void {
+  const responseTime = Math.round(elapsedMs);
+  if (statusCode >= 500) {
+    const err = new Error(`failed with status code ${statusCode}`);
+    log.info({ res: { statusCode }, err, responseTime }, 'request errored');
+  } else log.info({ res: { statusCode }, responseTime }, 'request completed');
 }

@@ -1,8 +1,10 @@
 import { ArgumentsHost, Catch, HttpException, type ExceptionFilter } from '@nestjs/common';
 import { isRedisUnavailable } from '@app/common';
 import { UnknownModelError } from '@app/registry';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
-import { Problem, sendProblem, type ProblemReply } from './problem';
+import { Problem, sendProblem } from './problem';
+import { closeUnread } from './request-bodies';
 
 const TITLES: Record<number, string> = {
   400: 'Invalid request',
@@ -15,8 +17,8 @@ const TITLES: Record<number, string> = {
 };
 
 /**
- * Turns every error into an RFC 9457 `application/problem+json` answer, on an Express app (the
- * management port) or a Fastify one (the inference port).
+ * Turns every error into an RFC 9457 `application/problem+json` answer: those of routes, and
+ * those of Fastify itself and of the body reading (a body too large, malformed, undecodable).
  */
 @Catch()
 export class ProblemFilter implements ExceptionFilter {
@@ -24,21 +26,28 @@ export class ProblemFilter implements ExceptionFilter {
 
   catch(error: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
-    const request = http.getRequest<{ originalUrl?: string; url: string }>();
-    const response = http.getResponse<ProblemReply>();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
     const problem = toProblem(error);
     // Only unexpected failures are errors: a 503 or 504 is an answer, not a fault.
     if (problem.getStatus() === 500) {
       this.logger.error({ err: error }, 'request failed');
     }
-    sendProblem(response, problem, request.originalUrl ?? request.url);
+    // Refused before its body was read whole (too large, say): the rest is read and dropped for
+    // a while, then the connection is cut, rather than closed at once on unread data (Fastify
+    // asks for that after a body reading failed), which could reset it before the answer is read.
+    if (!request.raw.complete) {
+      reply.removeHeader('connection');
+      closeUnread(request.raw, reply.raw);
+    }
+    sendProblem(reply, problem, request.url);
   }
 }
 
 /** When a caller refused because Redis is away should try again, in seconds. */
 const REDIS_RETRY_AFTER_S = 2;
 
-/** Maps known errors (body-parser, Fastify, Nest, registry) to problems; anything else is a 500. */
+/** Maps known errors (Fastify, Nest, registry) to problems; anything else is a 500. */
 export function toProblem(error: unknown): Problem {
   if (error instanceof Problem) return error;
   if (isRedisUnavailable(error)) {
@@ -46,19 +55,9 @@ export function toProblem(error: unknown): Problem {
     return new Problem(503, 'Unavailable', detail).retryAfter(REDIS_RETRY_AFTER_S);
   }
   if (error instanceof UnknownModelError) return new Problem(404, 'Model not found', error.message);
-  const parserType = (error as { type?: string }).type;
-  if (parserType === 'entity.parse.failed') {
-    return new Problem(400, 'Malformed JSON', (error as Error).message);
-  }
-  if (parserType === 'entity.too.large') {
-    const limit = (error as { limit?: number }).limit;
-    return new Problem(413, 'Payload too large', `the body is over the limit of ${limit} bytes`);
-  }
-  // Any other refusal of a body parser (unsupported charset or encoding: 415; a body that cannot
-  // be decoded or read: 400) carries its own client-error status.
-  // Fastify's own refusals (a malformed request it would not route) carry `statusCode`.
-  const { status, expose } = error as { status?: unknown; expose?: unknown };
-  const { code, statusCode } = error as { code?: unknown; statusCode?: unknown };
+  // Fastify's own refusals (a malformed request it would not route, a bad Content-Type, a
+  // Content-Length the body does not match) carry `statusCode`.
+  const { code, statusCode } = error as Record<string, unknown>;
   if (typeof code === 'string' && code.startsWith('FST_')) {
     if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
       return new Problem(
@@ -67,10 +66,6 @@ export function toProblem(error: unknown): Problem {
         (error as Error).message,
       );
     }
-  }
-  const fromParser = parserType !== undefined || expose === true;
-  if (fromParser && typeof status === 'number' && status >= 400 && status < 500) {
-    return new Problem(status, TITLES[status] ?? 'Invalid request', (error as Error).message);
   }
   if (error instanceof HttpException) {
     const status = error.getStatus();

@@ -1,4 +1,5 @@
 import { HttpException } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 
 /** An RFC 9457 problem: what went wrong, for which status, with optional extension members. */
 export class Problem extends HttpException {
@@ -58,15 +59,8 @@ export const notFound = (detail: string) => new Problem(404, 'Not found', detail
  */
 const OPEN_INFERENCE_PATH = /^\/v2(\/|\?|$)/;
 
-/** What an Express response and a Fastify reply both offer: all a problem needs to be sent. */
-export interface ProblemReply {
-  status(code: number): unknown;
-  header(name: string, value: string): unknown;
-  send(body: string): unknown;
-}
-
 /** Writes a problem as the answer: problem+json, or the Open Inference Protocol's error object. */
-export function sendProblem(reply: ProblemReply, problem: Problem, instance?: string): void {
+export function sendProblem(reply: FastifyReply, problem: Problem, instance?: string): void {
   if (problem.retryAfterS) reply.header('retry-after', String(problem.retryAfterS));
   reply.status(problem.getStatus());
   if (instance && OPEN_INFERENCE_PATH.test(instance)) {

@@ -1,10 +1,9 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { refuse, sameSecret } from '../core/auth';
+import type { IncomingHttpHeaders } from 'node:http';
+import { sameSecret, type PortGuard } from '../core/auth';
 
 /** True when the request carries the token: `Bearer <token>`, or Basic auth with it as password. */
-export function tokenMatches(request: Request, token: string): boolean {
-  const header = request.header('authorization') ?? '';
-  const [scheme, value = ''] = header.split(/\s+/, 2);
+export function tokenMatches(headers: IncomingHttpHeaders, token: string): boolean {
+  const [scheme, value = ''] = (headers.authorization ?? '').split(/\s+/, 2);
   let given = '';
   if (/^bearer$/i.test(scheme)) given = value;
   if (/^basic$/i.test(scheme))
@@ -13,21 +12,15 @@ export function tokenMatches(request: Request, token: string): boolean {
 }
 
 /**
- * Requires the management token on every path of the management port (the API, Bull Board, the
- * OpenAPI pages), before any body is read. A 401 lets a browser log in with Basic auth (any user
- * name, the token as password). Passes everything when `token` is undefined (MANAGEMENT_AUTH off).
+ * The management port's guard: the management token on every path (the API, Bull Board, the
+ * OpenAPI pages). Its 401 lets a browser log in with Basic auth (any user name, the token as
+ * password). None when `token` is undefined (MANAGEMENT_AUTH off).
  */
-export function requireManagementToken(token: string | undefined): RequestHandler {
-  return (req: Request, res: Response, next: NextFunction) => {
-    if (!token || tokenMatches(req, token)) return next();
-    refuse(
-      req,
-      res,
-      req.originalUrl,
-      'the management API needs Authorization: Bearer <management token>',
-      {
-        'www-authenticate': 'Basic realm="modelfleet management"',
-      },
-    );
+export function managementTokenGuard(token: string | undefined): PortGuard | undefined {
+  if (!token) return undefined;
+  return {
+    admits: ({ headers }) => tokenMatches(headers, token),
+    detail: 'the management API needs Authorization: Bearer <management token>',
+    challenge: { 'www-authenticate': 'Basic realm="modelfleet management"' },
   };
 }

@@ -10,7 +10,7 @@ import {
   Query,
   Res,
 } from '@nestjs/common';
-import type { Response } from 'express';
+import type { FastifyReply as Response } from 'fastify';
 import { BATCHING_BOUNDS } from '@app/handler/package';
 import { Problem } from '../core/problem';
 import {

@@ -1,8 +1,8 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { NextFunction, Request, Response } from 'express';
+import { FastifyAdapter } from '@bull-board/fastify';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance } from 'fastify';
 import {
   BATCH_QUEUE,
   SHADOW_QUEUE,
@@ -16,12 +16,16 @@ import type { SharedServices } from '../core/core.module';
 export const QUEUE_BOARD_PATH = '/admin/queues';
 
 /**
- * Mounts Bull Board on the management app, behind the management token (Bearer, or Basic with
- * the token as password so a browser can log in). It lists the webhook and batch queues and the
- * queues of every registered model version, refreshed at most once a second.
+ * Mounts Bull Board on the management app, behind the app's guard like every route of it (the
+ * management token: Bearer, or Basic with the token as password so a browser can log in). It
+ * lists the webhook and batch queues and the queues of every registered model version,
+ * refreshed at most once a second.
  */
-export function mountQueueBoard(app: NestExpressApplication, shared: SharedServices): void {
-  const serverAdapter = new ExpressAdapter();
+export async function mountQueueBoard(
+  app: NestFastifyApplication,
+  shared: SharedServices,
+): Promise<void> {
+  const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(QUEUE_BOARD_PATH);
   const board = createBullBoard({
     queues: [],
@@ -46,8 +50,10 @@ export function mountQueueBoard(app: NestExpressApplication, shared: SharedServi
       ),
     );
   };
-  app.use(QUEUE_BOARD_PATH, (_req: Request, _res: Response, next: NextFunction) => {
-    refresh().then(() => next(), next);
+  // A scope of its own: the refresh runs before the board's routes only (and after the app's
+  // request hooks, so never for a caller without the token).
+  await app.register(async (scope: FastifyInstance) => {
+    scope.addHook('preHandler', refresh);
+    await scope.register(serverAdapter.registerPlugin(), { prefix: QUEUE_BOARD_PATH });
   });
-  app.use(QUEUE_BOARD_PATH, serverAdapter.getRouter());
 }

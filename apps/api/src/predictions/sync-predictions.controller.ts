@@ -64,9 +64,8 @@ export class SyncPredictionsController {
       query.deadline_ms,
       'the deadline_ms query parameter',
     );
-    const { texts, single } = await torchServeTexts(request, {
+    const { texts, single } = torchServeTexts(request, {
       maxTexts: this.config.MAX_TEXTS_PER_REQUEST,
-      maxBytes: this.config.MAX_BODY_BYTES,
     });
     const result = await this.predictions.predict({
       model,

@@ -1,12 +1,7 @@
-import busboy from 'busboy';
 import type { FastifyRequest as Request } from 'fastify';
 import { Problem, badRequest } from '../core/problem';
+import type { FormPart } from '../core/request-bodies';
 import { textsFromBody, type TextLimits } from './prediction.dto';
-
-/** Limits of a TorchServe-style body. */
-export interface BodyLimits extends TextLimits {
-  maxBytes: number;
-}
 
 /** The texts of a request, and whether the caller sent one text (answered as one object). */
 export interface RequestTexts {
@@ -16,25 +11,22 @@ export interface RequestTexts {
 
 /** Multipart form fields read as documents; any file part is one too. */
 const FORM_FIELDS = new Set(['data', 'body']);
-/** Most parts of a multipart body. */
-const MAX_PARTS = 64;
 
 /**
  * Reads a TorchServe-style body the way TorchServe does, whatever its type: the raw bytes are
- * the document (read under MAX_BODY_BYTES by the raw parser of this route). A document that is
- * JSON is one of the JSON forms (`{"data": [...]}`, `{"data": "..."}`, a string, a list of
- * strings); any other is one UTF-8 text. A multipart form (`curl -F data=@file`) gives one
- * document per `data` or `body` field and per file part. A body that is neither JSON nor UTF-8
- * is a 400.
+ * the document (read, under MAX_BODY_BYTES and in UTF-8, for this route by `readRequestBodies`).
+ * A document that is JSON is one of the JSON forms (`{"data": [...]}`, `{"data": "..."}`, a
+ * string, a list of strings); any other is one UTF-8 text. A multipart form (`curl -F
+ * data=@file`) gives one document per `data` or `body` field and per file part. A body that is
+ * neither JSON nor UTF-8 is a 400.
  */
-export async function torchServeTexts(request: Request, limits: BodyLimits): Promise<RequestTexts> {
+export function torchServeTexts(request: Request, limits: TextLimits): RequestTexts {
   const type = request.headers['content-type'] ?? '';
-  const charset = /;\s*charset="?([^";\s]+)/i.exec(type)?.[1]?.toLowerCase();
-  if (charset && !['utf-8', 'utf8', 'us-ascii'].includes(charset)) {
-    throw new Problem(415, 'Unsupported media type', `unsupported charset "${charset}"`);
-  }
-  if (/^multipart\/form-data/i.test(type)) {
-    const documents = await readForm(request, limits);
+  const body: unknown = request.body;
+  if (Array.isArray(body)) {
+    const documents = (body as FormPart[])
+      .filter((part) => part.file || FORM_FIELDS.has(part.name))
+      .map((part) => part.value);
     if (documents.length === 0) {
       throw badRequest('the form holds no "data" or "body" field and no file', {
         errors: [{ pointer: '#/data', detail: 'is missing' }],
@@ -44,7 +36,6 @@ export async function torchServeTexts(request: Request, limits: BodyLimits): Pro
     const texts = textsFromBody({ data: parts.flatMap((p) => p.texts) }, limits).texts;
     return { texts, single: parts.length === 1 && parts[0].single };
   }
-  const body: unknown = request.body;
   if (!Buffer.isBuffer(body) || body.length === 0) {
     throw badRequest('the body is empty: send {"data": ["text", ...]}, JSON, or plain text', {
       errors: [{ pointer: '#/data', detail: 'is missing' }],
@@ -77,48 +68,4 @@ function documentTexts(document: Buffer, limits: TextLimits, declaredJson = fals
     return textsFromBody(typeof json === 'string' ? json : text, limits);
   }
   return textsFromBody(Array.isArray(json) ? { data: json } : json, limits);
-}
-
-/** The documents of a multipart form, within the byte limit. */
-function readForm(request: Request, limits: BodyLimits): Promise<Buffer[]> {
-  return new Promise((resolve, reject) => {
-    const documents: Buffer[] = [];
-    let form: busboy.Busboy;
-    try {
-      form = busboy({
-        headers: request.headers,
-        limits: { fileSize: limits.maxBytes, fieldSize: limits.maxBytes, parts: MAX_PARTS },
-      });
-    } catch (error) {
-      return reject(badRequest(`malformed multipart body: ${(error as Error).message}`));
-    }
-    let total = 0;
-    const tooLarge = () =>
-      new Problem(
-        413,
-        'Payload too large',
-        `the body is over the limit of ${limits.maxBytes} bytes`,
-      );
-    form.on('field', (name, value) => {
-      total += Buffer.byteLength(value);
-      if (FORM_FIELDS.has(name)) documents.push(Buffer.from(value));
-    });
-    form.on('file', (_name, stream) => {
-      // Documents keep the order of the parts, though a file ends after fields that follow it.
-      const slot = documents.push(Buffer.alloc(0)) - 1;
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => {
-        total += chunk.length;
-        chunks.push(chunk);
-      });
-      stream.on('limit', () => reject(tooLarge()));
-      stream.on('end', () => (documents[slot] = Buffer.concat(chunks)));
-    });
-    form.on('partsLimit', () => reject(badRequest(`a form may hold at most ${MAX_PARTS} parts`)));
-    form.on('error', (error: Error) =>
-      reject(badRequest(`malformed multipart body: ${error.message}`)),
-    );
-    form.on('close', () => (total > limits.maxBytes ? reject(tooLarge()) : resolve(documents)));
-    request.raw.pipe(form);
-  });
 }
