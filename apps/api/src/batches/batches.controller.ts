@@ -47,8 +47,8 @@ export class BatchesController {
           contentLength: Number(headers['content-length'] ?? NaN) || undefined,
         }
       : undefined;
-    // Refused before the whole upload was read, the connection is closed rather than the rest
-    // read (see ProblemFilter).
+    // An upload refused before it was read whole is not read on: ProblemFilter closes its
+    // connection after a short linger.
     const options = parseBatchOptions(upload ? query : body);
     const timeout = headers[REQUEST_TIMEOUT_HEADER] as string | undefined;
     const deadline = deadlineOf(timeout, options.deadline_ms);
