@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { JobGrouper, type BatcherLimits, type BatchItem } from './job-grouper';
+import { JobGrouper, type GroupItem, type GroupLimits } from './job-grouper';
 
-interface Item extends BatchItem {
+interface Item extends GroupItem {
   name: string;
 }
 
@@ -14,48 +14,48 @@ const item = (name: string, size = 1, priority = 0, deadline?: number): Item => 
   deadline,
 });
 
-/** A batcher whose runs are recorded and finish only when the test releases them. */
-function harness(limits: BatcherLimits = { maxGroupTexts: 8, maxDelayMs: 50, gapMs: 2 }) {
+/** A grouper whose runs are recorded and finish only when the test releases them. */
+function harness(limits: GroupLimits = { maxGroupTexts: 8, maxDelayMs: 50, gapMs: 2 }) {
   const groups: string[][] = [];
   const releases: (() => void)[] = [];
-  const batcher = new JobGrouper<Item>(limits, (group) => {
+  const grouper = new JobGrouper<Item>(limits, (group) => {
     groups.push(group.map((i) => i.name));
     return new Promise<void>((resolve) => releases.push(resolve));
   });
-  return { batcher, groups, release: () => releases.shift()?.() };
+  return { grouper, groups, release: () => releases.shift()?.() };
 }
 
 describe('JobGrouper', () => {
   it('sends a lone job right after the current turn when idle', async () => {
-    const { batcher, groups } = harness();
-    batcher.add(item('a'));
+    const { grouper, groups } = harness();
+    grouper.add(item('a'));
     // A turn, not a sleep: on a loaded machine a 10 ms timer can fire before a pending immediate.
     await turn();
     assert.deepEqual(groups, [['a']]);
   });
 
   it('sends right after the current turn with no gap, taking same-turn companions', async () => {
-    const { batcher, groups } = harness({ maxGroupTexts: 8, maxDelayMs: 50, gapMs: 0 });
-    batcher.add(item('a'));
-    batcher.add(item('b'));
+    const { grouper, groups } = harness({ maxGroupTexts: 8, maxDelayMs: 50, gapMs: 0 });
+    grouper.add(item('a'));
+    grouper.add(item('b'));
     assert.deepEqual(groups, []);
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(groups, [['a', 'b']]);
   });
 
   it('sends at once with no delay allowed', () => {
-    const { batcher, groups } = harness({ maxGroupTexts: 8, maxDelayMs: 0, gapMs: 2 });
-    batcher.add(item('a'));
+    const { grouper, groups } = harness({ maxGroupTexts: 8, maxDelayMs: 0, gapMs: 2 });
+    grouper.add(item('a'));
     assert.deepEqual(groups, [['a']]);
   });
 
   it('lets jobs pile up while a group runs and sends them together when it ends', async () => {
-    const { batcher, groups, release } = harness();
-    batcher.add(item('a'));
+    const { grouper, groups, release } = harness();
+    grouper.add(item('a'));
     await sleep(10);
-    batcher.add(item('b'));
-    batcher.add(item('c'));
-    batcher.add(item('d'));
+    grouper.add(item('b'));
+    grouper.add(item('c'));
+    grouper.add(item('d'));
     await sleep(10);
     assert.deepEqual(groups, [['a']]);
     release();
@@ -64,19 +64,19 @@ describe('JobGrouper', () => {
   });
 
   it('sends a full group without waiting for the gap', () => {
-    const { batcher, groups } = harness({ maxGroupTexts: 4, maxDelayMs: 1000, gapMs: 1000 });
-    batcher.add(item('a', 2));
-    batcher.add(item('b', 2));
+    const { grouper, groups } = harness({ maxGroupTexts: 4, maxDelayMs: 1000, gapMs: 1000 });
+    grouper.add(item('a', 2));
+    grouper.add(item('b', 2));
     assert.deepEqual(groups, [['a', 'b']]);
   });
 
   it('keeps groups within the text limit, except a single larger job', async () => {
-    const { batcher, groups, release } = harness({ maxGroupTexts: 4, maxDelayMs: 5, gapMs: 1 });
-    batcher.add(item('busy'));
-    batcher.flush();
-    batcher.add(item('big', 9));
-    batcher.add(item('x', 3));
-    batcher.add(item('y', 1));
+    const { grouper, groups, release } = harness({ maxGroupTexts: 4, maxDelayMs: 5, gapMs: 1 });
+    grouper.add(item('busy'));
+    grouper.flush();
+    grouper.add(item('big', 9));
+    grouper.add(item('x', 3));
+    grouper.add(item('y', 1));
     release();
     await sleep(1);
     release();
@@ -86,22 +86,22 @@ describe('JobGrouper', () => {
 
   it('caps a group of bulk jobs at the bulk limit, so online jobs wait behind little', async () => {
     const limits = { maxGroupTexts: 100, maxDelayMs: 5, gapMs: 1, maxBulkGroupTexts: 8 };
-    const { batcher, groups, release } = harness(limits);
-    batcher.add(item('first'));
-    batcher.flush();
-    ['b1', 'b2', 'b3'].forEach((name) => batcher.add(item(name, 4, 10)));
+    const { grouper, groups, release } = harness(limits);
+    grouper.add(item('first'));
+    grouper.flush();
+    ['b1', 'b2', 'b3'].forEach((name) => grouper.add(item(name, 4, 10)));
     release();
     await sleep(1);
     assert.deepEqual(groups[1], ['b1', 'b2']);
   });
 
   it('sends online jobs (lower priority number) before bulk ones that arrived earlier', async () => {
-    const { batcher, groups, release } = harness({ maxGroupTexts: 2, maxDelayMs: 5, gapMs: 1 });
-    batcher.add(item('first'));
-    batcher.flush();
-    batcher.add(item('bulk-1', 1, 10));
-    batcher.add(item('bulk-2', 1, 10));
-    batcher.add(item('online', 1, 0));
+    const { grouper, groups, release } = harness({ maxGroupTexts: 2, maxDelayMs: 5, gapMs: 1 });
+    grouper.add(item('first'));
+    grouper.flush();
+    grouper.add(item('bulk-1', 1, 10));
+    grouper.add(item('bulk-2', 1, 10));
+    grouper.add(item('online', 1, 0));
     release();
     await sleep(1);
     assert.deepEqual(groups[1], ['online'], 'no bulk job rides along with an online one');
@@ -111,16 +111,16 @@ describe('JobGrouper', () => {
   });
 
   it('sends an online job while a bulk group runs, and no second bulk group', async () => {
-    const { batcher, groups, release } = harness({ maxGroupTexts: 8, maxDelayMs: 5, gapMs: 0 });
-    batcher.add(item('bulk-1', 4, 10));
+    const { grouper, groups, release } = harness({ maxGroupTexts: 8, maxDelayMs: 5, gapMs: 0 });
+    grouper.add(item('bulk-1', 4, 10));
     await turn();
-    batcher.add(item('bulk-2', 4, 10));
+    grouper.add(item('bulk-2', 4, 10));
     await turn();
     assert.deepEqual(groups, [['bulk-1']], 'a bulk group waits for the one in flight');
-    batcher.add(item('online'));
+    grouper.add(item('online'));
     await turn();
     assert.deepEqual(groups, [['bulk-1'], ['online']], 'the online job overtakes the bulk group');
-    batcher.add(item('online-2'));
+    grouper.add(item('online-2'));
     await turn();
     assert.equal(groups.length, 2, 'one online group in flight at a time');
     release(); // bulk-1
@@ -132,32 +132,32 @@ describe('JobGrouper', () => {
   });
 
   it('sends a lone caller right after the current turn, without waiting for the gap', async () => {
-    const { batcher, groups } = harness({ maxGroupTexts: 100, maxDelayMs: 1000, gapMs: 1000 });
-    batcher.add(item('a'));
+    const { grouper, groups } = harness({ maxGroupTexts: 100, maxDelayMs: 1000, gapMs: 1000 });
+    grouper.add(item('a'));
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(groups, [['a']]);
   });
 
   it('after a group of several jobs, waits for as many companions before sending', async () => {
-    const { batcher, groups, release } = harness({
+    const { grouper, groups, release } = harness({
       maxGroupTexts: 100,
       maxDelayMs: 5000,
       gapMs: 2000,
     });
-    // A busy spell teaches the batcher that three callers come back together.
-    batcher.add(item('warm'));
+    // A busy spell teaches the grouper that three callers come back together.
+    grouper.add(item('warm'));
     await turn();
-    ['a', 'b', 'c'].forEach((name) => batcher.add(item(name)));
+    ['a', 'b', 'c'].forEach((name) => grouper.add(item(name)));
     release();
     await turn();
     assert.deepEqual(groups, [['warm'], ['a', 'b', 'c']]);
     release();
     await turn();
-    batcher.add(item('x'));
-    batcher.add(item('y'));
+    grouper.add(item('x'));
+    grouper.add(item('y'));
     await turn();
     assert.equal(groups.length, 2, 'x and y wait for a third companion');
-    batcher.add(item('z'));
+    grouper.add(item('z'));
     await turn();
     assert.deepEqual(groups[2], ['x', 'y', 'z']);
   });
@@ -167,7 +167,7 @@ describe('JobGrouper', () => {
     let now = 0;
     const groups: string[][] = [];
     const releases: (() => void)[] = [];
-    const batcher = new JobGrouper<Item>(
+    const grouper = new JobGrouper<Item>(
       { maxGroupTexts: 100, maxDelayMs: 30, gapMs: 10 },
       (group) => {
         groups.push(group.map((i) => i.name));
@@ -175,16 +175,16 @@ describe('JobGrouper', () => {
       },
       () => now,
     );
-    batcher.add(item('warm'));
+    grouper.add(item('warm'));
     await turn();
-    for (let i = 0; i < 20; i++) batcher.add(item(`w${i}`));
+    for (let i = 0; i < 20; i++) grouper.add(item(`w${i}`));
     releases.shift()!();
     await turn();
     releases.shift()!();
     await turn();
     // Twenty callers are expected; they trickle in 4 ms apart, never leaving a 10 ms gap.
     for (let i = 0; i < 10; i++) {
-      batcher.add(item(`j${i}`));
+      grouper.add(item(`j${i}`));
       now += 4;
       t.mock.timers.tick(4);
     }
@@ -193,36 +193,36 @@ describe('JobGrouper', () => {
   });
 
   it('fills a group earliest deadline first, no deadline last, arrival order otherwise', async () => {
-    const { batcher, groups, release } = harness({ maxGroupTexts: 100, maxDelayMs: 5, gapMs: 1 });
-    batcher.add(item('first'));
-    batcher.flush();
+    const { grouper, groups, release } = harness({ maxGroupTexts: 100, maxDelayMs: 5, gapMs: 1 });
+    grouper.add(item('first'));
+    grouper.flush();
     const far = performance.now() + 60_000;
-    batcher.add(item('none-1'));
-    batcher.add(item('late', 1, 0, far + 1000));
-    batcher.add(item('none-2'));
-    batcher.add(item('soon', 1, 0, far));
-    batcher.add(item('late-too', 1, 0, far + 1000));
+    grouper.add(item('none-1'));
+    grouper.add(item('late', 1, 0, far + 1000));
+    grouper.add(item('none-2'));
+    grouper.add(item('soon', 1, 0, far));
+    grouper.add(item('late-too', 1, 0, far + 1000));
     release();
     await turn();
     assert.deepEqual(groups[1], ['soon', 'late', 'late-too', 'none-1', 'none-2']);
   });
 
   it('control: without deadlines a group keeps arrival order', async () => {
-    const { batcher, groups, release } = harness({ maxGroupTexts: 100, maxDelayMs: 5, gapMs: 1 });
-    batcher.add(item('first'));
-    batcher.flush();
-    ['none-1', 'late', 'none-2', 'soon'].forEach((name) => batcher.add(item(name)));
+    const { grouper, groups, release } = harness({ maxGroupTexts: 100, maxDelayMs: 5, gapMs: 1 });
+    grouper.add(item('first'));
+    grouper.flush();
+    ['none-1', 'late', 'none-2', 'soon'].forEach((name) => grouper.add(item(name)));
     release();
     await turn();
     assert.deepEqual(groups[1], ['none-1', 'late', 'none-2', 'soon']);
   });
 
   it('puts priority before deadline: an online job without one goes before an urgent bulk job', async () => {
-    const { batcher, groups, release } = harness({ maxGroupTexts: 1, maxDelayMs: 5, gapMs: 1 });
-    batcher.add(item('first'));
-    batcher.flush();
-    batcher.add(item('bulk-urgent', 1, 10, performance.now() + 60_000));
-    batcher.add(item('online'));
+    const { grouper, groups, release } = harness({ maxGroupTexts: 1, maxDelayMs: 5, gapMs: 1 });
+    grouper.add(item('first'));
+    grouper.flush();
+    grouper.add(item('bulk-urgent', 1, 10, performance.now() + 60_000));
+    grouper.add(item('online'));
     release();
     await turn();
     assert.deepEqual(groups[1], ['online']);
@@ -233,7 +233,7 @@ describe('JobGrouper', () => {
     const groups: string[][] = [];
     const expired: string[] = [];
     const releases: (() => void)[] = [];
-    const batcher = new JobGrouper<Item>(
+    const grouper = new JobGrouper<Item>(
       { maxGroupTexts: 100, maxDelayMs: 5, gapMs: 1 },
       (group) => {
         groups.push(group.map((i) => i.name));
@@ -242,11 +242,11 @@ describe('JobGrouper', () => {
       () => now,
       (items) => expired.push(...items.map((i) => i.name)),
     );
-    batcher.add(item('first'));
-    batcher.flush();
-    batcher.add(item('in-time', 1, 0, 100));
-    batcher.add(item('too-late', 1, 0, 10));
-    batcher.add(item('no-deadline'));
+    grouper.add(item('first'));
+    grouper.flush();
+    grouper.add(item('in-time', 1, 0, 100));
+    grouper.add(item('too-late', 1, 0, 10));
+    grouper.add(item('no-deadline'));
     now = 50;
     releases.shift()!();
     await turn();
@@ -258,31 +258,31 @@ describe('JobGrouper', () => {
     let now = 0;
     const groups: string[][] = [];
     const expired: string[] = [];
-    const batcher = new JobGrouper<Item>(
+    const grouper = new JobGrouper<Item>(
       { maxGroupTexts: 100, maxDelayMs: 0, gapMs: 1 },
       (group) => (groups.push(group.map((i) => i.name)), Promise.resolve()),
       () => now,
       (items) => expired.push(...items.map((i) => i.name)),
     );
     now = 9;
-    batcher.add(item('just-in-time', 1, 0, 10));
+    grouper.add(item('just-in-time', 1, 0, 10));
     assert.deepEqual(groups, [['just-in-time']]);
     assert.deepEqual(expired, []);
   });
 
   it('drops the jobs not yet sent on clear, and sends nothing of them later', async () => {
-    const { batcher, groups, release } = harness({ maxGroupTexts: 8, maxDelayMs: 50, gapMs: 0 });
-    batcher.add(item('running'));
+    const { grouper, groups, release } = harness({ maxGroupTexts: 8, maxDelayMs: 50, gapMs: 0 });
+    grouper.add(item('running'));
     await turn();
-    batcher.add(item('a'));
-    batcher.add(item('b'));
+    grouper.add(item('a'));
+    grouper.add(item('b'));
     assert.deepEqual(
-      batcher.clear().map((i) => i.name),
+      grouper.clear().map((i) => i.name),
       ['a', 'b'],
     );
     release();
     await turn();
-    batcher.add(item('c'));
+    grouper.add(item('c'));
     await turn();
     assert.deepEqual(groups, [['running'], ['c']]);
   });

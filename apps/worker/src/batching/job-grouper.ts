@@ -1,5 +1,5 @@
-/** One job waiting for a batch. */
-export interface BatchItem {
+/** One job waiting for a group. */
+export interface GroupItem {
   /** Texts the job carries (a job is never split across groups). */
   readonly size: number;
   /** Lower runs first, as in BullMQ (online jobs 0, bulk jobs higher). */
@@ -11,15 +11,16 @@ export interface BatchItem {
   readonly deadline?: number;
 }
 
-export interface BatcherLimits {
+/** How large a group may grow, and how long the grouper waits for one to fill. */
+export interface GroupLimits {
   /** Most texts sent to the inference thread in one group (a larger single job goes alone). */
   readonly maxGroupTexts: number;
   /** Most texts of bulk jobs (priority above 0) in one group, so online jobs wait little behind them. */
   readonly maxBulkGroupTexts?: number;
-  /** Longest an idle batcher waits for more jobs after the first one arrived. */
+  /** Longest an idle grouper waits for more jobs after the first one arrived. */
   readonly maxDelayMs: number;
   /**
-   * An idle batcher flushes once no job arrived for this long (bounded by maxDelayMs);
+   * An idle grouper flushes once no job arrived for this long (bounded by maxDelayMs);
    * 0 flushes right after the current turn of the event loop.
    */
   readonly gapMs: number;
@@ -27,7 +28,7 @@ export interface BatcherLimits {
 
 /**
  * Collects jobs into groups for the inference thread, adaptively. While a group runs, new jobs
- * pile up and go together the moment it ends, so batches grow with load. When idle, the batcher
+ * pile up and go together the moment it ends, so groups grow with load. When idle, the grouper
  * expects as many jobs as the last group held: once that many are here (a lone caller: at
  * once) the group goes right after the current event-loop turn; until then it waits for
  * companions while they keep arriving within `gapMs` of each other, never past `maxDelayMs`.
@@ -35,7 +36,7 @@ export interface BatcherLimits {
  * the inference thread runs it before the bulk group's next forward pass. Pure logic: no Redis,
  * no threads.
  */
-export class JobGrouper<T extends BatchItem> {
+export class JobGrouper<T extends GroupItem> {
   private pending: T[] = [];
   private pendingTexts = 0;
   private onlineInFlight = false;
@@ -47,8 +48,8 @@ export class JobGrouper<T extends BatchItem> {
   private expectedJobs = 1;
 
   constructor(
-    private readonly limits: BatcherLimits,
-    /** Runs one group; the batcher sends the next group once it settles. */
+    private readonly limits: GroupLimits,
+    /** Runs one group; the grouper sends the next group once it settles. */
     private readonly run: (group: T[]) => Promise<void>,
     private readonly now: () => number = () => performance.now(),
     /** Hears the jobs dropped because their deadline passed before a group took them. */
