@@ -1,11 +1,14 @@
 import { hostname } from 'node:os';
-import { RedisOutageLog, type Logger, type RedisConnection } from '@app/common';
+import { QueueProgress, RedisOutageLog, type Logger, type RedisConnection } from '@app/common';
 import { ModelRegistry, versionKey, type VersionRecord } from '@app/registry';
 import type { WorkerConfig } from './config';
+import type { ConsumerContext } from './consumer/consumer-context';
+import { startVersionConsumer } from './consumer/start-version-consumer';
+import type { VersionConsumer } from './consumer/version-consumer';
 import { DeathWindow } from './faults/death-window';
 import { LoadRetries, recordFingerprint } from './faults/load-retries';
 import { chooseVersions } from './fleet-choice';
-import { VersionConsumer, type ConsumerContext } from './version-consumer';
+import { StartReporter } from './start-reporter';
 import { WorkerMetrics } from './worker-metrics';
 
 /** `{model, version}` of a `name@version` key (`@` occurs in neither). */
@@ -46,12 +49,16 @@ export class WorkerProcess {
     private readonly registry = new ModelRegistry(redis, config.KEY_PREFIX),
   ) {
     this.loadRetries = new LoadRetries(config.LOAD_RETRY_MS, config.LOAD_RETRY_MAX_MS);
+    const redisErrors = new RedisOutageLog(logger).watch(redis);
     this.context = {
       connection: redis,
       config,
       logger,
       metrics,
-      redisErrors: new RedisOutageLog(logger).watch(redis),
+      redisErrors,
+      starts: new StartReporter(new QueueProgress(redis, config.KEY_PREFIX), (error) =>
+        redisErrors.report(error, 'queue progress error'),
+      ),
       deaths: new DeathWindow(config.THREAD_DEATH_LIMIT, config.THREAD_DEATH_WINDOW_MS),
       servingChanged: () => void this.heartbeat(),
       fatal: onFatal,
@@ -133,7 +140,7 @@ export class WorkerProcess {
     const key = versionKey(record.name, record.version);
     const labels = { model: record.name, version: record.version };
     try {
-      this.consumers.set(key, await VersionConsumer.start(record, this.context));
+      this.consumers.set(key, await startVersionConsumer(record, this.context));
     } catch (error) {
       const reason = (error as Error).message;
       const failure = this.loadRetries.failed(key, recordFingerprint(record), reason);

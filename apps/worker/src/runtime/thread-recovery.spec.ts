@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { createLogger } from '@app/common';
 import { loadWorkerConfig } from '../config';
 import { DeathWindow } from '../faults/death-window';
-import type { ConsumerContext } from '../version-consumer';
+import type { ConsumerContext } from '../consumer/consumer-context';
 import { WorkerMetrics } from '../worker-metrics';
 import type { InferenceClient } from './inference-client';
 import { ThreadRecovery } from './thread-recovery';

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@app/common';
 import { loadRetryDelay } from '../faults/load-retries';
-import type { ConsumerContext } from '../version-consumer';
+import type { ConsumerContext } from '../consumer/consumer-context';
 import type { InferenceClient } from './inference-client';
 
 /** What a recovery does to the consumer whose thread died. */

@@ -1,7 +1,7 @@
 import { Worker, type Job, type Queue } from 'bullmq';
 import { batchParentQueueName } from '@app/common';
 import type { VersionRecord } from '@app/registry';
-import type { ConsumerContext } from './version-consumer';
+import type { ConsumerContext } from './consumer-context';
 
 /** What a batch parent, and a finished batch, carry. */
 export interface BatchJobData {

@@ -7,7 +7,7 @@ import {
   type PredictionJobResult,
 } from '@app/common';
 import type { VersionRecord } from '@app/registry';
-import type { ConsumerContext } from './version-consumer';
+import type { ConsumerContext } from './consumer-context';
 
 /** What the intake tells its owner about jobs that BullMQ finished. */
 export interface IntakeEvents {

@@ -1,0 +1,56 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import { DEADLINE_EXCEEDED, type Logger, type PredictionJobData } from '@app/common';
+import type { ShadowAnnouncer } from '../shadow-announcer';
+import type { StartReporter } from '../start-reporter';
+import type { WebhookAnnouncer } from '../webhook-announcer';
+import type { WorkerMetrics } from '../worker-metrics';
+import type { IntakeEvents } from './job-intake';
+
+/**
+ * What a consumer tells others as its jobs move: metrics, webhook deliveries of the events a job
+ * asked for, shadow answers for comparison, and the queues' progress counters.
+ */
+export class JobEvents implements IntakeEvents {
+  constructor(
+    private readonly labels: { model: string; version: string },
+    private readonly metrics: WorkerMetrics,
+    private readonly starts: StartReporter,
+    private readonly webhooks: WebhookAnnouncer,
+    private readonly shadows: ShadowAnnouncer,
+    private readonly log: Logger,
+  ) {}
+
+  /** A job taken into work: its wait in the queue is observed, its `start` event announced. */
+  started(job: Job<PredictionJobData>): void {
+    this.webhooks.announce(job, 'start');
+    this.metrics.queueWait.observe(
+      this.labels,
+      Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp) / 1000,
+    );
+  }
+
+  /** A job that missed its deadline is counted; the error returned fails it for good. */
+  expired(job: Job<PredictionJobData>): UnrecoverableError {
+    this.metrics.expired.inc(this.labels);
+    this.starts.report([job]);
+    this.log.debug({ jobId: job.id, requestId: job.data.requestId }, 'job missed its deadline');
+    return new UnrecoverableError(DEADLINE_EXCEEDED);
+  }
+
+  completed(job: Job<PredictionJobData>): void {
+    this.count('completed');
+    this.webhooks.announce(job, 'completed');
+    this.shadows.announce(job);
+  }
+
+  failed(job: Job<PredictionJobData> | undefined): void {
+    this.count(job?.finishedOn ? 'failed' : 'retried');
+    if (!job?.finishedOn) return;
+    this.webhooks.announce(job, 'completed');
+    this.shadows.announce(job);
+  }
+
+  private count(outcome: string): void {
+    this.metrics.jobs.inc({ ...this.labels, outcome });
+  }
+}
