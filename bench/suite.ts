@@ -26,13 +26,12 @@ import { workerSettings } from '../apps/worker/src/config';
 import { ROOT } from '../test/support/paths';
 import { DEMO_MODEL, agNewsTest, benchDataFile, fmt, percentile } from './data';
 import { startBenchStack } from './stack';
+import { toMarkdown, type Latency, type ModelFigures } from './suite-report';
 import { prepareTransformersJsModel, runTransformersJs } from './transformers-js';
 
 const BERT_BASE = join(ROOT, 'bench', 'models', 'bert-base-random');
 /** The worker's BULK_PASS_MS in this run (from the environment, else its default). */
 const BULK_PASS_MS = workerSettings.shape.BULK_PASS_MS.parse(process.env.BULK_PASS_MS || undefined);
-/** Bulk scoring should keep this share of the engine ceiling. */
-const BULK_TARGET = 0.9;
 
 interface ModelPlan {
   label: string;
@@ -43,25 +42,6 @@ interface ModelPlan {
   /** Copies of the texts in the bulk batch that runs beside the online requests. */
   bulkCopies: number;
   concurrencies: number[];
-}
-
-interface Latency {
-  concurrency: number;
-  p50: number;
-  p99: number;
-}
-
-interface ModelFigures {
-  model: string;
-  texts: number;
-  engineTextsPerSecond: number;
-  transformersJsTextsPerSecond: number;
-  bulkTextsPerSecond: number;
-  bulkPaddingWaste: number;
-  /** One forward pass of a full batch (max_batch_size mid-length texts), in ms. */
-  fullBatchMs: number;
-  idle: Latency[];
-  duringBulk: Latency[];
 }
 
 async function main(): Promise<void> {
@@ -269,39 +249,6 @@ function parseMetrics(text: string) {
     tokensReal: sum('modelfleet_tokens_total{', 'kind="real"'),
     tokensPadded: sum('modelfleet_tokens_total{', 'kind="padded"'),
   };
-}
-
-function toMarkdown(report: {
-  commit: string;
-  date: string;
-  cores: number;
-  bulkPassMs: number;
-  figures: ModelFigures[];
-}): string {
-  const verdict = (met: boolean) => (met ? '(met)' : '(missed)');
-  const ratio = (a: number, b: number) => (Number.isNaN(a / b) ? '—' : `${fmt(a / b, 2)}x`);
-  const lines = [
-    `Benchmarks at commit \`${report.commit}\`, ${report.date.slice(0, 10)}, ${report.cores} CPU cores, AG News test texts (\`npm run bench\`).`,
-    '',
-    `| model | texts | engine ceiling (texts/s) | transformers.js (texts/s) | modelfleet bulk (texts/s) | bulk / ceiling (target ≥ ${BULK_TARGET}) | bulk / transformers.js | padding waste (worker batches) |`,
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...report.figures.map(
-      (f) =>
-        `| ${f.model} | ${f.texts} | ${fmt(f.engineTextsPerSecond)} | ${fmt(f.transformersJsTextsPerSecond)} | ${fmt(f.bulkTextsPerSecond)} | ${ratio(f.bulkTextsPerSecond, f.engineTextsPerSecond)} ${verdict(f.bulkTextsPerSecond >= BULK_TARGET * f.engineTextsPerSecond)} | ${ratio(f.bulkTextsPerSecond, f.transformersJsTextsPerSecond)} | ${fmt(f.bulkPaddingWaste * 100, 2)}% |`,
-    ),
-    '',
-    `| model | online clients | idle p50 / p99 (ms) | during bulk p50 / p99 (ms) | one full pass (ms) | bound: 2 × idle p99 + BULK_PASS_MS (${report.bulkPassMs} ms) |`,
-    '|---|---:|---:|---:|---:|---:|',
-    ...report.figures.flatMap((f) =>
-      f.idle.map((idle, i) => {
-        const busy = f.duringBulk[i];
-        const bound = 2 * idle.p99 + report.bulkPassMs;
-        return `| ${f.model} | ${idle.concurrency} | ${fmt(idle.p50, 1)} / ${fmt(idle.p99, 1)} | ${fmt(busy.p50, 1)} / ${fmt(busy.p99, 1)} | ${fmt(f.fullBatchMs, 1)} | ${fmt(bound, 1)} ${verdict(busy.p99 <= bound)} |`;
-      }),
-    ),
-    '',
-  ];
-  return lines.join('\n');
 }
 
 main().catch((error: unknown) => {

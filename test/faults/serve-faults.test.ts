@@ -8,13 +8,8 @@ import { predictionQueueName } from '@app/common';
 import { demoModelStore } from '../support/model-store';
 import { eventually } from '../support/processes';
 import { ServeProcess, alive } from '../support/serve-process';
-import {
-  Traffic,
-  assertNothingLost,
-  printReports,
-  type TrafficOptions,
-  type TrafficReport,
-} from './traffic';
+import { Traffic, type TrafficOptions } from './traffic';
+import { assertNothingLost, printReports, type TrafficReport } from './traffic-report';
 
 /**
  * Faults of a running `modelfleet serve` under a steady stream of async creates and sync calls:

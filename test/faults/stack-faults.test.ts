@@ -7,7 +7,8 @@ import { demoModelStore } from '../support/model-store';
 import { eventually } from '../support/processes';
 import { TestRedis } from '../support/redis-server';
 import { Stack } from '../support/stack';
-import { Traffic, assertNothingLost, printReports, type TrafficReport } from './traffic';
+import { Traffic } from './traffic';
+import { assertNothingLost, printReports, type TrafficReport } from './traffic-report';
 
 /**
  * Faults of a running stack (API, worker, Redis) under a steady stream of async creates and sync

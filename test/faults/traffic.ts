@@ -1,7 +1,6 @@
-import assert from 'node:assert/strict';
-import { Redis } from 'ioredis';
-import { predictionQueueName } from '@app/common';
 import { agNewsSample } from '../support/texts';
+import { assertEventsCover, countTerminalEvents } from './terminal-events';
+import type { TrafficReport } from './traffic-report';
 
 /** What a steady stream of requests does during a fault. */
 export interface TrafficOptions {
@@ -27,27 +26,6 @@ export interface SettleOptions {
   version?: string;
   /** How long accepted jobs may take to reach a terminal state (default 120 s). */
   deadlineMs?: number;
-}
-
-/** Counts of one run, as the table prints them. */
-export interface TrafficReport {
-  fault: string;
-  sent: number;
-  /** Async creates answered 202/200 with an id, sync calls answered 200, or 504/500 with an id. */
-  accepted: number;
-  succeeded: number;
-  failed: number;
-  canceled: number;
-  /** Accepted jobs that never reached a terminal state, or that the API no longer knows. */
-  lost: string[];
-  /** Jobs that reached a terminal state more than once (per the queue's event stream). */
-  duplicated: string[];
-  /** Requests refused (an error status without an id, or no connection) while the fault lasted. */
-  refusedDuringFault: number;
-  /** ... and outside the fault: a control, 0 when only the fault refuses requests. */
-  refusedOutside: number;
-  /** Refusals by answer: HTTP status, or the error of a request that got none (ECONNREFUSED). */
-  refusals: Record<string, number>;
 }
 
 const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
@@ -271,53 +249,6 @@ async function statusOf(apiUrl: string, id: string): Promise<string | undefined>
   }
 }
 
-/** `completed` and `failed` events per job id in the BullMQ event stream of the version's queue. */
-async function countTerminalEvents(
-  options: SettleOptions,
-  model: string,
-): Promise<Map<string, number>> {
-  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
-  try {
-    const key = `${options.keyPrefix ?? 'mf'}:${predictionQueueName(model, options.version ?? '1')}:events`;
-    const counts = new Map<string, number>();
-    let from = '-';
-    for (;;) {
-      const entries = await redis.xrange(key, from, '+', 'COUNT', 1000);
-      for (const [, fields] of entries) {
-        const field = (name: string) => fields[fields.indexOf(name) + 1];
-        const event = field('event');
-        if (event === 'completed' || event === 'failed')
-          counts.set(field('jobId'), (counts.get(field('jobId')) ?? 0) + 1);
-      }
-      if (entries.length < 1000) return counts;
-      from = `(${entries.at(-1)![0]}`;
-    }
-  } finally {
-    redis.disconnect();
-  }
-}
-
-/**
- * The event stream is trimmed (BullMQ keeps about the last 10,000 events): the duplicate count
- * is sound only if every accepted job whose id is known and that finished shows up in it.
- */
-function assertEventsCover(
-  accepted: Outcome[],
-  terminalEvents: Map<string, number>,
-  states: Map<string, string>,
-): void {
-  const finished = accepted.filter(
-    (o) =>
-      o.id && (o.terminal === 'failed' || ['succeeded', 'failed'].includes(states.get(o.id) ?? '')),
-  );
-  const missing = finished.filter((o) => !terminalEvents.has(o.id!));
-  assert.deepEqual(
-    missing.map((o) => o.id),
-    [],
-    'every finished job has its terminal event in the stream (else duplicates cannot be judged)',
-  );
-}
-
 function parse(text: string): Record<string, unknown> | undefined {
   try {
     const value = JSON.parse(text) as unknown;
@@ -325,30 +256,4 @@ function parse(text: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The table the fault suite prints: one line per fault. */
-export const REPORT_HEADER =
-  '| fault | sent | accepted | succeeded | failed | lost | duplicated | refused during fault | refused outside | refusals by answer |\n' +
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |';
-
-export function reportLine(r: TrafficReport): string {
-  return `| ${r.fault} | ${r.sent} | ${r.accepted} | ${r.succeeded} | ${r.failed} | ${r.lost.length} | ${r.duplicated.length} | ${r.refusedDuringFault} | ${r.refusedOutside} | ${
-    Object.entries(r.refusals)
-      .map(([answer, n]) => `${answer}: ${n}`)
-      .join(', ') || '-'
-  } |`;
-}
-
-/** Prints the table of the runs of a file (to stdout, where the test runner shows it). */
-export function printReports(reports: TrafficReport[]): void {
-  if (reports.length === 0) return;
-  process.stdout.write(`\n${REPORT_HEADER}\n${reports.map(reportLine).join('\n')}\n\n`);
-}
-
-/** Every accepted job reached exactly one terminal state, and traffic did flow. */
-export function assertNothingLost(report: TrafficReport): void {
-  assert.ok(report.accepted > 0, `${report.fault}: no request was accepted at all`);
-  assert.deepEqual(report.lost, [], `${report.fault}: accepted jobs lost`);
-  assert.deepEqual(report.duplicated, [], `${report.fault}: jobs finished twice`);
 }
