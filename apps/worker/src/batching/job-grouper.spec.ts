@@ -52,7 +52,9 @@ describe('JobGrouper', () => {
   it('lets jobs pile up while a group runs and sends them together when it ends', async () => {
     const { grouper, groups, release } = harness();
     grouper.add(item('a'));
-    await sleep(10);
+    // Waits for the event, not for a time: a 10 ms sleep started in the check phase can end
+    // before the grouper's setImmediate on a loaded machine, and then b, c, d joined a's group.
+    while (groups.length === 0) await sleep(1);
     grouper.add(item('b'));
     grouper.add(item('c'));
     grouper.add(item('d'));
