@@ -8,7 +8,7 @@ import { Stack } from '../support/stack';
 const burst = (stack: Stack, texts: string[]) =>
   Promise.all(texts.map((text) => stack.request('POST', '/predictions/fragile', { data: [text] })));
 
-const PART_ID = /^fragile@1\.[0-9a-f-]{36}\.\d+$/;
+const PART_ID = /^fragile@1\.[0-9a-f-]{36}\.[\w-]{22}$/;
 
 describe('sync calls that arrive together share a job, each answered on its own', () => {
   let stack: Stack;
@@ -73,8 +73,8 @@ describe('sync calls that arrive together share a job, each answered on its own'
     assert.deepEqual(view.body.input.data, [shared.text], 'no other caller’s text');
     assert.match(view.body.error, /poisoned/);
 
-    const jobId = shared.id.replace(/\.\d+$/, '');
-    const missing = await stack.request('GET', `/v1/predictions/${jobId}.999`);
+    const jobId = shared.id.replace(/\.[\w-]{22}$/, '');
+    const missing = await stack.request('GET', `/v1/predictions/${jobId}.${'A'.repeat(22)}`);
     assert.equal(missing.status, 404, 'a part the job does not have');
   });
 });

@@ -122,6 +122,11 @@ export interface JobPart {
   requestId?: string;
   /** Its request's own deadline (epoch ms): past it, the part fails alone as deadline_exceeded. */
   deadline?: number;
+  /**
+   * The sha256 (hex) of the secret that ends its request's id (`<job id>.<secret>`): only that
+   * id opens the part, and nothing kept in the job gives the id away.
+   */
+  idDigest?: string;
 }
 
 /** Failure reason of a job that was not started by its deadline. */

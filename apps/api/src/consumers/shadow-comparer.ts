@@ -93,7 +93,7 @@ export class ShadowComparer extends WorkerHost {
   > {
     const shadow = job.data.output;
     if (!shadow) return 'shadow_failed';
-    const found = await this.predictions.find(job.data.predictionId);
+    const found = await this.predictions.findJob(job.data.predictionId);
     if (!found?.job || found.state === 'canceled') return 'primary_gone';
     if (found.state === 'failed') return 'primary_failed';
     if (found.state !== 'completed') {

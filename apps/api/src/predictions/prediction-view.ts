@@ -2,7 +2,7 @@ import type { PredictionJobResult } from '@app/common';
 import { predictionProvenance, resultShare, type PredictionProvenance } from '../core/provenance';
 import type { QueueEstimate } from '../core/queue-estimates';
 import type { WebhookStatus } from '../webhooks/webhook-delivery.store';
-import { PredictionStore, type PredictionJob, type StoredState } from './prediction.store';
+import type { PredictionJob, PredictionPart, StoredState } from './prediction.store';
 
 /** Status of a prediction as callers see it. */
 export type PredictionStatus = 'queued' | 'processing' | 'succeeded' | 'failed' | 'canceled';
@@ -56,7 +56,7 @@ export function describePrediction(
   state: StoredState,
   canceledAt?: string,
   webhook?: WebhookStatus,
-  part?: number,
+  part?: PredictionPart,
 ): PredictionView {
   const share = shareOf(job, part);
   const id = share.id;
@@ -90,7 +90,7 @@ export function describePrediction(
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 /** Where a part's texts lie in its job, and what failed it. */
-function shareOf(job: PredictionJob, part?: number) {
+function shareOf(job: PredictionJob, part?: PredictionPart) {
   if (part === undefined) {
     return {
       id: job.id!,
@@ -100,12 +100,12 @@ function shareOf(job: PredictionJob, part?: number) {
     };
   }
   const parts = job.data.parts ?? [];
-  const start = parts.slice(0, part).reduce((sum, p) => sum + p.count, 0);
-  const end = start + parts[part].count;
+  const start = parts.slice(0, part.index).reduce((sum, p) => sum + p.count, 0);
+  const end = start + parts[part.index].count;
   return {
-    id: PredictionStore.partId(job.id!, part),
+    id: part.id,
     slice: <T>(all: T[]) => all.slice(start, end),
     result: (result: PredictionJobResult) => resultShare(result, start, end),
-    error: job.returnvalue?.partErrors?.[part] ?? undefined,
+    error: job.returnvalue?.partErrors?.[part.index] ?? undefined,
   };
 }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Job, JobState } from 'bullmq';
 import {
@@ -17,18 +17,27 @@ export type PredictionJob = Job<PredictionJobData, PredictionJobResult>;
 /** Where a prediction stands: BullMQ's job state, or canceled (our own record). */
 export type StoredState = JobState | 'unknown' | 'canceled';
 
+/** One request's share of a coalesced job: its place among the job's parts, and its own id. */
+export interface PredictionPart {
+  index: number;
+  id: string;
+}
+
 /**
  * A prediction as stored: its job (gone once a queued job is canceled) and its state; `part` when
  * the prediction is one request's share of a coalesced job.
  */
 export type StoredPrediction =
-  | { job: PredictionJob; state: StoredState; canceledAt?: string; part?: number }
+  | { job: PredictionJob; state: StoredState; canceledAt?: string; part?: PredictionPart }
   | { job?: undefined; state: 'canceled'; canceledView: string };
 
 /**
  * Predictions in Redis: each is a job on its version's queue, and a canceled one also has a
  * record of its own. A prediction id names its queue (`<model>@<version>.<uuid>`), so finding a
- * prediction costs no lookup and creating one writes nothing but the job.
+ * prediction costs no lookup and creating one writes nothing but the job. A request that shared
+ * a coalesced job has an id of its own, `<job id>.<secret>`: the job keeps only the secret's
+ * digest, so the id opens that request's share alone, no id opens the shared job whole, and no
+ * part's id follows from another's.
  */
 @Injectable()
 export class PredictionStore {
@@ -44,22 +53,26 @@ export class PredictionStore {
     return `${versionKey(record.name, record.version)}.${randomUUID()}`;
   }
 
-  /** The id of one request's share (part `part`) of coalesced job `jobId`. */
-  static partId(jobId: string, part: number): string {
-    return `${jobId}.${part}`;
+  /**
+   * A new id for one request's share of coalesced job `jobId`: `<job id>.<secret>`, the secret
+   * 128 random bits (base64url), and the digest of it that the job's part keeps.
+   */
+  static newPartId(jobId: string): { id: string; digest: string } {
+    const secret = randomBytes(16).toString('base64url');
+    return { id: `${jobId}.${secret}`, digest: sha256(secret) };
   }
 
   /**
-   * The model, version and job a prediction id names (`<job id>`, or `<job id>.<part>` for one
-   * request's share of a coalesced job), or undefined for an id this API never made.
+   * The model, version and job a prediction id names (`<job id>`, or `<job id>.<secret>` for
+   * one request's share of a coalesced job), or undefined for an id this API never made.
    */
   static versionOf(
     id: string,
-  ): { model: string; version: string; jobId: string; part?: number } | undefined {
-    const match = /^((.+)@(.+)\.[0-9a-f-]{36})(?:\.(\d{1,6}))?$/.exec(id);
+  ): { model: string; version: string; jobId: string; partSecret?: string } | undefined {
+    const match = /^((.+)@(.+)\.[0-9a-f-]{36})(?:\.([\w-]{22}))?$/.exec(id);
     if (!match) return undefined;
-    const [, jobId, model, version, part] = match;
-    return { model, version, jobId, ...(part === undefined ? {} : { part: Number(part) }) };
+    const [, jobId, model, version, partSecret] = match;
+    return { model, version, jobId, ...(partSecret === undefined ? {} : { partSecret }) };
   }
 
   private canceledKey(id: string): string {
@@ -84,23 +97,40 @@ export class PredictionStore {
   }
 
   /**
-   * The prediction and its state, read so that they agree: a finished job's state comes from
-   * the job's own fields, never from a second read that may see a later moment.
+   * The prediction a caller's id opens (see `openedBy`) and its state, read so that they agree:
+   * a finished job's state comes from the job's own fields, never from a second read that may
+   * see a later moment.
    */
-  async find(id: string): Promise<StoredPrediction | undefined> {
+  find(id: string): Promise<StoredPrediction | undefined> {
+    return this.read(id, (job, secret) => openedBy(job, id, secret));
+  }
+
+  /**
+   * A job whole, every part of a coalesced one included, by its own id: for the API's own use
+   * (comparing a job with its shadow's answers), never for an id a caller gave.
+   */
+  findJob(jobId: string): Promise<StoredPrediction | undefined> {
+    return this.read(jobId, () => ({}));
+  }
+
+  private async read(
+    id: string,
+    opens: (job: PredictionJob, secret?: string) => { part?: PredictionPart } | undefined,
+  ): Promise<StoredPrediction | undefined> {
     const named = PredictionStore.versionOf(id);
     if (!named) return undefined;
-    const { jobId, part } = named;
+    const { jobId } = named;
     const queue = this.queues.online<PredictionJobData>(named.model, named.version);
     const [job, canceled] = await Promise.all([
       queue.getJob(jobId) as Promise<PredictionJob | undefined>,
       this.redis.hgetall(this.canceledKey(id)),
     ]);
-    if (canceled.at) {
-      if (job) return { job, state: 'canceled', canceledAt: canceled.at, part };
-      return { state: 'canceled', canceledView: canceled.view };
-    }
-    if (!job || (part !== undefined && !job.data.parts?.[part])) return undefined;
+    // The record is kept under the id that was canceled, which had opened the prediction.
+    if (!job) return canceled.at ? { state: 'canceled', canceledView: canceled.view } : undefined;
+    const opened = opens(job, named.partSecret);
+    if (!opened) return undefined;
+    const { part } = opened;
+    if (canceled.at) return { job, state: 'canceled', canceledAt: canceled.at, part };
     if (job.finishedOn) return { job, state: finishedState(job, part), part };
     const state = await job.getState();
     if (state !== 'completed' && state !== 'failed') return { job, state, part };
@@ -136,7 +166,27 @@ export class PredictionStore {
   }
 }
 
-function finishedState(job: PredictionJob, part?: number): JobState {
-  if (job.failedReason && job.returnvalue == null) return 'failed';
-  return part !== undefined && job.returnvalue?.partErrors?.[part] ? 'failed' : 'completed';
+/**
+ * What an id opens of its job: the whole job when the id is the job's own and the job has no
+ * parts (a coalesced job's own id was never handed to a caller), else the part whose digest
+ * matches the id's secret; undefined when it opens nothing.
+ */
+function openedBy(
+  job: PredictionJob,
+  id: string,
+  secret?: string,
+): { part?: PredictionPart } | undefined {
+  const parts = job.data.parts;
+  if (secret === undefined) return parts ? undefined : {};
+  const digest = sha256(secret);
+  // Digests of 128-bit random secrets: a comparison's time tells nothing worth knowing.
+  const index = parts?.findIndex((p) => p.idDigest === digest) ?? -1;
+  return index < 0 ? undefined : { part: { index, id } };
 }
+
+function finishedState(job: PredictionJob, part?: PredictionPart): JobState {
+  if (job.failedReason && job.returnvalue == null) return 'failed';
+  return part && job.returnvalue?.partErrors?.[part.index] ? 'failed' : 'completed';
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');

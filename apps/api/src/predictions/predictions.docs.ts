@@ -259,7 +259,7 @@ export const AsyncPredictionsDocs = () => ApiTags('async predictions');
 const idParam = ApiParam({
   name: 'id',
   description:
-    'prediction id: a job id, or `<job id>.<n>` for the n-th sync call that shared a job (from a 500 or 504)',
+    'prediction id: a job id, or `<job id>.<secret>` for a sync call that shared a job (from a 500 or 504; it opens the texts and answers of that call alone)',
   schema: { type: 'string' },
 });
 

@@ -40,7 +40,9 @@ interface Gathering {
  * each request is answered with its own share. One job instead of many is what makes a single-
  * text request cheap: one add, one fetch, one completion and one event in Redis for them all.
  * A lone request makes a job of its own, as it would without coalescing. Each request keeps a
- * pollable id of its own (the job id, or `<job id>.<part>`) that shows only its own texts.
+ * pollable id of its own that shows only its own texts: a lone request's is the job id; one that
+ * shares a job gets `<job id>.<secret>` (see {@link PredictionStore.newPartId}), and the shared
+ * job's own id opens nothing.
  */
 @Injectable()
 export class RequestCoalescer {
@@ -93,15 +95,17 @@ export class RequestCoalescer {
       requestId: requests[0].request.requestId,
       deadline: latestDeadline(requests.map((r) => r.request.deadline)),
     };
-    if (requests.length > 1) {
-      data.parts = requests.map(({ request }) => ({
+    // A lone request's id is the job's; each request of a shared job gets an id of its own.
+    const partIds = requests.length > 1 ? requests.map(() => PredictionStore.newPartId(id)) : [];
+    if (partIds.length) {
+      data.parts = requests.map(({ request }, part) => ({
         count: request.texts.length,
         requestId: request.requestId,
         deadline: request.deadline,
+        idDigest: partIds[part].digest,
       }));
     }
-    const partId = (part: number) =>
-      requests.length === 1 ? id : PredictionStore.partId(id, part);
+    const partId = (part: number) => partIds[part]?.id ?? id;
     // A request whose deadline comes before the job's answer is answered then (a timeout).
     const timers = requests.map(({ request, answer }, part) =>
       request.deadline === undefined
