@@ -8,7 +8,7 @@ import { TestRedisCluster } from '../support/redis-cluster';
 function countingClassifier() {
   const ran: string[] = [];
   const classifier: Classifier = {
-    normalize: async (texts) => texts.map((t) => t.toLowerCase()),
+    cacheKeys: async (texts) => texts.map((t) => t.toLowerCase()),
     classify: async (texts) => {
       ran.push(...texts);
       return {
@@ -41,7 +41,7 @@ describe('the result cache on a Redis Cluster of three masters', () => {
   const cache = (version: string) =>
     new ResultCache(redis, 'mf', { name: 'm', version, packageSha256: 'ab' }, 60, silent);
 
-  it('runs only the misses, answers the rest from one MGET, and keys texts normalized alike as one', async () => {
+  it('runs only the misses, answers the rest from one MGET, and keys texts with the same handler key as one', async () => {
     const { classifier, ran } = countingClassifier();
     const first = await cache('1').classify(classifier, TEXTS);
     assert.deepEqual(ran, TEXTS);

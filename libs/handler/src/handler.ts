@@ -59,10 +59,12 @@ export interface Handler<TResult = Prediction> {
   inference(batch: readonly EncodedText[]): Promise<InferenceOutput>;
   postprocess(output: InferenceOutput, options?: PostprocessOptions): TResult[];
   /**
-   * Each text in the form the handler's answer depends on: two texts normalized alike must get
-   * the same answer. A result cache keys on it; without it, the cache keys on the raw text.
+   * A key per text for a result cache: two texts with equal keys must get the same answer, so a
+   * key is made from exactly what the answer depends on (the built-in classifier's: the token
+   * and type ids the model is given), never from a lossy view of the text such as its
+   * normalized form. Without it, the cache keys on the raw text.
    */
-  normalize?(inputs: readonly string[]): string[];
+  cacheKeys?(inputs: readonly string[]): Promise<string[]>;
   /** Runs one small batch so the first real request does not pay for lazy initialisation. */
   warmup?(): Promise<void>;
   dispose(): Promise<void>;

@@ -65,9 +65,13 @@ export class TextClassificationHandler implements Handler<Prediction> {
     return this.tokenizer.encode(inputs);
   }
 
-  /** The tokenizer's normalisation: the ids (and so the answer) depend on nothing else. */
-  normalize(inputs: readonly string[]): string[] {
-    return this.tokenizer.normalize(inputs);
+  /**
+   * The token and type ids of each text: the model is given nothing else (its attention mask is
+   * their length), so texts that tokenize alike get the same answer, and no others share a key.
+   */
+  async cacheKeys(inputs: readonly string[]): Promise<string[]> {
+    const encoded = await this.tokenizer.encode(inputs);
+    return encoded.map(({ ids, typeIds }) => `${ids.join(' ')}|${typeIds?.join(' ') ?? ''}`);
   }
 
   async inference(batch: readonly EncodedText[]): Promise<InferenceOutput> {

@@ -47,16 +47,6 @@ export class TextTokenizer {
   }
 
   /**
-   * Each text as the tokenizer's normalizer leaves it (for BERT: cleaned, lowercased and without
-   * accents when the vocabulary is uncased); the text itself when it has no normalizer. Texts
-   * normalized alike are tokenized alike: the ids depend on the text only through this string.
-   */
-  normalize(texts: readonly string[]): string[] {
-    const normalizer = this.tokenizer.getNormalizer();
-    return normalizer ? texts.map((t) => normalizer.normalizeString(t)) : [...texts];
-  }
-
-  /**
    * Writes this tokenizer as a Hugging Face `tokenizer.json` (pretty-printed), so that other
    * runtimes tokenize exactly as the server does. The file carries the truncation to
    * `maxLength` and the disabled padding that `load` set.

@@ -11,15 +11,17 @@ export interface CachedOutcome extends GroupOutcome {
 
 /** What `ResultCache.classify` needs of the inference thread. */
 export interface Classifier {
-  normalize(texts: string[]): Promise<string[]>;
+  cacheKeys(texts: string[]): Promise<string[]>;
   classify(texts: string[], bulk?: boolean): Promise<GroupOutcome>;
 }
 
 /**
- * Answers of one model version in Redis, keyed by the sha256 of each text as the handler
- * normalizes it, under a key that names the model, version and package content hash: a hit
- * never crosses versions, nor a package replaced under the same version. Each answer lives
- * `ttlS` seconds from when it was computed. The only code that knows the cache's keys.
+ * Answers of one model version in Redis, keyed by the sha256 of each text's handler cache key
+ * (the built-in classifier's: its token and type ids, exactly what the model is given, so two
+ * texts share an answer only when the model could not tell them apart), under a key that names
+ * the model, version and package content hash: a hit never crosses versions, nor a package
+ * replaced under the same version. Each answer lives `ttlS` seconds from when it was computed.
+ * The only code that knows the cache's keys.
  */
 export class ResultCache {
   private readonly base: string;
@@ -36,7 +38,7 @@ export class ResultCache {
   }
 
   /**
-   * Classifies a group through the cache: one round trip to the thread for the normalized texts,
+   * Classifies a group through the cache: one round trip to the thread for the texts' keys,
    * one MGET, the forward passes for the misses only, one pipelined SET EX of their answers.
    * When Redis fails, the group is classified as a whole and the error logged: the cache never
    * fails a job. A `bulk` group's misses go to the thread as bulk work.
@@ -45,7 +47,7 @@ export class ResultCache {
     let keys: string[];
     let found: (string | null)[];
     try {
-      keys = (await thread.normalize(texts)).map((text) => this.key(text));
+      keys = (await thread.cacheKeys(texts)).map((key) => this.key(key));
       found = await this.redis.mget(keys);
     } catch (error) {
       if (error instanceof InferenceThreadExited) throw error;
@@ -75,7 +77,7 @@ export class ResultCache {
     return { ...fresh, results, batchOf, cached };
   }
 
-  private key(normalized: string): string {
-    return this.base + createHash('sha256').update(normalized).digest('hex');
+  private key(handlerKey: string): string {
+    return this.base + createHash('sha256').update(handlerKey).digest('hex');
   }
 }

@@ -121,9 +121,9 @@ export class InferenceClient {
     return this.request({ id: this.nextId++, texts, bulk }) as Promise<GroupOutcome>;
   }
 
-  /** Each text as the handler normalizes it (see `Handler.normalize`), in input order. */
-  normalize(texts: string[]): Promise<string[]> {
-    return this.request({ id: this.nextId++, texts, normalize: true }) as Promise<string[]>;
+  /** Each text's result-cache key (see `Handler.cacheKeys`), in input order. */
+  cacheKeys(texts: string[]): Promise<string[]> {
+    return this.request({ id: this.nextId++, texts, cacheKeys: true }) as Promise<string[]>;
   }
 
   private request(request: ClassifyRequest): Promise<GroupOutcome | string[]> {
@@ -151,7 +151,7 @@ export class InferenceClient {
     if (!waiter) return;
     this.waiters.delete(message.id);
     if (message.type === 'result') return waiter.resolve(message);
-    if (message.type === 'normalized') return waiter.resolve(message.texts);
+    if (message.type === 'cacheKeys') return waiter.resolve(message.keys);
     // The thread's typed error crosses as its name; its class says whether a retry can help.
     const ErrorClass =
       { HandlerInputError, ModelPackageError }[message.name as string] ?? InferenceError;

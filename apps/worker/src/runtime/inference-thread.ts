@@ -23,18 +23,20 @@ async function start(options: InferenceThreadOptions): Promise<void> {
     log: (message) => post({ type: 'log', message }),
   });
   const limits = options.batching;
-  // Normalizing is cheap and synchronous: it answers at once, never behind a forward pass.
-  const normalize = (request: ClassifyRequest) => {
+  // Keys take no place in the queue: they answer as soon as the handler has made them (the
+  // built-in one's tokenizer works on its own threads), at worst after the pass in progress.
+  const cacheKeys = async (request: ClassifyRequest) => {
     try {
-      const texts = handler.normalize?.(request.texts) ?? request.texts;
-      post({ type: 'normalized', id: request.id, texts });
+      const keys = (await handler.cacheKeys?.(request.texts)) ?? request.texts;
+      post({ type: 'cacheKeys', id: request.id, keys });
     } catch (error) {
       const e = error instanceof Error ? error : new Error(String(error));
       post({ type: 'error', id: request.id, name: e.name, message: e.message });
     }
   };
   const receive = (request: ClassifyRequest | 'dispose') => {
-    if (request !== 'dispose') return request.normalize ? normalize(request) : queue.push(request);
+    if (request !== 'dispose')
+      return request.cacheKeys ? void cacheKeys(request) : queue.push(request);
     // Whether or not the session lets go cleanly, the thread is done.
     void handler
       .dispose()

@@ -27,8 +27,8 @@ export interface InferenceThreadOptions {
 export interface ClassifyRequest {
   id: number;
   texts: string[];
-  /** Answer each text as the handler normalizes it (the result cache's key), not classes. */
-  normalize?: true;
+  /** Answer each text's result-cache key (see `Handler.cacheKeys`), not classes. */
+  cacheKeys?: true;
   /** A group of bulk chunks: run a pass at a time, behind any online group. */
   bulk?: boolean;
 }
@@ -45,6 +45,6 @@ export type ThreadMessage =
       batchOf: number[];
       preprocessMs: number;
     }
-  | { type: 'normalized'; id: number; texts: string[] }
+  | { type: 'cacheKeys'; id: number; keys: string[] }
   | { type: 'error'; id: number; name: string; message: string }
   | { type: 'fatal'; message: string };
