@@ -36,7 +36,7 @@ export type StoredPrediction =
  * record of its own. A prediction id names its queue (`<model>@<version>.<uuid>`), so finding a
  * prediction costs no lookup and creating one writes nothing but the job. A request that shared
  * a coalesced job has an id of its own, `<job id>.<secret>`: the job keeps only the secret's
- * digest, so the id opens that request's share alone, no id opens the shared job whole, and no
+ * digest, so the id opens that request's share alone, no caller's id opens the shared job, and no
  * part's id follows from another's.
  */
 @Injectable()
@@ -55,7 +55,9 @@ export class PredictionStore {
 
   /**
    * A new id for one request's share of coalesced job `jobId`: `<job id>.<secret>`, the secret
-   * 128 random bits (base64url), and the digest of it that the job's part keeps.
+   * 128 random bits (base64url), and the digest of it that the job's part keeps. Kept in the job
+   * itself, it needs no record of its own to write and expire, nor a key every API process must
+   * share (as an HMAC would), and it lives exactly as long as the job.
    */
   static newPartId(jobId: string): { id: string; digest: string } {
     const secret = randomBytes(16).toString('base64url');
