@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { describeIssues } from '@app/handler/package';
 import { badRequest } from '../core/problem';
 import { deadlineOf } from '../predictions/deadline';
-import { flatten, selectOutputs, textsOfInputs, type OutputName } from './tensors';
+import { selectOutputs, textsOfInputs, type OutputName } from './tensors';
 
 /** An inference request as both transports carry it, once read: what to run and answer. */
 export interface InferCall {
@@ -27,7 +27,8 @@ export const inferRequestSchema = z.object({
     .array(
       z.object({
         name: z.string(),
-        shape: z.array(z.number().int().min(0)),
+        // Each dimension and the data's nesting are checked by `textsOfInputs`, for gRPC alike.
+        shape: z.array(z.number()),
         datatype: z.string(),
         parameters: parameters.optional(),
         data: z.array(z.unknown()),
@@ -49,7 +50,6 @@ export function inferCallOfJson(body: unknown, requestTimeout?: string): InferCa
     );
   }
   const request = parsed.data;
-  const inputs = request.inputs.map((input) => ({ ...input, data: flatten(input.data) }));
   const deadline = deadlineOf(
     requestTimeout,
     request.parameters?.deadline_ms,
@@ -57,7 +57,7 @@ export function inferCallOfJson(body: unknown, requestTimeout?: string): InferCa
   );
   return {
     id: request.id,
-    texts: textsOfInputs(inputs),
+    texts: textsOfInputs(request.inputs),
     outputs: selectOutputs(
       request.outputs?.map((o) => o.name),
       request.parameters?.probabilities,

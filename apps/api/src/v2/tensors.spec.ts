@@ -5,6 +5,7 @@ import { inferCallOfGrpc } from '../grpc/open-inference.grpc';
 import { inferCallOfJson } from './infer-request';
 import {
   decodeRawBytes,
+  elementsOf,
   encodeRawBytes,
   encodeRawTensor,
   outputTensors,
@@ -63,6 +64,40 @@ describe('textsOfInputs', () => {
   });
 });
 
+describe('elementsOf', () => {
+  const deep = (depth: number): unknown[] => {
+    let data: unknown[] = ['a'];
+    for (let i = 1; i < depth; i++) data = [data];
+    return data;
+  };
+
+  it('reads data flat, or nested exactly as the shape', () => {
+    assert.deepEqual(elementsOf(['a', 'b', 'c', 'd'], [2, 2]), ['a', 'b', 'c', 'd']);
+    assert.deepEqual(
+      elementsOf(
+        [
+          ['a', 'b'],
+          ['c', 'd'],
+        ],
+        [2, 2],
+      ),
+      ['a', 'b', 'c', 'd'],
+    );
+    assert.deepEqual(elementsOf(deep(50), Array<number>(50).fill(1)), ['a']);
+  });
+
+  it('refuses data nested deeper than the shape, however deep, with a 400', () => {
+    assertBadRequest(() => elementsOf(deep(3), [1]), /nested deeper than the shape's 1 level/);
+    assertBadRequest(() => elementsOf(deep(100_000), [1]), /nested deeper/);
+  });
+
+  it('refuses nesting that does not follow the shape', () => {
+    assertBadRequest(() => elementsOf([['a', 'b']], [2, 1]), /depth 1 it holds 1 item\(s\), not 2/);
+    assertBadRequest(() => elementsOf([['a'], 'b'], [2, 1]), /depth 2 it holds an element/);
+    assertBadRequest(() => elementsOf([['a'], ['b']], [2]), /nested deeper/);
+  });
+});
+
 describe('raw BYTES tensors', () => {
   it('round-trip texts, multi-byte ones and empty ones included', () => {
     const texts = ['Stocks fall', 'Zürich — 東京', ''];
@@ -109,6 +144,33 @@ describe('inference requests', () => {
       outputs: ['label', 'label_name', 'probability', 'probabilities'],
     });
     assertBadRequest(() => inferCallOfJson({ data: ['a'] }), /inputs: /);
+  });
+
+  it('REST and gRPC refuse the same shapes with the same words', () => {
+    const grpcRequest = (shape: number[]) => ({
+      model_name: 'm',
+      model_version: '',
+      id: '',
+      parameters: {},
+      inputs: [
+        {
+          name: 'text',
+          datatype: 'BYTES',
+          shape,
+          contents: { bytes_contents: [Buffer.from('a')] },
+        },
+      ],
+      outputs: [],
+      raw_input_contents: [],
+    });
+    for (const shape of [[-1, -1], [-1], [0.5, 2], [2 ** 53, 1], []]) {
+      const pattern = /has shape \[.*\]: a shape is one or more whole dimensions, each 0 or more/;
+      assertBadRequest(() => inferCallOfJson({ inputs: [textInput(['a'], shape)] }), pattern);
+      assertBadRequest(() => inferCallOfGrpc(grpcRequest(shape)), pattern);
+    }
+    // Control: the shape [1, 1] of one element passes both.
+    assert.deepEqual(inferCallOfJson({ inputs: [textInput(['a'], [1, 1])] }).texts, ['a']);
+    assert.deepEqual(inferCallOfGrpc(grpcRequest([1, 1])).texts, ['a']);
   });
 
   it('gRPC: reads typed or raw contents, never both', () => {

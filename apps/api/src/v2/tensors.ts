@@ -18,7 +18,10 @@ export interface ModelMetadata {
   outputs: TensorMetadata[];
 }
 
-/** An input tensor of an inference request, its data flattened in row-major order. */
+/**
+ * An input tensor of an inference request as a transport read it, not yet checked: its data
+ * flat in row-major order, or (REST) nested as its shape.
+ */
 export interface InputTensor {
   name: string;
   datatype: string;
@@ -88,8 +91,10 @@ export function selectOutputs(
 }
 
 /**
- * The texts of a request's inputs: exactly one input, named `text`, of datatype BYTES, whose
- * shape holds as many elements as its data; each element a string.
+ * The texts of a request's inputs, checked the same way whichever transport read them: exactly
+ * one input, named `text`, of datatype BYTES; a shape of whole dimensions, 0 or more, that holds
+ * as many elements as its data, flat or nested as the shape (see {@link elementsOf}); each
+ * element a string.
  */
 export function textsOfInputs(inputs: InputTensor[]): string[] {
   if (inputs.length !== 1) {
@@ -104,22 +109,52 @@ export function textsOfInputs(inputs: InputTensor[]): string[] {
   if (input.datatype !== 'BYTES') {
     throw badRequest(`input "${INPUT_NAME}" must have datatype BYTES, got "${input.datatype}"`);
   }
-  const elements = input.shape.reduce((product, size) => product * size, 1);
-  if (input.shape.length === 0 || elements !== input.data.length) {
+  const shape = `[${input.shape.join(', ')}]`;
+  if (
+    input.shape.length === 0 ||
+    !input.shape.every((size) => Number.isSafeInteger(size) && size >= 0)
+  ) {
     throw badRequest(
-      `input "${INPUT_NAME}" has shape [${input.shape.join(', ')}] but ${input.data.length} element(s)`,
+      `input "${INPUT_NAME}" has shape ${shape}: a shape is one or more whole dimensions, each 0 or more`,
     );
   }
-  const bad = input.data.findIndex((item) => typeof item !== 'string');
+  const data = elementsOf(input.data, input.shape);
+  const elements = input.shape.reduce((product, size) => product * size, 1);
+  if (elements !== data.length) {
+    throw badRequest(`input "${INPUT_NAME}" has shape ${shape} but ${data.length} element(s)`);
+  }
+  const bad = data.findIndex((item) => typeof item !== 'string');
   if (bad >= 0) {
     throw badRequest(`element ${bad} of input "${INPUT_NAME}" must be a string`);
   }
-  return input.data as string[];
+  return data as string[];
 }
 
-/** Nested tensor data flattened in row-major order (the protocol accepts either form). */
-export function flatten(data: unknown[]): unknown[] {
-  return data.some(Array.isArray) ? data.flat(Infinity) : data;
+/**
+ * Tensor data in row-major order. The protocol accepts it flat, or nested as the shape: then
+ * each level is an array of exactly its dimension's size, and the innermost level holds the
+ * elements. Any other nesting, deeper than the shape's rank included, is a 400. Walked one
+ * level at a time without recursion, so no nesting depth can overflow the stack.
+ */
+export function elementsOf(data: unknown[], shape: number[]): unknown[] {
+  if (!data.some(Array.isArray)) return data;
+  const nested = `the data of input "${INPUT_NAME}" must be flat, or nested as its shape [${shape.join(', ')}]`;
+  let level: unknown[] = [data];
+  for (const [depth, size] of shape.entries()) {
+    const next: unknown[] = [];
+    for (const array of level) {
+      if (!Array.isArray(array) || array.length !== size) {
+        const found = Array.isArray(array) ? `${array.length} item(s)` : 'an element';
+        throw badRequest(`${nested}: at depth ${depth + 1} it holds ${found}, not ${size} item(s)`);
+      }
+      for (const item of array) next.push(item);
+    }
+    level = next;
+  }
+  if (level.some(Array.isArray)) {
+    throw badRequest(`${nested}: it is nested deeper than the shape's ${shape.length} level(s)`);
+  }
+  return level;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
