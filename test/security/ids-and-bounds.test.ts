@@ -66,6 +66,30 @@ describe('made-up ids, unbounded numbers, idle results', () => {
     assert.ok([200, 201, 409].includes(registered.status), JSON.stringify(registered.body));
   });
 
+  for (const [what, weights, why] of [
+    ['weights of 1e308 (their sum is Infinity)', { 1: 1e308, 2: 1e308 }, /from 0 to 1000000: 1, 2/],
+    ['a weight past the bound', { 1: 1_000_001 }, /from 0 to 1000000: 1$/],
+    ['no weight above 0', { 1: 0 }, /at least one weight must be above 0/],
+  ] as const) {
+    it(`refuses a traffic split with ${what}: a 400, changing nothing`, async () => {
+      const response = await stack.manage('PUT', '/models/ag-news-bert/traffic', weights);
+      assert.equal(response.status, 400, JSON.stringify(response.body));
+      assert.match(response.body.detail, why);
+      assert.deepEqual(
+        (await stack.manage('GET', '/models/ag-news-bert')).body[0].trafficWeight,
+        null,
+      );
+    });
+  }
+
+  it('control: a split with the largest weight is in force, and {} clears it', async () => {
+    const set = await stack.manage('PUT', '/models/ag-news-bert/traffic', { 1: 1_000_000 });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    assert.deepEqual(set.body.traffic, { 1: 1_000_000 });
+    const cleared = await stack.manage('PUT', '/models/ag-news-bert/traffic', {});
+    assert.deepEqual(cleared.body.traffic, {});
+  });
+
   it('keeps a sync job only SYNC_RESULT_TTL_S, an async one RESULT_TTL_S', async () => {
     const sync = await stack.request('POST', '/predictions/ag-news-bert', { data: ['Oil prices'] });
     assert.equal(sync.status, 200);

@@ -20,6 +20,7 @@ import {
   MAX_CACHE_TTL_S,
   MAX_PAGE,
   MAX_SYNC_WAIT_S,
+  MAX_TRAFFIC_WEIGHT,
   MAX_WORKERS_PER_VERSION as MAX_WORKERS,
 } from './model-limits';
 import type { ShadowReport } from '../shadow/shadow.service';
@@ -215,8 +216,10 @@ const trafficSchema = responseSchema(
 const trafficBodySchema = requestSchema(
   'TrafficWeights',
   z
-    .record(z.string(), z.number().nonnegative())
-    .describe('weight per version, e.g. {"1": 90, "2": 10}; {} clears the split'),
+    .record(z.string(), z.number().nonnegative().max(MAX_TRAFFIC_WEIGHT))
+    .describe(
+      `weight per version, from 0 to ${MAX_TRAFFIC_WEIGHT}, at least one above 0, e.g. {"1": 90, "2": 10}; {} clears the split`,
+    ),
 );
 
 export const unauthorized = { 401: 'the management token is missing or wrong' };
@@ -377,7 +380,7 @@ export const SetTrafficDocs = () =>
     nameParam,
     JsonAnswer(200, 'the split now in force', trafficSchema),
     ManagementProblems({
-      400: 'the body is not a map of versions to non-negative numbers, or not JSON',
+      400: `the body is not a map of versions to weights from 0 to ${MAX_TRAFFIC_WEIGHT} (at least one above 0), or not JSON`,
       ...unauthorized,
       404: UNKNOWN,
       413: 'a body over MAX_BODY_BYTES',

@@ -11,6 +11,7 @@ import {
 import { Problem } from '../core/problem';
 import { ShadowService, type ShadowReport } from '../shadow/shadow.service';
 import { ModelPackages } from './model-packages';
+import { MAX_TRAFFIC_WEIGHT } from './model-limits';
 
 /** One version as `GET /models/:name` describes it. */
 export interface VersionDescription {
@@ -219,12 +220,21 @@ export class ModelsService {
       );
     }
     const entries = Object.entries(weights as Record<string, unknown>);
-    const bad = entries.filter(([, w]) => typeof w !== 'number' || !Number.isFinite(w) || w < 0);
+    const bad = entries.filter(
+      ([, w]) => typeof w !== 'number' || !(w >= 0 && w <= MAX_TRAFFIC_WEIGHT),
+    );
     if (bad.length) {
       throw new Problem(
         400,
         'Invalid traffic split',
-        `weights must be non-negative numbers: ${bad.map(([v]) => v).join(', ')}`,
+        `weights must be numbers from 0 to ${MAX_TRAFFIC_WEIGHT}: ${bad.map(([v]) => v).join(', ')}`,
+      );
+    }
+    if (entries.length && !entries.some(([, w]) => (w as number) > 0)) {
+      throw new Problem(
+        400,
+        'Invalid traffic split',
+        'at least one weight must be above 0 (an empty split, {}, sends every call to the default)',
       );
     }
     await this.registry.setTraffic(name, Object.fromEntries(entries) as Record<string, number>);
