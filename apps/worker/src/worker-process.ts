@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { QueueProgress, RedisOutageLog, type Logger, type RedisConnection } from '@app/common';
+import { relativeToStore } from '@app/handler/package';
 import { ModelRegistry, versionKey, type VersionRecord } from '@app/registry';
 import type { WorkerConfig } from './config';
 import type { ConsumerContext } from './consumer/consumer-context';
@@ -142,7 +143,8 @@ export class WorkerProcess {
     try {
       this.consumers.set(key, await startVersionConsumer(record, this.context));
     } catch (error) {
-      const reason = (error as Error).message;
+      // Shown to management callers: no absolute path of the store (the log keeps the error whole).
+      const reason = relativeToStore((error as Error).message, this.config.MODEL_STORE);
       const failure = this.loadRetries.failed(key, recordFingerprint(record), reason);
       this.metrics.loadFailures.set(labels, failure.failures);
       await this.registry

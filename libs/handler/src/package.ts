@@ -9,3 +9,4 @@ export * from './manifest';
 export * from './model-package';
 export * from './package-hash';
 export * from './packing';
+export * from './store-paths';

@@ -4,8 +4,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import {
   MANIFEST_FILE,
+  ModelPackageError,
   loadModelPackage,
   packageSha256,
+  relativeToStore,
   type ModelManifest,
 } from '@app/handler/package';
 import { ModelRegistry, packageSubject, versionKey, type VersionRecord } from '@app/registry';
@@ -52,18 +54,7 @@ export class ModelPackages {
     if (!this.list().includes(location)) {
       throw new Error(`"${location}" is not a package in the model store`);
     }
-    const pkg = await loadModelPackage(join(resolve(this.config.MODEL_STORE), location), {
-      maxArchiveBytes: this.config.MAX_ARCHIVE_BYTES,
-      maxArchiveEntries: this.config.MAX_ARCHIVE_ENTRIES,
-      allowPackageCode: this.config.ALLOW_PACKAGE_CODE,
-    });
-    // Only the manifest, labels and content hash are kept: an archive's unpacked files go at once.
-    let sha256: string;
-    try {
-      sha256 = await packageSha256(pkg.dir, pkg.manifest, location);
-    } finally {
-      await pkg.release();
-    }
+    const pkg = await this.read(location);
     const { name, version } = pkg.manifest;
     const existing = await this.registry.getVersion(name, version).catch(() => undefined);
     if (existing && !options.replace) {
@@ -82,13 +73,38 @@ export class ModelPackages {
       registeredAt: existing?.registeredAt ?? new Date().toISOString(),
       minWorkers,
       maxWorkers: workers.max ?? existing?.maxWorkers ?? Math.max(1, minWorkers),
-      packageSha256: sha256,
+      packageSha256: pkg.sha256,
       cacheTtlS: options.cacheTtlS ?? existing?.cacheTtlS ?? 0,
     };
     await this.registry.registerVersion(record);
     await this.registry.clearFailure(packageSubject(location), 'api');
     await this.registry.clearFailure(versionKey(name, version), 'api');
     return record;
+  }
+
+  /**
+   * A package of the store checked and hashed; only the manifest, labels and content hash are
+   * kept (an archive's unpacked files go at once). Its errors name paths relative to the store.
+   */
+  private async read(
+    location: string,
+  ): Promise<{ manifest: ModelManifest; labels: readonly string[]; sha256: string }> {
+    const store = this.config.MODEL_STORE;
+    try {
+      const pkg = await loadModelPackage(join(resolve(store), location), {
+        maxArchiveBytes: this.config.MAX_ARCHIVE_BYTES,
+        maxArchiveEntries: this.config.MAX_ARCHIVE_ENTRIES,
+        allowPackageCode: this.config.ALLOW_PACKAGE_CODE,
+      });
+      try {
+        const sha256 = await packageSha256(pkg.dir, pkg.manifest, location);
+        return { manifest: pkg.manifest, labels: pkg.labels, sha256 };
+      } finally {
+        await pkg.release();
+      }
+    } catch (error) {
+      throw new ModelPackageError(relativeToStore((error as Error).message, store));
+    }
   }
 
   /**
@@ -122,7 +138,7 @@ export class ModelPackages {
         const subject = versionKey(v.name, v.version);
         if (present.has(v.location)) await this.registry.clearFailure(subject, 'api');
         else {
-          const reason = `package "${v.location}" is not in the model store ${resolve(this.config.MODEL_STORE)}`;
+          const reason = `package "${v.location}" is not in the model store (MODEL_STORE)`;
           this.logger.warn(
             { model: v.name, version: v.version, reason },
             'registered version has no package',
