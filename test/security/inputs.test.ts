@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -28,6 +28,8 @@ describe('hostile inputs', () => {
     symlinkSync(join(root, 'outside.csv'), join(data, 'escape.csv'));
     symlinkSync(root, join(data, 'sub', 'up'));
     symlinkSync(join(data, 'inside.csv'), join(data, 'alias.csv'));
+    // A hard link is the outside file itself under a second name: no path resolution shows it.
+    linkSync(join(root, 'outside.csv'), join(data, 'hard-link.csv'));
     stack = await Stack.start({ env: { DATA_DIR: data }, workers: 0, waitHealthy: false });
     redis = new Redis(stack.redis.url);
   });
@@ -44,6 +46,7 @@ describe('hostile inputs', () => {
   describe('data-folder paths', () => {
     for (const [what, path] of [
       ['a symlink to a file outside', 'escape.csv'],
+      ['a hard link to a file outside', 'hard-link.csv'],
       ['a path through a symlinked folder outside', 'sub/up/outside.csv'],
       ['a relative escape', '../outside.csv'],
       ['an absolute path', '<root>/outside.csv'],

@@ -73,7 +73,8 @@ const lineLimitsOf = (format: 'csv' | 'jsonl', limits: InputLimits): LineLimits 
 /**
  * The real path of a file of the data folder. The path must stay inside the folder as written
  * and again once every symlink on the way is resolved: a link inside the folder that points
- * out of it is refused like `../`.
+ * out of it is refused like `../`. A hard link cannot be resolved (it is the file, under one
+ * more name), so a file with more than one name is refused: it may be a file from outside.
  */
 function dataFile(dataDir: string, path: string): string {
   const outside = () => new Problem(400, 'Invalid request', `"${path}" is outside the data folder`);
@@ -90,7 +91,16 @@ function dataFile(dataDir: string, path: string): string {
     throw notFound();
   }
   if (!inside(realRoot, real)) throw outside();
-  if (!statSync(real).isFile()) throw notFound();
+  const stats = statSync(real);
+  if (!stats.isFile()) throw notFound();
+  if (stats.nlink > 1) {
+    throw new Problem(
+      400,
+      'Invalid request',
+      `"${path}" has ${stats.nlink} hard links: a file of the data folder must have one name only, ` +
+        'so that it cannot be a file from outside under a second name; copy the file in instead',
+    );
+  }
   return real;
 }
 
