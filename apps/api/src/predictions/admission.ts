@@ -1,104 +1,113 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { VersionQueues } from '@app/common';
+import {
+  QueueProgress,
+  VersionQueues,
+  predictionQueueName,
+  type RedisConnection,
+} from '@app/common';
 import { versionKey, type VersionRecord } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
+import { REDIS } from '../core/core.module';
 import type { LiveVersion } from '../core/model-catalog';
 import { Problem } from '../core/problem';
 import { ApiMetrics } from '../metrics/api-metrics';
+import { QueuedWork } from './queued-work';
 
-/** How long a queue count is reused: one count per version and replica at most this often. */
+/** How long a queue reading is reused: one reading per version and replica at most this often. */
 const COUNT_MS = 250;
-/** Weight of the newest request in the moving average of texts per job. */
-const ALPHA = 0.1;
 
 /**
- * Load shedding for online work. A version's wait is estimated as its queued jobs times the texts
- * a job carries on average, over the texts per second its live workers report answering. A sync
- * call is refused at once (503, `Retry-After`) when that wait is over MAX_QUEUE_WAIT_S, instead
- * of a 504 after SYNC_TIMEOUT_MS; async creates are accepted until MAX_QUEUED_JOBS jobs wait,
- * then refused (429). Bulk chunks have their own queue and are never shed.
+ * Load shedding for online work. A version's wait is estimated as the texts queued before a call
+ * over the texts per second its live workers report answering (see {@link QueuedWork}). A sync
+ * call is refused at once (503, `Retry-After`) when that wait is over MAX_QUEUE_WAIT_S or
+ * SYNC_TIMEOUT_MS, instead of a 504 once SYNC_TIMEOUT_MS has passed; async creates are accepted
+ * until MAX_QUEUED_JOBS jobs wait, then refused (429). Every admitted call counts at once, so a
+ * burst cannot all pass on one reading. Bulk chunks have their own queue and are never shed.
  */
 @Injectable()
 export class Admission {
-  private readonly counts = new Map<string, { at: number; queued: number }>();
-  private readonly textsPerJob = new Map<string, number>();
+  private readonly work = new Map<string, { at: number; work: QueuedWork }>();
+  /** The reading under way per version: calls that arrive meanwhile wait for it, not read again. */
+  private readonly reading = new Map<string, Promise<QueuedWork>>();
+  private readonly progress: QueueProgress;
 
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
+    @Inject(REDIS) redis: RedisConnection,
     private readonly queues: VersionQueues,
     private readonly metrics: ApiMetrics,
-  ) {}
+  ) {
+    this.progress = new QueueProgress(redis, config.KEY_PREFIX);
+  }
 
   /**
-   * Throws 503 when the version's estimated wait is over MAX_QUEUE_WAIT_S; `live` is what its
-   * workers report.
+   * Throws 503 when the call would wait longer than MAX_QUEUE_WAIT_S or SYNC_TIMEOUT_MS to start;
+   * `live` is what the version's workers report.
    */
   async admitSync(record: VersionRecord, texts: number, live: LiveVersion): Promise<void> {
-    const wait = await this.estimatedWait(record, texts, live);
-    if (wait > this.config.MAX_QUEUE_WAIT_S) {
+    const work = await this.queued(record);
+    const rate = live.textsPerSecond;
+    const limit = Math.min(this.config.MAX_QUEUE_WAIT_S, this.config.SYNC_TIMEOUT_MS / 1000);
+    // Weighed and counted with no await between: concurrent calls are weighed one behind another.
+    const { admitted, waitS } = work.offerSync(texts, rate, limit);
+    this.metrics.estimatedWait.set(labelsOf(record), work.waitS(rate));
+    if (!admitted) {
       this.shed(record, 'sync', 'queue_wait');
       throw new Problem(
         503,
         'Overloaded',
-        `${record.name} version ${record.version} has about ${Math.round(wait)} s of work queued ` +
-          `(the limit is ${this.config.MAX_QUEUE_WAIT_S} s); retry later, or create an async prediction`,
-        { estimated_wait_s: Math.round(wait) },
-      ).retryAfter(Math.min(wait - this.config.MAX_QUEUE_WAIT_S, 60));
+        `${record.name} version ${record.version} has about ${Math.round(waitS)} s of work queued ` +
+          `(the limit is ${limit} s); retry later, or create an async prediction`,
+        { estimated_wait_s: Math.round(waitS) },
+      ).retryAfter(Math.min(waitS - limit, 60));
     }
   }
 
   /** Throws 429 when MAX_QUEUED_JOBS jobs already wait for the version. */
   async admitAsync(record: VersionRecord, texts: number, live: LiveVersion): Promise<void> {
-    this.observe(record, texts);
-    const queued = await this.queued(record);
-    if (queued >= this.config.MAX_QUEUED_JOBS) {
+    const work = await this.queued(record);
+    const rate = live.textsPerSecond;
+    if (work.jobs >= this.config.MAX_QUEUED_JOBS) {
       this.shed(record, 'async', 'queue_full');
-      const rate = this.jobsPerSecond(record, live);
+      const excess = work.jobs - this.config.MAX_QUEUED_JOBS + 1;
       throw new Problem(
         429,
         'Too many queued',
-        `${record.name} version ${record.version} has ${queued} jobs queued, the most it takes`,
-      ).retryAfter(rate > 0 ? (queued - this.config.MAX_QUEUED_JOBS + 1) / rate : 5);
+        `${record.name} version ${record.version} has ${work.jobs} jobs queued, the most it takes`,
+      ).retryAfter(rate > 0 ? work.jobsWaitS(excess, rate) : 5);
     }
-    // Counted until the next read of the queue, so a burst cannot overshoot the cap by much.
-    this.counts.get(versionKey(record.name, record.version))!.queued++;
+    work.admitAsync(texts);
   }
 
-  /** Seconds of work queued before a new job of `texts` texts, or 0 when unknown. */
-  async estimatedWait(record: VersionRecord, texts: number, live: LiveVersion): Promise<number> {
-    this.observe(record, texts);
-    const rate = this.jobsPerSecond(record, live);
-    if (rate <= 0) return 0;
-    const wait = (await this.queued(record)) / rate;
-    this.metrics.estimatedWait.set({ model: record.name, version: record.version }, wait);
-    return wait;
-  }
-
-  /** Jobs per second the version's workers answer, from the texts per second they report. */
-  private jobsPerSecond(record: VersionRecord, live: LiveVersion): number {
-    const texts = this.textsPerJob.get(versionKey(record.name, record.version)) ?? 1;
-    return live.textsPerSecond / texts;
-  }
-
-  private observe(record: VersionRecord, texts: number): void {
+  /** The version's queued work, read again when the last reading is older than COUNT_MS. */
+  private async queued(record: VersionRecord): Promise<QueuedWork> {
     const key = versionKey(record.name, record.version);
-    const mean = this.textsPerJob.get(key);
-    this.textsPerJob.set(key, mean === undefined ? texts : mean + ALPHA * (texts - mean));
-  }
-
-  private async queued(record: VersionRecord): Promise<number> {
-    const key = versionKey(record.name, record.version);
-    const now = Date.now();
-    let cached = this.counts.get(key);
-    if (!cached || now - cached.at > COUNT_MS) {
-      const { online } = await this.queues.backlog(record.name, record.version);
-      cached = { at: now, queued: online.waiting + online.prioritized + online.delayed };
-      this.counts.set(key, cached);
+    const cached = this.work.get(key);
+    if (cached && Date.now() - cached.at <= COUNT_MS) return cached.work;
+    let reading = this.reading.get(key);
+    if (!reading) {
+      reading = this.read(record, cached?.work ?? new QueuedWork()).finally(() =>
+        this.reading.delete(key),
+      );
+      this.reading.set(key, reading);
     }
-    return cached.queued;
+    return reading;
+  }
+
+  private async read(record: VersionRecord, work: QueuedWork): Promise<QueuedWork> {
+    const key = versionKey(record.name, record.version);
+    const [{ online }, counters] = await Promise.all([
+      this.queues.backlog(record.name, record.version),
+      this.progress.counters(predictionQueueName(record.name, record.version)),
+    ]);
+    work.read({ jobs: online.waiting + online.prioritized + online.delayed, counters });
+    this.work.set(key, { at: Date.now(), work });
+    return work;
   }
 
   private shed(record: VersionRecord, kind: 'sync' | 'async', reason: string): void {
-    this.metrics.shed.inc({ model: record.name, version: record.version, kind, reason });
+    this.metrics.shed.inc({ ...labelsOf(record), kind, reason });
   }
 }
+
+const labelsOf = (record: VersionRecord) => ({ model: record.name, version: record.version });
