@@ -23,12 +23,29 @@ const id = fc.oneof(
   fc.tuple(segment, segment, fc.uuid()).map(([m, v, u]) => `${m}@${v}.${u}`),
 );
 
-/** Bodies: JSON of any shape, mutated valid ones, and raw bytes. */
+/** Bodies: JSON of any shape, mutated valid ones, nested up to 100,000 deep, and raw bytes. */
 const json = fc.jsonValue({ maxDepth: 3 });
+const deep = fc
+  .integer({ min: 1, max: 100_000 })
+  .map((depth) => `${'['.repeat(depth)}"Oil prices"${']'.repeat(depth)}`);
+const tensor = fc.record({
+  name: fc.constantFrom('text', 'x'),
+  datatype: fc.constantFrom('BYTES', 'FP32'),
+  shape: fc.array(fc.integer({ min: -2, max: 3 }), { maxLength: 3 }),
+  data: json,
+});
+const V2_BODY = '{"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": %s}]}';
 const body = fc.oneof(
   json.map((v) => JSON.stringify(v)),
   json.map((v) => JSON.stringify({ data: v })),
   json.map((v) => JSON.stringify({ model: MODEL, input: { data: v } })),
+  fc.array(tensor, { maxLength: 2 }).map((inputs) => JSON.stringify({ inputs })),
+  {
+    weight: 4,
+    arbitrary: fc
+      .tuple(deep, fc.constantFrom('%s', '{"data": %s}', V2_BODY, V2_BODY, V2_BODY))
+      .map(([data, wrapper]) => wrapper.replace('%s', data)),
+  },
   fc
     .record(
       { model: fc.oneof(segment, json), input: json, webhook: json, probabilities: json },
@@ -38,17 +55,24 @@ const body = fc.oneof(
   fc.string({ maxLength: 200 }),
   fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes)),
 );
-const contentType = fc.constantFrom(
-  'application/json',
-  'application/json; charset=utf-16',
-  'text/plain',
-  'text/csv',
-  'application/x-ndjson',
-  'multipart/form-data; boundary=x',
-  'application/x-www-form-urlencoded',
-  'application/octet-stream',
-  '',
-  'garbage/;;;',
+
+/** JSON most often: the bodies above are JSON, and only a JSON body reaches most routes' checks. */
+const contentType = fc.oneof(
+  { weight: 3, arbitrary: fc.constant('application/json') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      'application/json; charset=utf-16',
+      'text/plain',
+      'text/csv',
+      'application/x-ndjson',
+      'multipart/form-data; boundary=x',
+      'application/x-www-form-urlencoded',
+      'application/octet-stream',
+      '',
+      'garbage/;;;',
+    ),
+  },
 );
 const query = fc.dictionary(
   fc.constantFrom(
@@ -91,6 +115,8 @@ const INFERENCE: Route[] = [
   { method: 'POST', path: (_s, _v, i) => `/v1/batches/${i}/cancel` },
   { method: 'GET', path: (_s, _v, i) => `/v1/batches/${i}/results` },
   { method: 'GET', path: (_s, _v, i) => `/v1/batches/${i}/errors` },
+  { method: 'POST', path: (s) => `/v2/models/${s}/infer` },
+  { method: 'POST', path: (s, v) => `/v2/models/${s}/versions/${v}/infer` },
   { method: 'GET', path: (s) => `/${s}` },
 ];
 
@@ -161,7 +187,11 @@ describe('property: hostile requests at every route', () => {
               response.status < 500 || response.status === 503,
               `${response.status} ${text}`,
             );
-            if (response.status >= 400) {
+            if (response.status >= 400 && url.pathname.startsWith('/v2/')) {
+              // The Open Inference Protocol's own error form.
+              assert.equal(typeof JSON.parse(text).error, 'string', text);
+              assert.deepEqual(await dataKeys(redis), keys, `${route.method} ${url} wrote keys`);
+            } else if (response.status >= 400) {
               assert.match(
                 response.headers.get('content-type') ?? '',
                 /application\/problem\+json/,
