@@ -13,7 +13,9 @@ function countingClassifier() {
       ran.push(...texts);
       return {
         results: texts.map((t) => ({ label: t.length, probability: 1 / t.length })),
-        batches: [{ size: texts.length, realTokens: 0, paddedTokens: 0, inferenceMs: 1 }],
+        batches: [
+          { size: texts.length, realTokens: 0, paddedTokens: 0, startedAt: 0, inferenceMs: 1 },
+        ],
         batchOf: texts.map(() => 0),
         preprocessMs: 0,
       };

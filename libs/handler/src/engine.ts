@@ -6,6 +6,11 @@ export interface BatchRecord {
   size: number;
   realTokens: number;
   paddedTokens: number;
+  /**
+   * When the pass began, in ms since the Unix epoch (fractional): comparable across threads and
+   * processes, so that a benchmark can lay the passes of a worker on its own clock.
+   */
+  startedAt: number;
   inferenceMs: number;
 }
 
@@ -106,6 +111,7 @@ export class ScoringRun<T> {
       size: batch.length,
       realTokens: tokens.real,
       paddedTokens: tokens.padded,
+      startedAt: performance.timeOrigin + t0,
       inferenceMs,
     };
     this.batches.push(record);

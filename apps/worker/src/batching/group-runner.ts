@@ -94,6 +94,15 @@ export class GroupRunner {
     }
     const { batches } = outcome;
     this.metrics.observeBatches(this.labels, batches);
+    // When each forward pass ran: a benchmark lays them on its clock to see the device's gaps.
+    if (batches.length && this.log.isLevelEnabled('debug')) {
+      const passes = batches.map(({ startedAt, inferenceMs, size }) => ({
+        startedAt,
+        inferenceMs,
+        size,
+      }));
+      this.log.debug({ texts: outcome.results.length, passes }, 'group scored');
+    }
     if (batches.length) {
       this.lastBatch = {
         size: batches.reduce((max, b) => Math.max(max, b.size), 0),

@@ -15,6 +15,7 @@ const pass = (size: number, inferenceMs: number) => ({
   size,
   realTokens: 0,
   paddedTokens: 0,
+  startedAt: 0,
   inferenceMs,
 });
 
