@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { agNewsSample } from '../test/support/texts';
 
 export { DEMO_MODEL } from '../test/support/paths';
 
@@ -31,6 +32,16 @@ export function agNewsTest(limit = Infinity): LabelledText[] {
     .filter(Boolean)
     .slice(0, limit)
     .map((line) => JSON.parse(line) as LabelledText);
+}
+
+/**
+ * `count` texts: the AG News test split of `BENCH_DATA`, or without it the sample under
+ * test/fixtures (so that a plain clone runs), repeated as often as it takes.
+ */
+export function benchTexts(count: number): string[] {
+  if (!process.env.BENCH_DATA) return agNewsSample(count);
+  const rows = agNewsTest().map((row) => row.text);
+  return Array.from({ length: count }, (_, i) => rows[i % rows.length]);
 }
 
 /** Percentile (0-100) of an unsorted sample, nearest-rank. */

@@ -22,19 +22,22 @@ export interface BenchProcesses {
 
 /**
  * A local deployment (Redis, API, `workers` workers) for a benchmark, with a keep-alive HTTP
- * pool; over `modelStore`, or a temporary store holding the demo model. Its processes are started
- * from this thread, so they inherit its CPU affinity.
+ * pool; over `modelStore`, or a temporary store holding the demo model. `env` goes to every
+ * process, `workerEnv` to the workers alone. Its processes are started from this thread, so they
+ * inherit its CPU affinity.
  */
 export async function startBenchStack(
   modelStore?: string,
   env: Record<string, string> = {},
   workers = 1,
+  workerEnv: Record<string, string> = {},
 ) {
   const redis = await TestRedis.start();
   const stack = await Stack.start({
     modelStore,
     redis,
     workers,
+    workerEnv,
     env: {
       // Start-up lines (which say the ports) are info; the access log is what would cost.
       ACCESS_LOG: 'false',

@@ -1,4 +1,5 @@
 import { fmt } from './data';
+import { budgetRows, type GapBudget } from './gap-budget';
 
 /** Bulk scoring should keep this share of the engine ceiling. */
 export const BULK_TARGET = 0.9;
@@ -18,13 +19,20 @@ export interface ModelFigures {
   transformersJsTextsPerSecond: number;
   bulkTextsPerSecond: number;
   bulkPaddingWaste: number;
+  /** Where the bulk run's wall time went, from the worker's passes. */
+  budget: GapBudget;
+  /** Share of the bulk run's steady window the worker spent in forward passes. */
+  steadyBusy: number;
   /** One forward pass of a full batch (max_batch_size mid-length texts), in ms. */
   fullBatchMs: number;
   idle: Latency[];
   duringBulk: Latency[];
 }
 
-/** The suite's report as Markdown: throughput against the engine ceiling, and online latency. */
+/**
+ * The suite's report as Markdown: throughput against the engine ceiling, online latency, and
+ * each bulk run's gap budget.
+ */
 export function toMarkdown(report: {
   commit: string;
   date: string;
@@ -54,6 +62,12 @@ export function toMarkdown(report: {
       }),
     ),
     '',
+    ...report.figures.flatMap((f) => [
+      `Bulk run of ${f.model}: the worker in forward passes ${fmt(100 * f.steadyBusy)}% of its steady window (the span of its passes less the first and last tenth).`,
+      '',
+      ...budgetRows(f.budget),
+      '',
+    ]),
   ];
   return lines.join('\n');
 }

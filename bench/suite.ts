@@ -25,6 +25,8 @@ import { classifyTexts, openModel, packingLimits } from '@app/handler';
 import { workerSettings } from '../apps/worker/src/config';
 import { ROOT } from '../test/support/paths';
 import { DEMO_MODEL, agNewsTest, benchDataFile, fmt, percentile } from './data';
+import { datasetOf, startBatch, timedBulkRun } from './bulk-run';
+import { busyShare, gapBudget, loggedPasses, steadyWindow } from './gap-budget';
 import { startBenchStack } from './stack';
 import { toMarkdown, type Latency, type ModelFigures } from './suite-report';
 import { prepareTransformersJsModel, runTransformersJs } from './transformers-js';
@@ -140,21 +142,25 @@ async function measure(plan: ModelPlan, withTransformersJs: boolean): Promise<Mo
   process.stderr.write(`transformers.js ${fmt(transformersJs)} texts/s\n`);
 
   // 3-5. Through the whole system.
-  const bench = await startBenchStack(dirname(plan.dir), {
-    MODELS: plan.dir.split('/').pop()!,
-    BULK_PASS_MS: String(BULK_PASS_MS),
-  });
+  const bench = await startBenchStack(
+    dirname(plan.dir),
+    { MODELS: plan.dir.split('/').pop()!, BULK_PASS_MS: String(BULK_PASS_MS) },
+    1,
+    // The worker's `group scored` lines: when each forward pass ran (the gap budget).
+    { LOG_LEVEL: 'debug' },
+  );
   try {
     const model = pkg.manifest.name;
-    const jsonl = texts.map((text, i) => JSON.stringify({ id: i, text })).join('\n');
+    const jsonl = datasetOf(texts);
     const workerUrl = await bench.stack.workerMetricsUrl(bench.stack.workers[0]);
     const workerMetrics = async () =>
       parseMetrics(await (await fetch(`${workerUrl}/metrics`)).text());
     const before = await workerMetrics();
-    start = performance.now();
-    const batchId = await startBatch(bench.stack.apiUrl, model, jsonl);
-    await waitBatch(bench.stack.apiUrl, batchId);
-    const bulk = texts.length / ((performance.now() - start) / 1000);
+    const run = await timedBulkRun(bench.stack.apiUrl, model, jsonl);
+    const bulk = texts.length / ((run.completedAt - run.postedAt) / 1000);
+    const passes = loggedPasses(bench.stack.workers[0].logs(), run.postedAt);
+    const budget = gapBudget(run, passes);
+    const steadyBusy = busyShare(passes, steadyWindow(passes));
     const after = await workerMetrics();
     const real = after.tokensReal - before.tokensReal;
     const padded = after.tokensPadded - before.tokensPadded;
@@ -200,6 +206,8 @@ async function measure(plan: ModelPlan, withTransformersJs: boolean): Promise<Mo
       transformersJsTextsPerSecond: transformersJs,
       bulkTextsPerSecond: bulk,
       bulkPaddingWaste: padded / real - 1,
+      budget,
+      steadyBusy,
       fullBatchMs,
       idle,
       duringBulk,
@@ -217,25 +225,6 @@ async function transformersJsRate(dir: string, texts: string[]): Promise<number>
     return texts.length / tjs.seconds;
   } finally {
     rmSync(layout, { recursive: true, force: true });
-  }
-}
-
-async function startBatch(api: string, model: string, jsonl: string): Promise<string> {
-  const response = await fetch(`${api}/v1/batches?model=${model}&text=text&id=id`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-ndjson' },
-    body: jsonl,
-  });
-  if (response.status !== 202)
-    throw new Error(`batch refused: ${response.status} ${await response.text()}`);
-  return ((await response.json()) as { id: string }).id;
-}
-
-async function waitBatch(api: string, id: string): Promise<void> {
-  for (;;) {
-    const view = (await (await fetch(`${api}/v1/batches/${id}`)).json()) as { status: string };
-    if (view.status !== 'running') return;
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

@@ -16,7 +16,9 @@ import {
   type InferenceOutput,
   type Placement,
 } from '@app/handler';
+import { datasetOf, timedBulkRun } from '../bulk-run';
 import { fmt, percentile } from '../data';
+import { busyShare, gapBudget, loggedPasses, steadyWindow, type GapBudget } from '../gap-budget';
 import { startBenchStack } from '../stack';
 
 /** The engine alone (the handler, length-sorted and packed), best of two timed runs. */
@@ -171,6 +173,10 @@ export interface PipelineFigures {
   metricProvider: string;
   bulkTexts: number;
   bulkTextsPerSecond: number;
+  /** Where the bulk run's wall time went, from the worker's forward passes. */
+  budget: GapBudget;
+  /** Share of the bulk run's steady window the worker spent in forward passes. */
+  steadyBusy: number;
   /** nvidia-smi utilisation.gpu samples (%) during the bulk run; empty without nvidia-smi. */
   gpuUtilisation: { samples: number; mean: number; p50: number; max: number };
   online: Latency[];
@@ -184,11 +190,13 @@ export async function measurePipeline(
   clientCounts: readonly number[],
   requestsPerLevel: number,
 ): Promise<PipelineFigures> {
-  const bench = await startBenchStack(dirname(dir), {
-    MODELS: basename(dir),
-    INTRA_OP_THREADS: '0',
-    ...env,
-  });
+  const bench = await startBenchStack(
+    dirname(dir),
+    { MODELS: basename(dir), INTRA_OP_THREADS: '0', ...env },
+    1,
+    // The worker's `group scored` lines: when each forward pass ran (the gap budget).
+    { LOG_LEVEL: 'debug' },
+  );
   try {
     const listed = (await bench.stack.manage('GET', '/models')).body as {
       models: { modelName: string }[];
@@ -204,28 +212,11 @@ export async function measurePipeline(
       /modelfleet_worker_provider_info\{[^}]*provider="([^"]+)"/.exec(metrics)?.[1] ?? 'none';
     note(`pipeline: worker serves ${name} on ${registryDevice} (metric: ${metricProvider})`);
 
-    const jsonl = texts.map((text, i) => JSON.stringify({ id: i, text })).join('\n');
     const sampler = sampleGpu();
-    const start = performance.now();
-    const response = await fetch(`${bench.stack.apiUrl}/v1/batches?model=${name}&text=text&id=id`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-ndjson' },
-      body: jsonl,
-    });
-    if (response.status !== 202) throw new Error(`batch refused: ${await response.text()}`);
-    const { id } = (await response.json()) as { id: string };
-    for (;;) {
-      const view = (await (await fetch(`${bench.stack.apiUrl}/v1/batches/${id}`)).json()) as {
-        status: string;
-      };
-      if (view.status !== 'running') {
-        if (view.status !== 'succeeded') throw new Error(`bulk batch ended ${view.status}`);
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const bulkTextsPerSecond = texts.length / ((performance.now() - start) / 1000);
+    const run = await timedBulkRun(bench.stack.apiUrl, name, datasetOf(texts));
     const samples = sampler.stop();
+    const passes = loggedPasses(bench.stack.workers[0].logs(), run.postedAt);
+    const bulkTextsPerSecond = texts.length / ((run.completedAt - run.postedAt) / 1000);
     note(`pipeline: bulk ${fmt(bulkTextsPerSecond)} texts/s`);
 
     const online: Latency[] = [];
@@ -261,6 +252,8 @@ export async function measurePipeline(
       metricProvider,
       bulkTexts: texts.length,
       bulkTextsPerSecond,
+      budget: gapBudget(run, passes),
+      steadyBusy: busyShare(passes, steadyWindow(passes)),
       gpuUtilisation: {
         samples: samples.length,
         mean: samples.reduce((a, b) => a + b, 0) / (samples.length || 1),

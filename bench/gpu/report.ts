@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { fmt } from '../data';
+import { budgetRows } from '../gap-budget';
 import type { GpuReport, ModelFigures } from './gpu.bench';
 import type { EngineFigures } from './measures';
 
@@ -74,6 +75,10 @@ export function toMarkdown(r: GpuReport): string {
       '| bulk texts | fleet bulk texts/s | engine ceiling texts/s | fleet / ceiling | GPU utilisation mean / p50 / max |',
       '|---:|---:|---:|---:|---:|',
       `| ${p.bulkTexts} | ${fmt(p.bulkTextsPerSecond)} | ${fmt(ceiling)} | ${ratio(p.bulkTextsPerSecond, ceiling)} | ${p.gpuUtilisation.samples ? `${fmt(p.gpuUtilisation.mean)}% / ${p.gpuUtilisation.p50}% / ${p.gpuUtilisation.max}%` : 'not sampled'} |`,
+      '',
+      `The worker was in forward passes ${fmt(100 * p.steadyBusy)}% of the bulk run's steady window (the span of its passes less the first and last tenth; the target of ≥ 85% GPU utilisation reads nvidia-smi over the whole bulk run, above). Where the bulk run's wall time went:`,
+      '',
+      ...budgetRows(p.budget),
       '',
       '| online clients, 1 text per request | requests | texts/s | p50 ms | p99 ms |',
       '|---:|---:|---:|---:|---:|',

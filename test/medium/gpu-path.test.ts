@@ -138,5 +138,12 @@ describe('the GPU path, on a machine without a GPU', () => {
     assert.equal(report.pipeline.registryDevice, 'cpu');
     assert.equal(report.pipeline.metricProvider, 'cpu');
     assert.equal(report.pipeline.online.length, 2);
+    // The gap budget, from the worker's passes: its parts add up to the bulk run's wall time.
+    const { budget } = report.pipeline;
+    assert.ok(budget.passes > 0);
+    const parts = ['uploadMs', 'toFirstPassMs', 'inPassesMs', 'betweenPassesMs', 'finishMs'];
+    const sum = parts.reduce((total, part) => total + budget[part], 0);
+    assert.ok(Math.abs(sum - budget.totalMs) < 1e-6, JSON.stringify(budget));
+    assert.match(stdout, /\| where the wall time went \| ms \| share \|/);
   });
 });

@@ -36,7 +36,7 @@ export function demoModelStore(versions: { version: string; labels?: string[] }[
  * A hard link where the file system allows one, else a copy. Never a symlink: a package whose
  * files resolve outside its folder is refused.
  */
-function shareFile(source: string, target: string): void {
+export function shareFile(source: string, target: string): void {
   try {
     linkSync(source, target);
   } catch {

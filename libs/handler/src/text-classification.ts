@@ -9,13 +9,25 @@ import type {
   Prediction,
 } from './handler';
 import { HandlerInputError, InferenceError, ModelPackageError } from './errors';
-import { openSession, type Placement, type Provider } from './onnx-session';
+import {
+  openSession,
+  type OpenedSession,
+  type Placement,
+  type Provider,
+  type SessionOptions,
+} from './onnx-session';
 import { onnxRuntime } from './ort';
 import { TextTokenizer } from './tokenizer';
 
 const REQUIRED_INPUTS = ['input_ids', 'attention_mask'];
 const OPTIONAL_INPUTS = ['token_type_ids'];
 const OUTPUT = 'logits';
+
+/**
+ * Opens the graph a package's `model_file` names. ONNX Runtime's {@link openSession} by default;
+ * a test device stands in for it where the forward pass itself is not what is measured.
+ */
+export type GraphOpener = (modelFile: string, options: SessionOptions) => Promise<OpenedSession>;
 
 /**
  * The built-in BERT sequence classifier: `tokenizers` for WordPiece, onnxruntime-node for the
@@ -35,6 +47,8 @@ export class TextClassificationHandler implements Handler<Prediction> {
   /** Where ORT placed the graph's nodes (CUDA sessions only). */
   placement?: Placement;
 
+  constructor(private readonly openGraph: GraphOpener = openSession) {}
+
   async initialize(context: HandlerContext): Promise<void> {
     const { manifest, modelDir } = context;
     this.labels = context.labels;
@@ -50,7 +64,7 @@ export class TextClassificationHandler implements Handler<Prediction> {
     }
     if (!manifest.model_file) throw new ModelPackageError('manifest names no model_file');
     this.tokenizer = await TextTokenizer.load(source, manifest.max_length);
-    const opened = await openSession(join(modelDir, manifest.model_file), context);
+    const opened = await this.openGraph(join(modelDir, manifest.model_file), context);
     this.session = opened.session;
     this.provider = opened.provider;
     this.placement = opened.placement;
