@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import {
   ConfigError,
   JobWaiter,
+  ReplyInbox,
   QueueProgress,
   RedisOutageLog,
   VersionQueues,
@@ -53,6 +54,12 @@ async function bootstrap(): Promise<void> {
   );
   const registry = new ModelRegistry(redis, config.KEY_PREFIX);
   const queues = new VersionQueues(redis, config.KEY_PREFIX);
+  const metrics = new ApiMetrics(registry, queues);
+  // This process's own reply channel: workers publish the answers it waits for there alone.
+  const inbox = new ReplyInbox(consumerRedis, config.KEY_PREFIX, (awaited) =>
+    metrics.jobReplies.inc({ outcome: awaited ? 'awaited' : 'unawaited' }),
+  );
+  await inbox.open();
   const shared: SharedServices = {
     config,
     logger,
@@ -61,9 +68,9 @@ async function bootstrap(): Promise<void> {
     registry,
     queues,
     progress: new QueueProgress(redis, config.KEY_PREFIX),
-    waiter: new JobWaiter(consumerRedis, queues),
+    waiter: new JobWaiter(consumerRedis, queues, inbox),
     catalog: new ModelCatalog(registry),
-    metrics: new ApiMetrics(registry, queues),
+    metrics,
   };
   const { token, createdFile } = managementToken(config);
   if (createdFile) logger.warn({ file: createdFile }, 'generated a management API token');

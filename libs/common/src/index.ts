@@ -8,4 +8,5 @@ export * from './local-redis';
 export * from './ops-server';
 export * from './version-queues';
 export * from './job-waiter';
+export * from './job-replies';
 export * from './queue-progress';

@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import { QueueEvents, type Job } from 'bullmq';
+import type { ReplyInbox } from './job-replies';
 import { isCluster, type RedisConnection } from './redis';
 import type { VersionQueues } from './version-queues';
 
@@ -14,8 +15,9 @@ const DEFAULT_MAX_LISTENERS = 64;
 
 /**
  * Waits for jobs to finish: the one way a process waits on a job, whether a caller is waiting
- * for a sync answer, for `Prefer: wait`, or for the chunks of a batch being canceled. One
- * QueueEvents listener per queue, each on its own connection, up to a bound.
+ * for a sync answer, for `Prefer: wait`, or for the chunks of a batch being canceled. A job this
+ * process put its {@link ReplyInbox.address} in is answered on the process's own reply channel;
+ * any other through one QueueEvents listener per queue, each on its own connection, up to a bound.
  */
 export class JobWaiter {
   private readonly listeners = new Map<string, Promise<QueueEvents>>();
@@ -23,33 +25,45 @@ export class JobWaiter {
   constructor(
     private readonly connection: RedisConnection,
     private readonly queues: VersionQueues,
+    /** This process's reply channel; without it every wait reads the queue's events. */
+    private readonly inbox?: ReplyInbox,
     private readonly maxListeners = DEFAULT_MAX_LISTENERS,
   ) {}
+
+  /** What a job waited on with `replyTo: true` carries as `replyTo`, if this process has one. */
+  get replyAddress(): string | undefined {
+    return this.inbox?.address;
+  }
 
   /**
    * Resolves when job `id` of queue `name` completes or fails, or after `timeoutMs`.
    * The listener is in place before this reads anything, so an answer cannot slip past:
    * call it before adding the job (then pass `checkFirst: false` to save a read), or for a job
    * that exists already. At the deadline the job is read once more, in case its event never
-   * reached this process.
+   * reached this process. With `replyTo`, the job carries {@link replyAddress} and its answer
+   * comes on this process's reply channel (the job's state is read again if that channel's
+   * subscription was lost meanwhile).
    */
   async wait(
     name: string,
     id: string,
     timeoutMs: number,
-    { checkFirst = true }: { checkFirst?: boolean } = {},
+    { checkFirst = true, replyTo = false }: { checkFirst?: boolean; replyTo?: boolean } = {},
   ): Promise<JobOutcome> {
     if (timeoutMs <= 0) return this.read(name, id);
-    // Per-job events (`completed:<id>`) are emitted by QueueEvents but not in its typed map.
-    const events = (await this.listener(name)) as unknown as EventEmitter;
     let done!: (outcome: JobOutcome) => void;
     const outcome = new Promise<JobOutcome>((resolve) => (done = resolve));
-    const onCompleted = (args: { returnvalue: unknown }) =>
-      done({ status: 'completed', value: args.returnvalue });
-    const onFailed = (args: { failedReason: string }) =>
-      done({ status: 'failed', reason: args.failedReason });
-    events.on(`completed:${id}`, onCompleted);
-    events.on(`failed:${id}`, onFailed);
+    const stopListening =
+      replyTo && this.inbox
+        ? this.inbox.expect(id, {
+            answer: done,
+            recheck: () =>
+              void this.read(name, id).then(
+                (now) => now.status !== 'timeout' && done(now),
+                () => undefined,
+              ),
+          })
+        : await this.listenFor(name, id, done);
     const timer = setTimeout(() => done({ status: 'timeout' }), timeoutMs);
     try {
       if (checkFirst) {
@@ -60,9 +74,28 @@ export class JobWaiter {
       return result.status === 'timeout' ? await this.read(name, id) : result;
     } finally {
       clearTimeout(timer);
+      stopListening();
+    }
+  }
+
+  /** Has the queue's events tell `done` when job `id` finishes, until the returned call. */
+  private async listenFor(
+    name: string,
+    id: string,
+    done: (outcome: JobOutcome) => void,
+  ): Promise<() => void> {
+    // Per-job events (`completed:<id>`) are emitted by QueueEvents but not in its typed map.
+    const events = (await this.listener(name)) as unknown as EventEmitter;
+    const onCompleted = (args: { returnvalue: unknown }) =>
+      done({ status: 'completed', value: args.returnvalue });
+    const onFailed = (args: { failedReason: string }) =>
+      done({ status: 'failed', reason: args.failedReason });
+    events.on(`completed:${id}`, onCompleted);
+    events.on(`failed:${id}`, onFailed);
+    return () => {
       events.off(`completed:${id}`, onCompleted);
       events.off(`failed:${id}`, onFailed);
-    }
+    };
   }
 
   /** The job's outcome as it stands: finished one way or the other, or not yet ('timeout'). */
@@ -114,7 +147,7 @@ export class JobWaiter {
   async close(): Promise<void> {
     const listeners = [...this.listeners.values()];
     this.listeners.clear();
-    await Promise.all(listeners.map(async (l) => (await l).close()));
+    await Promise.all([...listeners.map(async (l) => (await l).close()), this.inbox?.close()]);
   }
 }
 

@@ -112,6 +112,11 @@ export interface PredictionJobData {
    * in order. Each part is answered, or fails, on its own.
    */
   parts?: JobPart[];
+  /**
+   * Set on a job an API process waits on: that process's reply address, where the worker
+   * publishes the outcome once the job has finished (see `ReplyInbox`).
+   */
+  replyTo?: string;
   /** Set on a copy for the model's shadow version: its worker announces it for comparison. */
   shadow?: ShadowCopy;
 }

@@ -35,6 +35,13 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
+  readonly jobReplies = new Counter({
+    name: 'modelfleet_job_replies_total',
+    help: "Answers read on this process's reply channel, by outcome (awaited, unawaited: its caller had stopped waiting)",
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+
   readonly shed = new Counter({
     name: 'modelfleet_shed_total',
     help: 'Online requests refused to shed load, by kind (sync: 503, async: 429) and reason',

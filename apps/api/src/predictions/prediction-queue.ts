@@ -33,11 +33,20 @@ export class PredictionQueue {
     return job;
   }
 
+  /** What a job this process will wait on carries as `replyTo` (see {@link JobWaiter.wait}). */
+  get replyAddress(): string | undefined {
+    return this.waiter.replyAddress;
+  }
+
   /**
    * Resolves when prediction job `jobId` finishes, or after `timeoutMs` (see
    * {@link JobWaiter.wait}: `checkFirst: false` for a job not added yet).
    */
-  wait(jobId: string, timeoutMs: number, options?: { checkFirst?: boolean }): Promise<JobOutcome> {
+  wait(
+    jobId: string,
+    timeoutMs: number,
+    options?: { checkFirst?: boolean; replyTo?: boolean },
+  ): Promise<JobOutcome> {
     // The id names its queue: a retried create may find a prediction of another version.
     const { model, version } = PredictionStore.versionOf(jobId)!;
     return this.waiter.wait(predictionQueueName(model, version), jobId, timeoutMs, options);

@@ -64,7 +64,7 @@ export class PredictionService {
         if (request.webhook) await this.webhooks.assertAllowed(request.webhook.url);
         const live = await this.catalog.live(record);
         await this.admission.admitAsync(record, request.texts.length, live);
-        job = await this.enqueue(target, request, id);
+        job = await this.enqueue(target, request, id, Boolean(options.waitMs));
       } catch (error) {
         if (key) await this.idempotency.release(key);
         throw error;
@@ -73,7 +73,9 @@ export class PredictionService {
       // Not waiting: the answer says what was accepted, as it was accepted (no second read).
       if (!options.waitMs) return describePrediction(job, 'waiting', undefined, pending(request));
     }
-    if (options.waitMs) await this.queue.wait(id, options.waitMs);
+    // A job added here names this process, whose reply channel answers it; another's (an
+    // idempotent retry) is answered by its queue's events.
+    if (options.waitMs) await this.queue.wait(id, options.waitMs, { replyTo: !existing });
     return this.view(id);
   }
 
@@ -129,7 +131,12 @@ export class PredictionService {
     return found;
   }
 
-  private async enqueue(target: ResolvedVersion, request: CreatePrediction, id: string) {
+  private async enqueue(
+    target: ResolvedVersion,
+    request: CreatePrediction,
+    id: string,
+    waited: boolean,
+  ) {
     const { record } = target;
     const data: PredictionJobData = {
       model: record.name,
@@ -139,6 +146,7 @@ export class PredictionService {
       requestId: request.requestId,
       webhook: request.webhook,
       deadline: request.deadline,
+      replyTo: waited ? this.queue.replyAddress : undefined,
     };
     if (request.webhook) await this.webhooks.subscribe(id, request.webhook);
     return this.queue.add(target, id, data, 'async');

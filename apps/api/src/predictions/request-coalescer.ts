@@ -94,6 +94,7 @@ export class RequestCoalescer {
       probabilities,
       requestId: requests[0].request.requestId,
       deadline: latestDeadline(requests.map((r) => r.request.deadline)),
+      replyTo: this.queue.replyAddress,
     };
     // A lone request's id is the job's; each request of a shared job gets an id of its own.
     const partIds = requests.length > 1 ? requests.map(() => PredictionStore.newPartId(id)) : [];
@@ -120,6 +121,7 @@ export class RequestCoalescer {
       // Listen before enqueueing: the answer cannot slip past, and no extra look-up is needed.
       const outcome = this.queue.wait(id, syncWaitMs(this.config.SYNC_TIMEOUT_MS, data.deadline), {
         checkFirst: false,
+        replyTo: true,
       });
       await this.queue.add(target, id, data, 'sync');
       settled = await outcome;

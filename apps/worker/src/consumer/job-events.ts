@@ -8,7 +8,8 @@ import type { IntakeEvents } from './job-intake';
 
 /**
  * What a consumer tells others as its jobs move: metrics, webhook deliveries of the events a job
- * asked for, shadow answers for comparison, and the queues' progress counters.
+ * asked for, shadow answers for comparison, the queues' progress counters, and the finished
+ * job's answer to the API process waiting for it.
  */
 export class JobEvents implements IntakeEvents {
   constructor(
@@ -18,6 +19,8 @@ export class JobEvents implements IntakeEvents {
     private readonly webhooks: WebhookAnnouncer,
     private readonly shadows: ShadowAnnouncer,
     private readonly log: Logger,
+    /** Publishes a finished job's outcome to the process its data names (`replyTo`). */
+    private readonly reply: (job: Job<PredictionJobData>) => Promise<unknown>,
   ) {}
 
   /** A job taken into work: its wait in the queue is observed, its `start` event announced. */
@@ -38,6 +41,7 @@ export class JobEvents implements IntakeEvents {
   }
 
   completed(job: Job<PredictionJobData>): void {
+    this.replyTo(job);
     this.count('completed');
     this.webhooks.announce(job, 'completed');
     this.shadows.announce(job);
@@ -46,8 +50,17 @@ export class JobEvents implements IntakeEvents {
   failed(job: Job<PredictionJobData> | undefined): void {
     this.count(job?.finishedOn ? 'failed' : 'retried');
     if (!job?.finishedOn) return;
+    this.replyTo(job);
     this.webhooks.announce(job, 'completed');
     this.shadows.announce(job);
+  }
+
+  /** A reply lost costs its caller only a read: the job's state stays the record. */
+  private replyTo(job: Job<PredictionJobData>): void {
+    if (!job.data.replyTo) return;
+    this.reply(job).catch((error: unknown) =>
+      this.log.debug({ err: error, jobId: job.id }, 'reply not published; the job state answers'),
+    );
   }
 
   private count(outcome: string): void {

@@ -4,6 +4,7 @@ import {
   VersionQueues,
   WEBHOOK_QUEUE,
   bulkQueueName,
+  publishJobReply,
   type ShadowComparisonData,
   type WebhookJobData,
 } from '@app/common';
@@ -51,6 +52,7 @@ export async function startVersionConsumer(
     ),
     new ShadowAnnouncer(queues.queue<ShadowComparisonData>(SHADOW_QUEUE), log),
     log,
+    (job) => publishJobReply(context.connection, config.KEY_PREFIX, job),
   );
   const throughput = new ThroughputMeter();
   const thread = new VersionThread(record, config, limits, log, (error) =>
