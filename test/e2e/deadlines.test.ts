@@ -203,6 +203,16 @@ describe('deadlines', () => {
           (e: CallError) => e,
         );
       assert.equal(error?.code, status.DEADLINE_EXCEEDED);
+      // The client's deadline ends its call; the job's own, set when a loaded API read the call,
+      // can end a little later: the worker stays held until that one has passed too.
+      await eventually('the late job’s own deadline to pass', async () => {
+        const jobs = await queue.getJobs(['active', 'wait', 'prioritized', 'paused', 'delayed']);
+        const job = jobs.find((j) =>
+          (j.data as { texts?: string[] }).texts?.includes('sports grpc late'),
+        );
+        const deadline = (job?.data as { deadline?: number } | undefined)?.deadline;
+        return deadline !== undefined && Date.now() > deadline ? true : undefined;
+      });
       // Control: a call without a deadline is answered once the worker is free.
       const inTime = client.call('ModelInfer', request('sports grpc in time'));
       fragile.off('block');
@@ -228,7 +238,9 @@ describe('deadlines', () => {
           data: [text],
         }),
       );
-      await sleep(400);
+      // The worker stays held until every late call was answered (at its deadline, by the API):
+      // a fixed sleep let late calls that reached a loaded API after it be served in time.
+      await Promise.all(calls.filter((_, i) => late(i)));
       fragile.off('block');
       const answers = await Promise.all(calls);
       answers.forEach((answer, i) => {
