@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import { status } from '@grpc/grpc-js';
 import { startFragileStack, type FragileStore } from '../support/fragile-package';
 import { GrpcTestClient, type CallError } from '../support/grpc-client';
@@ -13,10 +12,22 @@ describe('deadlines', () => {
   let fragile: FragileStore;
   let stack: Stack;
   let queue: Queue;
+  let bulkQueue: Queue;
   let stop: (() => Promise<void>) | undefined;
 
-  before(async () => ({ fragile, stack, queue, stop } = await startFragileStack()));
-  afterEach(() => fragile.off('block'));
+  before(async () => {
+    ({ fragile, stack, queue, stop } = await startFragileStack());
+    bulkQueue = stack.bulkQueue('fragile', '1');
+  });
+  // A test that failed may leave the worker blocked: the next one starts once it is free (a
+  // block file removed and made again between two of the handler's looks would hold it on).
+  afterEach(() => {
+    fragile.off('block');
+    return eventually('the worker to be free', async () => {
+      const active = await Promise.all([queue, bulkQueue].map((q) => q.getActiveCount()));
+      return active.every((n) => n === 0) ? true : undefined;
+    });
+  });
   after(() => stop?.());
 
   const create = async (text: string, extra: Record<string, unknown> = {}, headers = {}) => {
@@ -49,6 +60,20 @@ describe('deadlines', () => {
       const views = await Promise.all(ids.map(view));
       return views.every((v) => v.status === 'processing') ? true : undefined;
     });
+  /**
+   * Resolves once the job holding `text` (found in any state: the API may enqueue it after its
+   * caller gave up, a worker may fail it at once) has failed or is past its own deadline.
+   */
+  const settledOrPastDeadline = (jobQueue: Queue, text: string) =>
+    eventually(`the job of “${text}” to fail or pass its deadline`, async () => {
+      const jobs: Job[] = await jobQueue.getJobs();
+      const job = jobs.find((j) => (j.data as { texts?: string[] }).texts?.includes(text));
+      if (!job) return undefined;
+      if ((await job.getState()) === 'failed') return true;
+      const deadline = (job.data as { deadline?: number }).deadline;
+      assert.notEqual(deadline, undefined, `the job of “${text}” carries a deadline`);
+      return Date.now() > deadline! ? true : undefined;
+    });
   const expiredCount = async () => {
     const ops = await stack.workerMetricsUrl(stack.workers[0]);
     const metrics = await (await fetch(`${ops}/metrics`)).text();
@@ -64,7 +89,7 @@ describe('deadlines', () => {
     const late = await create('sports too late', { deadline_ms: 300 });
     const patient = await create('sports patient', {}, { 'request-timeout': '60000' });
     await taken([late, patient]);
-    await sleep(400); // past the first deadline, far from the second
+    await settledOrPastDeadline(queue, 'sports too late'); // the second is a minute away
     fragile.off('block');
 
     const lateView = await finished(late);
@@ -204,15 +229,9 @@ describe('deadlines', () => {
         );
       assert.equal(error?.code, status.DEADLINE_EXCEEDED);
       // The client's deadline ends its call; the job's own, set when a loaded API read the call,
-      // can end a little later: the worker stays held until that one has passed too.
-      await eventually('the late job’s own deadline to pass', async () => {
-        const jobs = await queue.getJobs(['active', 'wait', 'prioritized', 'paused', 'delayed']);
-        const job = jobs.find((j) =>
-          (j.data as { texts?: string[] }).texts?.includes('sports grpc late'),
-        );
-        const deadline = (job?.data as { deadline?: number } | undefined)?.deadline;
-        return deadline !== undefined && Date.now() > deadline ? true : undefined;
-      });
+      // ends a little later, and that API may enqueue the job only after it (a worker then fails
+      // it as it takes it): the worker stays held until the job failed or its deadline passed.
+      await settledOrPastDeadline(queue, 'sports grpc late');
       // Control: a call without a deadline is answered once the worker is free.
       const inTime = client.call('ModelInfer', request('sports grpc in time'));
       fragile.off('block');
@@ -220,6 +239,10 @@ describe('deadlines', () => {
       await eventually('the late job to expire', async () =>
         (await expiredCount()) > before ? true : undefined,
       );
+      const lateJob = (await queue.getJobs('failed')).find((j) =>
+        (j.data as { texts: string[] }).texts.includes('sports grpc late'),
+      );
+      assert.equal(lateJob?.failedReason, 'deadline_exceeded');
       assert.ok(!fragile.seen().includes('sports grpc late'), 'the late job never ran');
       assert.ok(fragile.seen().includes('sports grpc in time'));
     } finally {
@@ -268,7 +291,8 @@ describe('deadlines', () => {
     );
     assert.equal(created.status, 202);
     const batch = (await created.json()) as { id: string };
-    await sleep(400);
+    await settledOrPastDeadline(bulkQueue, 'sports a');
+    await settledOrPastDeadline(bulkQueue, 'business b');
     fragile.off('block');
     const done = await eventually('the batch to finish', async () => {
       const body = (await stack.request('GET', `/v1/batches/${batch.id}`)).body;

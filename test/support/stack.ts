@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { Queue } from 'bullmq';
-import { commonSettings, predictionQueueName } from '@app/common';
+import { bulkQueueName, commonSettings, predictionQueueName } from '@app/common';
 import { demoModelStore } from './model-store';
 import { AppProcess, eventually, untilHealthy } from './processes';
 import { TestRedis, type RedisServer } from './redis-server';
@@ -136,7 +136,16 @@ export class Stack {
 
   /** A BullMQ handle on the queue of a model version, closed with the stack. */
   predictionQueue(model = 'ag-news-bert', version = '1'): Queue {
-    const queue = new Queue(predictionQueueName(model, version), {
+    return this.queue(predictionQueueName(model, version));
+  }
+
+  /** A BullMQ handle on the bulk-chunk queue of a model version, closed with the stack. */
+  bulkQueue(model = 'ag-news-bert', version = '1'): Queue {
+    return this.queue(bulkQueueName(model, version));
+  }
+
+  private queue(name: string): Queue {
+    const queue = new Queue(name, {
       connection: { url: this.redis.url },
       // The prefix the stack's processes use: their setting, or its default.
       prefix: commonSettings.KEY_PREFIX.parse(this.env.KEY_PREFIX),
