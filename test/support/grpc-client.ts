@@ -109,6 +109,18 @@ export class GrpcTestClient {
     }
   }
 
+  /**
+   * Resolves once the channel has connected: a call made after it spends its deadline on the
+   * call, not on connecting (which a loaded machine can make last longer than a short deadline).
+   */
+  ready(timeoutMs = 30_000): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.client.waitForReady(Date.now() + timeoutMs, (error) =>
+        error ? reject(error) : resolve(),
+      ),
+    );
+  }
+
   close(): void {
     this.client.close();
   }
