@@ -43,9 +43,12 @@ export interface ProcessCpu {
   threads: ThreadCpu[];
 }
 
-/** Reads a process's CPU time from `/proc`; a thread that ends while it reads is left out. */
+/**
+ * Reads a process's CPU time from `/proc`; a thread that ends while it reads is left out. The
+ * threads are read before the process total, so the total is never below what they had (read
+ * first, it missed the time a running thread spent between the two reads).
+ */
 export function readProcessCpu(pid: number): ProcessCpu {
-  const { ticks } = parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   const threads: ThreadCpu[] = [];
   for (const entry of readdirSync(`/proc/${pid}/task`)) {
     try {
@@ -56,6 +59,7 @@ export function readProcessCpu(pid: number): ProcessCpu {
       // The thread exited between the listing and the read; the process total still has it.
     }
   }
+  const { ticks } = parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   return { pid, ticks, threads };
 }
 
