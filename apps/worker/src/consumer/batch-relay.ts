@@ -2,6 +2,7 @@ import { Worker, type Job, type Queue } from 'bullmq';
 import { batchParentQueueName } from '@app/common';
 import type { VersionRecord } from '@app/registry';
 import type { ConsumerContext } from './consumer-context';
+import { closeWhenConnected } from './close-when-connected';
 
 /** What a batch parent, and a finished batch, carry. */
 export interface BatchJobData {
@@ -52,6 +53,6 @@ export class BatchRelay {
 
   /** Stops taking parents and waits for the one in hand. */
   close(): Promise<void> {
-    return this.worker.close();
+    return closeWhenConnected(this.worker);
   }
 }

@@ -8,6 +8,7 @@ import {
 } from '@app/common';
 import type { VersionRecord } from '@app/registry';
 import type { ConsumerContext } from './consumer-context';
+import { closeWhenConnected } from './close-when-connected';
 
 /** What the intake tells its owner about jobs that BullMQ finished. */
 export interface IntakeEvents {
@@ -99,7 +100,7 @@ export class JobIntake {
   /** Stops taking jobs and waits for those in hand to finish. Idempotent. */
   async close(): Promise<void> {
     await this.handingBack;
-    await Promise.all(this.workers.map((w) => w.close()));
+    await Promise.all(this.workers.map(closeWhenConnected));
   }
 
   private async returnToQueue(job: Job<PredictionJobData>): Promise<void> {
