@@ -30,14 +30,14 @@ describe('inference thread with bulk and online groups (demo model)', () => {
   after(() => client.close());
 
   it('runs a bulk group in passes as large as the limits allow while no online group came', async () => {
-    const alone = await client.classify(texts, true);
+    const alone = await client.classify(texts, { bulk: true });
     assert.ok(alone.batches.length < texts.length / 2, `${alone.batches.length} passes`);
   });
 
   it('answers an online group posted behind a bulk group before the bulk group, and cuts the bulk passes', async () => {
-    const alone = await client.classify(texts, true);
+    const alone = await client.classify(texts, { bulk: true });
     let bulkDone = false;
-    const bulk = client.classify(texts, true).finally(() => (bulkDone = true));
+    const bulk = client.classify(texts, { bulk: true }).finally(() => (bulkDone = true));
     const online = await client.classify([texts[7]]);
     assert.equal(bulkDone, false, 'the online answer came first');
     const busy = await bulk;

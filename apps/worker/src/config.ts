@@ -19,6 +19,14 @@ export const workerSettings = z.object({
   WORKER_CONCURRENCY: intSetting(256, 1),
   /** Bulk-scoring chunks a worker holds at once (each is many texts). */
   BULK_CONCURRENCY: intSetting(4, 1),
+  /**
+   * Inference threads per model version, each with its own ORT session (on a GPU, its own
+   * CUDA stream), fed by one grouper. 1 by default: on the CPU, threads compete for the same
+   * cores (each session already uses them all), so a second one only adds memory.
+   */
+  INFERENCE_THREADS: intSetting(1, 1, 16),
+  /** Bulk groups a version's grouper keeps in flight at once, so the next is tokenized ahead. */
+  BULK_GROUPS_IN_FLIGHT: intSetting(2, 1),
   /** Work one bulk forward pass may hold while online jobs are about, in ms of measured pass time. */
   BULK_PASS_MS: intSetting(50, 0),
   BATCH_GAP_MS: intSetting(1, 0),

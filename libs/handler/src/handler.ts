@@ -1,4 +1,5 @@
 import type { ModelManifest } from './manifest';
+import type { PackingLimits } from './packing';
 
 /** Which execution provider the ONNX session should use. `auto` picks CUDA when a GPU is present. */
 export type DeviceChoice = 'auto' | 'cuda' | 'cpu';
@@ -65,7 +66,10 @@ export interface Handler<TResult = Prediction> {
    * normalized form. Without it, the cache keys on the raw text.
    */
   cacheKeys?(inputs: readonly string[]): Promise<string[]>;
-  /** Runs one small batch so the first real request does not pay for lazy initialisation. */
-  warmup?(): Promise<void>;
+  /**
+   * Runs a few passes so the first real requests do not pay for lazy initialisation, nor bulk
+   * work for shapes never seen: up to the largest passes `limits` allow.
+   */
+  warmup?(limits?: PackingLimits): Promise<void>;
   dispose(): Promise<void>;
 }

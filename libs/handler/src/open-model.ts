@@ -1,12 +1,13 @@
 import { ModelPackageError } from './errors';
 import type { DeviceChoice, Handler, HandlerContext } from './handler';
-import { TEXT_CLASSIFICATION } from './manifest';
+import { packingLimits, TEXT_CLASSIFICATION } from './manifest';
 import {
   loadModelPackage,
   packageFile,
   type LoadOptions,
   type ModelPackage,
 } from './model-package';
+import type { PackingLimits } from './packing';
 import { TextClassificationHandler } from './text-classification';
 
 export interface HandlerOptions {
@@ -15,8 +16,13 @@ export interface HandlerOptions {
   readonly device?: DeviceChoice;
   readonly intraOpNumThreads?: number;
   readonly log?: (message: string) => void;
-  /** Run one warm-up batch before returning (default true). */
+  /** Run the warm-up passes before returning (default true). */
   readonly warmup?: boolean;
+  /**
+   * The packing limits the model will serve under (the registry's, which may override the
+   * manifest's): warm-up runs the largest passes they allow. Default: the manifest's.
+   */
+  readonly limits?: PackingLimits;
 }
 
 /**
@@ -38,7 +44,8 @@ export async function createHandler(
   };
   try {
     await handler.initialize(context);
-    if (options.warmup !== false) await handler.warmup?.();
+    if (options.warmup !== false)
+      await handler.warmup?.(options.limits ?? packingLimits(pkg.manifest.batching));
   } catch (error) {
     await handler.dispose().catch(() => undefined);
     if (error instanceof ModelPackageError) throw error;

@@ -16,6 +16,7 @@ import {
   type Provider,
   type SessionOptions,
 } from './onnx-session';
+import type { PackingLimits } from './packing';
 import { onnxRuntime } from './ort';
 import { TextTokenizer } from './tokenizer';
 
@@ -41,6 +42,8 @@ export class TextClassificationHandler implements Handler<Prediction> {
   private labels: readonly string[] = [];
   private usesTypeIds = false;
   private maxBatchSize = 1;
+  private maxBatchTokens = 1;
+  private maxLength = 2;
   private padMultiple = 1;
   /** Where the forward pass runs, known once initialised. */
   provider: Provider = 'cpu';
@@ -53,6 +56,8 @@ export class TextClassificationHandler implements Handler<Prediction> {
     const { manifest, modelDir } = context;
     this.labels = context.labels;
     this.maxBatchSize = manifest.batching.max_batch_size;
+    this.maxBatchTokens = manifest.batching.max_batch_tokens;
+    this.maxLength = manifest.max_length;
     this.padMultiple = manifest.batching.pad_to_multiple_of;
     const source = manifest.tokenizer_file
       ? { tokenizerFile: join(modelDir, manifest.tokenizer_file) }
@@ -156,15 +161,31 @@ export class TextClassificationHandler implements Handler<Prediction> {
   }
 
   /**
-   * Runs a short batch and a full one of mid-length texts, so the first requests do not pay
-   * for ORT's lazy allocations. Also proves the logits width matches the labels when the graph
-   * leaves it symbolic.
+   * Runs a short pass, then the largest shapes `limits` allow (default: the manifest's): the
+   * longest texts (`max_length`) as many rows as the token budget holds, and the most rows at
+   * the length the budget leaves them. ORT then holds the memory of the largest passes before
+   * the first request, and the first bulk chunks do not pay for new shapes. Also proves the
+   * logits width matches the labels when the graph leaves it symbolic.
    */
-  async warmup(): Promise<void> {
+  async warmup(limits?: PackingLimits): Promise<void> {
     await this.inference(await this.preprocess(['warm up']));
-    const rows = Math.min(this.maxBatchSize, 64);
-    const text = 'the quick brown fox jumps over the lazy dog near the river bank '.repeat(4);
-    await this.inference(await this.preprocess(Array.from({ length: rows }, () => text)));
+    const { maxBatchTokens, maxBatchSize } = limits ?? {
+      maxBatchTokens: this.maxBatchTokens,
+      maxBatchSize: this.maxBatchSize,
+    };
+    const text = 'the quick brown fox jumps over the lazy dog near the river bank ';
+    const [longest] = await this.preprocess([text.repeat(Math.ceil(this.maxLength / 8) + 1)]);
+    const shaped = (length: number): EncodedText => ({
+      ids: longest.ids.slice(0, length),
+      typeIds: longest.typeIds?.slice(0, length),
+      length,
+    });
+    const width = Math.min(longest.length, maxBatchTokens);
+    const widestRows = Math.max(1, Math.min(maxBatchSize, Math.floor(maxBatchTokens / width)));
+    await this.inference(Array.from({ length: widestRows }, () => shaped(width)));
+    const rows = Math.min(maxBatchSize, maxBatchTokens);
+    const length = Math.max(2, Math.min(width, Math.floor(maxBatchTokens / rows)));
+    if (rows > widestRows) await this.inference(Array.from({ length: rows }, () => shaped(length)));
   }
 
   async dispose(): Promise<void> {

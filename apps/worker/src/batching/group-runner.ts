@@ -2,11 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger, PredictionJobData, PredictionJobResult } from '@app/common';
 import type { HandlerError } from '@app/handler/package';
-import {
-  InferenceThreadExited,
-  type GroupOutcome,
-  type InferenceClient,
-} from '../runtime/inference-client';
+import { InferenceThreadExited, type GroupOutcome } from '../runtime/inference-client';
+import type { InferencePool } from '../runtime/inference-pool';
 import type { ThroughputMeter } from '../throughput-meter';
 import type { WorkerMetrics } from '../worker-metrics';
 import type { ResultCache } from './result-cache';
@@ -51,7 +48,7 @@ export class GroupRunner {
   lastBatch?: LastBatch;
 
   constructor(
-    private readonly client: () => InferenceClient,
+    private readonly client: () => InferencePool,
     private readonly labels: { model: string; version: string },
     private readonly workerId: string,
     private readonly metrics: WorkerMetrics,
@@ -78,6 +75,7 @@ export class GroupRunner {
       const bulk = group[0].priority > 0;
       const { cache } = this.sources;
       if (cache) {
+        // The cache keeps whole answers (a later job may ask for the probabilities).
         const cached = await cache.classify(this.client(), texts, bulk);
         this.metrics.cacheTexts.inc({ ...this.labels, outcome: 'hit' }, cached.cached.length);
         this.metrics.cacheTexts.inc(
@@ -85,7 +83,10 @@ export class GroupRunner {
           texts.length - cached.cached.length,
         );
         outcome = cached;
-      } else outcome = await this.client().classify(texts, bulk);
+      } else {
+        const probabilities = group.some((pending) => pending.probabilities);
+        outcome = await this.client().classify(texts, { bulk, probabilities });
+      }
     } catch (error) {
       if (error instanceof InferenceThreadExited) throw error;
       if (group.length === 1) return group[0].reject(asJobError(error));

@@ -17,6 +17,11 @@ export interface GroupLimits {
   readonly maxGroupTexts: number;
   /** Most texts of bulk jobs (priority above 0) in one group, so online jobs wait little behind them. */
   readonly maxBulkGroupTexts?: number;
+  /**
+   * Bulk groups (priority above 0) that may be in flight at once (default 1), so that the
+   * inference thread holds the next one, tokenized, while a pass runs.
+   */
+  readonly maxBulkInFlight?: number;
   /** Longest an idle grouper waits for more jobs after the first one arrived. */
   readonly maxDelayMs: number;
   /**
@@ -32,15 +37,15 @@ export interface GroupLimits {
  * expects as many jobs as the last group held: once that many are here (a lone caller: at
  * once) the group goes right after the current event-loop turn; until then it waits for
  * companions while they keep arriving within `gapMs` of each other, never past `maxDelayMs`.
- * At most one group is in flight, except that an online group may go while a bulk group runs:
- * the inference thread runs it before the bulk group's next forward pass. Pure logic: no Redis,
- * no threads.
+ * At most one online group is in flight, and up to `maxBulkInFlight` bulk groups beside it (an
+ * online group may go while bulk groups run: the inference thread runs it before the next bulk
+ * forward pass). Pure logic: no Redis, no threads.
  */
 export class JobGrouper<T extends GroupItem> {
   private pending: T[] = [];
   private pendingTexts = 0;
   private onlineInFlight = false;
-  private bulkInFlight = false;
+  private bulkInFlight = 0;
   private firstArrival = 0;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
@@ -76,31 +81,42 @@ export class JobGrouper<T extends GroupItem> {
     this.timer = setTimeout(() => this.flush(), Math.min(this.limits.gapMs, untilDeadline));
   }
 
-  /** Sends the next group now if nothing is in flight (or an online one while bulk runs). */
+  /**
+   * Sends groups now while there is room: an online group when none is in flight, bulk groups
+   * up to the bound.
+   */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (!this.canSend()) return;
-    this.dropExpired();
-    // The online jobs that let a group go beside a bulk one may have just expired.
-    if (this.pending.length === 0 || !this.canSend()) return;
-    const group = this.takeGroup();
+    while (this.canSend()) {
+      this.dropExpired();
+      // The online jobs that let a group go beside bulk ones may have just expired.
+      if (this.pending.length === 0 || !this.canSend()) return;
+      this.send(this.takeGroup());
+    }
+  }
+
+  private send(group: T[]): void {
     const bulk = group[0].priority > 0;
-    if (bulk) this.bulkInFlight = true;
+    if (bulk) this.bulkInFlight++;
     else this.onlineInFlight = true;
     this.run(group)
       .catch(() => undefined)
       .finally(() => {
-        if (bulk) this.bulkInFlight = false;
+        if (bulk) this.bulkInFlight--;
         else this.onlineInFlight = false;
         if (this.pending.length > 0) this.flush();
       });
   }
 
-  /** Nothing in flight, or only a bulk group while an online job waits. */
+  /**
+   * No online group in flight, and either an online job waits or fewer bulk groups than the
+   * bound are in flight (the pending jobs are sorted online first when a group is taken).
+   */
   private canSend(): boolean {
     if (this.onlineInFlight) return false;
-    return !this.bulkInFlight || this.pending.some((item) => item.priority === 0);
+    if (this.bulkInFlight < (this.limits.maxBulkInFlight ?? 1)) return true;
+    return this.pending.some((item) => item.priority === 0);
   }
 
   /**

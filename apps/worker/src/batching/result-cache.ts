@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Logger, RedisConnection } from '@app/common';
 import type { VersionRecord } from '@app/registry';
-import { InferenceThreadExited, type GroupOutcome } from '../runtime/inference-client';
+import {
+  InferenceThreadExited,
+  type ClassifyOptions,
+  type GroupOutcome,
+} from '../runtime/inference-client';
 
 /** A group's outcome with the texts the cache answered (`batchOf` is -1 for those). */
 export interface CachedOutcome extends GroupOutcome {
@@ -12,7 +16,7 @@ export interface CachedOutcome extends GroupOutcome {
 /** What `ResultCache.classify` needs of the inference thread. */
 export interface Classifier {
   cacheKeys(texts: string[]): Promise<string[]>;
-  classify(texts: string[], bulk?: boolean): Promise<GroupOutcome>;
+  classify(texts: string[], options?: ClassifyOptions): Promise<GroupOutcome>;
 }
 
 /**
@@ -52,7 +56,7 @@ export class ResultCache {
     } catch (error) {
       if (error instanceof InferenceThreadExited) throw error;
       this.log.warn({ err: error }, 'result cache unavailable: classifying without it');
-      return { ...(await thread.classify(texts, bulk)), cached: [] };
+      return { ...(await thread.classify(texts, { bulk, probabilities: true })), cached: [] };
     }
     const results: unknown[] = found.map((value) =>
       value === null ? undefined : JSON.parse(value),
@@ -63,7 +67,7 @@ export class ResultCache {
     if (misses.length === 0) return { results, batches: [], batchOf, preprocessMs: 0, cached };
     const fresh = await thread.classify(
       misses.map((i) => texts[i]),
-      bulk,
+      { bulk, probabilities: true },
     );
     const pipeline = this.redis.pipeline();
     misses.forEach((i, k) => {

@@ -85,6 +85,7 @@ export async function startVersionConsumer(
       // (shadow copies) still share a forward pass; the thread runs a bulk group a pass at a
       // time behind online groups.
       maxBulkGroupTexts: limits.maxBatchSize,
+      maxBulkInFlight: config.BULK_GROUPS_IN_FLIGHT,
       maxDelayMs: record.manifest.batching.max_batch_delay_ms,
       gapMs: config.BATCH_GAP_MS,
     },

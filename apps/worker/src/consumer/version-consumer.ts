@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import type { Logger, PredictionJobData, PredictionJobResult, VersionQueues } from '@app/common';
 import type { VersionRecord } from '@app/registry';
 import type { GroupRunner, LastBatch } from '../batching/group-runner';
-import type { InferenceClient } from '../runtime/inference-client';
+import type { InferencePool } from '../runtime/inference-pool';
 import type { RuntimeReport } from '../runtime/protocol';
 import type { ThreadRecovery } from '../runtime/thread-recovery';
 import type { ThroughputMeter } from '../throughput-meter';
@@ -53,7 +53,7 @@ export class VersionConsumer {
   /** Loads and warms the model in its thread, then starts consuming the version's queues. */
   async open(): Promise<void> {
     const { thread, queues, log } = this.parts;
-    let client: InferenceClient;
+    let client: InferencePool;
     try {
       client = await thread.start();
     } catch (error) {
@@ -99,7 +99,7 @@ export class VersionConsumer {
   }
 
   /** Takes `client` as the thread and opens a new intake on the version's queues. */
-  resume(client: InferenceClient): void {
+  resume(client: InferencePool): void {
     this.parts.thread.use(client);
     this.parts.metrics.provider.set({ ...this.labels, ...runtimeLabels(client.runtime) }, 1);
     this.intake = this.parts.openIntake((job) =>

@@ -3,15 +3,15 @@ import type { Logger } from '@app/common';
 import type { PackingLimits } from '@app/handler/package';
 import type { VersionRecord } from '@app/registry';
 import type { WorkerConfig } from '../config';
-import { InferenceClient } from '../runtime/inference-client';
+import { InferencePool } from '../runtime/inference-pool';
 
 /**
- * The inference thread of one model version: how one is started (the version's package, the
- * worker's settings), and the one in use. A thread that dies is replaced by a new one through
- * {@link ThreadRecovery}; `died` hears each death.
+ * The inference threads of one model version (INFERENCE_THREADS of them, see InferencePool):
+ * how they are started (the version's package, the worker's settings), and those in use. When
+ * one dies, all are replaced through {@link ThreadRecovery}; `died` hears each death.
  */
 export class VersionThread {
-  private current?: InferenceClient;
+  private current?: InferencePool;
 
   constructor(
     private readonly record: VersionRecord,
@@ -21,16 +21,17 @@ export class VersionThread {
     private readonly died: (error: Error) => void,
   ) {}
 
-  /** The thread in use; set by {@link use} once one is ready. */
-  get client(): InferenceClient {
+  /** The threads in use; set by {@link use} once they are ready. */
+  get client(): InferencePool {
     if (!this.current) throw new Error('no inference thread in use yet');
     return this.current;
   }
 
-  /** Starts a new thread and resolves once its model is loaded and warmed up. */
-  start(): Promise<InferenceClient> {
+  /** Starts new threads and resolves once each has loaded and warmed up its model. */
+  start(): Promise<InferencePool> {
     const { config } = this;
-    return InferenceClient.start(
+    return InferencePool.start(
+      config.INFERENCE_THREADS,
       {
         packagePath: resolve(config.MODEL_STORE, this.record.location),
         device: config.DEVICE,
@@ -46,8 +47,8 @@ export class VersionThread {
     );
   }
 
-  /** Makes `client` the thread in use. */
-  use(client: InferenceClient): void {
+  /** Makes `client` the threads in use. */
+  use(client: InferencePool): void {
     this.current = client;
   }
 }

@@ -31,6 +31,14 @@ export class InferenceThreadExited extends Error {
   readonly retryable = true;
 }
 
+/** How a group is classified. */
+export interface ClassifyOptions {
+  /** A group of bulk chunks: run a pass at a time, behind any online group. */
+  bulk?: boolean;
+  /** Answer each text's whole probability vector (default: the best class only). */
+  probabilities?: boolean;
+}
+
 interface Waiter {
   resolve: (outcome: GroupOutcome | string[]) => void;
   reject: (error: Error) => void;
@@ -117,8 +125,9 @@ export class InferenceClient {
    * Classifies texts (packed and batched in the thread); answers come back in input order. An
    * online group posted while a `bulk` one runs goes before the bulk group's next pass.
    */
-  classify(texts: string[], bulk = false): Promise<GroupOutcome> {
-    return this.request({ id: this.nextId++, texts, bulk }) as Promise<GroupOutcome>;
+  classify(texts: string[], options: ClassifyOptions = {}): Promise<GroupOutcome> {
+    const { bulk, probabilities } = options;
+    return this.request({ id: this.nextId++, texts, bulk, probabilities }) as Promise<GroupOutcome>;
   }
 
   /** Each text's result-cache key (see `Handler.cacheKeys`), in input order. */
@@ -132,6 +141,15 @@ export class InferenceClient {
       this.waiters.set(request.id, { resolve, reject });
       this.thread.postMessage(request);
     });
+  }
+
+  /**
+   * Ends the thread at once, without waiting for its pass: its requests in flight fail with
+   * {@link InferenceThreadExited} (their jobs are handed back), and `onDeath` is not told.
+   */
+  async terminate(): Promise<void> {
+    this.closing = true;
+    await this.thread.terminate();
   }
 
   /** Disposes of the model and ends the thread (forcibly after 5 s). */

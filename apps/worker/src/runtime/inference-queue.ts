@@ -10,7 +10,8 @@ import type { ClassifyRequest, ThreadMessage } from './protocol';
 
 interface BulkWork {
   request: ClassifyRequest;
-  run?: ScoringRun<unknown>;
+  /** Tokenized from the moment the group arrived (see `push`). */
+  run: Promise<ScoringRun<unknown>>;
 }
 
 /**
@@ -18,6 +19,10 @@ interface BulkWork {
  * a forward pass at a time, with a turn of the event loop between steps, so that an online group
  * posted while a bulk pass runs goes before the bulk group's next pass. The {@link BulkPassPolicy}
  * sizes each bulk pass (cut small while online work is about) and learns from every pass.
+ *
+ * A bulk group is tokenized the moment it arrives, not when it reaches the head: `tokenizers`
+ * encodes on its own threads, so the groups queued behind a pass are tokenized while that pass
+ * holds this thread, and the next pass starts as soon as the last one ends.
  */
 export class InferenceQueue {
   private readonly online: ClassifyRequest[] = [];
@@ -38,8 +43,14 @@ export class InferenceQueue {
 
   /** Queues a group; its answer (or error) is posted once it has been scored. */
   push(request: ClassifyRequest): void {
-    if (request.bulk) this.bulk.push({ request });
-    else {
+    if (request.bulk) {
+      const run = ScoringRun.start(this.handler, request.texts, {
+        probabilities: request.probabilities,
+      });
+      // Its error is answered when the group reaches the head (see `step`).
+      run.catch(() => undefined);
+      this.bulk.push({ request, run });
+    } else {
       this.online.push(request);
       this.policy.onlineSeen();
     }
@@ -66,7 +77,7 @@ export class InferenceQueue {
     if (online) {
       await this.settle(online, async () => {
         const outcome = await classifyTexts(this.handler, online.texts, this.limits, {
-          probabilities: true,
+          probabilities: online.probabilities,
         });
         for (const pass of outcome.batches) this.policy.observe(pass);
         return outcome;
@@ -76,14 +87,9 @@ export class InferenceQueue {
     }
     const work = this.bulk[0];
     await this.settle(work.request, async () => {
-      if (!work.run) {
-        work.run = await ScoringRun.start(this.handler, work.request.texts, {
-          probabilities: true,
-        });
-      } else {
-        this.policy.observe(await work.run.runPass(this.policy.bulkLimits()));
-      }
-      return work.run.done ? work.run.outcome : undefined;
+      const run = await work.run;
+      if (!run.done) this.policy.observe(await run.runPass(this.policy.bulkLimits()));
+      return run.done ? run.outcome : undefined;
     });
   }
 

@@ -20,6 +20,7 @@ async function start(options: InferenceThreadOptions): Promise<void> {
     maxArchiveBytes: options.maxArchiveBytes,
     maxArchiveEntries: options.maxArchiveEntries,
     allowPackageCode: options.allowPackageCode,
+    limits: options.batching,
     log: (message) => post({ type: 'log', message }),
   });
   const limits = options.batching;

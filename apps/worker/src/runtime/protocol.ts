@@ -31,6 +31,8 @@ export interface ClassifyRequest {
   cacheKeys?: true;
   /** A group of bulk chunks: run a pass at a time, behind any online group. */
   bulk?: boolean;
+  /** Answer each text's whole probability vector (only when some job of the group asked). */
+  probabilities?: boolean;
 }
 
 /** Inference thread → main thread. */

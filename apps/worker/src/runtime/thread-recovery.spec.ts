@@ -5,7 +5,7 @@ import { loadWorkerConfig } from '../config';
 import { DeathWindow } from '../faults/death-window';
 import type { ConsumerContext } from '../consumer/consumer-context';
 import { WorkerMetrics } from '../worker-metrics';
-import type { InferenceClient } from './inference-client';
+import type { InferencePool } from './inference-pool';
 import { ThreadRecovery } from './thread-recovery';
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 30));
@@ -30,7 +30,7 @@ function harness(starts: ('ok' | 'fail')[], deathLimit = 3) {
       restart: async () => {
         events.push('restart');
         if (starts.shift() === 'fail') throw new Error('will not start');
-        return { close: async () => undefined } as InferenceClient;
+        return { close: async () => undefined } as InferencePool;
       },
       resume: () => events.push('resume'),
       closing: () => false,

@@ -2,16 +2,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@app/common';
 import { loadRetryDelay } from '../faults/load-retries';
 import type { ConsumerContext } from '../consumer/consumer-context';
-import type { InferenceClient } from './inference-client';
+import type { InferencePool } from './inference-pool';
 
 /** What a recovery does to the consumer whose thread died. */
 export interface RecoverySteps {
   /** Stops taking jobs and hands those in hand back to their queues; resolves to their count. */
   handBack(): Promise<number>;
   /** Starts a new thread and resolves once its model is loaded and warmed up. */
-  restart(): Promise<InferenceClient>;
+  restart(): Promise<InferencePool>;
   /** Takes the new thread and starts taking jobs again. */
-  resume(client: InferenceClient): void;
+  resume(client: InferencePool): void;
   /** True once the consumer is closing: a recovery then stops where it is. */
   closing(): boolean;
 }
@@ -74,7 +74,7 @@ export class ThreadRecovery {
     if (!restartAllowed) return this.giveUp(cause);
     const { LOAD_RETRY_MS, LOAD_RETRY_MAX_MS } = this.context.config;
     for (let failures = 1; !this.steps.closing(); failures++) {
-      let client: InferenceClient;
+      let client: InferencePool;
       try {
         client = await this.steps.restart();
       } catch (error) {
