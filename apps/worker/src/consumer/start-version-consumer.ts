@@ -82,7 +82,7 @@ export async function startVersionConsumer(
     {
       maxGroupTexts: limits.maxBatchSize * config.GROUP_BATCHES,
       // At most one batch of bulk work per group (a chunk goes alone), and small bulk jobs
-      // (shadow copies) still share a forward pass; the thread runs a bulk group a pass at a
+      // (shadow copies) still share a forward pass; the thread runs bulk groups a pass at a
       // time behind online groups.
       maxBulkGroupTexts: limits.maxBatchSize,
       maxBulkInFlight: config.BULK_GROUPS_IN_FLIGHT,
