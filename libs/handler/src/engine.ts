@@ -1,5 +1,15 @@
 import type { EncodedText, Handler, PostprocessOptions } from './handler';
 import { batchTokens, packByTokenBudget, type PackingLimits } from './packing';
+import { allocateRowScores, type RowScores } from './row-scores';
+
+/** How a group is scored. */
+export interface ScoringOptions extends PostprocessOptions {
+  /**
+   * Keep the answers as typed arrays (`ClassifyOutcome.scores`, `results` left empty) when the
+   * handler can write them (`Handler.scoreRows`): no object per text.
+   */
+  readonly rowScores?: boolean;
+}
 
 /** Figures of one forward pass. */
 export interface BatchRecord {
@@ -16,7 +26,10 @@ export interface BatchRecord {
 
 /** Results of `classifyTexts`, in input order, with what each batch cost. */
 export interface ClassifyOutcome<T> {
+  /** Empty when the answers are in `scores`. */
   results: T[];
+  /** The answers as typed arrays, when asked for and the handler writes them. */
+  scores?: RowScores;
   batches: BatchRecord[];
   /** For each text, the index in `batches` of the forward pass that held it. */
   batchOf: number[];
@@ -32,7 +45,7 @@ export async function classifyTexts<T>(
   handler: Handler<T>,
   texts: readonly string[],
   limits: PackingLimits,
-  options: PostprocessOptions = {},
+  options: ScoringOptions = {},
 ): Promise<ClassifyOutcome<T>> {
   const run = await ScoringRun.start(handler, texts, options);
   while (!run.done) await run.runPass(limits);
@@ -53,14 +66,16 @@ export class ScoringRun<T> {
   /** Passes still to run, as indices into the texts; packed under `plannedFor`. */
   private plan: number[][];
   private plannedFor?: PackingLimits;
+  /** Typed answers, allocated at the first pass (its output says the width). */
+  private scores?: RowScores;
 
   private constructor(
     private readonly handler: Handler<T>,
     private readonly encoded: EncodedText[],
-    private readonly options: PostprocessOptions,
+    private readonly options: ScoringOptions,
     private readonly preprocessMs: number,
   ) {
-    this.results = new Array<T>(encoded.length);
+    this.results = new Array<T>(options.rowScores && handler.scoreRows ? 0 : encoded.length);
     this.batchOf = new Array<number>(encoded.length);
     this.plan = encoded.length > 0 ? [encoded.map((_, i) => i)] : [];
   }
@@ -69,7 +84,7 @@ export class ScoringRun<T> {
   static async start<T>(
     handler: Handler<T>,
     texts: readonly string[],
-    options: PostprocessOptions = {},
+    options: ScoringOptions = {},
   ): Promise<ScoringRun<T>> {
     const start = performance.now();
     const encoded = await handler.preprocess(texts);
@@ -102,10 +117,15 @@ export class ScoringRun<T> {
     const t0 = performance.now();
     const output = await this.handler.inference(batch);
     const inferenceMs = performance.now() - t0;
-    this.handler.postprocess(output, this.options).forEach((result, row) => {
-      this.results[indices[row]] = result;
-      this.batchOf[indices[row]] = this.batches.length;
-    });
+    for (const i of indices) this.batchOf[i] = this.batches.length;
+    if (this.options.rowScores && this.handler.scoreRows) {
+      this.scores ??= allocateRowScores(this.encoded.length, output.width, this.options);
+      this.handler.scoreRows(output, this.scores, indices);
+    } else {
+      this.handler.postprocess(output, this.options).forEach((result, row) => {
+        this.results[indices[row]] = result;
+      });
+    }
     const tokens = batchTokens(batch.map((e) => e.length));
     const record = {
       size: batch.length,
@@ -120,8 +140,8 @@ export class ScoringRun<T> {
 
   /** Answers in input order and the passes that made them (complete once `done`). */
   get outcome(): ClassifyOutcome<T> {
-    const { results, batches, batchOf, preprocessMs } = this;
-    return { results, batches, batchOf, preprocessMs };
+    const { results, batches, batchOf, preprocessMs, scores } = this;
+    return { results, batches, batchOf, preprocessMs, ...(scores ? { scores } : {}) };
   }
 }
 

@@ -1,5 +1,6 @@
 import type { ModelManifest } from './manifest';
 import type { PackingLimits } from './packing';
+import type { RowScores } from './row-scores';
 
 /** Which execution provider the ONNX session should use. `auto` picks CUDA when a GPU is present. */
 export type DeviceChoice = 'auto' | 'cuda' | 'cpu';
@@ -59,6 +60,12 @@ export interface Handler<TResult = Prediction> {
   preprocess(inputs: readonly string[]): Promise<EncodedText[]>;
   inference(batch: readonly EncodedText[]): Promise<InferenceOutput>;
   postprocess(output: InferenceOutput, options?: PostprocessOptions): TResult[];
+  /**
+   * Optional, for classifiers whose answers are {@link Prediction}s: writes the answers of a
+   * batch into typed arrays, row `r` at `at[r]` (see `scoreRows`), so that an inference thread
+   * hands back buffers and the answers are made elsewhere by `predictionsOf`.
+   */
+  scoreRows?(output: InferenceOutput, into: RowScores, at: readonly number[]): void;
   /**
    * A key per text for a result cache: two texts with equal keys must get the same answer, so a
    * key is made from exactly what the answer depends on (the built-in classifier's: the token

@@ -11,3 +11,4 @@ export * from './packing';
 export * from './text-classification';
 export * from './tokenizer';
 export * from './engine';
+export * from './row-scores';

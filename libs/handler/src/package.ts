@@ -10,3 +10,4 @@ export * from './model-package';
 export * from './package-hash';
 export * from './packing';
 export * from './store-paths';
+export * from './row-scores';

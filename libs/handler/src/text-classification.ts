@@ -17,6 +17,7 @@ import {
   type SessionOptions,
 } from './onnx-session';
 import type { PackingLimits } from './packing';
+import { allocateRowScores, predictionsOf, scoreRows, type RowScores } from './row-scores';
 import { onnxRuntime } from './ort';
 import { TextTokenizer } from './tokenizer';
 
@@ -140,24 +141,17 @@ export class TextClassificationHandler implements Handler<Prediction> {
   }
 
   postprocess(output: InferenceOutput, options: PostprocessOptions = {}): Prediction[] {
-    const predictions: Prediction[] = [];
-    for (let row = 0; row < output.rows; row++) {
-      const probabilities = softmax(
-        output.data.subarray(row * output.width, (row + 1) * output.width),
-      );
-      let best = 0;
-      for (let k = 1; k < probabilities.length; k++) {
-        if (probabilities[k] > probabilities[best]) best = k;
-      }
-      const prediction: Prediction = {
-        label: best,
-        label_name: this.labels[best],
-        probability: probabilities[best],
-      };
-      if (options.probabilities) prediction.probabilities = probabilities;
-      predictions.push(prediction);
-    }
-    return predictions;
+    const scores = allocateRowScores(output.rows, output.width, options);
+    this.scoreRows(
+      output,
+      scores,
+      Array.from({ length: output.rows }, (_, row) => row),
+    );
+    return predictionsOf(scores, this.labels);
+  }
+
+  scoreRows(output: InferenceOutput, into: RowScores, at: readonly number[]): void {
+    scoreRows(output, into, at);
   }
 
   /**

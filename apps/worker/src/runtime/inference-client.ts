@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BatchRecord } from '@app/handler';
 import {
+  predictionsOf,
   HandlerInputError,
   InferenceError,
   ModelPackageError,
@@ -60,6 +61,8 @@ export class InferenceClient {
     /** Where the forward pass runs (`cuda` only when the CUDA provider took the graph). */
     readonly runtime: RuntimeReport,
     readonly limits: PackingLimits,
+    /** Class names of the package (the thread may answer with typed scores). */
+    private readonly labels: readonly string[],
     private readonly log: (message: string) => void,
     private readonly onDeath: (error: Error) => void,
   ) {
@@ -103,7 +106,9 @@ export class InferenceClient {
         if (message.type === 'log') return log(message.message);
         if (message.type === 'ready') {
           return settle(() =>
-            resolve(new InferenceClient(thread, message.runtime, message, log, onDeath)),
+            resolve(
+              new InferenceClient(thread, message.runtime, message, message.labels, log, onDeath),
+            ),
           );
         }
         settle(() => {
@@ -168,7 +173,15 @@ export class InferenceClient {
     const waiter = this.waiters.get(message.id);
     if (!waiter) return;
     this.waiters.delete(message.id);
-    if (message.type === 'result') return waiter.resolve(message);
+    if (message.type === 'result') {
+      const { scores, results, batches, batchOf, preprocessMs } = message;
+      return waiter.resolve({
+        results: scores ? predictionsOf(scores, this.labels) : results,
+        batches,
+        batchOf,
+        preprocessMs,
+      });
+    }
     if (message.type === 'cacheKeys') return waiter.resolve(message.keys);
     // The thread's typed error crosses as its name; its class says whether a retry can help.
     const ErrorClass =

@@ -33,7 +33,8 @@ export class InferenceQueue {
     private readonly handler: Handler<unknown>,
     private readonly limits: PackingLimits,
     private readonly policy: BulkPassPolicy,
-    private readonly answer: (message: ThreadMessage) => void,
+    /** Posts a message to the main thread, moving the buffers of `transfer` with it. */
+    private readonly answer: (message: ThreadMessage, transfer?: ArrayBuffer[]) => void,
     /**
      * Takes the groups posted during the last step at once (a forward pass holds the thread, and
      * the event loop may run another step before it delivers them).
@@ -46,6 +47,7 @@ export class InferenceQueue {
     if (request.bulk) {
       const run = ScoringRun.start(this.handler, request.texts, {
         probabilities: request.probabilities,
+        rowScores: true,
       });
       // Its error is answered when the group reaches the head (see `step`).
       run.catch(() => undefined);
@@ -78,6 +80,7 @@ export class InferenceQueue {
       await this.settle(online, async () => {
         const outcome = await classifyTexts(this.handler, online.texts, this.limits, {
           probabilities: online.probabilities,
+          rowScores: true,
         });
         for (const pass of outcome.batches) this.policy.observe(pass);
         return outcome;
@@ -102,7 +105,14 @@ export class InferenceQueue {
       const outcome = await step();
       if (!outcome) return;
       this.forget(request);
-      this.answer({ type: 'result', id: request.id, ...outcome });
+      // The typed answers move to the main thread (no copy); it makes the answers' objects.
+      const { scores } = outcome;
+      const transfer = scores
+        ? [scores.label, scores.probability, scores.probabilities].flatMap((a) =>
+            a ? [a.buffer as ArrayBuffer] : [],
+          )
+        : [];
+      this.answer({ type: 'result', id: request.id, ...outcome }, transfer);
     } catch (error) {
       this.forget(request);
       const e = error instanceof Error ? error : new Error(String(error));

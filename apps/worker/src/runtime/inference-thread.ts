@@ -11,7 +11,8 @@ import { InferenceQueue } from './inference-queue';
 import type { ClassifyRequest, InferenceThreadOptions, ThreadMessage } from './protocol';
 
 const port = parentPort!;
-const post = (message: ThreadMessage) => port.postMessage(message);
+const post = (message: ThreadMessage, transfer: ArrayBuffer[] = []) =>
+  port.postMessage(message, transfer);
 
 async function start(options: InferenceThreadOptions): Promise<void> {
   const { pkg, handler } = await openModel(options.packagePath, {
@@ -58,7 +59,7 @@ async function start(options: InferenceThreadOptions): Promise<void> {
   port.on('message', receive);
   const { provider = 'cpu', placement } = handler as { provider?: string; placement?: Placement };
   const runtime = { provider, onnxruntime: onnxRuntimeVersion(), nodes: placement?.nodes };
-  post({ type: 'ready', runtime, ...limits });
+  post({ type: 'ready', runtime, labels: [...pkg.labels], ...limits });
 }
 
 start(workerData as InferenceThreadOptions).catch((error: unknown) => {

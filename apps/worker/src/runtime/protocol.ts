@@ -1,4 +1,4 @@
-import type { BatchRecord, DeviceChoice, PackingLimits } from '@app/handler';
+import type { BatchRecord, DeviceChoice, PackingLimits, RowScores } from '@app/handler';
 
 /** What the thread runs on: the provider that really took the graph, and the ORT version. */
 export interface RuntimeReport {
@@ -37,12 +37,19 @@ export interface ClassifyRequest {
 
 /** Inference thread → main thread. */
 export type ThreadMessage =
-  | ({ type: 'ready'; runtime: RuntimeReport } & PackingLimits)
+  | ({
+      type: 'ready';
+      runtime: RuntimeReport;
+      /** Class names of the package, index = class id (answers may come as `scores`). */
+      labels: string[];
+    } & PackingLimits)
   | { type: 'log'; message: string }
   | {
       type: 'result';
       id: number;
+      /** Empty when the answers come as `scores` (transferred typed arrays). */
       results: unknown[];
+      scores?: RowScores;
       batches: BatchRecord[];
       batchOf: number[];
       preprocessMs: number;
