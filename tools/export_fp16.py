@@ -14,7 +14,7 @@ import argparse, json, os, sys, time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from minibert_onnx import GPU_BATCHING, build, export, load_from_onnx, write_package  # noqa: E402
+from minibert_onnx import GPU_BATCHING, build, check_reference, export, load_from_onnx, write_package  # noqa: E402
 from train_demo import pad  # noqa: E402
 
 
@@ -32,15 +32,7 @@ def main():
         config = json.load(f)
     model = load_from_onnx(build(config), os.path.join(a.package, manifest["model_file"]))
 
-    reference = os.path.join(a.package, "reference.json")
-    ref = json.load(open(reference)) if os.path.exists(reference) else None
-    if ref:
-        with torch.no_grad():
-            logits = model(*pad(ref["ids"]))
-        err = (logits - torch.tensor(ref["logits"])).abs().max().item()
-        if err > 1e-4:
-            sys.exit(f"weights read back from {manifest['model_file']} give logits {err:.2e} off reference.json")
-        print(f"weights read back: reference logits reproduced within {err:.1e}")
+    ref = check_reference(model, a.package)
 
     os.makedirs(a.out, exist_ok=True)
     tmp = os.path.join(a.out, "model.onnx.tmp")

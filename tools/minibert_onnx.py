@@ -1,11 +1,13 @@
 """ONNX export of the project's MiniBert (tools/train_demo.py) in fp32 or fp16, and the way back:
-the torch module of a package from its fp32 model.onnx. Shared by make_bert_base.py and
-export_fp16.py. Works with Debian's torch 1.13 (fp32 only: its CPU kernels have no fp16) and
+the torch module of a package from its fp32 model.onnx; the same model with the attention layout
+ONNX Runtime's transformer optimizer fuses. Shared by make_bert_base.py, export_fp16.py and
+optimize_graph.py. Works with Debian's torch 1.13 (fp32 only: its CPU kernels have no fp16) and
 with torch 2.x, which runs fp16 on the CPU or on CUDA.
 """
-import inspect, json, os, shutil
+import inspect, json, math, os, shutil, sys
 
 import torch
+import torch.nn.functional as F
 
 from train_demo import MiniBert, pad
 
@@ -34,12 +36,19 @@ def build(config):
 def load_from_onnx(model, onnx_path):
     """Loads the weights of an fp32 MiniBert export into `model`. The exporter keeps parameter
     names, except for linear layers run as MatMul: their weight is a transposed initializer
-    (onnx::MatMul_N) whose consumer Add names the bias (layers.0.qkv.bias)."""
+    (onnx::MatMul_N) whose consumer Add names the bias (layers.0.qkv.bias). It keeps one copy of
+    equal initializers (the zero biases and unit norms of an untrained model) and names the others
+    as outputs of Identity nodes; an export through FloatLogits prefixes every name with "model."."""
     import onnx
     from onnx import numpy_helper
     graph = onnx.load(onnx_path).graph
     inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    state = {name: torch.from_numpy(array.copy()) for name, array in inits.items() if not name.startswith("onnx::")}
+    for node in graph.node:
+        if node.op_type == "Identity" and node.input[0] in inits:
+            inits[node.output[0]] = inits[node.input[0]]
+    unwrapped = lambda name: name[len("model."):] if name.startswith("model.") else name  # noqa: E731
+    state = {unwrapped(name): torch.from_numpy(array.copy())
+             for name, array in inits.items() if not name.startswith("onnx::")}
     consumers = {}
     for node in graph.node:
         for name in node.input:
@@ -51,9 +60,94 @@ def load_from_onnx(model, onnx_path):
         bias = next((i for n in adds for i in n.input if i.endswith(".bias") and i in inits), None)
         if bias is None:
             raise ValueError(f"cannot tell which layer {node.input[1]} belongs to")
-        state[bias[: -len(".bias")] + ".weight"] = torch.from_numpy(inits[node.input[1]].T.copy())
+        state[unwrapped(bias)[: -len(".bias")] + ".weight"] = torch.from_numpy(inits[node.input[1]].T.copy())
     model.load_state_dict(state, strict=True)
     return model
+
+
+def check_reference(model, package_dir, tolerance=1e-4):
+    """Runs reference.json's fixed texts through `model` and exits, saying by how much, when its
+    logits are more than `tolerance` off the recorded ones. Returns the reference (None when the
+    package has no reference.json)."""
+    path = os.path.join(package_dir, "reference.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        ref = json.load(f)
+    with torch.no_grad():
+        logits = model(*pad(ref["ids"]))
+    err = (logits - torch.tensor(ref["logits"])).abs().max().item()
+    if err > tolerance:
+        sys.exit(f"weights read back from {package_dir} give logits {err:.2e} off reference.json")
+    print(f"weights read back: reference logits reproduced within {err:.1e}")
+    return ref
+
+
+class SeparateQkvAttention(torch.nn.Module):
+    """A MiniBert layer's attention with its packed qkv projection split into query, key and value
+    layers, in the shape steps of Hugging Face's BertSelfAttention (view, permute, matmul, divide,
+    add the mask, softmax, matmul, permute, view): the sequence ONNX Runtime's transformer
+    optimizer fuses into one Attention node. MiniBert's one view of the packed projection into
+    (3, heads, head size) matches none of its patterns. The packed rows are ordered query, key,
+    value, each head after head, so each layer takes its third of them: the numbers are the same."""
+
+    def __init__(self, layer):
+        super().__init__()
+        hidden = layer.qkv.in_features
+        self.heads, self.dh = layer.heads, layer.dh
+        self.query, self.key, self.value = (torch.nn.Linear(hidden, hidden) for _ in range(3))
+        weight, bias = layer.qkv.weight.detach(), layer.qkv.bias.detach()
+        for i, linear in enumerate((self.query, self.key, self.value)):
+            linear.weight.data.copy_(weight[i * hidden:(i + 1) * hidden])
+            linear.bias.data.copy_(bias[i * hidden:(i + 1) * hidden])
+
+    def heads_first(self, x):  # [B,S,H] -> [B,heads,S,dh]
+        return x.view(x.size()[:-1] + (self.heads, self.dh)).permute(0, 2, 1, 3)
+
+    def forward(self, x, mask_bias):
+        q, k, v = self.heads_first(self.query(x)), self.heads_first(self.key(x)), self.heads_first(self.value(x))
+        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.dh)
+        probs = (scores + mask_bias).softmax(-1)
+        context = torch.matmul(probs, v).permute(0, 2, 1, 3).contiguous()
+        return context.view(context.size()[:-2] + (self.heads * self.dh,))
+
+
+class SeparateQkvLayer(torch.nn.Module):
+    """A MiniBert layer (post-LN) around SeparateQkvAttention; the other weights are shared."""
+
+    def __init__(self, layer):
+        super().__init__()
+        self.attention = SeparateQkvAttention(layer)
+        self.out, self.ln1, self.ln2, self.ff1, self.ff2 = layer.out, layer.ln1, layer.ln2, layer.ff1, layer.ff2
+
+    def forward(self, x, mask_bias):
+        x = self.ln1(self.out(self.attention(x, mask_bias)) + x)
+        return self.ln2(self.ff2(F.gelu(self.ff1(x))) + x)
+
+
+class SeparateQkvMiniBert(torch.nn.Module):
+    """A trained MiniBert (eval mode) computing the same logits with separate query, key and value
+    layers and the additive mask built as Hugging Face builds it (unsqueeze, cast, (1 - m) * -10000),
+    so that its ONNX export fuses into Attention, SkipLayerNormalization, BiasGelu and
+    EmbedLayerNormalization nodes."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.word, self.pos, self.token_type, self.ln, self.head = (
+            model.word, model.pos, model.token_type, model.ln, model.head)
+        self.layers = torch.nn.ModuleList(SeparateQkvLayer(layer) for layer in model.layers)
+        self.register_buffer("position_ids", model.position_ids.clone(), persistent=False)
+        self.eval()
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        pos = self.position_ids[:, : input_ids.shape[1]]
+        x = self.ln(self.word(input_ids) + self.pos(pos) + self.token_type(token_type_ids))
+        mask_bias = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * -10000.0
+        for layer in self.layers:
+            x = layer(x, mask_bias)
+        mask = attention_mask.to(x.dtype)
+        pooled = (x * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)
+        return self.head(pooled)
 
 
 def export(model, path, precision, device=None):

@@ -42,6 +42,26 @@ export const batchingSchema = z
 /** Numeric precision of the graph's weights and arithmetic; inputs and logits stay as they are. */
 export const precisionSchema = z.enum(['fp32', 'fp16']);
 
+/**
+ * How an offline step rewrote the graph (`tools/optimize_graph.py`); absent from a plain export.
+ * Informational: the handler serves the graph the same way, and the package hash covers it.
+ */
+export const graphOptimizationSchema = z
+  .object({
+    /** The optimizer that rewrote the graph, e.g. `onnxruntime.transformers.optimizer`. */
+    optimizer: z.string().min(1),
+    /** Its version (for ONNX Runtime's, the onnxruntime release). */
+    version: z.string().min(1),
+    /** The model type its fusions were chosen for, e.g. `bert`. */
+    model_type: z.string().min(1),
+    /** How many nodes of each fused operator type the graph holds, e.g. `{ "Attention": 2 }`. */
+    fused_operators: z.record(
+      z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'an operator type'),
+      z.number().int().positive(),
+    ),
+  })
+  .strict();
+
 export const manifestSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, "_", "." or "-"'),
@@ -61,6 +81,7 @@ export const manifestSchema = z
     do_lower_case: z.boolean().default(true),
     /** `fp16` for a half-precision export of the same model (GPU workers); `fp32` by default. */
     precision: precisionSchema.default('fp32'),
+    graph_optimization: graphOptimizationSchema.optional(),
     batching: batchingSchema.default({
       max_batch_size: 64,
       max_batch_tokens: 8192,
