@@ -12,6 +12,7 @@ export default tseslint.config(
       '.gpu/',
       '.gpu-cache/',
       '.gpu-carry/',
+      '.venv/',
       '*.mjs',
     ],
   },
