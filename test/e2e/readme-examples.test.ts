@@ -54,6 +54,12 @@ const SKIPPED: { pattern: RegExp; reason: string }[] = [
   },
   { pattern: /^npm run gpu:prepare\b/, reason: 'needs the CUDA libraries of a GPU host' },
   {
+    pattern: /^(python3 -m venv \.venv\b|\.venv\/bin\/python tools\/optimize_graph\.py\b)/,
+    reason:
+      'installs the Python tools (torch: minutes) and runs them; test/medium/fused-graph.test.ts ' +
+      'runs tools/optimize_graph.py',
+  },
+  {
     pattern: /^\. \.gpu\/env && DEVICE=cuda npm run start:worker\b/,
     reason: 'needs a GPU, and starts a long-running worker',
   },
