@@ -49,8 +49,10 @@ const CSV_SLICE = 512;
  * Reads a CSV (header row, or `columns` given) or JSONL input and maps each record to a row, as
  * the input streams in: records come out in slices, each slice the records of one piece of the
  * input, so nothing here holds more than a piece. A malformed record (bad CSV quoting, invalid
- * JSON line, missing text column, empty text, unknown gold label) becomes an error with its line
- * number; the others are still read. Stopping the iteration stops reading the input.
+ * JSON line, missing text column, a JSON text that is an object or a list, empty text, unknown
+ * gold label) becomes an error with its line number; the others are still read. A JSON id, label
+ * or passthrough value that is an object reads as its JSON. Stopping the iteration stops reading
+ * the input.
  */
 export function readDataset(
   input: Readable,
@@ -176,13 +178,17 @@ function toRow(
   mapping: ColumnMapping,
   labels: readonly string[],
 ): DatasetRow | RowError {
-  const id = mapping.id ? String(record[mapping.id] ?? '') : String(line);
+  const id = mapping.id ? cellText(record[mapping.id]) : String(line);
   const missing = mapping.text.filter(
     (column) => record[column] === undefined || record[column] === null,
   );
   if (missing.length) return { line, id, error: `missing text column(s): ${missing.join(', ')}` };
+  const nested = mapping.text.filter((column) => typeof record[column] === 'object');
+  if (nested.length) {
+    return { line, id, error: `text column(s) holding an object or a list: ${nested.join(', ')}` };
+  }
   const text = mapping.text
-    .map((column) => String(record[column]))
+    .map((column) => cellText(record[column]))
     .join(' ')
     .trim();
   if (text === '') return { line, id, error: 'empty text' };
@@ -190,13 +196,11 @@ function toRow(
   if (mapping.label) {
     const gold = goldIndex(record[mapping.label], labels, mapping.labelBase ?? 0);
     if (gold === undefined)
-      return { line, id, error: `unknown label "${String(record[mapping.label])}"` };
+      return { line, id, error: `unknown label "${cellText(record[mapping.label])}"` };
     row.gold = gold;
   }
   if (mapping.passthrough?.length) {
-    row.passthrough = Object.fromEntries(
-      mapping.passthrough.map((c) => [c, String(record[c] ?? '')]),
-    );
+    row.passthrough = Object.fromEntries(mapping.passthrough.map((c) => [c, cellText(record[c])]));
   }
   return row;
 }
@@ -207,7 +211,7 @@ export function goldIndex(
   labels: readonly string[],
   base: number,
 ): number | undefined {
-  const text = String(value ?? '').trim();
+  const text = cellText(value).trim();
   const byName = labels.findIndex((label) => label.toLowerCase() === text.toLowerCase());
   if (byName >= 0) return byName;
   if (/^-?\d+$/.test(text)) {
@@ -215,4 +219,11 @@ export function goldIndex(
     if (index >= 0 && index < labels.length) return index;
   }
   return undefined;
+}
+
+/** A cell as text: a JSON line's number or boolean as written, its object or list as JSON. */
+function cellText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return value === undefined || value === null ? '' : JSON.stringify(value);
 }
