@@ -55,6 +55,36 @@ describe('parseEnv', () => {
       /MODELFLEET_CONFIG: cannot read/,
     );
   });
+
+  it('takes a JSON list for a list setting, and names an object where a setting is due', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-config-'));
+    const lists = join(dir, 'lists.json');
+    writeFileSync(lists, JSON.stringify({ HOSTS: ['x', 'y'], PORT: null }));
+    assert.deepEqual(parseEnv(schema, { MODELFLEET_CONFIG: lists }).HOSTS, ['x', 'y']);
+    assert.equal(parseEnv(schema, { MODELFLEET_CONFIG: lists }).PORT, 8080);
+    const objects = join(dir, 'objects.json');
+    writeFileSync(objects, JSON.stringify({ HOSTS: { a: 1 }, DEBUG: [['yes']], PORT: 'eighty' }));
+    assert.throws(
+      () => parseEnv(schema, { MODELFLEET_CONFIG: objects }),
+      (error: Error) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /HOSTS: MODELFLEET_CONFIG gives \{"a":1\}; a setting is/);
+        assert.match(error.message, /DEBUG: MODELFLEET_CONFIG gives \[\["yes"\]\]; a setting is/);
+        assert.match(error.message, /PORT: /);
+        assert.doesNotMatch(error.message, /object Object/);
+        return true;
+      },
+    );
+    // The environment wins over the file, its bad value included.
+    assert.deepEqual(
+      parseEnv(schema, { MODELFLEET_CONFIG: objects, HOSTS: 'z', DEBUG: 'no', PORT: '1' }),
+      {
+        PORT: 1,
+        DEBUG: false,
+        HOSTS: ['z'],
+      },
+    );
+  });
 });
 
 describe('REDIS_CLUSTER_NODES', () => {

@@ -17,16 +17,45 @@ export function parseEnv<T extends z.ZodObject>(
 ): z.infer<T> {
   const file = readConfigFile(env.MODELFLEET_CONFIG);
   const input: Record<string, string> = {};
+  const lines: string[] = [];
   for (const key of Object.keys(schema.shape)) {
-    const value = env[key] ?? (file[key] === undefined ? undefined : String(file[key]));
+    const inFile =
+      file[key] === undefined || file[key] === null ? undefined : fileSetting(file[key]);
+    if (env[key] === undefined && inFile === null) {
+      lines.push(
+        `  ${key}: MODELFLEET_CONFIG gives ${JSON.stringify(file[key])}; ` +
+          'a setting is a string, a number, a boolean or a list of them',
+      );
+    }
+    const value = env[key] ?? inFile ?? undefined;
     if (value !== undefined && value !== '') input[key] = value;
   }
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    lines.push(
+      ...parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`),
+    );
+  }
+  if (lines.length || !parsed.success) {
     throw new ConfigError(`invalid settings:\n${lines.join('\n')}`);
   }
   return parsed.data;
+}
+
+/**
+ * A value of the JSON file as the text an environment variable would hold: a string, number or
+ * boolean as written, a list of them comma-separated; null for an object or a nested list,
+ * which no setting takes.
+ */
+function fileSetting(value: unknown): string | null {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+    return String(value);
+  }
+  if (Array.isArray(value)) {
+    const items = value.map(fileSetting);
+    return items.includes(null) || value.some(Array.isArray) ? null : items.join(',');
+  }
+  return null;
 }
 
 function readConfigFile(path: string | undefined): Record<string, unknown> {
