@@ -17,7 +17,9 @@ export default tseslint.config(
     ],
   },
   js.configs.recommended,
-  ...tseslint.configs.recommended,
+  // The rules that read types: a promise nobody awaits, `await` on what is not one, a method
+  // passed on without its `this`, an object printed as "[object Object]", `any` flowing onward.
+  ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
@@ -37,7 +39,50 @@ export default tseslint.config(
           ],
         },
       ],
-      '@typescript-eslint/no-misused-promises': 'error',
+      // A promise returned from inside try/catch without `await` escapes the catch and finally.
+      '@typescript-eslint/return-await': ['error', 'in-try-catch'],
+      // A switch over a union handles every member, or says `default`.
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+    },
+  },
+  {
+    // Test doubles and simulated devices implement async interfaces with nothing to await.
+    files: ['test/**/*.ts', 'bench/**/*.ts', '**/*.spec.ts'],
+    rules: { '@typescript-eslint/require-await': 'off' },
+  },
+  {
+    // Tests read JSON answers as `any` on purpose: their assertions are the type check.
+    files: ['test/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+    },
+  },
+  {
+    // The API reads model packages, never runs them: only the handler's light entry, which
+    // loads neither onnxruntime-node nor tokenizers (test/e2e/native-runtimes.test.ts proves
+    // it at run time; this catches the import before it is written).
+    files: ['apps/api/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^@app/handler(?!/package$)',
+              message:
+                'apps/api imports only @app/handler/package, the entry without onnxruntime-node and tokenizers.',
+            },
+            {
+              regex: '(^|/)libs/handler/',
+              message: 'apps/api imports the handler library only as @app/handler/package.',
+            },
+          ],
+        },
+      ],
     },
   },
 );

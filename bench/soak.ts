@@ -122,8 +122,8 @@ async function main(): Promise<void> {
     while (terminal.size < asyncIds.length && Date.now() < deadline) {
       for (const id of asyncIds.filter((id) => !terminal.has(id))) {
         const view = await stack.request('GET', `/v1/predictions/${id}`);
-        if (['succeeded', 'failed', 'canceled'].includes(view.body.status))
-          terminal.set(id, view.body.status);
+        const { status } = view.body as { status: string };
+        if (['succeeded', 'failed', 'canceled'].includes(status)) terminal.set(id, status);
       }
       if (terminal.size < asyncIds.length) await new Promise((r) => setTimeout(r, 1000));
     }

@@ -27,6 +27,6 @@ describe('thread-tag preload', () => {
     assert.equal(tags.length, 1, run.stderr);
     assert.equal(tags[0].tid, Number(run.stdout));
     assert.ok(tags[0].earlier.length > 0 && !tags[0].earlier.includes(tags[0].tid));
-    assert.ok(!tags[0].earlier.includes(run.pid!));
+    assert.ok(!tags[0].earlier.includes(run.pid));
   });
 });

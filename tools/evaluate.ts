@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const [csvFile, location = resolve(__dirname, '..', '..', 'models', 'ag-news-bert')] =
     process.argv.slice(2);
   if (!csvFile) throw new Error('usage: evaluate <test.csv> [package]');
-  const rows = parse(readFileSync(csvFile), { relax_column_count: false }) as string[][];
+  const rows: string[][] = parse(readFileSync(csvFile), { relax_column_count: false });
   const texts = rows.map(([, title, description]) => `${title} ${description}`);
   const gold = rows.map(([label]) => Number(label) - 1);
   const { pkg, handler } = await openModel(location, { device: 'auto' });

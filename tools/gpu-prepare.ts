@@ -212,7 +212,7 @@ function main(): void {
   const result = prepareGpu({
     from: values.from,
     cudaPaths: values['cuda-path'],
-    out: values.out!,
+    out: values.out,
   });
   const where = (path: string) => relative(process.cwd(), path) || '.';
   const versions = CUDA13_LIBRARIES.filter((l) => result.found.has(l.soname)).map((l) => l.role);

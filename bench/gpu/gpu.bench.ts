@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   );
   const engineTexts = take(Number(values['engine-texts']));
   const parityTexts = take(Number(values.parity));
-  const out = resolve(values.out!);
+  const out = resolve(values.out);
   mkdirSync(out, { recursive: true });
 
   const models: ModelFigures[] = [];
@@ -136,13 +136,18 @@ async function main(): Promise<void> {
   let pipeline: GpuReport['pipeline'];
   if (values.pipeline) {
     const dir = packages.get(values.pipeline) || values.pipeline;
-    const env = Object.fromEntries(values['pipeline-env'].map((kv) => kv.split('=', 2)));
+    const env = Object.fromEntries(
+      values['pipeline-env'].map((kv): [string, string] => {
+        const [name, value = ''] = kv.split('=', 2);
+        return [name, value];
+      }),
+    );
     try {
       pipeline = await measurePipeline(
         dir,
         { DEVICE: device, ...env },
         take(Number(values.bulk)),
-        values.clients!.split(',').map(Number),
+        values.clients.split(',').map(Number),
         Number(values.requests),
       );
     } catch (error) {
@@ -152,7 +157,7 @@ async function main(): Promise<void> {
   }
 
   const report: GpuReport = {
-    commit: values.commit!,
+    commit: values.commit,
     date: new Date().toISOString(),
     device,
     gpu: gpuName(),

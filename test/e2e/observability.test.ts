@@ -45,10 +45,10 @@ describe('observability', () => {
       `API listening on ${JSON.stringify(ports)}`,
     );
     assert.equal(new Set(ports).size, 4);
-    assert.equal((await fetch(`http://127.0.0.1:${listening.port}/ping`)).status, 200);
-    const models = await fetch(`http://127.0.0.1:${listening.managementPort}/models`);
+    assert.equal((await fetch(`http://127.0.0.1:${Number(listening.port)}/ping`)).status, 200);
+    const models = await fetch(`http://127.0.0.1:${Number(listening.managementPort)}/models`);
     assert.equal(models.status, 401, 'the management port asks for its token');
-    const metrics = await fetch(`http://127.0.0.1:${listening.metricsPort}/metrics`);
+    const metrics = await fetch(`http://127.0.0.1:${Number(listening.metricsPort)}/metrics`);
     assert.match(await metrics.text(), /modelfleet_http_requests_total/);
 
     const started = stack.workers[0].logs().find((l) => l.msg === 'worker started')!;

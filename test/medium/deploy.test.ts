@@ -36,7 +36,8 @@ function dockerCompose(file: string, ...args: string[]) {
     encoding: 'utf8',
     timeout: 120_000,
   });
-  if ((run.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+  const error: NodeJS.ErrnoException | undefined = run.error;
+  if (error?.code === 'ENOENT') {
     assert.fail('docker-compose is not installed: run `apt-get install docker-compose`');
   }
   assert.ifError(run.error);

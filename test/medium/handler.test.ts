@@ -60,9 +60,9 @@ describe('text-classification handler on the demo model', () => {
     for (const result of results) {
       assert.equal(result.label_name, pkg.labels[result.label]);
       assert.equal(result.probabilities?.length, 4);
-      const sum = result.probabilities!.reduce((a, b) => a + b, 0);
+      const sum = result.probabilities.reduce((a, b) => a + b, 0);
       assert.ok(Math.abs(sum - 1) < 1e-5);
-      assert.equal(result.probability, Math.max(...result.probabilities!));
+      assert.equal(result.probability, Math.max(...result.probabilities));
     }
     assert.equal(results[0].label_name, 'Sports');
   });

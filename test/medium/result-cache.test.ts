@@ -8,17 +8,17 @@ import { TestRedisCluster } from '../support/redis-cluster';
 function countingClassifier() {
   const ran: string[] = [];
   const classifier: Classifier = {
-    cacheKeys: async (texts) => texts.map((t) => t.toLowerCase()),
-    classify: async (texts) => {
+    cacheKeys: (texts) => Promise.resolve(texts.map((t) => t.toLowerCase())),
+    classify: (texts) => {
       ran.push(...texts);
-      return {
+      return Promise.resolve({
         results: texts.map((t) => ({ label: t.length, probability: 1 / t.length })),
         batches: [
           { size: texts.length, realTokens: 0, paddedTokens: 0, startedAt: 0, inferenceMs: 1 },
         ],
         batchOf: texts.map(() => 0),
         preprocessMs: 0,
-      };
+      });
     },
   };
   return { classifier, ran };

@@ -190,14 +190,22 @@ describe('property: hostile requests at every route', () => {
             if (response.status >= 400 && url.pathname.startsWith('/v2/')) {
               // The Open Inference Protocol's own error form.
               assert.equal(typeof JSON.parse(text).error, 'string', text);
-              assert.deepEqual(await dataKeys(redis), keys, `${route.method} ${url} wrote keys`);
+              assert.deepEqual(
+                await dataKeys(redis),
+                keys,
+                `${route.method} ${url.href} wrote keys`,
+              );
             } else if (response.status >= 400) {
               assert.match(
                 response.headers.get('content-type') ?? '',
                 /application\/problem\+json/,
               );
               assert.equal(JSON.parse(text).status, response.status);
-              assert.deepEqual(await dataKeys(redis), keys, `${route.method} ${url} wrote keys`);
+              assert.deepEqual(
+                await dataKeys(redis),
+                keys,
+                `${route.method} ${url.href} wrote keys`,
+              );
             }
           },
         ),

@@ -23,7 +23,7 @@ function selfSignedCertificate(): { cert: string; key: string } {
     ...['-keyout', key, '-out', cert, '-subj', '/CN=127.0.0.1'],
     ...['-addext', 'subjectAltName=IP:127.0.0.1'],
   ]);
-  assert.equal(run.status, 0, `openssl failed: ${run.stderr}`);
+  assert.equal(run.status, 0, `openssl failed: ${run.stderr.toString()}`);
   return { cert, key };
 }
 

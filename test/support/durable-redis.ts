@@ -38,7 +38,7 @@ export class DurableRedis implements RedisServer {
 
   /** Starts it again on its port, from its data. */
   async comeBack(): Promise<void> {
-    this.server = await LocalRedis.start(this.dir, async () => this.port);
+    this.server = await LocalRedis.start(this.dir, () => Promise.resolve(this.port));
     track(this.server.pid);
   }
 

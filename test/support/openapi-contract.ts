@@ -80,7 +80,10 @@ export class OpenApiContract {
     this.seen.add(`${operation.operationId} ${answer.status}`);
     const type = (answer.headers.get('content-type') ?? '').split(';')[0].trim();
     const documented = Object.keys(response.content ?? {});
-    assert.ok(documented.includes(type), `${where}: ${type} is not one of ${documented}`);
+    assert.ok(
+      documented.includes(type),
+      `${where}: ${type} is not one of ${documented.join(', ')}`,
+    );
     this.assertValid(response.content![type].schema, parseBody(type, answer.text), where);
   }
 

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { killGroup, spawnGroup } from './children';
 import { ROOT } from './paths';
 
@@ -22,7 +23,7 @@ export class AppProcess {
         const lines = (partial + chunk.toString()).split('\n');
         partial = lines.pop()!;
         this.output.push(...lines.filter(Boolean));
-        if (process.env.TEST_VERBOSE) process.stderr.write(`[${name}] ${chunk}`);
+        if (process.env.TEST_VERBOSE) process.stderr.write(`[${name}] ${chunk.toString()}`);
       });
       stream?.on('end', () => partial && this.output.push(partial));
     };
@@ -122,7 +123,11 @@ export async function eventually<T>(
       lastError = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+      const why =
+        lastError === undefined
+          ? ''
+          : `: ${lastError instanceof Error ? String(lastError) : inspect(lastError)}`;
+      throw new Error(`timed out waiting for ${what}${why}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

@@ -197,7 +197,7 @@ export class Stack {
     return file
       .trim()
       .split('\n')
-      .map((line) => JSON.parse(line)) as any[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+      .map((line): any => JSON.parse(line)); // eslint-disable-line @typescript-eslint/no-explicit-any
   }
 
   /** Calls the management API with its token. */

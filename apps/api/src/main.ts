@@ -130,7 +130,7 @@ async function bootstrap(): Promise<void> {
     // Stop taking requests on kept-alive connections too: each one still open ends after the
     // answer it is writing (a closing server would otherwise keep serving them).
     for (const app of [inference, management]) {
-      const server = app.getHttpServer() as Server;
+      const server = app.getHttpServer();
       server.prependListener('request', (_request, response: ServerResponse) =>
         response.setHeader('connection', 'close'),
       );

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
-import { archiveCommand } from './archive-command';
-import { predictCommand, readStdinLines } from './predict-command';
-import { scoreCommand } from './score-command';
+import { archiveCommand, type ArchiveOptions } from './archive-command';
+import { predictCommand, readStdinLines, type PredictOptions } from './predict-command';
+import { scoreCommand, type ScoreOptions } from './score-command';
 import { serveCommand } from './serve/serve-command';
 
 const program = new Command('modelfleet').description('Queue-driven BERT serving: offline tools');
@@ -20,7 +20,7 @@ program
   .option('--threads <n>', 'ORT intra-op threads (0 = ORT default)', '0')
   .option('-p, --probabilities', 'include the full probability vector')
   .argument('[texts...]', 'texts to classify')
-  .action(async (texts: string[], options) => {
+  .action(async (texts: string[], options: PredictOptions) => {
     const inputs = texts.length > 0 ? texts : await readStdinLines();
     const results = await predictCommand(inputs, options);
     process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
@@ -48,7 +48,7 @@ program
   .option('--max-batch-delay <ms>', 'longest wait for companions of a job, in ms')
   .option('--export-path <dir>', 'where to write <name>-<version>.tar.gz', '.')
   .option('-f, --force', 'overwrite an existing archive')
-  .action(async (options) => {
+  .action(async (options: ArchiveOptions) => {
     process.stdout.write(`${await archiveCommand(options)}\n`);
   });
 
@@ -75,7 +75,7 @@ program
   .option('--api-key <key>', 'API key', process.env.API_KEY)
   .option('--poll-ms <ms>', 'progress refresh interval', '500')
   .option('--no-progress', 'no progress bar')
-  .action(async (file: string, options) => {
+  .action(async (file: string, options: ScoreOptions) => {
     const batch = await scoreCommand(file, options);
     const accuracy = batch.summary?.accuracy;
     process.stderr.write(

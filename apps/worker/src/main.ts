@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   });
   const redis = connectRedis(redisTarget(config));
   // Set below: a worker whose threads die too often stops as on SIGTERM, then exits with 1.
-  let stop: (signal: string, code?: number) => Promise<void> = async () => undefined;
+  let stop: (signal: string, code?: number) => Promise<void> = () => Promise.resolve();
   const worker = new WorkerProcess(redis, config, logger, (error) => {
     logger.fatal({ err: error }, 'giving up: the worker exits so that it is replaced');
     void stop('fatal', 1);

@@ -159,14 +159,14 @@ async function launch(
   });
   const output: string[] = [];
   const keep = (chunk: Buffer) => output.push(chunk.toString());
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const closed = new Promise((done) => child.once('close', done));
   const url = `redis://127.0.0.1:${port}`;
   if (await answers(child, url, closed)) {
     // Keep draining its log so that a full pipe never blocks it; nothing reads it any more.
-    child.stdout!.off('data', keep).resume();
-    child.stderr!.off('data', keep).resume();
+    child.stdout.off('data', keep).resume();
+    child.stderr.off('data', keep).resume();
     return { child, url, failure: '' };
   }
   return { url, failure: output.join('').trim() };

@@ -71,21 +71,21 @@ export class QueueProgress {
    * replicas may get each other's place, and a worker may take the job before its stamp (the
    * started counters do not depend on it).
    */
-  async add<T extends { texts: readonly unknown[] }>(
+  async add<T extends { texts: readonly unknown[] }, R = unknown>(
     queue: Queue<T>,
     name: string,
     data: T,
     opts: JobsOptions & { jobId: string },
-  ): Promise<Job<T>> {
-    const job = new Job<T>(queue as unknown as Queue, name, data, opts, opts.jobId);
+  ): Promise<Job<T, R>> {
+    const job = new Job<T, R>(queue, name, data, opts, opts.jobId);
     // The queue's own client: BullMQ defined its scripts on it.
     const pipeline = (await queue.client).pipeline();
     // Queued into the pipeline at once (as BullMQ's own addBulk does); its answer comes from exec.
     void job.addJob(pipeline as unknown as Redis, { parentDependenciesKey: '' });
     pipeline.eval(STAMP_JOB, 2, this.key(queue.name), queue.toKey(opts.jobId), data.texts.length);
     const results = (await pipeline.exec()) ?? [];
-    const failed = results.find(([error]) => error);
-    if (failed) throw failed[0];
+    const failed = results.find(([error]) => error)?.[0];
+    if (failed) throw failed;
     const [, added] = results[0];
     if (typeof added === 'number' && added < 0) throw new Error(`adding job failed: ${added}`);
     return job;

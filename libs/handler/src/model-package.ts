@@ -50,7 +50,7 @@ export async function loadModelPackage(
   const path = resolve(location);
   if (!existsSync(path)) throw new ModelPackageError(`model package ${location} does not exist`);
   if (statSync(path).isDirectory()) {
-    return checkPackage(realpathSync(path), location, options, async () => undefined);
+    return checkPackage(realpathSync(path), location, options, () => Promise.resolve());
   }
   const dir = await extractArchive(path, {
     maxBytes: options.maxArchiveBytes ?? DEFAULT_MAX_ARCHIVE_BYTES,
@@ -145,7 +145,9 @@ function readLabels(dir: string, manifest: ModelManifest, location: string): str
   }
   let config: { id2label?: Record<string, string> };
   try {
-    config = JSON.parse(readFileSync(packageFile(dir, manifest.config_file, location), 'utf8'));
+    config = JSON.parse(
+      readFileSync(packageFile(dir, manifest.config_file, location), 'utf8'),
+    ) as typeof config;
   } catch (error) {
     throw new ModelPackageError(
       `${manifest.config_file} of ${location} is not valid JSON: ${String(error)}`,

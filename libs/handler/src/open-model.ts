@@ -84,7 +84,7 @@ function instantiate(pkg: ModelPackage, allowPackageCode: boolean): Handler<unkn
   let exported: { default?: HandlerClass; Handler?: HandlerClass };
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    exported = require(packageFile(pkg.dir, name, where));
+    exported = require(packageFile(pkg.dir, name, where)) as typeof exported;
   } catch (error) {
     throw new ModelPackageError(`handler module ${name} cannot be loaded: ${String(error)}`);
   }

@@ -3,6 +3,7 @@
  * files, labels, archives) and the typed errors, without onnxruntime-node or tokenizers.
  * Processes that only read packages (the API, a worker's main thread) import this one.
  */
+export type { Prediction } from './handler';
 export * from './archive';
 export * from './errors';
 export * from './manifest';

@@ -38,7 +38,7 @@ const split = fc
     maxLength: 6,
     selector: ([version]) => version,
   })
-  .map((entries) => Object.fromEntries(entries) as TrafficWeights);
+  .map((entries): TrafficWeights => Object.fromEntries(entries));
 
 describe('pickVersion', () => {
   it('picks each version for its weight share of uniform values, huge and tiny weights alike', () => {

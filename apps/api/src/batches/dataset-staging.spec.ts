@@ -11,11 +11,13 @@ function recordingSink(source: { slicesRead: number }) {
     errors: [] as RowError[][],
   };
   const sink: StagingSink = {
-    chunks: async (chunks, first) =>
+    chunks: (chunks, first) => {
       chunks.forEach((rows, k) =>
         seen.chunks.push({ first: first + k, rows, slicesRead: source.slicesRead }),
-      ),
-    errors: async (errors) => void seen.errors.push(errors),
+      );
+      return Promise.resolve();
+    },
+    errors: (errors) => (seen.errors.push(errors), Promise.resolve()),
   };
   return { seen, sink };
 }

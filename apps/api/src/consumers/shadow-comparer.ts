@@ -5,7 +5,7 @@ import { SHADOW_QUEUE, isRedisUnavailable, type ShadowComparisonData } from '@ap
 import { ApiMetrics } from '../metrics/api-metrics';
 import { PredictionStore } from '../predictions/prediction.store';
 import { compareAnswers } from '../shadow/answer-comparison';
-import { ShadowStore, type ShadowCounter } from '../shadow/shadow.store';
+import { ShadowStore } from '../shadow/shadow.store';
 
 /** Why a copy was not compared, or that it was. */
 type Outcome =
@@ -53,7 +53,7 @@ export class ShadowComparer extends WorkerHost {
     const labels = { model, version: shadowVersion };
     const outcome = await this.compare(job);
     if (typeof outcome === 'string') {
-      await this.store.record(model, since, { [outcome]: 1 } as Record<ShadowCounter, number>);
+      await this.store.record(model, since, { [outcome]: 1 });
       this.metrics.shadowComparisons.inc({ ...labels, outcome });
       return outcome;
     }

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance } from 'fastify';
 import { Store, storage } from 'nestjs-pino/storage';
 import type { Logger } from 'pino';
 import { ApiLogger } from './api-logger';
@@ -40,7 +39,7 @@ export async function createHttpApp(
     bufferLogs: true,
   });
   app.useLogger(app.get(ApiLogger));
-  const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+  const fastify = app.getHttpAdapter().getInstance();
   const handled = new WeakSet<object>();
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);

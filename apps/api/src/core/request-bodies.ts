@@ -102,7 +102,7 @@ function readForm(headers: IncomingHttpHeaders, body: Readable, maxBytes: number
     } catch (error) {
       return reject(badRequest(`malformed multipart body: ${(error as Error).message}`));
     }
-    const fail = (error: unknown) => {
+    const fail = (error: Error) => {
       body.unpipe(form);
       // Stops reading the request too (see limitedBody).
       body.destroy();

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { VersionQueues } from '@app/common';
+import type { QueueCounts, VersionQueues } from '@app/common';
 import { versionKey, type ModelRegistry } from '@app/registry';
 
 /** Every metric the API process exposes, defined once. Units are in the names. */
@@ -98,7 +98,8 @@ export class ApiMetrics {
           for (const v of model.versions) {
             const backlog = await queues.backlog(v.name, v.version);
             for (const queue of ['online', 'bulk'] as const) {
-              for (const [state, count] of Object.entries(backlog[queue])) {
+              const counts: Record<keyof QueueCounts, number> = backlog[queue];
+              for (const [state, count] of Object.entries(counts)) {
                 this.set({ model: v.name, version: v.version, queue, state }, count);
               }
             }

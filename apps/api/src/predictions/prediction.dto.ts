@@ -18,7 +18,7 @@ export function textsFromBody(
 ): { texts: string[]; single: boolean } {
   if (typeof body === 'string') return { texts: checkTexts([body], limits), single: true };
   if (body && typeof body === 'object' && !Array.isArray(body) && 'data' in body) {
-    const data = (body as { data: unknown }).data;
+    const data = body.data;
     if (typeof data === 'string') return { texts: checkTexts([data], limits), single: true };
     return { texts: checkTexts(data, limits), single: false };
   }

@@ -89,7 +89,7 @@ export class PredictionStore {
   async add(id: string, data: PredictionJobData, kind: 'sync' | 'async'): Promise<PredictionJob> {
     const ttl = kind === 'sync' ? this.config.SYNC_RESULT_TTL_S : this.config.RESULT_TTL_S;
     const queue = this.queues.online<PredictionJobData>(data.model, data.version);
-    return this.progress.add(queue, 'predict', data, {
+    return this.progress.add<PredictionJobData, PredictionJobResult>(queue, 'predict', data, {
       jobId: id,
       attempts: this.config.JOB_ATTEMPTS,
       backoff: { type: 'exponential', delay: 500 },

@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiHeader, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import type { Prediction } from '@app/handler/handler';
+import type { Prediction } from '@app/handler/package';
 import {
   INFERENCE_SECURITY,
   JsonAnswer,

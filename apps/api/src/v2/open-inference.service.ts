@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Provenance } from '@app/common';
-import type { Prediction } from '@app/handler/handler';
+import type { Prediction } from '@app/handler/package';
 import type { VersionRecord } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { ModelCatalog } from '../core/model-catalog';

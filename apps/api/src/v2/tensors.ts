@@ -1,4 +1,4 @@
-import type { Prediction } from '@app/handler/handler';
+import type { Prediction } from '@app/handler/package';
 import type { VersionRecord } from '@app/registry';
 import { badRequest } from '../core/problem';
 

@@ -72,8 +72,8 @@ export class SupervisedChild {
     this.started = false;
     this.startedAt = Date.now();
     this.lastWords = [];
-    forwardLines(child.stdout!, process.stdout, (line) => this.onStdout(line));
-    forwardLines(child.stderr!, process.stderr, (line) => this.remember(line));
+    forwardLines(child.stdout, process.stdout, (line) => this.onStdout(line));
+    forwardLines(child.stderr, process.stderr, (line) => this.remember(line));
     child.once('error', (error) => this.remember(`${this.spec.name}: ${error.message}`));
     // 'close', not 'exit': its last words (stderr) have all been read by then.
     child.once('close', (code, signal) => this.onExit(code, signal));

@@ -256,7 +256,7 @@ describe('JobGrouper', () => {
     assert.deepEqual(groups[1], ['in-time', 'no-deadline']);
   });
 
-  it('control: a job whose deadline has not passed is sent', async () => {
+  it('control: a job whose deadline has not passed is sent', () => {
     let now = 0;
     const groups: string[][] = [];
     const expired: string[] = [];

@@ -58,9 +58,7 @@ export class ResultCache {
       this.log.warn({ err: error }, 'result cache unavailable: classifying without it');
       return { ...(await thread.classify(texts, { bulk, probabilities: true })), cached: [] };
     }
-    const results: unknown[] = found.map((value) =>
-      value === null ? undefined : JSON.parse(value),
-    );
+    const results = found.map((value): unknown => (value === null ? undefined : JSON.parse(value)));
     const misses = texts.flatMap((_, i) => (found[i] === null ? [i] : []));
     const cached = texts.flatMap((_, i) => (found[i] === null ? [] : [i]));
     const batchOf = new Array<number>(texts.length).fill(-1);

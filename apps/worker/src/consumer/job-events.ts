@@ -1,5 +1,10 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import { DEADLINE_EXCEEDED, type Logger, type PredictionJobData } from '@app/common';
+import {
+  DEADLINE_EXCEEDED,
+  type Logger,
+  type PredictionJobData,
+  type PredictionJobResult,
+} from '@app/common';
 import type { ShadowAnnouncer } from '../shadow-announcer';
 import type { StartReporter } from '../start-reporter';
 import type { WebhookAnnouncer } from '../webhook-announcer';
@@ -40,14 +45,14 @@ export class JobEvents implements IntakeEvents {
     return new UnrecoverableError(DEADLINE_EXCEEDED);
   }
 
-  completed(job: Job<PredictionJobData>): void {
+  completed(job: Job<PredictionJobData, PredictionJobResult>): void {
     this.replyTo(job);
     this.count('completed');
     this.webhooks.announce(job, 'completed');
     this.shadows.announce(job);
   }
 
-  failed(job: Job<PredictionJobData> | undefined): void {
+  failed(job: Job<PredictionJobData, PredictionJobResult> | undefined): void {
     this.count(job?.finishedOn ? 'failed' : 'retried');
     if (!job?.finishedOn) return;
     this.replyTo(job);

@@ -12,9 +12,9 @@ import { closeWhenConnected } from './close-when-connected';
 
 /** What the intake tells its owner about jobs that BullMQ finished. */
 export interface IntakeEvents {
-  completed(job: Job<PredictionJobData>): void;
+  completed(job: Job<PredictionJobData, PredictionJobResult>): void;
   /** A failed attempt: `job.finishedOn` is set when it was the last one. */
-  failed(job: Job<PredictionJobData> | undefined): void;
+  failed(job: Job<PredictionJobData, PredictionJobResult> | undefined): void;
 }
 
 /**

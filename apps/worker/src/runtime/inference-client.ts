@@ -184,8 +184,7 @@ export class InferenceClient {
     }
     if (message.type === 'cacheKeys') return waiter.resolve(message.keys);
     // The thread's typed error crosses as its name; its class says whether a retry can help.
-    const ErrorClass =
-      { HandlerInputError, ModelPackageError }[message.name as string] ?? InferenceError;
+    const ErrorClass = { HandlerInputError, ModelPackageError }[message.name] ?? InferenceError;
     waiter.reject(new ErrorClass(message.message));
   }
 
