@@ -65,8 +65,17 @@ export class VersionQueues {
     if (queue) {
       this.handles.delete(name);
     } else {
-      queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      // Not waiting for the connection to be ready: on a fail-fast connection, a handle first
+      // made while Redis is away would otherwise wait for it to come back, and so would every
+      // call on it. Its start then fails, and the handle is dropped so the next call makes anew.
+      queue = new Queue(name, {
+        connection: this.connection,
+        prefix: this.prefix,
+        skipWaitingForReady: true,
+      });
       queue.on('error', this.onError);
+      const made = queue;
+      made.waitUntilReady().catch(() => this.drop(name, made));
       if (this.handles.size >= this.maxHandles) {
         const [oldest, handle] = this.handles.entries().next().value as [string, Queue];
         this.handles.delete(oldest);
@@ -75,6 +84,12 @@ export class VersionQueues {
     }
     this.handles.set(name, queue);
     return queue as Queue<T>;
+  }
+
+  /** Forgets (and closes) a handle whose start failed, unless another took its place. */
+  private drop(name: string, queue: Queue): void {
+    if (this.handles.get(name) === queue) this.handles.delete(name);
+    void queue.close().catch(() => undefined);
   }
 
   /** The version's backlog, online and bulk. */
