@@ -115,6 +115,11 @@ export class JobWaiter {
       this.listeners.delete(name);
     } else {
       listener = this.listen(name);
+      // One that could not start (Redis away) is forgotten: the next wait starts one anew.
+      const started = listener;
+      started.catch(() => {
+        if (this.listeners.get(name) === started) this.listeners.delete(name);
+      });
       if (this.listeners.size >= this.maxListeners) {
         const [oldest, handle] = this.listeners.entries().next().value as [
           string,
@@ -129,8 +134,10 @@ export class JobWaiter {
   }
 
   private async listen(name: string): Promise<QueueEvents> {
-    const stream = this.queues.queue(name).keys.events;
-    const [last] = await this.connection.xrevrange(stream, '+', '-', 'COUNT', 1);
+    // Read on the queues' connection: where that one fails at once while Redis is away (the
+    // API's), a wait fails then, instead of waiting on this blocking connection for Redis.
+    const queue = this.queues.queue(name);
+    const [last] = await (await queue.client).xrevrange(queue.keys.events, '+', '-', 'COUNT', 1);
     const events = new QueueEvents(name, {
       // Options, not a connection: the listener then owns (and closes) its blocking connection.
       // A cluster's options do not make a cluster: BullMQ duplicates (and closes) that one.

@@ -1,7 +1,7 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import {
+  VersionQueues,
   WEBHOOK_QUEUE,
   webhookJobOptions,
   type WebhookEvent,
@@ -9,15 +9,22 @@ import {
 } from '@app/common';
 import { API_CONFIG, type ApiConfig } from '../config';
 
-/** Puts webhook deliveries on their queue; the job id makes a repeated announcement a no-op. */
+/**
+ * Puts webhook deliveries on their queue; the job id makes a repeated announcement a no-op.
+ * Announcements are made while a request waits (a canceled prediction), so the queue is the
+ * request connection's, which fails at once while Redis is away; the deliverer consumes it on
+ * its own connection.
+ */
 @Injectable()
 export class WebhookAnnouncer {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
-    @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>,
-  ) {
-    // A lost connection is the connection's to report; unheard, it would end the process.
-    queue.on('error', () => undefined);
+    private readonly queues: VersionQueues,
+  ) {}
+
+  /** The handle of the moment (the cache may replace one, see VersionQueues). */
+  private get queue(): Queue<WebhookJobData> {
+    return this.queues.queue<WebhookJobData>(WEBHOOK_QUEUE);
   }
 
   /** Announces an event of a prediction. */
