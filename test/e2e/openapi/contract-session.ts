@@ -8,6 +8,11 @@ import { MANAGEMENT_TOKEN, Stack } from '../../support/stack';
 
 export const API_KEY = 'contract-test-api-key';
 export const MODEL = 'ag-news-bert';
+/**
+ * How long a call may go unanswered: far over any answer the contract provokes (a sync call waits
+ * SYNC_TIMEOUT_MS at most), far under the client's own 300 s, so that a hang fails with its name.
+ */
+const ANSWER_TIMEOUT_MS = 60_000;
 export const CSV =
   'title,description\nYankees win,Baseball in the Bronx\nOil prices surge,Markets fall\n';
 
@@ -78,19 +83,33 @@ export class ContractSession {
     if (this.dataDir) rmSync(this.dataDir, { recursive: true, force: true });
   }
 
-  /** Sends a request and returns the answer as it came. */
+  /**
+   * Sends a request and returns the answer as it came. A request that gets no answer within
+   * ANSWER_TIMEOUT_MS, or none at all, fails with an error that names it (`name`, or the method
+   * and path), rather than with a bare `fetch failed` once the client gives up minutes later.
+   */
   send = async (
     base: string,
     method: string,
     path: string,
-    options: { headers?: Record<string, string>; body?: string | Buffer | FormData } = {},
+    options: {
+      headers?: Record<string, string>;
+      body?: string | Buffer | FormData;
+      name?: string;
+    } = {},
   ): Promise<Answer> => {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: options.headers,
-      body: options.body,
-    });
-    return { status: response.status, headers: response.headers, text: await response.text() };
+    const call = options.name ? `${options.name} (${method} ${path})` : `${method} ${path}`;
+    try {
+      const response = await fetch(`${base}${path}`, {
+        method,
+        headers: options.headers,
+        body: options.body,
+        signal: AbortSignal.timeout(ANSWER_TIMEOUT_MS),
+      });
+      return { status: response.status, headers: response.headers, text: await response.text() };
+    } catch (error) {
+      throw new Error(`${call} got no answer: ${(error as Error).message}`, { cause: error });
+    }
   };
 
   /**

@@ -38,6 +38,7 @@ export function everyOperationContract(session: ContractSession): void {
       const answer = await send(base, method, path, {
         headers: { ...headers, ...(body ? { 'content-type': 'application/json' } : {}) },
         body,
+        name: id,
       });
       contract.assertAnswer(method, template, answer);
       expect(id, answer);
