@@ -74,7 +74,9 @@ export class RequestCoalescer {
       gathering = fresh;
       this.open.set(key, fresh);
       setImmediate(() => {
-        if (this.open.get(key) === fresh) this.open.delete(key);
+        // A gathering that reached COALESCE_MAX_TEXTS was sent then, and is not open any more.
+        if (this.open.get(key) !== fresh) return;
+        this.open.delete(key);
         void this.send(fresh);
       });
     }

@@ -1,0 +1,236 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it, mock } from 'node:test';
+import type { JobOutcome, PredictionJobData, PredictionJobResult } from '@app/common';
+import type { VersionRecord } from '@app/registry';
+import type { ApiConfig } from '../config';
+import type { ResolvedVersion } from '../core/model-catalog';
+import type { PredictionQueue } from './prediction-queue';
+import { PredictionStore } from './prediction.store';
+import { RequestCoalescer, type SyncAnswer, type SyncRequest } from './request-coalescer';
+
+/** A job the coalescer put on a queue, and how to finish it. */
+interface SentJob {
+  id: string;
+  data: PredictionJobData;
+  waitMs: number;
+  finish(outcome: JobOutcome): void;
+}
+
+/**
+ * The queue side in memory: `wait` hands back a promise the test settles, `add` records the job
+ * (or fails, when told to). Which texts go in which job, and who is answered with what, is the
+ * coalescer's own logic under test.
+ */
+function memoryQueue(addFails?: Error) {
+  const jobs: SentJob[] = [];
+  const waits = new Map<string, { waitMs: number; finish: (outcome: JobOutcome) => void }>();
+  const queue = {
+    replyAddress: 'api-1',
+    wait: (id: string, waitMs: number) =>
+      new Promise<JobOutcome>((finish) => waits.set(id, { waitMs, finish })),
+    add: (_target: ResolvedVersion, id: string, data: PredictionJobData) => {
+      if (addFails) return Promise.reject(addFails);
+      const wait = waits.get(id);
+      assert.ok(wait, 'the coalescer listens before it adds');
+      jobs.push({ id, data, ...wait });
+      return Promise.resolve();
+    },
+  };
+  return { jobs, queue: queue as unknown as PredictionQueue };
+}
+
+function coalescer(maxTexts = 64, addFails?: Error) {
+  const config = { COALESCE_MAX_TEXTS: maxTexts, SYNC_TIMEOUT_MS: 30_000 } as ApiConfig;
+  const { jobs, queue } = memoryQueue(addFails);
+  return { coalescer: new RequestCoalescer(config, queue), jobs };
+}
+
+const target = (version = '1'): ResolvedVersion => ({
+  record: { name: 'news', version } as VersionRecord,
+});
+
+/** What a worker answers for a job: one output per text, naming the text. */
+function completed(data: PredictionJobData, extra: Partial<PredictionJobResult> = {}): JobOutcome {
+  const value: PredictionJobResult = {
+    output: data.texts.map((text) => ({ text })),
+    inferenceMs: 1,
+    batchSize: data.texts.length,
+    worker: 'w',
+    ...extra,
+  };
+  return { status: 'completed', value };
+}
+
+const outputsOf = (answer: SyncAnswer) =>
+  answer.outcome.status === 'completed'
+    ? (answer.outcome.value as PredictionJobResult).output
+    : answer.outcome;
+
+/** Lets the turn in which requests arrived end, so their gathering is sent. */
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+const ask = (texts: string[], more: Omit<SyncRequest, 'texts'> = {}) => ({ texts, ...more });
+
+describe('RequestCoalescer', () => {
+  afterEach(() => mock.timers.reset());
+
+  it('makes the requests of one turn one job, and answers each with its own texts only', async () => {
+    const { coalescer: c, jobs } = coalescer();
+    const answers = [
+      c.answer(target(), ask(['a', 'b'], { requestId: 'r1' })),
+      c.answer(target(), ask(['c'], { requestId: 'r2' })),
+      c.answer(target(), ask(['d', 'e', 'f'], { requestId: 'r3' })),
+    ];
+    await nextTurn();
+    assert.equal(jobs.length, 1);
+    const [job] = jobs;
+    assert.deepEqual(job.data.texts, ['a', 'b', 'c', 'd', 'e', 'f']);
+    assert.deepEqual(
+      job.data.parts?.map((p) => [p.count, p.requestId]),
+      [
+        [2, 'r1'],
+        [1, 'r2'],
+        [3, 'r3'],
+      ],
+    );
+    assert.equal(job.data.requestId, 'r1');
+    assert.equal(job.data.replyTo, 'api-1');
+    job.finish(completed(job.data));
+    const got = await Promise.all(answers);
+    assert.deepEqual(got.map(outputsOf), [
+      [{ text: 'a' }, { text: 'b' }],
+      [{ text: 'c' }],
+      [{ text: 'd' }, { text: 'e' }, { text: 'f' }],
+    ]);
+  });
+
+  it("gives each request of a shared job an id of its own under the job's, never the job's", async () => {
+    const { coalescer: c, jobs } = coalescer();
+    const answers = [c.answer(target(), ask(['a'])), c.answer(target(), ask(['b']))];
+    await nextTurn();
+    jobs[0].finish(completed(jobs[0].data));
+    const ids = (await Promise.all(answers)).map((a) => a.id);
+    assert.notEqual(ids[0], ids[1]);
+    for (const id of ids) {
+      assert.notEqual(id, jobs[0].id);
+      assert.equal(PredictionStore.versionOf(id)?.jobId, jobs[0].id);
+    }
+  });
+
+  it('sends a lone request as a job of its own, answered under the job id with the whole outcome', async () => {
+    const { coalescer: c, jobs } = coalescer();
+    const answer = c.answer(target(), ask(['a', 'b']));
+    await nextTurn();
+    assert.equal(jobs.length, 1);
+    assert.equal(jobs[0].data.parts, undefined);
+    const outcome = completed(jobs[0].data);
+    jobs[0].finish(outcome);
+    assert.deepEqual(await answer, { id: jobs[0].id, outcome });
+  });
+
+  it('keeps versions, probability flags and turns apart', async () => {
+    const { coalescer: c, jobs } = coalescer();
+    void c.answer(target('1'), ask(['a']));
+    void c.answer(target('2'), ask(['b']));
+    void c.answer(target('1'), ask(['c'], { probabilities: true }));
+    void c.answer(target('1'), ask(['d']));
+    await nextTurn();
+    void c.answer(target('1'), ask(['e']));
+    await nextTurn();
+    const sent = jobs.map((j) => [j.data.version, j.data.probabilities === true, j.data.texts]);
+    assert.deepEqual(sent, [
+      ['1', false, ['a', 'd']],
+      ['2', false, ['b']],
+      ['1', true, ['c']],
+      ['1', false, ['e']],
+    ]);
+  });
+
+  it('puts at most COALESCE_MAX_TEXTS texts in a job; a larger request goes alone', async () => {
+    const { coalescer: c, jobs } = coalescer(4);
+    void c.answer(target(), ask(['a', 'b', 'c']));
+    void c.answer(target(), ask(['d']));
+    void c.answer(target(), ask(['e', 'f']));
+    void c.answer(target(), ask(['g', 'h', 'i', 'j', 'k']));
+    void c.answer(target(), ask(['l']));
+    await nextTurn();
+    assert.deepEqual(
+      jobs.map((j) => j.data.texts.join('')),
+      ['abcd', 'ef', 'ghijk', 'l'],
+    );
+  });
+
+  it('answers a part the worker failed with its reason, and the others with their shares', async () => {
+    const { coalescer: c, jobs } = coalescer();
+    const answers = [c.answer(target(), ask(['a', 'b'])), c.answer(target(), ask(['c']))];
+    await nextTurn();
+    const [job] = jobs;
+    job.finish(completed(job.data, { partErrors: [null, 'text 0 is too long'], cached: [1, 2] }));
+    const [first, second] = await Promise.all(answers);
+    assert.equal(first.outcome.status, 'completed');
+    const share = (first.outcome as { value: PredictionJobResult }).value;
+    assert.deepEqual(share.output, [{ text: 'a' }, { text: 'b' }]);
+    // Indices of cached texts count from the part's own first text.
+    assert.deepEqual(share.cached, [1]);
+    assert.deepEqual(second.outcome, { status: 'failed', reason: 'text 0 is too long' });
+  });
+
+  it('answers every request of a job that failed or timed out with that outcome', async () => {
+    for (const outcome of [
+      { status: 'failed', reason: 'inference failed' },
+      { status: 'timeout' },
+    ] as JobOutcome[]) {
+      const { coalescer: c, jobs } = coalescer();
+      const answers = [c.answer(target(), ask(['a'])), c.answer(target(), ask(['b']))];
+      await nextTurn();
+      jobs[0].finish(outcome);
+      assert.deepEqual(
+        (await Promise.all(answers)).map((a) => a.outcome),
+        [outcome, outcome],
+      );
+    }
+  });
+
+  it('fails every request of a job that could not be queued with the error, as its own call would', async () => {
+    const down = new Error('Redis is unavailable');
+    const { coalescer: c } = coalescer(64, down);
+    const answers = [c.answer(target(), ask(['a'])), c.answer(target(), ask(['b']))];
+    for (const answer of answers) await assert.rejects(answer, down);
+  });
+
+  it('answers a request at its own deadline with a timeout, and the others when the job ends', async () => {
+    mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+    const { coalescer: c, jobs } = coalescer();
+    const seen: { early?: SyncAnswer } = {};
+    void c.answer(target(), ask(['a'], { deadline: 1_000_500 })).then((a) => (seen.early = a));
+    const late = c.answer(target(), ask(['b'], { deadline: 1_002_000 }));
+    await nextTurn();
+    const [job] = jobs;
+    // The job runs until the latest deadline; the wait for it ends there too.
+    assert.equal(job.data.deadline, 1_002_000);
+    assert.equal(job.waitMs, 2000);
+    mock.timers.tick(499);
+    await nextTurn();
+    assert.equal(seen.early === undefined, true, 'not answered before its deadline');
+    mock.timers.tick(1);
+    await nextTurn();
+    const early = seen.early;
+    assert.equal(early?.outcome.status, 'timeout');
+    assert.equal(PredictionStore.versionOf(early.id)?.jobId, job.id);
+    job.finish(completed(job.data));
+    assert.deepEqual(outputsOf(await late), [{ text: 'b' }]);
+  });
+
+  it('gives a job no deadline when one of its requests has none', async () => {
+    const { coalescer: c, jobs } = coalescer();
+    void c.answer(target(), ask(['a'], { deadline: Date.now() + 60_000 }));
+    void c.answer(target(), ask(['b']));
+    await nextTurn();
+    assert.equal(jobs[0].data.deadline, undefined);
+    assert.equal(jobs[0].waitMs, 30_000);
+    assert.deepEqual(
+      jobs[0].data.parts?.map((p) => p.deadline === undefined),
+      [false, true],
+    );
+  });
+});
