@@ -17,17 +17,19 @@ export interface TrafficReport {
   refusedDuringFault: number;
   /** ... and outside the fault: a control, 0 when only the fault refuses requests. */
   refusedOutside: number;
+  /** Requests shed for load (503 Overloaded, 429), at any time: not counted as refused. */
+  shed: number;
   /** Refusals by answer: HTTP status, or the error of a request that got none (ECONNREFUSED). */
   refusals: Record<string, number>;
 }
 
 /** The table the fault suite prints: one line per fault. */
 export const REPORT_HEADER =
-  '| fault | sent | accepted | succeeded | failed | lost | duplicated | refused during fault | refused outside | refusals by answer |\n' +
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |';
+  '| fault | sent | accepted | succeeded | failed | lost | duplicated | refused during fault | refused outside | shed for load | refusals by answer |\n' +
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |';
 
 export function reportLine(r: TrafficReport): string {
-  return `| ${r.fault} | ${r.sent} | ${r.accepted} | ${r.succeeded} | ${r.failed} | ${r.lost.length} | ${r.duplicated.length} | ${r.refusedDuringFault} | ${r.refusedOutside} | ${
+  return `| ${r.fault} | ${r.sent} | ${r.accepted} | ${r.succeeded} | ${r.failed} | ${r.lost.length} | ${r.duplicated.length} | ${r.refusedDuringFault} | ${r.refusedOutside} | ${r.shed} | ${
     Object.entries(r.refusals)
       .map(([answer, n]) => `${answer}: ${n}`)
       .join(', ') || '-'

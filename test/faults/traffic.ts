@@ -40,7 +40,15 @@ interface Outcome {
   answer: string;
   /** A sync call answered 200 (succeeded) or 500 (failed) is terminal already. */
   terminal?: 'succeeded' | 'failed';
+  /**
+   * Refused as load shedding (503 Overloaded, 429 Too many queued): the API's deliberate answer
+   * to more work than the fleet drains in time, which an open loop on a busy machine can send
+   * whether or not a fault happens. Not a refusal for want of a process.
+   */
+  shed?: boolean;
 }
+
+const SHED = new Set(['overloaded', 'too-many-queued']);
 
 /**
  * A steady stream of async creates (`POST /v1/predictions`) and sync calls
@@ -159,12 +167,12 @@ export class Traffic {
       const base = { kind, at, answer: String(response.status) };
       if (kind === 'async') {
         const accepted = (response.status === 202 || response.status === 200) && id !== undefined;
-        return { ...base, id, accepted };
+        return { ...base, id, accepted, shed: !accepted && isShed(answer) };
       }
       if (response.status === 200) return { ...base, accepted: true, terminal: 'succeeded' };
       if (response.status === 500 && id) return { ...base, id, accepted: true, terminal: 'failed' };
       if (response.status === 504 && id) return { ...base, id, accepted: true };
-      return { ...base, accepted: false };
+      return { ...base, accepted: false, shed: isShed(answer) };
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause;
       return {
@@ -213,7 +221,7 @@ export class Traffic {
       .filter((o) => !o.terminal)
       .map((o) => o.id!)
       .filter((id) => !TERMINAL.has(states.get(id) ?? ''));
-    const refused = this.outcomes.filter((o) => !o.accepted);
+    const refused = this.outcomes.filter((o) => !o.accepted && !o.shed);
     return {
       fault,
       sent: this.sent,
@@ -225,6 +233,7 @@ export class Traffic {
       duplicated: [...terminalEvents].filter(([, n]) => n > 1).map(([id]) => id),
       refusedDuringFault: refused.filter((o) => this.duringFault(o.at)).length,
       refusedOutside: refused.filter((o) => !this.duringFault(o.at)).length,
+      shed: this.outcomes.filter((o) => o.shed).length,
       refusals: Object.fromEntries(
         [...new Set(refused.map((o) => o.answer))].map((a) => [
           a,
@@ -233,6 +242,11 @@ export class Traffic {
       ),
     };
   }
+}
+
+function isShed(answer: Record<string, unknown> | undefined): boolean {
+  const type = typeof answer?.type === 'string' ? answer.type : '';
+  return SHED.has(type.slice(type.lastIndexOf('/') + 1));
 }
 
 /** Status of a prediction; 'gone' when the API does not know it (404); undefined when it did not answer. */

@@ -9,21 +9,17 @@ const MODEL = 'ag-news-bert';
 const TEXTS = Array.from({ length: 64 }, (_, i) => `Oil prices, text ${i}`);
 
 /**
- * An overloaded version, held still: a worker that serves it and reports answering 64 texts a
+ * A stack whose version is held still: a worker that serves it and reports answering 64 texts a
  * second, but takes nothing (it is busy elsewhere), so every job stays queued and the wait the
  * API estimates is known exactly. The worker is its registry record alone: no process to stop.
+ * Three async jobs of 64 texts wait: 3 s of work.
  */
-describe('an overloaded version answers a sync call it cannot answer in time with 503 at once', () => {
-  let stack: Stack;
-  let redis: Redis;
-
-  before(async () => {
-    stack = await Stack.start({
-      workers: 0,
-      waitHealthy: false,
-      env: { SYNC_TIMEOUT_MS: '3000', MAX_QUEUE_WAIT_S: '30' },
-    });
-    redis = new Redis(stack.redis.url);
+async function heldStillStack(
+  env: Record<string, string>,
+): Promise<{ stack: Stack; redis: Redis }> {
+  const stack = await Stack.start({ workers: 0, waitHealthy: false, env });
+  const redis = new Redis(stack.redis.url);
+  try {
     const registry = new ModelRegistry(redis, commonSettings.KEY_PREFIX.parse(undefined));
     await registry.heartbeat(
       {
@@ -38,7 +34,6 @@ describe('an overloaded version answers a sync call it cannot answer in time wit
       },
       600_000,
     );
-    // Three async jobs of 64 texts: 3 s of work queued.
     for (let i = 0; i < 3; i++) {
       const created = await stack.request('POST', '/v1/predictions', {
         model: MODEL,
@@ -46,6 +41,20 @@ describe('an overloaded version answers a sync call it cannot answer in time wit
       });
       assert.equal(created.status, 202, JSON.stringify(created.body));
     }
+    return { stack, redis };
+  } catch (error) {
+    redis.disconnect();
+    await stack.stop();
+    throw error;
+  }
+}
+
+describe('an overloaded version answers a sync call it cannot answer in time with 503 at once', () => {
+  let stack: Stack;
+  let redis: Redis;
+
+  before(async () => {
+    ({ stack, redis } = await heldStillStack({ SYNC_TIMEOUT_MS: '3000', MAX_QUEUE_WAIT_S: '30' }));
   });
 
   after(async () => {
@@ -64,5 +73,25 @@ describe('an overloaded version answers a sync call it cannot answer in time wit
     assert.equal(response.status, 503, JSON.stringify(response.body));
     assert.equal(response.body.estimated_wait_s, 4);
     assert.ok(Number(response.headers.get('retry-after')) >= 1);
+  });
+});
+
+describe('MAX_QUEUE_WAIT_S=0 turns the shedding of sync calls off', () => {
+  let stack: Stack;
+  let redis: Redis;
+
+  before(async () => {
+    ({ stack, redis } = await heldStillStack({ SYNC_TIMEOUT_MS: '1000', MAX_QUEUE_WAIT_S: '0' }));
+  });
+
+  after(async () => {
+    redis?.disconnect();
+    await stack?.stop();
+  });
+
+  it('admits a call behind more work than SYNC_TIMEOUT_MS, which then times out', async () => {
+    // 3 s of work queued and a 1 s timeout: shed with 503 above; admitted here, it ends in 504.
+    const response = await stack.request('POST', `/predictions/${MODEL}`, { data: TEXTS });
+    assert.equal(response.status, 504, JSON.stringify(response.body));
   });
 });

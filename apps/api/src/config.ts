@@ -41,7 +41,7 @@ export const apiSettings = z.object({
    */
   COALESCE_MAX_TEXTS: intSetting(64, 1),
   /** Sync calls to a version with more queued work than this (estimated) are refused with 503. */
-  MAX_QUEUE_WAIT_S: intSetting(30, 1),
+  MAX_QUEUE_WAIT_S: intSetting(30, 0),
   /** Async creates to a version with this many queued jobs are refused with 429. */
   MAX_QUEUED_JOBS: intSetting(50_000, 1),
   /** Copies for a shadow version are dropped while it has this many jobs queued (online and bulk). */

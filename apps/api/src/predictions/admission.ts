@@ -21,7 +21,8 @@ const COUNT_MS = 250;
  * over the texts per second its live workers report answering (see {@link QueuedWork}). A sync
  * call is refused at once (503, `Retry-After`) when that wait is over MAX_QUEUE_WAIT_S or
  * SYNC_TIMEOUT_MS, instead of a 504 once SYNC_TIMEOUT_MS has passed; async creates are accepted
- * until MAX_QUEUED_JOBS jobs wait, then refused (429). Every admitted call counts at once, so a
+ * until MAX_QUEUED_JOBS jobs wait, then refused (429). MAX_QUEUE_WAIT_S=0 turns the sync shedding
+ * off: every sync call then waits, up to SYNC_TIMEOUT_MS. Every admitted call counts at once, so a
  * burst cannot all pass on one reading. Bulk chunks have their own queue and are never shed.
  */
 @Injectable()
@@ -47,7 +48,10 @@ export class Admission {
   async admitSync(record: VersionRecord, texts: number, live: LiveVersion): Promise<void> {
     const work = await this.queued(record);
     const rate = live.textsPerSecond;
-    const limit = Math.min(this.config.MAX_QUEUE_WAIT_S, this.config.SYNC_TIMEOUT_MS / 1000);
+    const limit =
+      this.config.MAX_QUEUE_WAIT_S === 0
+        ? Infinity
+        : Math.min(this.config.MAX_QUEUE_WAIT_S, this.config.SYNC_TIMEOUT_MS / 1000);
     // Weighed and counted with no await between: concurrent calls are weighed one behind another.
     const { admitted, waitS } = work.offerSync(texts, rate, limit);
     this.metrics.estimatedWait.set(labelsOf(record), work.waitS(rate));
