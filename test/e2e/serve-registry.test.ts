@@ -5,6 +5,32 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { demoModelStore } from '../support/model-store';
 import { ServeProcess } from '../support/serve-process';
+import { MANAGEMENT_TOKEN } from '../support/stack';
+
+/** A management call to a running serve, answered as JSON. */
+async function manage(
+  serve: ServeProcess,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${serve.managementUrl}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${MANAGEMENT_TOKEN}`,
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** The versions of the demo model the registry holds. */
+async function versions(serve: ServeProcess): Promise<string[]> {
+  const listed = await manage(serve, 'GET', '/models/ag-news-bert');
+  assert.equal(listed.status, 200, JSON.stringify(listed.body));
+  return (listed.body as unknown as { modelVersion: string }[]).map((v) => v.modelVersion).sort();
+}
 
 describe('serve stopped and started again on a kept Redis', () => {
   const store = demoModelStore([{ version: '1' }]);
@@ -60,5 +86,54 @@ describe('serve stopped and started again on a kept Redis', () => {
       body: JSON.stringify({ data: ['Stocks fall as rates rise'] }),
     });
     assert.equal(answer.status, 200);
+  });
+});
+
+describe('a version the operator unregistered, across restarts', () => {
+  const store = demoModelStore([{ version: '1' }, { version: '2' }]);
+  const dataDir = mkdtempSync(join(tmpdir(), 'modelfleet-unregistered-'));
+  const started: ServeProcess[] = [];
+  after(async () => {
+    for (const serve of started) await serve.stop();
+    rmSync(store, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const start = async () => {
+    const serve = await ServeProcess.start({ modelStore: store, dataDir });
+    started.push(serve);
+    return serve;
+  };
+
+  it('stays unregistered when serve starts again, though its package is still in the store', async () => {
+    const first = await start();
+    assert.deepEqual(await versions(first), ['1', '2']);
+    assert.equal((await manage(first, 'PUT', '/models/ag-news-bert/2/set-default')).status, 200);
+    assert.equal((await manage(first, 'DELETE', '/models/ag-news-bert/1')).status, 200);
+    assert.equal(await first.stop(), 0);
+
+    const second = await start();
+    assert.deepEqual(await versions(second), ['2'], 'version 1 came back after a restart');
+    const left = second.lines('left a package of the store unregistered');
+    assert.deepEqual(
+      left.map((l) => [l.location, l.version]),
+      [['ag-news-bert-v1', '1']],
+    );
+    assert.match(String(left[0].reason), /POST \/models/);
+    const listed = await manage(second, 'GET', '/models');
+    assert.equal(
+      listed.body.failedPackages,
+      undefined,
+      'a version left unregistered is no failure',
+    );
+
+    // Registering it explicitly brings it back, and that decision is kept in turn.
+    const again = await manage(second, 'POST', '/models?url=ag-news-bert-v1');
+    assert.equal(again.status, 201, JSON.stringify(again.body));
+    assert.deepEqual(await versions(second), ['1', '2']);
+    assert.equal(await second.stop(), 0);
+
+    const third = await start();
+    assert.deepEqual(await versions(third), ['1', '2']);
+    assert.deepEqual(third.lines('left a package of the store unregistered'), []);
   });
 });

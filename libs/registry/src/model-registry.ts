@@ -4,8 +4,10 @@ import {
   type ModelRecord,
   type ServingFailure,
   type ShadowSetting,
+  type UnregisteredVersion,
   type VersionRecord,
   type WorkerRecord,
+  versionKey,
 } from './records';
 
 /** The registry knows no such model or version. */
@@ -31,10 +33,14 @@ export class ModelRegistry {
     return [this.prefix, '{registry}', ...parts].join(':');
   }
 
-  /** Registers (or replaces) a version; the first version of a model becomes its default. */
+  /**
+   * Registers (or replaces) a version; the first version of a model becomes its default. A
+   * registration clears the mark an earlier unregistration left (see {@link unregisteredVersion}).
+   */
   async registerVersion(record: VersionRecord): Promise<void> {
     await this.redis
       .multi()
+      .hdel(this.key('unregistered'), versionKey(record.name, record.version))
       .sadd(this.key('models'), record.name)
       .hset(this.key('model', record.name, 'versions'), record.version, JSON.stringify(record))
       .hsetnx(this.key('model', record.name), 'default', record.version)
@@ -43,11 +49,17 @@ export class ModelRegistry {
 
   /**
    * Removes a version; when it was the default, another version (if any) takes its place, and
-   * when it was the shadow, the model has none any more.
+   * when it was the shadow, the model has none any more. The removal is remembered (see
+   * {@link unregisteredVersion}) until the version is registered again.
    */
   async unregisterVersion(name: string, version: string): Promise<void> {
-    await this.getVersion(name, version);
-    await this.redis.hdel(this.key('model', name, 'versions'), version);
+    const record = await this.getVersion(name, version);
+    const mark: UnregisteredVersion = { location: record.location, at: new Date().toISOString() };
+    await this.redis
+      .multi()
+      .hdel(this.key('model', name, 'versions'), version)
+      .hset(this.key('unregistered'), versionKey(name, version), JSON.stringify(mark))
+      .exec();
     const model = await this.getModel(name).catch(() => undefined);
     const weights = { ...(model?.traffic ?? {}) };
     delete weights[version];
@@ -61,6 +73,18 @@ export class ModelRegistry {
     }
     if (model?.shadow?.version === version) pipeline.hdel(this.key('model', name), 'shadow');
     await pipeline.exec();
+  }
+
+  /**
+   * When and from where a version was unregistered, while it has not been registered again: the
+   * operator's decision, which registering the model store at start respects.
+   */
+  async unregisteredVersion(
+    name: string,
+    version: string,
+  ): Promise<UnregisteredVersion | undefined> {
+    const raw = await this.redis.hget(this.key('unregistered'), versionKey(name, version));
+    return raw ? (JSON.parse(raw) as UnregisteredVersion) : undefined;
   }
 
   async listModels(): Promise<ModelRecord[]> {

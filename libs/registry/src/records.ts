@@ -76,6 +76,13 @@ export interface ShadowSetting {
   since: string;
 }
 
+/** A version the operator unregistered, remembered until it is registered again. */
+export interface UnregisteredVersion {
+  /** Its package's location in the model store when it was unregistered. */
+  location: string;
+  at: string;
+}
+
 /** A model with its versions, default, split and shadow. */
 export interface ModelRecord {
   name: string;

@@ -48,14 +48,19 @@ export class ModelPackages {
     /**
      * `replace`: replace a registered version (at start, so a moved package is found again);
      * else 409. `cacheTtlS`: the version's result cache (default: as registered, else off).
+     * `keepUnregistered`: a version the operator unregistered stays so ({@link StillUnregistered}).
      */
-    options: { replace?: boolean; cacheTtlS?: number } = {},
+    options: { replace?: boolean; cacheTtlS?: number; keepUnregistered?: boolean } = {},
   ): Promise<VersionRecord> {
     if (!this.list().includes(location)) {
       throw new Error(`"${location}" is not a package in the model store`);
     }
     const pkg = await this.read(location);
     const { name, version } = pkg.manifest;
+    if (options.keepUnregistered) {
+      const unregistered = await this.registry.unregisteredVersion(name, version);
+      if (unregistered) throw new StillUnregistered(name, version, unregistered.at);
+    }
     const existing = await this.registry.getVersion(name, version).catch(() => undefined);
     if (existing && !options.replace) {
       throw new Problem(409, 'Already registered', `${name} version ${version} is registered`, {
@@ -108,20 +113,40 @@ export class ModelPackages {
   }
 
   /**
-   * Registers the packages named by the MODELS setting (or all of them) at start. A package that
-   * cannot be registered is logged, skipped and recorded as a failure with its reason, so the
-   * others serve; a registered version whose package left the store is recorded as failed too.
+   * Registers the packages named by the MODELS setting (or all of them) at start, but for the
+   * versions the operator unregistered (`DELETE /models/:name/:version`): those stay unregistered
+   * until `POST /models` registers them again. A package that cannot be registered is logged,
+   * skipped and recorded as a failure with its reason, so the others serve; a registered version
+   * whose package left the store is recorded as failed too.
    */
   async registerConfigured(): Promise<void> {
     const wanted = this.config.MODELS.includes('*') ? this.list() : this.config.MODELS;
     for (const location of wanted) {
       try {
-        const record = await this.register(location, {}, {}, { replace: true });
+        const record = await this.register(
+          location,
+          {},
+          {},
+          { replace: true, keepUnregistered: true },
+        );
         this.logger.info(
           { model: record.name, version: record.version, location },
           'registered model version',
         );
       } catch (error) {
+        if (error instanceof StillUnregistered) {
+          this.logger.info(
+            {
+              model: error.modelName,
+              version: error.modelVersion,
+              location,
+              reason: error.message,
+            },
+            'left a package of the store unregistered',
+          );
+          await this.registry.clearFailure(packageSubject(location), 'api');
+          continue;
+        }
         const reason = (error as Error).message;
         this.logger.error({ location, reason }, 'cannot register a package of the store; skipped');
         await this.registry.reportFailure(packageSubject(location), 'api', reason);
@@ -147,6 +172,21 @@ export class ModelPackages {
         }
       }
     }
+  }
+}
+
+/** A package of the store whose version the operator unregistered: not registered at start. */
+export class StillUnregistered extends Error {
+  override readonly name = 'StillUnregistered';
+
+  constructor(
+    readonly modelName: string,
+    readonly modelVersion: string,
+    at: string,
+  ) {
+    super(
+      `${modelName} version ${modelVersion} was unregistered (DELETE /models/${modelName}/${modelVersion}) at ${at}; POST /models registers it again`,
+    );
   }
 }
 
