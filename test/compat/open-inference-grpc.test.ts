@@ -159,6 +159,29 @@ describe('Open Inference Protocol (KServe v2) over gRPC', () => {
     }
   });
 
+  it('counts every call in the request metrics, as HTTP requests are, with transport "grpc"', async () => {
+    const route = '/inference.GRPCInferenceService/ModelMetadata';
+    const count = async (status: string) => {
+      const text = await (await fetch(`${stack.metricsUrl}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('modelfleet_http_requests_total{') &&
+            [`transport="grpc"`, `route="${route}"`, `status="${status}"`].every((label) =>
+              l.includes(label),
+            ),
+        );
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    const [ok, notFound] = [await count('OK'), await count('NOT_FOUND')];
+    await client.call('ModelMetadata', { name: MODEL });
+    await client.call('ModelMetadata', { name: MODEL });
+    await client.failure('ModelMetadata', { name: 'no-such-model' });
+    assert.equal(await count('OK'), ok + 2);
+    assert.equal(await count('NOT_FOUND'), notFound + 1);
+  });
+
   it('the standard health service says SERVING', async () => {
     const health = new GrpcTestClient(stack.grpcAddress, HEALTH_PROTO, 'grpc.health.v1.Health');
     try {

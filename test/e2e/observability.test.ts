@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ROOT } from '../support/paths';
@@ -152,6 +153,45 @@ describe('observability', () => {
     );
     assert.equal((access.res as { statusCode: number }).statusCode, 200);
     assert.ok(!JSON.stringify(stack.api.logs()).includes(MANAGEMENT_TOKEN), 'no token in the logs');
+  });
+
+  it('leaves the access-log line of a request its caller aborts, with status 499', async () => {
+    const requestId = `aborted-${Date.now()}`;
+    // The caller sends its headers, waits for the API to take the request (the 100 Continue it
+    // answers once the request is in), then closes the connection without sending the body.
+    await new Promise<void>((resolve, reject) => {
+      const request = httpRequest(`${stack.apiUrl}/v1/predictions`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'content-length': '1000',
+          expect: '100-continue',
+          'x-request-id': requestId,
+        },
+      });
+      request.on('continue', () => {
+        request.destroy();
+        resolve();
+      });
+      request.on('response', () => reject(new Error('answered before the body was sent')));
+      request.on('error', () => undefined);
+      request.flushHeaders();
+    });
+    const lines = () =>
+      stack.api.logs().filter((l) => (l.req as { id?: string } | undefined)?.id === requestId);
+    const access = await eventually('the access-log line of the aborted request', () =>
+      lines().find((l) => l.res !== undefined),
+    );
+    assert.equal(access.msg, 'request aborted by the client');
+    assert.equal((access.res as { statusCode: number }).statusCode, 499);
+    assert.equal((access.req as { url: string }).url, '/v1/predictions');
+    const metrics = await (await fetch(`${metricsUrl}/metrics`)).text();
+    assert.ok(
+      sample(metrics, 'modelfleet_http_requests_total', { transport: 'http', status: '499' })! >= 1,
+    );
+    // One line per request, even once the API has given up on the body.
+    await stack.request('GET', '/ping');
+    assert.equal(lines().filter((l) => l.res !== undefined).length, 1);
   });
 
   it('puts Bull Board behind the management token and lists every queue', async () => {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { protoPath as HEALTH_PROTO } from 'grpc-health-check';
+import { GrpcTestClient } from '../support/grpc-client';
 import { eventually } from '../support/processes';
 import { TestRedis } from '../support/redis-server';
 import { Stack } from '../support/stack';
@@ -69,5 +71,31 @@ describe('Redis unreachable', () => {
     assert.equal(done.output.length, 1);
     const sync = await call('POST', '/predictions/ag-news-bert', { data: ['Back to normal'] });
     assert.equal(sync.status, 200);
+  });
+
+  it('gRPC health follows Redis as /readyz does: NOT_SERVING while Redis hangs, SERVING once it is back', async () => {
+    const health = new GrpcTestClient(stack.grpcAddress, HEALTH_PROTO, 'grpc.health.v1.Health');
+    const check = async () =>
+      ((await health.call('Check', { service: '' })) as { status: string }).status;
+    try {
+      // Control: SERVING while Redis answers, so the NOT_SERVING below is Redis's doing.
+      assert.equal(await check(), 'SERVING');
+      process.kill(redis.pid, 'SIGSTOP');
+      try {
+        await eventually('gRPC health to say NOT_SERVING', async () =>
+          (await check()) === 'NOT_SERVING' ? true : undefined,
+        );
+        const service = 'inference.GRPCInferenceService';
+        assert.deepEqual(await health.call('Check', { service }), { status: 'NOT_SERVING' });
+        assert.equal((await call('GET', '/readyz')).status, 503);
+      } finally {
+        process.kill(redis.pid, 'SIGCONT');
+      }
+      await eventually('gRPC health to say SERVING again', async () =>
+        (await check()) === 'SERVING' ? true : undefined,
+      );
+    } finally {
+      health.close();
+    }
   });
 });

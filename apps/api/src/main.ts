@@ -108,6 +108,7 @@ async function bootstrap(): Promise<void> {
     inference: inference.get(OpenInferenceService),
     predictions: inference.get(SyncPredictionService),
     health: inference.get(FleetHealth),
+    metrics,
   });
   // The ports bound, not the ones asked for: with 0 the OS picks, and this line says which.
   logger.info(

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Store, storage } from 'nestjs-pino/storage';
+import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ApiLogger } from './api-logger';
 import { authenticate, type PortGuard } from './auth';
@@ -41,7 +42,10 @@ export async function createHttpApp(
   app.useLogger(app.get(ApiLogger));
   const fastify = app.getHttpAdapter().getInstance();
   const handled = new WeakSet<object>();
+  const startedAt = new WeakMap<object, number>();
+  const started = (request: FastifyRequest) => startedAt.get(request) ?? performance.now();
   fastify.addHook('onRequest', (request, reply, done) => {
+    startedAt.set(request, performance.now());
     reply.header('x-request-id', request.id);
     // One short line per request: headers would cost time and could carry secrets.
     request.log = logger.child({
@@ -55,26 +59,44 @@ export async function createHttpApp(
     handled.add(request);
     storage.run(new Store(request.log as Logger), done);
   });
-  fastify.addHook('onResponse', (request, reply, done) => {
-    const status = reply.statusCode;
+  // One line and one count per request: on its answer, or when its caller goes away first.
+  const answered = new WeakSet<object>();
+  const account = (request: FastifyRequest, status: number, elapsedMs: number) => {
+    if (answered.has(request)) return;
+    answered.add(request);
     metrics.httpRequests.inc({
+      transport: 'http',
       app: name,
       // A request refused before its route's handler (credentials, body) is unmatched.
       route: (handled.has(request) && request.routeOptions.url) || 'unmatched',
       method: request.method,
       status: String(status),
     });
-    if (config.ACCESS_LOG) accessLine(request.log as Logger, status, reply.elapsedTime);
+    if (config.ACCESS_LOG) accessLine(request.log as Logger, status, elapsedMs);
+  };
+  fastify.addHook('onResponse', (request, reply, done) => {
+    account(request, reply.statusCode, reply.elapsedTime);
+    done();
+  });
+  // A caller that closes its connection before the answer: no response ever finishes, so the
+  // line is written now, with nginx's 499 (client closed request).
+  fastify.addHook('onRequestAbort', (request, done) => {
+    account(request, CLIENT_CLOSED_REQUEST, performance.now() - started(request));
     done();
   });
   readRequestBodies(fastify, config.MAX_BODY_BYTES);
   return app;
 }
 
+/** The status an access line and the request metrics give a request its caller aborted. */
+const CLIENT_CLOSED_REQUEST = 499;
+
 /** The access log line: status and time, and the request fields of the request's logger. */
 function accessLine(log: Logger, statusCode: number, elapsedMs: number): void {
   const responseTime = Math.round(elapsedMs);
-  if (statusCode >= 500) {
+  if (statusCode === CLIENT_CLOSED_REQUEST) {
+    log.info({ res: { statusCode }, responseTime }, 'request aborted by the client');
+  } else if (statusCode >= 500) {
     const err = new Error(`failed with status code ${statusCode}`);
     log.info({ res: { statusCode }, err, responseTime }, 'request errored');
   } else log.info({ res: { statusCode }, responseTime }, 'request completed');

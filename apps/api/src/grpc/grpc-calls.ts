@@ -6,6 +6,7 @@ import {
   type handleUnaryCall,
   type ServerErrorResponse,
 } from '@grpc/grpc-js';
+import type { Counter } from 'prom-client';
 import type { Logger } from '@app/common';
 import { sameSecret } from '../core/auth';
 import { Problem } from '../core/problem';
@@ -54,13 +55,23 @@ export function grpcErrorOf(error: unknown): Partial<ServerErrorResponse> & { co
   };
 }
 
+/** What {@link GrpcCalls} needs: the API key, the access log, and the request counter. */
+export interface GrpcCallsOptions {
+  apiKey?: string;
+  accessLog: boolean;
+  logger: Logger;
+  /** The API's `modelfleet_http_requests_total`: each call counts with `transport="grpc"`. */
+  requests: Counter<'transport' | 'app' | 'route' | 'method' | 'status'>;
+}
+
 /**
  * Wraps service methods as gRPC handlers: the API key checked from the call's metadata
  * (`authorization: Bearer <key>` or `x-api-key`) unless the method is open, errors turned into
- * gRPC statuses, and one access-log line per call.
+ * gRPC statuses, one access-log line per call, and the call counted in the request metrics as
+ * HTTP requests are (a gRPC call is an HTTP/2 POST to its method's path).
  */
 export class GrpcCalls {
-  constructor(private readonly options: { apiKey?: string; accessLog: boolean; logger: Logger }) {}
+  constructor(private readonly options: GrpcCallsOptions) {}
 
   /** A unary handler; `open` methods (health) need no API key. */
   unary<Req, Res>(
@@ -114,6 +125,13 @@ export class GrpcCalls {
         this.options.logger.error({ err: error, path }, 'gRPC call failed');
       throw Object.assign(new Error(failure.details), failure);
     } finally {
+      this.options.requests.inc({
+        transport: 'grpc',
+        app: 'inference',
+        route: path,
+        method: 'POST',
+        status: status[code],
+      });
       if (this.options.accessLog) {
         const ms = Math.round((performance.now() - start) * 10) / 10;
         this.options.logger.info(

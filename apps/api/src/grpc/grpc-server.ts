@@ -9,6 +9,7 @@ import { loadSync, type Options } from '@grpc/proto-loader';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from '@app/common';
 import type { FleetHealth } from '../health/fleet-health';
+import type { ApiMetrics } from '../metrics/api-metrics';
 import type { SyncPredictionService } from '../predictions/sync-prediction.service';
 import type { OpenInferenceService } from '../v2/open-inference.service';
 import { GrpcCalls } from './grpc-calls';
@@ -33,7 +34,13 @@ export interface GrpcServerOptions {
   inference: OpenInferenceService;
   predictions: SyncPredictionService;
   health: FleetHealth;
+  metrics: ApiMetrics;
+  /** How often the health service asks Redis whether it answers (default 1 s). */
+  healthProbeMs?: number;
 }
+
+/** The names the health service answers for: the server as a whole, and each service. */
+const HEALTH_NAMES = ['', OPEN_INFERENCE_SERVICE, TORCHSERVE_SERVICE];
 
 /** How proto-loader reads the vendored files: field names as written, 64-bit ints as numbers. */
 const LOADER: Options = {
@@ -58,23 +65,49 @@ function serviceOf(file: string, name: string, includeDirs: string[] = []): Serv
 
 /**
  * The API's gRPC server: the Open Inference Protocol's `GRPCInferenceService`, TorchServe's
- * `InferenceAPIsService`, and the standard health service (`grpc.health.v1.Health`, SERVING
- * from start until shutdown begins). Plaintext, on API_HOST, like the HTTP ports.
+ * `InferenceAPIsService`, and the standard health service (`grpc.health.v1.Health`), which
+ * follows Redis as `/readyz` does: SERVING while Redis answers, NOT_SERVING while it does not
+ * and from the moment shutdown begins. Plaintext, on API_HOST, like the HTTP ports.
  */
 export class GrpcServer {
+  private status: 'SERVING' | 'NOT_SERVING' = 'SERVING';
+  private stopping = false;
+  private readonly probeTimer: NodeJS.Timeout;
+
   private constructor(
     private readonly server: Server,
     private readonly health: HealthImplementation,
     /** The port bound: the one asked for, or the one the OS picked for 0. */
     readonly port: number,
-  ) {}
+    fleet: FleetHealth,
+    probeMs: number,
+  ) {
+    // One probe at a time: a Redis that hangs holds the next one back, not a pile of them.
+    let probing = false;
+    this.probeTimer = setInterval(() => {
+      if (probing) return;
+      probing = true;
+      // redisProblem never rejects: a failed ping is its answer.
+      void fleet
+        .redisProblem()
+        .then((problem) => this.setStatus(problem ? 'NOT_SERVING' : 'SERVING'))
+        .finally(() => (probing = false));
+    }, probeMs).unref();
+  }
+
+  /** Sets every health name's status; watchers hear of a change only. */
+  private setStatus(status: 'SERVING' | 'NOT_SERVING'): void {
+    if (this.stopping || status === this.status) return;
+    this.status = status;
+    for (const name of HEALTH_NAMES) this.health.setStatus(name, status);
+  }
 
   /** Starts serving; fails with the address when the port cannot be bound. */
   static async start(options: GrpcServerOptions): Promise<GrpcServer> {
     const server = new Server({
       'grpc.max_receive_message_length': options.maxMessageBytes,
     });
-    const calls = new GrpcCalls(options);
+    const calls = new GrpcCalls({ ...options, requests: options.metrics.httpRequests });
     server.addService(
       serviceOf(OPEN_INFERENCE_PROTO, OPEN_INFERENCE_SERVICE),
       openInferenceGrpc(options.inference, calls),
@@ -85,11 +118,9 @@ export class GrpcServer {
       ]),
       torchServeGrpc(options.predictions, options.health, calls, options.maxTexts),
     );
-    const health = new HealthImplementation({
-      '': 'SERVING',
-      [OPEN_INFERENCE_SERVICE]: 'SERVING',
-      [TORCHSERVE_SERVICE]: 'SERVING',
-    });
+    const health = new HealthImplementation(
+      Object.fromEntries(HEALTH_NAMES.map((name) => [name, 'SERVING'])),
+    );
     health.addToServer(server);
     const address = `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
     const port = await new Promise<number>((resolve, reject) =>
@@ -101,7 +132,7 @@ export class GrpcServer {
           : resolve(bound),
       ),
     );
-    return new GrpcServer(server, health, port);
+    return new GrpcServer(server, health, port, options.health, options.healthProbeMs ?? 1000);
   }
 
   /**
@@ -109,9 +140,9 @@ export class GrpcServer {
    * left. Health answers NOT_SERVING meanwhile, so a balancer stops sending calls here.
    */
   async stop(timeoutMs = 10_000): Promise<void> {
-    for (const name of ['', OPEN_INFERENCE_SERVICE, TORCHSERVE_SERVICE]) {
-      this.health.setStatus(name, 'NOT_SERVING');
-    }
+    this.setStatus('NOT_SERVING');
+    this.stopping = true;
+    clearInterval(this.probeTimer);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();

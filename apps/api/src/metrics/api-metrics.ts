@@ -8,8 +8,8 @@ export class ApiMetrics {
 
   readonly httpRequests = new Counter({
     name: 'modelfleet_http_requests_total',
-    help: 'HTTP requests answered, by route, method and status',
-    labelNames: ['app', 'route', 'method', 'status'],
+    help: 'Requests answered, by transport (http; grpc: a call, its route the method path and its status the gRPC code), route, method and status',
+    labelNames: ['transport', 'app', 'route', 'method', 'status'],
     registers: [this.registry],
   });
 
