@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { status } from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { commonSettings } from '@app/common';
 import { ModelRegistry } from '@app/registry';
+import { GrpcTestClient } from '../support/grpc-client';
 import { Stack } from '../support/stack';
 
 const MODEL = 'ag-news-bert';
@@ -69,10 +71,47 @@ describe('an overloaded version answers a sync call it cannot answer in time wit
   });
 
   it('a call behind 4 s of queued work, more than SYNC_TIMEOUT_MS, gets 503 at once', async () => {
+    const queue = stack.predictionQueue();
+    const queued = await queue.getWaitingCount();
     const response = await stack.request('POST', `/predictions/${MODEL}`, { data: TEXTS });
     assert.equal(response.status, 503, JSON.stringify(response.body));
+    assert.match(response.headers.get('content-type') ?? '', /problem\+json/);
     assert.equal(response.body.estimated_wait_s, 4);
     assert.ok(Number(response.headers.get('retry-after')) >= 1);
+    assert.equal(await queue.getWaitingCount(), queued, 'a shed call queues nothing');
+    const metrics = await (await fetch(`${stack.metricsUrl}/metrics`)).text();
+    assert.match(
+      metrics,
+      /modelfleet_shed_total\{model="ag-news-bert",version="1",kind="sync",reason="queue_wait"\} 1/,
+    );
+  });
+
+  it('sheds the Open Inference Protocol calls alike: 503 over REST, UNAVAILABLE over gRPC', async () => {
+    const queue = stack.predictionQueue();
+    const queued = await queue.getWaitingCount();
+    const inputs = [{ name: 'text', datatype: 'BYTES', shape: [TEXTS.length], data: TEXTS }];
+    const rest = await stack.request('POST', `/v2/models/${MODEL}/infer`, { inputs });
+    assert.equal(rest.status, 503, JSON.stringify(rest.body));
+    assert.ok(Number(rest.headers.get('retry-after')) >= 1);
+    const client = GrpcTestClient.openInference(stack.grpcAddress);
+    try {
+      const failure = await client.failure('ModelInfer', {
+        model_name: MODEL,
+        inputs: [
+          {
+            name: 'text',
+            datatype: 'BYTES',
+            shape: [TEXTS.length],
+            contents: { bytes_contents: TEXTS.map((t) => Buffer.from(t)) },
+          },
+        ],
+      });
+      assert.equal(failure.code, status.UNAVAILABLE, failure.details);
+      assert.ok(Number(failure.metadata.get('retry-after')[0]) >= 1);
+    } finally {
+      client.close();
+    }
+    assert.equal(await queue.getWaitingCount(), queued, 'no shed call queued anything');
   });
 });
 
