@@ -232,7 +232,28 @@ describe('observability', () => {
       await asset.arrayBuffer();
       assert.equal((await fetch(assetUrl)).status, 401, `${assetUrl.pathname} without the token`);
     }
-    assert.equal((await fetch(`${stack.managementUrl}/admin/queues`)).status, 401);
+    // A browser with no credentials, or wrong ones, is asked to log in: a Basic challenge.
+    const wrongBasic = `Basic ${Buffer.from('admin:not-the-token').toString('base64')}`;
+    for (const headers of [{}, { authorization: wrongBasic }] as Record<string, string>[]) {
+      const refused = await fetch(`${stack.managementUrl}/admin/queues`, { headers });
+      assert.equal(refused.status, 401);
+      assert.match(refused.headers.get('www-authenticate') ?? '', /^Basic realm="[^"]+"$/);
+      const { detail } = (await refused.json()) as { detail: string };
+      assert.match(detail, /MANAGEMENT_TOKEN/, 'the 401 says where the token is');
+    }
+    // Logged in, the browser re-sends the credentials with the page's own fetch() calls (same
+    // origin, under the page's path): its translations and the queues it lists.
+    const locale = await fetch(
+      new URL('static/locales/en-US/messages.json', `${stack.managementUrl}${base}`),
+      { headers: basic },
+    );
+    assert.equal(locale.status, 200);
+    assert.equal(typeof ((await locale.json()) as { MENU?: unknown }).MENU, 'object');
+    const queues = await fetch(new URL('api/queues', `${stack.managementUrl}${base}`), {
+      headers: basic,
+    });
+    assert.equal(queues.status, 200);
+    assert.ok(((await queues.json()) as { queues: unknown[] }).queues.length > 0);
   });
 
   it('serves OpenAPI documents that list every route of both APIs', async () => {

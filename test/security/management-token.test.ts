@@ -66,9 +66,8 @@ describe('management token', () => {
   // Control: a good token file starts the API, and then every management path needs the token.
   it('starts with a good token file and guards every management path with it', async () => {
     const token = 'a-good-token-from-a-file-0123';
-    const started = startApi(redis, {
-      MANAGEMENT_TOKEN_FILE: tokenFile('good', `${token}\n`),
-    });
+    const file = tokenFile('good', `${token}\n`);
+    const started = startApi(redis, { MANAGEMENT_TOKEN_FILE: file });
     const { api } = started;
     try {
       const management = await started.management();
@@ -80,6 +79,11 @@ describe('management token', () => {
         const open = await fetch(`${management}${path}`);
         assert.equal(open.status, 401, `${path} answered without the token`);
         assert.match(open.headers.get('content-type') ?? '', /application\/problem\+json/);
+        // A browser asks for a login on this challenge; the detail says where the token is.
+        assert.match(open.headers.get('www-authenticate') ?? '', /^Basic realm="[^"]+"$/, path);
+        const { detail } = (await open.json()) as { detail: string };
+        assert.ok(detail.includes(file), detail);
+        assert.ok(!detail.includes(token), 'the 401 names the file, never the token');
         const wrong = await fetch(`${management}${path}`, {
           headers: { authorization: `Bearer ${token}x` },
         });
@@ -91,6 +95,15 @@ describe('management token', () => {
         });
         assert.equal(ok.status, 200, path);
       }
+      // No webhook secret here, so nothing delivers webhooks: Bull Board leaves their queue out
+      // rather than show it with "No workers".
+      const board = await fetch(`${management}/admin/queues/api/queues`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const queues = ((await board.json()) as { queues: { name: string }[] }).queues;
+      const names = queues.map((q) => q.name);
+      assert.ok(names.includes('{batches}'), names.join());
+      assert.ok(!names.includes('{webhooks}'), names.join());
       const basic = Buffer.from(`admin:${token}`).toString('base64');
       const docs = await fetch(`${management}/docs`, {
         headers: { authorization: `Basic ${basic}` },

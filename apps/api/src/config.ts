@@ -86,5 +86,13 @@ export type ApiConfig = z.infer<typeof apiSettings>;
 /** Injection token of the parsed settings. */
 export const API_CONFIG = Symbol('API_CONFIG');
 
+/**
+ * Whether this API delivers webhooks: they are on (WEBHOOKS_ENABLED) and signed (WEBHOOK_SECRET).
+ * Otherwise nothing consumes the webhooks queue, and a create that names a webhook is refused.
+ */
+export function deliversWebhooks(config: ApiConfig): boolean {
+  return config.WEBHOOKS_ENABLED && Boolean(config.WEBHOOK_SECRET);
+}
+
 export const loadApiConfig = (env: NodeJS.ProcessEnv = process.env): ApiConfig =>
   parseEnv(apiSettings, env);

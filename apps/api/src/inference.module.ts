@@ -1,6 +1,7 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { BatchesModule } from './batches/batches.module';
+import { deliversWebhooks } from './config';
 import { QueueConsumersModule } from './consumers/queue-consumers.module';
 import { CoreModule, type SharedServices } from './core/core.module';
 import { HealthModule } from './health/health.module';
@@ -26,7 +27,7 @@ export class InferenceModule {
         BatchesModule,
         V2Module,
         QueueConsumersModule.forRoot({
-          webhooks: config.WEBHOOKS_ENABLED && Boolean(config.WEBHOOK_SECRET),
+          webhooks: deliversWebhooks(config),
         }),
       ],
     };

@@ -72,7 +72,7 @@ async function bootstrap(): Promise<void> {
     catalog: new ModelCatalog(registry),
     metrics,
   };
-  const { token, createdFile } = managementToken(config);
+  const { token, createdFile, whereabouts } = managementToken(config);
   if (createdFile) logger.warn({ file: createdFile }, 'generated a management API token');
   if (!token) logger.warn('the management API is open: MANAGEMENT_AUTH is off');
 
@@ -80,7 +80,7 @@ async function bootstrap(): Promise<void> {
     'management',
     ManagementModule.forRoot(shared),
     shared,
-    managementTokenGuard(token),
+    managementTokenGuard(token, whereabouts),
   );
   await mountQueueBoard(management, shared);
   mountOpenApi(management, MANAGEMENT_API);

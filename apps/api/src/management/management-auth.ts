@@ -13,14 +13,20 @@ export function tokenMatches(headers: IncomingHttpHeaders, token: string): boole
 
 /**
  * The management port's guard: the management token on every path (the API, Bull Board, the
- * OpenAPI pages). Its 401 lets a browser log in with Basic auth (any user name, the token as
- * password). None when `token` is undefined (MANAGEMENT_AUTH off).
+ * OpenAPI pages). Its 401 says where the token is (`whereabouts`) and lets a browser log in with
+ * Basic auth (any user name, the token as password). None when `token` is undefined
+ * (MANAGEMENT_AUTH off).
  */
-export function managementTokenGuard(token: string | undefined): PortGuard | undefined {
+export function managementTokenGuard(
+  token: string | undefined,
+  whereabouts = 'the API setting MANAGEMENT_TOKEN',
+): PortGuard | undefined {
   if (!token) return undefined;
   return {
     admits: ({ headers }) => tokenMatches(headers, token),
-    detail: 'the management API needs Authorization: Bearer <management token>',
+    detail:
+      'the management API needs its token: Authorization: Bearer <token>, or in a browser any ' +
+      `user name and the token as password; the token is in ${whereabouts}`,
     challenge: { 'www-authenticate': 'Basic realm="modelfleet management"' },
   };
 }

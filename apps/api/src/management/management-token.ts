@@ -10,15 +10,23 @@ import { managementTokenSchema, type ApiConfig } from '../config';
  * writes its key file). Undefined only when MANAGEMENT_AUTH is off: a token file that is empty,
  * short or unreadable stops the API with a `ConfigError` naming the file, never opens it.
  */
-export function managementToken(config: ApiConfig): { token?: string; createdFile?: string } {
+export function managementToken(config: ApiConfig): {
+  token?: string;
+  createdFile?: string;
+  /** Where an operator finds the token, as a refused caller is told. */
+  whereabouts?: string;
+} {
   if (!config.MANAGEMENT_AUTH) return {};
-  if (config.MANAGEMENT_TOKEN) return { token: config.MANAGEMENT_TOKEN };
+  if (config.MANAGEMENT_TOKEN) {
+    return { token: config.MANAGEMENT_TOKEN, whereabouts: 'the API setting MANAGEMENT_TOKEN' };
+  }
   const file = config.MANAGEMENT_TOKEN_FILE;
-  if (existsSync(file)) return { token: readTokenFile(file) };
+  const whereabouts = `${file} on the API's machine (MANAGEMENT_TOKEN_FILE)`;
+  if (existsSync(file)) return { token: readTokenFile(file), whereabouts };
   const token = randomBytes(24).toString('base64url');
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
-  return { token, createdFile: file };
+  return { token, createdFile: file, whereabouts };
 }
 
 function readTokenFile(file: string): string {

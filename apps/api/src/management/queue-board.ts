@@ -11,6 +11,7 @@ import {
   bulkQueueName,
   predictionQueueName,
 } from '@app/common';
+import { deliversWebhooks } from '../config';
 import type { SharedServices } from '../core/core.module';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
@@ -18,8 +19,8 @@ export const QUEUE_BOARD_PATH = '/admin/queues';
 /**
  * Mounts Bull Board on the management app, behind the app's guard like every route of it (the
  * management token: Bearer, or Basic with the token as password so a browser can log in). It
- * lists the webhook and batch queues and the queues of every registered model version,
- * refreshed at most once a second.
+ * lists the queues of every registered model version, the batch and shadow queues, and the
+ * webhooks queue while webhooks are delivered; refreshed at most once a second.
  */
 export async function mountQueueBoard(
   app: NestFastifyApplication,
@@ -33,6 +34,7 @@ export async function mountQueueBoard(
     options: { uiConfig: { boardTitle: 'modelfleet' } },
   });
   const readOnlyMode = shared.config.QUEUE_BOARD_READ_ONLY;
+  const webhooks = deliversWebhooks(shared.config);
   let refreshedAt = 0;
   const refresh = async () => {
     if (Date.now() - refreshedAt < 1000) return;
@@ -44,8 +46,11 @@ export async function mountQueueBoard(
         batchParentQueueName(v.name, v.version),
       ]),
     );
+    // The webhooks queue only while this API delivers from it: else the board would show it
+    // with "No workers", as if a consumer had died.
+    const own = [BATCH_QUEUE, SHADOW_QUEUE, ...(webhooks ? [WEBHOOK_QUEUE] : [])];
     board.replaceQueues(
-      [...names, BATCH_QUEUE, SHADOW_QUEUE, WEBHOOK_QUEUE].map(
+      [...names, ...own].map(
         (name) => new BullMQAdapter(shared.queues.queue(name), { readOnlyMode }),
       ),
     );
