@@ -64,7 +64,7 @@ describe('Open Inference Protocol (KServe v2) over gRPC', () => {
   it('ServerMetadata names the server', async () => {
     const metadata = await client.call('ServerMetadata');
     assert.equal(metadata.name, 'modelfleet');
-    assert.deepEqual(metadata.extensions, []);
+    assert.deepEqual(metadata.extensions, ['binary_tensor_data']);
   });
 
   it('ModelMetadata and ModelReady describe the model, with and without a version', async () => {

@@ -49,7 +49,7 @@ describe('Open Inference Protocol (KServe v2) over REST', () => {
     assert.equal(status, 200);
     assert.equal(body.name, 'modelfleet');
     assert.equal(typeof body.version, 'string');
-    assert.deepEqual(body.extensions, []);
+    assert.deepEqual(body.extensions, ['binary_tensor_data']);
   });
 
   it('model metadata: one BYTES input "text", the classifier outputs, with and without a version', async () => {

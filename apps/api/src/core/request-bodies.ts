@@ -8,6 +8,11 @@ import { Problem, badRequest } from './problem';
 
 /** TorchServe's route, whose body is read whatever its type (paths match in any case). */
 const TORCHSERVE_PATH = /^\/predictions(\/|\?|$)/i;
+/**
+ * The Open Inference Protocol's inference routes, whose body is read whatever its type: JSON, or
+ * (Triton's binary tensor data extension) a JSON header followed by binary tensor data.
+ */
+const OPEN_INFERENCE_INFER_PATH = /^\/v2\/models\/[^/?]+(\/versions\/[^/?]+)?\/infer\/?(\?|$)/;
 const MULTIPART = /^\s*multipart\//i;
 /** `application/json` and the `+json` types (`application/merge-patch+json`...). */
 const JSON_TYPE = /^\s*(application\/json|[^/\s;]+\/[^\s;]+\+json)\s*(;|$)/i;
@@ -31,6 +36,7 @@ type BodyKind = 'bytes' | 'form' | 'json';
 function kindOf(request: FastifyRequest): BodyKind | undefined {
   const type = request.headers['content-type'] ?? '';
   if (TORCHSERVE_PATH.test(request.url)) return MULTIPART.test(type) ? 'form' : 'bytes';
+  if (OPEN_INFERENCE_INFER_PATH.test(request.url)) return 'bytes';
   return JSON_TYPE.test(type) ? 'json' : undefined;
 }
 
@@ -41,6 +47,8 @@ function kindOf(request: FastifyRequest): BodyKind | undefined {
  * unread. Only UTF-8 bodies are read (another charset is a 415).
  * - TorchServe's route reads the raw bytes whatever the type (`curl -T`, `-d`, no type at all),
  *   and a multipart form as its parts (`FormPart[]`), the whole form counted as one body.
+ * - The Open Inference Protocol's inference routes read the raw bytes whatever the type (a JSON
+ *   request, or one in Triton's binary tensor data extension: see `splitInferBody`).
  * - Elsewhere a JSON body (any JSON value; empty is none) is parsed; any other body is left
  *   unread for the route (dataset uploads to `/v1/batches` are read as a stream there).
  */
@@ -74,7 +82,7 @@ export function readRequestBodies(app: FastifyInstance, maxBytes: number): void 
 }
 
 /** A JSON body of any JSON value, in UTF-8; an empty body is none. */
-function parseJson(bytes: Buffer): unknown {
+export function parseJson(bytes: Buffer): unknown {
   if (bytes.length === 0) return undefined;
   let text: string;
   try {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { describeIssues } from '@app/handler/package';
 import { badRequest } from '../core/problem';
 import { deadlineOf } from '../predictions/deadline';
+import { binaryOutputsOf, inputsWithData } from './binary-tensors';
 import { selectOutputs, textsOfInputs, type OutputName } from './tensors';
 
 /** An inference request as both transports carry it, once read: what to run and answer. */
@@ -14,6 +15,8 @@ export interface InferCall {
   deadline?: number;
   /** Answer with what produced it (`parameters.provenance`: true; REST only). */
   provenance?: boolean;
+  /** Outputs to answer as binary data (REST only: Triton's binary tensor data extension). */
+  binaryOutputs?: OutputName[];
 }
 
 /** Parameters: names to strings, numbers or booleans. */
@@ -30,8 +33,9 @@ export const inferRequestSchema = z.object({
         // Each dimension and the data's nesting are checked by `textsOfInputs`, for gRPC alike.
         shape: z.array(z.number()),
         datatype: z.string(),
+        // `binary_data_size`: the data is binary, after the JSON (see `inputsWithData`).
         parameters: parameters.optional(),
-        data: z.array(z.unknown()),
+        data: z.array(z.unknown()).optional(),
       }),
     )
     .min(1),
@@ -39,10 +43,15 @@ export const inferRequestSchema = z.object({
 });
 
 /**
- * Reads a REST inference request body; a 400 naming each bad field otherwise. A deadline comes
- * from the `Request-Timeout` header and the request's `deadline_ms` parameter.
+ * Reads a REST inference request body, its JSON and the binary tensor data after it (see
+ * `splitInferBody`); a 400 naming each bad field otherwise. A deadline comes from the
+ * `Request-Timeout` header and the request's `deadline_ms` parameter.
  */
-export function inferCallOfJson(body: unknown, requestTimeout?: string): InferCall {
+export function inferCallOfJson(
+  body: unknown,
+  requestTimeout?: string,
+  binary: Buffer = Buffer.alloc(0),
+): InferCall {
   const parsed = inferRequestSchema.safeParse(body);
   if (!parsed.success) {
     throw badRequest(
@@ -55,14 +64,21 @@ export function inferCallOfJson(body: unknown, requestTimeout?: string): InferCa
     request.parameters?.deadline_ms,
     '#/parameters/deadline_ms',
   );
+  const outputs = selectOutputs(
+    request.outputs?.map((o) => o.name),
+    request.parameters?.probabilities,
+  );
+  const binaryOutputs = binaryOutputsOf(
+    outputs,
+    request.parameters?.binary_data_output,
+    request.outputs,
+  );
   return {
     id: request.id,
-    texts: textsOfInputs(request.inputs),
-    outputs: selectOutputs(
-      request.outputs?.map((o) => o.name),
-      request.parameters?.probabilities,
-    ),
+    texts: textsOfInputs(inputsWithData(request.inputs, binary)),
+    outputs,
     ...(deadline === undefined ? {} : { deadline }),
     ...(request.parameters?.provenance === true ? { provenance: true } : {}),
+    ...(binaryOutputs.length ? { binaryOutputs } : {}),
   };
 }

@@ -7,6 +7,7 @@ import { ModelCatalog } from '../core/model-catalog';
 import { FleetHealth } from '../health/fleet-health';
 import { checkTexts } from '../predictions/prediction.dto';
 import { SyncPredictionService } from '../predictions/sync-prediction.service';
+import { BINARY_TENSOR_DATA } from './binary-tensors';
 import type { InferCall } from './infer-request';
 import { modelMetadata, outputTensors, type ModelMetadata, type OutputTensor } from './tensors';
 
@@ -49,12 +50,15 @@ export class OpenInferenceService {
     private readonly health: FleetHealth,
   ) {}
 
-  /** The server's name and version; it implements no protocol extension. */
+  /**
+   * The server's name and version, and the one protocol extension it implements: Triton's
+   * binary tensor data (REST).
+   */
   serverMetadata(): ServerMetadata {
     return {
       name: 'modelfleet',
       version: process.env.npm_package_version ?? '0.1.0',
-      extensions: [],
+      extensions: [BINARY_TENSOR_DATA],
     };
   }
 

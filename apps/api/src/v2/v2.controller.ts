@@ -1,10 +1,11 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import type { FastifyRequest as Request } from 'fastify';
+import type { FastifyReply as Reply, FastifyRequest as Request } from 'fastify';
 import { Problem } from '../core/problem';
 import { REQUEST_TIMEOUT_HEADER } from '../predictions/deadline';
+import { HEADER_LENGTH, binaryAnswer, splitInferBody } from './binary-tensors';
 import { inferCallOfJson } from './infer-request';
-import { OpenInferenceService } from './open-inference.service';
+import { OpenInferenceService, type InferAnswer } from './open-inference.service';
 
 /**
  * The Open Inference Protocol (KServe v2) over REST. A health check answers 200 for true and
@@ -58,12 +59,13 @@ export class V2Controller {
 
   @Post('models/:model/infer')
   @HttpCode(200)
-  infer(@Param('model') model: string, @Body() body: unknown, @Req() request: Request) {
-    const call = inferCallOfJson(
-      body,
-      request.headers[REQUEST_TIMEOUT_HEADER] as string | undefined,
-    );
-    return this.inference.infer(model, undefined, call, String(request.id));
+  infer(
+    @Param('model') model: string,
+    @Body() body: Buffer | undefined,
+    @Req() request: Request,
+    @Res({ passthrough: true }) reply: Reply,
+  ) {
+    return this.runInfer(model, undefined, body, request, reply);
   }
 
   @Post('models/:model/versions/:version/infer')
@@ -71,14 +73,37 @@ export class V2Controller {
   inferVersion(
     @Param('model') model: string,
     @Param('version') version: string,
-    @Body() body: unknown,
+    @Body() body: Buffer | undefined,
     @Req() request: Request,
+    @Res({ passthrough: true }) reply: Reply,
   ) {
+    return this.runInfer(model, version, body, request, reply);
+  }
+
+  /**
+   * An inference request in JSON, or in Triton's binary tensor data extension (see
+   * `splitInferBody`); outputs asked for in binary are answered after the JSON, with
+   * `Inference-Header-Content-Length` giving its length.
+   */
+  private async runInfer(
+    model: string,
+    version: string | undefined,
+    body: Buffer | undefined,
+    request: Request,
+    reply: Reply,
+  ): Promise<InferAnswer | Buffer> {
+    const { json, binary } = splitInferBody(body, request.headers[HEADER_LENGTH] as string);
     const call = inferCallOfJson(
-      body,
+      json,
       request.headers[REQUEST_TIMEOUT_HEADER] as string | undefined,
+      binary,
     );
-    return this.inference.infer(model, version, call, String(request.id));
+    const answer = await this.inference.infer(model, version, call, String(request.id));
+    if (!call.binaryOutputs) return answer;
+    const { headerLength, body: answerBody } = binaryAnswer(answer, call.binaryOutputs);
+    reply.header('content-type', 'application/octet-stream');
+    reply.header(HEADER_LENGTH, String(headerLength));
+    return answerBody;
   }
 
   private async readiness(model: string, version?: string) {
