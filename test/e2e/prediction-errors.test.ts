@@ -20,6 +20,7 @@ describe('inference API input errors', () => {
     ['malformed JSON', '{"data": [', 400, /JSON/],
     ['missing data', { text: 'x' }, 400, /data/],
     ['empty data', { data: [] }, 400, /empty/],
+    ['data neither a text nor a list', { data: 42 }, 400, /must be an array/],
     ['non-string items', { data: ['ok', 7, null] }, 400, /2 item\(s\)/],
     ['too many items', { data: ['a', 'b', 'c', 'd', 'e'] }, 413, /limit is 4/],
     ['a body over the size limit', { data: ['x'.repeat(5000)] }, 413, /2048 bytes/],
@@ -35,9 +36,32 @@ describe('inference API input errors', () => {
     });
   }
 
+  it('takes a string as data on the TorchServe route (one text), but only a list in an async body', async () => {
+    const one = await stack.request(
+      'POST',
+      '/predictions/ag-news-bert',
+      { data: 'Oil prices' },
+      auth,
+    );
+    assert.equal(one.status, 200, JSON.stringify(one.body));
+    assert.equal(typeof one.body.label_name, 'string', 'one text is answered with one object');
+    const async = await stack.request(
+      'POST',
+      '/v1/predictions',
+      { model: 'ag-news-bert', input: { data: 'Oil prices' } },
+      auth,
+    );
+    assert.equal(async.status, 400);
+    assert.equal(async.body.errors[0].pointer, '#/input/data');
+  });
+
   it('answers 404 to an unknown model or version', async () => {
     const model = await stack.request('POST', '/predictions/no-such-model', { data: ['x'] }, auth);
     assert.equal(model.status, 404);
+    assert.match(
+      model.body.detail,
+      /"no-such-model" is not registered; registered models: "ag-news-bert"/,
+    );
     const version = await stack.request(
       'POST',
       '/v1/predictions',

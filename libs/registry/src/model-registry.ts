@@ -10,6 +10,9 @@ import {
   versionKey,
 } from './records';
 
+/** How many model names a "not registered" error lists at most. */
+const MODELS_NAMED = 20;
+
 /** The registry knows no such model or version. */
 export class UnknownModelError extends Error {
   override readonly name = 'UnknownModelError';
@@ -97,7 +100,7 @@ export class ModelRegistry {
       this.redis.hgetall(this.key('model', name)),
       this.redis.hvals(this.key('model', name, 'versions')),
     ]);
-    if (versions.length === 0) throw new UnknownModelError(`model "${name}" is not registered`);
+    if (versions.length === 0) throw new UnknownModelError(await this.unknownModel(name));
     const records = versions.map((v) => JSON.parse(v) as VersionRecord);
     records.sort((a, b) => a.registeredAt.localeCompare(b.registeredAt));
     return {
@@ -107,6 +110,17 @@ export class ModelRegistry {
       ...(meta.shadow ? { shadow: JSON.parse(meta.shadow) as ShadowSetting } : {}),
       versions: records,
     };
+  }
+
+  /** Why `name` is unknown, with the models there are (a caller's typo shows at once). */
+  private async unknownModel(name: string): Promise<string> {
+    const names = (await this.redis.smembers(this.key('models'))).sort();
+    const shown = names.slice(0, MODELS_NAMED);
+    const more = names.length > shown.length ? ` and ${names.length - shown.length} more` : '';
+    const known = names.length
+      ? `registered models: ${shown.map((n) => `"${n}"`).join(', ')}${more}`
+      : 'no model is registered';
+    return `model "${name}" is not registered; ${known}`;
   }
 
   async getVersion(name: string, version: string): Promise<VersionRecord> {
