@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadModelPackage } from '@app/handler';
+import { loadModelPackage, packageSha256 } from '@app/handler';
 import { DEMO_MODEL, ROOT } from '../support/paths';
 
 function modelfleet(args: string[], input?: string) {
@@ -83,5 +83,44 @@ describe('modelfleet CLI', () => {
     assert.equal(predicted.code, 0, predicted.stderr);
     assert.equal(JSON.parse(predicted.stdout)[0].label_name, 'Sports');
     assert.ok(existsSync(archive));
+  });
+
+  it('archive --from makes another version of a package, of the same content hash', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'modelfleet-cli-'));
+    const hashOf = async (location: string) => {
+      const pkg = await loadModelPackage(location);
+      try {
+        return await packageSha256(pkg.dir, pkg.manifest);
+      } finally {
+        await pkg.release();
+      }
+    };
+    const shipped = await hashOf(DEMO_MODEL);
+    const copy = modelfleet([
+      'archive',
+      '--from',
+      DEMO_MODEL,
+      '--version',
+      '2',
+      '--export-path',
+      out,
+    ]);
+    assert.equal(copy.code, 0, copy.stderr);
+    assert.equal(copy.stdout.trim(), join(out, 'ag-news-bert-2.tar.gz'));
+    const archived = await loadModelPackage(copy.stdout.trim());
+    assert.equal(archived.manifest.version, '2');
+    await archived.release();
+    assert.equal(await hashOf(copy.stdout.trim()), shipped);
+    // Control: an option given replaces the package's setting, and so changes the hash.
+    const changed = modelfleet([
+      ...['archive', '--from', DEMO_MODEL, '--version', '3', '--max-length', '64'],
+      ...['--export-path', out],
+    ]);
+    assert.equal(changed.code, 0, changed.stderr);
+    const other = await loadModelPackage(changed.stdout.trim());
+    assert.equal(other.manifest.max_length, 64);
+    assert.equal(other.manifest.batching.max_batch_tokens, 8192, "the package's other settings");
+    await other.release();
+    assert.notEqual(await hashOf(changed.stdout.trim()), shipped);
   });
 });

@@ -29,13 +29,16 @@ program
 program
   .command('archive')
   .description('pack a model into a package archive (the counterpart of torch-model-archiver)')
-  .requiredOption('--model-name <name>', 'model name')
+  .option(
+    '--from <package>',
+    'start from this package (folder or archive): its manifest and files, which the options below replace; the same files and settings hash the same under another version',
+  )
+  .option('--model-name <name>', "model name (required without --from, else the package's)")
   .requiredOption('--version <version>', 'model version')
   .option('--model-file <file>', 'ONNX model file')
   .option(
     '--handler <handler>',
-    'built-in handler name, or a JS module file',
-    'text-classification',
+    'built-in handler name, or a JS module file (default: text-classification)',
   )
   .option('--tokenizer <file>', 'tokenizer.json')
   .option('--vocab <file>', 'WordPiece vocab.txt (when there is no tokenizer.json)')
