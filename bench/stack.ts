@@ -23,15 +23,20 @@ export interface BenchProcesses {
 /**
  * A local deployment (Redis, API, `workers` workers) for a benchmark, with a keep-alive HTTP
  * pool; over `modelStore`, or a temporary store holding the demo model. `env` goes to every
- * process, `workerEnv` to the workers alone. Its processes are started from this thread, so they
- * inherit its CPU affinity.
+ * process, `workerEnv` to the workers alone; every process preloads `bench/thread-tag` and the
+ * modules of `preloads`. Its processes are started from this thread, so they inherit its CPU
+ * affinity.
  */
 export async function startBenchStack(
   modelStore?: string,
   env: Record<string, string> = {},
   workers = 1,
   workerEnv: Record<string, string> = {},
+  preloads: string[] = [],
 ) {
+  const required = [join(__dirname, 'thread-tag.js'), ...preloads]
+    .map((file) => ` --require "${file}"`)
+    .join('');
   const redis = await TestRedis.start();
   const stack = await Stack.start({
     modelStore,
@@ -45,7 +50,7 @@ export async function startBenchStack(
       SYNC_TIMEOUT_MS: '120000',
       MAX_TEXTS_PER_REQUEST: '100000',
       MAX_BODY_BYTES: String(64 * 1024 * 1024),
-      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require "${join(__dirname, 'thread-tag.js')}"`,
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''}${required}`,
       ...env,
     },
   });

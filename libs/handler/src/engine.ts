@@ -1,6 +1,7 @@
-import type { EncodedText, Handler, PostprocessOptions } from './handler';
+import type { Handler, PostprocessOptions } from './handler';
 import { batchTokens, packByTokenBudget, type PackingLimits } from './packing';
 import { allocateRowScores, type RowScores } from './row-scores';
+import { TokenizeAhead } from './tokenize-ahead';
 
 /** How a group is scored. */
 export interface ScoringOptions extends PostprocessOptions {
@@ -54,72 +55,97 @@ export async function classifyTexts<T>(
 
 /**
  * One group of texts scored a forward pass at a time, so that its owner can run other work
- * between passes and choose the packing limits of each pass. The texts not yet scored are packed
- * by {@link packByTokenBudget} under the limits of the pass asked for; the packing is kept while
- * the limits stay the same, so a run under one set of limits makes the same passes as
- * {@link classifyTexts}.
+ * between passes and choose the packing limits of each pass. The texts are tokenized a slice at
+ * a time in the background ({@link TokenizeAhead}): the first pass waits for the first slice
+ * only. The texts tokenized and not yet scored are packed by {@link packByTokenBudget} under the
+ * limits of the pass asked for, a slice's passes after those of the slices before it; the
+ * packing is kept while the limits stay the same, and everything left is packed again when they
+ * change.
  */
 export class ScoringRun<T> {
   private readonly results: T[];
   private readonly batches: BatchRecord[] = [];
   private readonly batchOf: number[];
+  private readonly tokens: TokenizeAhead;
   /** Passes still to run, as indices into the texts; packed under `plannedFor`. */
-  private plan: number[][];
+  private plan: number[][] = [];
   private plannedFor?: PackingLimits;
+  /** Texts tokenized before any limits were known (the first slice), not in `plan`. */
+  private unplanned: number[] = [];
+  private scored = 0;
   /** Typed answers, allocated at the first pass (its output says the width). */
   private scores?: RowScores;
 
   private constructor(
     private readonly handler: Handler<T>,
-    private readonly encoded: EncodedText[],
+    private readonly count: number,
+    texts: readonly string[],
     private readonly options: ScoringOptions,
-    private readonly preprocessMs: number,
   ) {
-    this.results = new Array<T>(options.rowScores && handler.scoreRows ? 0 : encoded.length);
-    this.batchOf = new Array<number>(encoded.length);
-    this.plan = encoded.length > 0 ? [encoded.map((_, i) => i)] : [];
+    this.results = new Array<T>(options.rowScores && handler.scoreRows ? 0 : count);
+    this.batchOf = new Array<number>(count);
+    this.tokens = new TokenizeAhead(handler, texts);
   }
 
-  /** Tokenizes the texts (all at once); no forward pass runs yet. */
+  /**
+   * Starts tokenizing the texts and resolves once the first slice is tokenized; no forward pass
+   * runs yet. Rejects with the first slice's error (a later slice's comes from `runPass`).
+   */
   static async start<T>(
     handler: Handler<T>,
     texts: readonly string[],
     options: ScoringOptions = {},
   ): Promise<ScoringRun<T>> {
-    const start = performance.now();
-    const encoded = await handler.preprocess(texts);
-    return new ScoringRun(handler, encoded, options, performance.now() - start);
+    const run = new ScoringRun(handler, texts.length, texts, options);
+    await run.fill();
+    return run;
   }
 
   /** Whether every text has been scored. */
   get done(): boolean {
-    return this.plan.length === 0;
+    return this.scored === this.count;
   }
 
   /** Texts not yet scored. */
   get remaining(): number {
-    return this.plan.reduce((sum, pass) => sum + pass.length, 0);
+    return this.count - this.scored;
+  }
+
+  /** Takes the texts tokenized since the last look into the plan, waiting when none is left. */
+  private async fill(): Promise<void> {
+    const inHand = this.plan.length > 0 || this.unplanned.length > 0;
+    if (inHand && !this.tokens.waiting) return;
+    const arrived = await this.tokens.take();
+    if (arrived.length === 0) return;
+    if (this.plannedFor) this.plan.push(...this.pack(arrived, this.plannedFor));
+    else this.unplanned.push(...arrived);
+  }
+
+  private pack(indices: readonly number[], limits: PackingLimits): number[][] {
+    const { encoded } = this.tokens;
+    return packByTokenBudget(
+      indices.map((i) => encoded[i].length),
+      limits,
+    ).map((pass) => pass.map((k) => indices[k]));
   }
 
   /** Runs the next forward pass, packed under `limits`, and returns what it cost. */
   async runPass(limits: PackingLimits): Promise<BatchRecord> {
     if (this.done) throw new Error('every text of this run has been scored');
+    await this.fill();
     if (!this.plannedFor || !sameLimits(this.plannedFor, limits)) {
-      const left = this.plan.flat();
-      this.plan = packByTokenBudget(
-        left.map((i) => this.encoded[i].length),
-        limits,
-      ).map((pass) => pass.map((k) => left[k]));
+      this.plan = this.pack([...this.unplanned, ...this.plan.flat()], limits);
+      this.unplanned = [];
       this.plannedFor = limits;
     }
     const indices = this.plan.shift()!;
-    const batch = indices.map((i) => this.encoded[i]);
+    const batch = indices.map((i) => this.tokens.encoded[i]);
     const t0 = performance.now();
     const output = await this.handler.inference(batch);
     const inferenceMs = performance.now() - t0;
     for (const i of indices) this.batchOf[i] = this.batches.length;
     if (this.options.rowScores && this.handler.scoreRows) {
-      this.scores ??= allocateRowScores(this.encoded.length, output.width, this.options);
+      this.scores ??= allocateRowScores(this.count, output.width, this.options);
       this.handler.scoreRows(output, this.scores, indices);
     } else {
       this.handler.postprocess(output, this.options).forEach((result, row) => {
@@ -135,12 +161,14 @@ export class ScoringRun<T> {
       inferenceMs,
     };
     this.batches.push(record);
+    this.scored += indices.length;
     return record;
   }
 
   /** Answers in input order and the passes that made them (complete once `done`). */
   get outcome(): ClassifyOutcome<T> {
-    const { results, batches, batchOf, preprocessMs, scores } = this;
+    const { results, batches, batchOf, scores } = this;
+    const { preprocessMs } = this.tokens;
     return { results, batches, batchOf, preprocessMs, ...(scores ? { scores } : {}) };
   }
 }

@@ -11,4 +11,5 @@ export * from './packing';
 export * from './text-classification';
 export * from './tokenizer';
 export * from './engine';
+export * from './tokenize-ahead';
 export * from './row-scores';

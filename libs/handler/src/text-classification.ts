@@ -19,7 +19,14 @@ import {
 import type { PackingLimits } from './packing';
 import { allocateRowScores, predictionsOf, scoreRows, type RowScores } from './row-scores';
 import { onnxRuntime } from './ort';
+import { EncodingThread } from './encoding-thread';
 import { TextTokenizer } from './tokenizer';
+
+/**
+ * Groups of at least this many texts are tokenized by the handler's encoding thread; smaller
+ * ones (online calls) in the caller's thread, where they pay no round trip.
+ */
+export const ENCODING_THREAD_MIN_TEXTS = 256;
 
 const REQUIRED_INPUTS = ['input_ids', 'attention_mask'];
 const OPTIONAL_INPUTS = ['token_type_ids'];
@@ -39,6 +46,7 @@ export type GraphOpener = (modelFile: string, options: SessionOptions) => Promis
  */
 export class TextClassificationHandler implements Handler<Prediction> {
   private tokenizer!: TextTokenizer;
+  private encoder?: EncodingThread;
   private session!: InferenceSession;
   private labels: readonly string[] = [];
   private usesTypeIds = false;
@@ -70,6 +78,7 @@ export class TextClassificationHandler implements Handler<Prediction> {
     }
     if (!manifest.model_file) throw new ModelPackageError('manifest names no model_file');
     this.tokenizer = await TextTokenizer.load(source, manifest.max_length);
+    this.encoder = new EncodingThread({ source, maxLength: manifest.max_length });
     const opened = await this.openGraph(join(modelDir, manifest.model_file), context);
     this.session = opened.session;
     this.provider = opened.provider;
@@ -82,6 +91,14 @@ export class TextClassificationHandler implements Handler<Prediction> {
       if (typeof text !== 'string') throw new HandlerInputError(`item ${i} is not a string`);
       if (text.trim() === '') throw new HandlerInputError(`item ${i} is an empty text`);
     });
+    if (this.encoder && !this.encoder.failed && inputs.length >= ENCODING_THREAD_MIN_TEXTS) {
+      // A failed encoding thread (or a text it could not encode) leaves it to this thread.
+      try {
+        return await this.encoder.encode(inputs);
+      } catch {
+        return this.tokenizer.encode(inputs);
+      }
+    }
     return this.tokenizer.encode(inputs);
   }
 
@@ -183,6 +200,7 @@ export class TextClassificationHandler implements Handler<Prediction> {
   }
 
   async dispose(): Promise<void> {
+    await this.encoder?.close();
     await this.session?.release();
   }
 }

@@ -42,7 +42,8 @@ const GPU_BATCHING = {
  * A temporary model store holding one package, `sim-device` version 1: the demo model's
  * vocabulary and length limit, AG News's labels, a GPU package's batching, and the simulated
  * device as its graph (a handler module, so it needs ALLOW_PACKAGE_CODE=true). The packer's pass
- * overhead is the device's, in tokens. `remove` deletes the store.
+ * overhead is the device's, in tokens. `remove` deletes the store. The sessions of one process
+ * share one device (see `DeviceTimeline`).
  */
 export function simulatedDeviceStore(options: SimulatedDeviceOptions = {}) {
   const usPerPaddedToken = options.usPerPaddedToken ?? DEFAULT_US_PER_PADDED_TOKEN;
@@ -80,5 +81,11 @@ export function simulatedDeviceStore(options: SimulatedDeviceOptions = {}) {
     },
   };
   writeFileSync(join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
-  return { store, dir, remove: () => rmSync(store, { recursive: true, force: true }) };
+  return {
+    store,
+    dir,
+    /** The package's batching, as its manifest says. */
+    batching: manifest.batching,
+    remove: () => rmSync(store, { recursive: true, force: true }),
+  };
 }

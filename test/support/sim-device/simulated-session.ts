@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { z } from 'zod';
 import { ModelPackageError, describeIssues, onnxRuntime, type OpenedSession } from '@app/handler';
+import { DeviceTimeline, epochNow } from './device-timeline';
 
 /** How fast the simulated device is and what it answers: the package's `device.json`. */
 export const deviceSpecSchema = z
@@ -22,11 +23,14 @@ export type DeviceSpec = z.infer<typeof deviceSpecSchema>;
 
 /** One pass as the device saw it. */
 export interface DevicePass {
-  /** When the pass began, in ms since the Unix epoch (fractional). */
+  /** When the pass began on the device, in ms since the Unix epoch (fractional). */
   startedAt: number;
   /** Device time of the pass (what a GPU would have been busy for), in ms. */
   busyMs: number;
-  /** Time the calling thread stayed blocked, in ms: the busy time plus the thread's late wake-up. */
+  /**
+   * Time the calling thread stayed blocked, in ms: the busy time, the wait for the passes of
+   * other sessions booked before it, and the thread's late wake-up.
+   */
   blockedMs: number;
   rows: number;
   /** Rows × padded length. */
@@ -62,8 +66,10 @@ export function readDeviceLedger(file: string): DevicePass[] {
  * A forward pass as a GPU looks from the host: `run` blocks its thread, without using the CPU
  * (`Atomics.wait`), for `pass_overhead_us + us_per_padded_token × rows × padded length`, then
  * answers the same logits for every row. It takes the inputs and gives the output the built-in
- * text classifier feeds and reads, so everything around the pass is the real handler's. One
- * session is one device: sessions do not share one.
+ * text classifier feeds and reads, so everything around the pass is the real handler's. The
+ * sessions of one process share one device ({@link DeviceTimeline}), as a worker's sessions
+ * (each on its own CUDA stream) share its GPU: a pass submitted while another runs waits for it,
+ * so one session's host work overlaps another's pass, and the device is never busy twice over.
  */
 export class SimulatedSession implements InferenceSession {
   readonly inputNames = ['input_ids', 'attention_mask', 'token_type_ids'];
@@ -73,6 +79,7 @@ export class SimulatedSession implements InferenceSession {
   /** Never notified: the thread waits on it for the length of a pass. */
   private readonly idle = new Int32Array(new SharedArrayBuffer(4));
   private ledger?: number;
+  private readonly device = new DeviceTimeline();
 
   constructor(private readonly spec: DeviceSpec) {
     const shape = ['batch', 'sequence'];
@@ -95,16 +102,14 @@ export class SimulatedSession implements InferenceSession {
     const [rows, length] = ids.dims;
     const busyMs =
       (this.spec.pass_overhead_us + this.spec.us_per_padded_token * rows * length) / 1000;
-    const start = performance.now();
-    const end = start + busyMs;
-    for (let left = busyMs; left > 0; left = end - performance.now())
+    const called = epochNow();
+    const startedAt = this.device.book(busyMs);
+    const end = startedAt + busyMs;
+    for (let left = end - called; left > 0; left = end - epochNow())
       Atomics.wait(this.idle, 0, 0, left);
-    const blockedMs = performance.now() - start;
+    const blockedMs = epochNow() - called;
     if (this.ledger !== undefined)
-      writeSync(
-        this.ledger,
-        `${performance.timeOrigin + start}\t${busyMs}\t${blockedMs}\t${rows}\t${rows * length}\n`,
-      );
+      writeSync(this.ledger, `${startedAt}\t${busyMs}\t${blockedMs}\t${rows}\t${rows * length}\n`);
     const width = this.spec.logits.length;
     const logits = new Float32Array(rows * width);
     for (let row = 0; row < rows; row++) logits.set(this.spec.logits, row * width);
