@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -122,5 +122,32 @@ describe('modelfleet CLI', () => {
     assert.equal(other.manifest.batching.max_batch_tokens, 8192, "the package's other settings");
     await other.release();
     assert.notEqual(await hashOf(changed.stdout.trim()), shipped);
+  });
+
+  it('--version prints the version of the package', () => {
+    const run = modelfleet(['--version']);
+    assert.equal(run.code, 0, run.stderr);
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    assert.equal(run.stdout.trim(), version);
+  });
+
+  it('says to build first when run before a build, without a MODULE_NOT_FOUND trace', () => {
+    // The launcher alone, in a checkout with no dist/ yet.
+    const checkout = mkdtempSync(join(tmpdir(), 'modelfleet-unbuilt-'));
+    mkdirSync(join(checkout, 'bin'));
+    copyFileSync(join(ROOT, 'bin', 'modelfleet.js'), join(checkout, 'bin', 'modelfleet.js'));
+    try {
+      const run = spawnSync(process.execPath, [join(checkout, 'bin', 'modelfleet.js'), '--help'], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(run.status, 1);
+      assert.match(run.stderr, /not built yet .*npm run build/);
+      assert.doesNotMatch(run.stderr, /MODULE_NOT_FOUND|at Module/);
+    } finally {
+      rmSync(checkout, { recursive: true, force: true });
+    }
   });
 });

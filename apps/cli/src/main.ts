@@ -1,10 +1,27 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { archiveCommand, type ArchiveOptions } from './archive-command';
 import { predictCommand, readStdinLines, type PredictOptions } from './predict-command';
 import { scoreCommand, type ScoreOptions } from './score-command';
 import { serveCommand } from './serve/serve-command';
 
-const program = new Command('modelfleet').description('Queue-driven BERT serving: offline tools');
+/** The version of the nearest package.json above this file: modelfleet's own. */
+function packageVersion(): string {
+  for (let dir = __dirname; dirname(dir) !== dir; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file))
+      return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
+}
+
+const program = new Command('modelfleet')
+  .description('Queue-driven BERT serving: offline tools')
+  .version(packageVersion(), '-V, --version', 'print the version of modelfleet')
+  // `modelfleet --version` is modelfleet's; after a command, `--version` is that command's own
+  // (archive's and score's model version).
+  .enablePositionalOptions();
 
 program
   .command('predict')

@@ -20,7 +20,7 @@ export interface ScoreOptions {
   progress: boolean;
 }
 
-interface BatchView {
+export interface BatchView {
   id: string;
   status: 'running' | 'succeeded' | 'canceled';
   counts: { total: number; succeeded: number; failed: number; invalid: number };
@@ -93,28 +93,48 @@ async function follow(
 ): Promise<BatchView> {
   const bar = progress
     ? new SingleBar({
-        format: 'rows {value}/{total} | {rate} rows/s | ETA {eta_s}s | {status}',
+        format: 'rows {value}/{total} | {speed} | {eta} | {status}',
         etaBuffer: 20,
       })
     : undefined;
   // A resumed batch starts where it stands, with the rate the server measured.
-  bar?.start(start.counts.total, start.counts.succeeded + start.counts.failed, {
-    rate: start.rows_per_second ?? '-',
-    eta_s: start.eta_seconds ?? '-',
-    status: start.status,
-  });
+  bar?.start(
+    start.counts.total,
+    start.counts.succeeded + start.counts.failed,
+    progressFields(start),
+  );
   let batch = start;
   while (batch.status === 'running') {
     await new Promise((r) => setTimeout(r, pollMs));
     batch = await client.json<BatchView>('GET', batch.urls.get);
-    bar?.update(batch.counts.succeeded + batch.counts.failed, {
-      rate: batch.rows_per_second ?? '-',
-      eta_s: batch.eta_seconds ?? '-',
-      status: batch.status,
-    });
+    bar?.update(batch.counts.succeeded + batch.counts.failed, progressFields(batch));
   }
   bar?.stop();
   return batch;
+}
+
+/**
+ * The progress line's speed, time left and status. Until the server has measured a rate, both
+ * say so ("measuring"), rather than show a placeholder where a number goes.
+ */
+export function progressFields(
+  batch: Pick<BatchView, 'rows_per_second' | 'eta_seconds' | 'status'>,
+): { speed: string; eta: string; status: string } {
+  const rate = batch.rows_per_second;
+  const eta = batch.eta_seconds;
+  return {
+    speed: rate === null ? 'rows/s measuring' : `${rate} rows/s`,
+    eta: eta === null ? 'ETA measuring' : `ETA ${duration(eta)}`,
+    status: batch.status,
+  };
+}
+
+/** Seconds as `42s`, `3m 05s` or `1h 02m`. */
+function duration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 function batchQuery(options: ScoreOptions): string {
