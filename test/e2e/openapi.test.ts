@@ -5,6 +5,7 @@ import { ContractSession } from './openapi/contract-session';
 import { everyOperationContract } from './openapi/every-operation';
 import { batchesContract } from './openapi/inference-batches';
 import { predictionsContract } from './openapi/inference-predictions';
+import { openInferenceContract } from './openapi/inference-v2';
 import { managementPortContract } from './openapi/management-port';
 
 /**
@@ -40,6 +41,7 @@ describe('OpenAPI documents', () => {
   describe('contract: the inference port', () => {
     predictionsContract(session);
     batchesContract(session);
+    openInferenceContract(session);
   });
 
   describe('contract: every operation', () => everyOperationContract(session));

@@ -23,6 +23,8 @@ export function everyOperationContract(session: ContractSession): void {
     createBatch: { model: MODEL, path: 'news.csv', text: 'title' },
     setTraffic: { '1': 1 },
     setShadow: { version: '2', fraction: 0.5 },
+    v2Infer: { inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['x'] }] },
+    v2InferVersion: { inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['x'] }] },
   };
 
   /** Calls every operation of a document, as `request` says, and checks each answer. */

@@ -21,14 +21,18 @@ export interface OpenApiSpec {
 export const INFERENCE_API: OpenApiSpec = {
   title: 'modelfleet inference API',
   description:
-    'Sync (TorchServe-compatible) and async predictions, bulk scoring, health. Errors are ' +
-    'RFC 9457 `application/problem+json`. When the server sets `API_KEY`, every operation but ' +
-    'the health checks needs it, as a bearer token or in `X-API-Key`.',
+    'Sync (TorchServe-compatible) and async predictions, bulk scoring, health, and the Open ' +
+    'Inference Protocol (KServe v2) over REST. Errors are RFC 9457 ' +
+    "`application/problem+json`, except on `/v2`, whose errors are the protocol's " +
+    '`{"error": "..."}`. When the server sets `API_KEY`, every operation but the health checks ' +
+    'needs it, as a bearer token or in `X-API-Key`.',
   tags: {
     health: 'Ping (TorchServe health check), liveness and readiness',
     'sync predictions': 'TorchServe-compatible: the answer comes in the response',
     'async predictions': 'Create, poll, cancel; `Prefer: wait=N` waits inline; signed webhooks',
     batches: 'Bulk scoring of CSV or JSONL datasets',
+    'open inference (KServe v2)':
+      "The Open Inference Protocol's REST routes, with Triton's binary tensor data extension",
   },
   security: {
     [SECURITY.apiKeyBearer]: {

@@ -1,36 +1,47 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply as Reply, FastifyRequest as Request } from 'fastify';
 import { Problem } from '../core/problem';
 import { REQUEST_TIMEOUT_HEADER } from '../predictions/deadline';
 import { HEADER_LENGTH, binaryAnswer, splitInferBody } from './binary-tensors';
 import { inferCallOfJson } from './infer-request';
 import { OpenInferenceService, type InferAnswer } from './open-inference.service';
+import {
+  V2Docs,
+  V2InferDocs,
+  V2LiveDocs,
+  V2ModelMetadataDocs,
+  V2ModelReadyDocs,
+  V2ReadyDocs,
+  V2ServerMetadataDocs,
+} from './v2.docs';
 
 /**
  * The Open Inference Protocol (KServe v2) over REST. A health check answers 200 for true and
  * 400 for false, as the protocol says; every error is `{"error": "..."}` (see `sendProblem`).
  */
 // The Open Inference Protocol has its own published specification (REST and gRPC), which these
-// routes follow; the API's OpenAPI document covers modelfleet's own routes.
-@ApiExcludeController()
+// routes follow; the API's OpenAPI document says what they answer (see v2.docs.ts).
+@V2Docs()
 @Controller('v2')
 export class V2Controller {
   constructor(private readonly inference: OpenInferenceService) {}
 
   @Get()
+  @V2ServerMetadataDocs()
   serverMetadata() {
     return this.inference.serverMetadata();
   }
 
   /** Live: the process answers (open without an API key, for probes). */
   @Get('health/live')
+  @V2LiveDocs()
   live() {
     return { live: true };
   }
 
   /** Ready: Redis answers and every model's default version has a live worker. */
   @Get('health/ready')
+  @V2ReadyDocs()
   async ready() {
     const problem = await this.inference.serverProblem();
     if (problem) throw new Problem(400, 'Not ready', problem);
@@ -38,26 +49,31 @@ export class V2Controller {
   }
 
   @Get('models/:model')
+  @V2ModelMetadataDocs(false)
   metadata(@Param('model') model: string) {
     return this.inference.modelMetadata(model);
   }
 
   @Get('models/:model/versions/:version')
+  @V2ModelMetadataDocs(true)
   versionMetadata(@Param('model') model: string, @Param('version') version: string) {
     return this.inference.modelMetadata(model, version);
   }
 
   @Get('models/:model/ready')
+  @V2ModelReadyDocs(false)
   modelReady(@Param('model') model: string) {
     return this.readiness(model);
   }
 
   @Get('models/:model/versions/:version/ready')
+  @V2ModelReadyDocs(true)
   versionReady(@Param('model') model: string, @Param('version') version: string) {
     return this.readiness(model, version);
   }
 
   @Post('models/:model/infer')
+  @V2InferDocs(false)
   @HttpCode(200)
   infer(
     @Param('model') model: string,
@@ -69,6 +85,7 @@ export class V2Controller {
   }
 
   @Post('models/:model/versions/:version/infer')
+  @V2InferDocs(true)
   @HttpCode(200)
   inferVersion(
     @Param('model') model: string,
