@@ -11,7 +11,19 @@ describe('a worker told to stop', () => {
   after(() => stack?.stop());
 
   it('stops cleanly while its Redis answers (control)', async () => {
-    assert.equal(await stack.workers[0].stop('SIGTERM', 60_000), 0);
+    const worker = stack.workers[0];
+    assert.equal(await worker.stop('SIGTERM', 60_000), 0, worker.output.join('\n'));
+  });
+
+  it('exits 0 when told to stop while it still starts (its model loading)', async () => {
+    const worker = stack.addWorker({ SHUTDOWN_GRACE_MS: '2000' });
+    // Its first line: from there on a SIGTERM is its to handle, however far its start has come.
+    await worker.waitForLog('worker starting');
+    assert.equal(await worker.stop('SIGTERM', 60_000), 0, worker.output.join('\n'));
+    assert.ok(
+      worker.logs().some((l) => l.msg === 'stopped'),
+      worker.output.join('\n'),
+    );
   });
 
   it('exits after its grace period when its Redis is gone, instead of retrying for ever', async () => {

@@ -1,9 +1,12 @@
+// First: a SIGTERM that comes while the API starts is kept, not fatal.
+import { onStopSignal } from '@app/common/stop-signals';
 import 'reflect-metadata';
 import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   ConfigError,
   JobWaiter,
+  RedisUnreachableError,
   ReplyInbox,
   QueueProgress,
   RedisOutageLog,
@@ -12,8 +15,11 @@ import {
   connectRedisFailFast,
   createLogger,
   exitAfterGrace,
+  assertRedisReachable,
+  defaultRedisNotice,
   redisReady,
   redisTarget,
+  settingGiven,
   startOpsServer,
 } from '@app/common';
 import { ModelRegistry } from '@app/registry';
@@ -41,14 +47,19 @@ const portOf = (server: Pick<Server, 'address'>) => (server.address() as Address
 
 async function bootstrap(): Promise<void> {
   const config = loadApiConfig();
-  const logger = createLogger('api', config.LOG_LEVEL, config.LOG_PRETTY);
+  const logger = createLogger('api', config.LOG_LEVEL, config.LOG_FORMAT);
   // Request handling answers 503 at once while Redis is away; queue consumers and job listeners
   // wait on a connection of their own for it to come back.
   const target = redisTarget(config);
+  const notice = defaultRedisNotice(config.REDIS_URL, settingGiven);
+  if (notice) logger.warn(notice);
+  // No Redis is one line and exit 1, as for `modelfleet serve`, not an API that waits in silence.
+  await assertRedisReachable(target);
   const redis = connectRedisFailFast(target, config.REDIS_COMMAND_TIMEOUT_MS);
   const consumerRedis = connectRedis(target);
   // The connections reconnect by themselves; an outage reads as two lines, not one per attempt.
   new RedisOutageLog(logger).watch(redis).watch(consumerRedis);
+  // It answered a moment ago: this waits for the connection's handshake, not for a Redis.
   await redisReady(redis, (error) =>
     logger.warn({ reason: error?.message }, 'waiting for Redis to start the API'),
   );
@@ -148,13 +159,13 @@ async function bootstrap(): Promise<void> {
     await Promise.all([redis.quit(), consumerRedis.quit()]);
     process.exit(0);
   };
-  process.on('SIGTERM', () => void close('SIGTERM'));
-  process.on('SIGINT', () => void close('SIGINT'));
+  // A signal that came while the API started stops it now.
+  onStopSignal((signal) => void close(signal));
 }
 
 bootstrap().catch((error: unknown) => {
   const message =
-    error instanceof ConfigError
+    error instanceof ConfigError || error instanceof RedisUnreachableError
       ? error.message
       : error instanceof Error
         ? error.stack

@@ -68,7 +68,10 @@ export class WorkerProcess {
 
   async start(): Promise<void> {
     await this.reconcile();
+    // Stopped while it started: no heartbeat (it has left the registry) and no timers.
+    if (this.stopping) return;
     await this.heartbeat();
+    if (this.stopping) return;
     this.timers = [
       setInterval(() => void this.reconcile(), this.config.REGISTRY_POLL_MS),
       setInterval(() => void this.heartbeat(), this.config.HEARTBEAT_MS),

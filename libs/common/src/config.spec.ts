@@ -11,7 +11,9 @@ import {
   intSetting,
   listSetting,
   parseEnv,
+  settingGiven,
 } from './config';
+import { defaultRedisNotice } from './redis';
 
 const schema = z.object({
   PORT: intSetting(8080, 1, 65535),
@@ -110,5 +112,30 @@ describe('REDIS_CLUSTER_NODES', () => {
         bad,
       );
     }
+  });
+});
+
+describe('the default Redis', () => {
+  it('is named at start when neither REDIS_URL nor REDIS_CLUSTER_NODES is set', () => {
+    const given = (key: string) => settingGiven(key, {});
+    assert.equal(
+      defaultRedisNotice('redis://127.0.0.1:6379', given),
+      'REDIS_URL is not set: using the Redis at redis://127.0.0.1:6379 (set REDIS_URL to choose another)',
+    );
+  });
+
+  it('is not when REDIS_URL is set, in the environment or the MODELFLEET_CONFIG file (control)', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'modelfleet-config-')), 'config.json');
+    writeFileSync(file, JSON.stringify({ REDIS_URL: 'redis://10.0.0.9:6379' }));
+    for (const env of [
+      { REDIS_URL: 'redis://10.0.0.9:6379' },
+      { REDIS_CLUSTER_NODES: '10.0.0.9:7000' },
+      { MODELFLEET_CONFIG: file },
+    ]) {
+      const given = (key: string) => settingGiven(key, env);
+      assert.equal(defaultRedisNotice('redis://10.0.0.9:6379', given), undefined);
+    }
+    // Empty is unset, as everywhere else.
+    assert.equal(settingGiven('REDIS_URL', { REDIS_URL: '' }), false);
   });
 });

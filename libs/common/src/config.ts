@@ -58,6 +58,13 @@ function fileSetting(value: unknown): string | null {
   return null;
 }
 
+/** Whether `key` is set, in the environment or in the MODELFLEET_CONFIG file (empty is unset). */
+export function settingGiven(key: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env[key] !== undefined && env[key] !== '') return true;
+  const inFile = readConfigFile(env.MODELFLEET_CONFIG)[key];
+  return inFile !== undefined && inFile !== null && inFile !== '';
+}
+
 function readConfigFile(path: string | undefined): Record<string, unknown> {
   if (!path) return {};
   try {
@@ -108,7 +115,8 @@ export const commonSettings = {
   ),
   MODEL_STORE: z.string().default('models'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  LOG_PRETTY: boolSetting(false),
+  /** `auto`: lines for people on a terminal, JSON lines anywhere else. */
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   /** Prefix of every Redis key and queue, so several deployments can share one Redis. */
   KEY_PREFIX: z
     .string()

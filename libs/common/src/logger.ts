@@ -1,7 +1,46 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import { prettyFactory } from 'pino-pretty';
 
-/** Structured JSON logs; pretty lines on a terminal when `pretty` is set and pino-pretty exists. */
-export function createLogger(name: string, level: string, pretty = false): Logger {
+/** The LOG_FORMAT setting: `auto` is `pretty` on a terminal and `json` anywhere else. */
+export type LogFormatSetting = 'auto' | 'json' | 'pretty';
+
+/** How a process writes its log lines: one JSON object a line, or a line for people. */
+export type LogFormat = 'json' | 'pretty';
+
+/** The format `setting` means for output to `stream` (stdout unless told). */
+export function logFormat(
+  setting: LogFormatSetting,
+  stream: { isTTY?: boolean } = process.stdout,
+): LogFormat {
+  if (setting !== 'auto') return setting;
+  return stream.isTTY ? 'pretty' : 'json';
+}
+
+/**
+ * Turns one JSON log line (or object) into one line for people: time, level, the process that
+ * logged it, the message and its other fields on the same line. Colours on a terminal.
+ */
+export function prettyLogLines(colorize = Boolean(process.stdout.isTTY)): (line: string) => string {
+  return prettyFactory({
+    colorize,
+    singleLine: true,
+    translateTime: 'HH:MM:ss.l',
+    // The service names the process; its pid and host are noise at a terminal.
+    ignore: 'pid,hostname,name,service',
+    messageFormat: '{service}: {msg}',
+  });
+}
+
+/**
+ * Structured logs: JSON lines, or with `format` `pretty` lines for people (see
+ * {@link prettyLogLines}). They go to stdout, or to `destination` when given.
+ */
+export function createLogger(
+  name: string,
+  level: string,
+  format: LogFormatSetting = 'json',
+  destination?: DestinationStream,
+): Logger {
   const options: pino.LoggerOptions = {
     name,
     level,
@@ -9,15 +48,12 @@ export function createLogger(name: string, level: string, pretty = false): Logge
     // Access logs must not carry secrets.
     redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'],
   };
-  if (pretty) {
-    try {
-      require.resolve('pino-pretty');
-      return pino({ ...options, transport: { target: 'pino-pretty' } });
-    } catch {
-      // pino-pretty is a dev dependency; without it, stay with JSON.
-    }
+  const out = destination ?? process.stdout;
+  if (logFormat(format, out as { isTTY?: boolean }) === 'pretty') {
+    const pretty = prettyLogLines(Boolean((out as { isTTY?: boolean }).isTTY));
+    return pino(options, { write: (line: string) => out.write(pretty(line)) });
   }
-  return pino(options);
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export type { Logger };

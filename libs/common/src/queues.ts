@@ -84,6 +84,9 @@ export function shadowComparisonOptions(predictionId: string) {
   };
 }
 
+/** Where the management port serves Bull Board. */
+export const QUEUE_BOARD_PATH = '/admin/queues';
+
 /** Queue of webhook deliveries. */
 export const WEBHOOK_QUEUE = '{webhooks}';
 

@@ -84,6 +84,22 @@ export function redactRedisUrl(url: string): string {
   }
 }
 
+/** A Redis that did not answer a PING: its message is the one line to show, no stack. */
+export class RedisUnreachableError extends Error {}
+
+/**
+ * The line a process logs at start when neither REDIS_URL nor REDIS_CLUSTER_NODES is set (in
+ * the environment or the MODELFLEET_CONFIG file, as `given` tells) and it uses the default
+ * Redis, which on a shared machine may be someone else's: which one, and how to choose.
+ */
+export function defaultRedisNotice(
+  url: string,
+  given: (key: string) => boolean,
+): string | undefined {
+  if (given('REDIS_URL') || given('REDIS_CLUSTER_NODES')) return undefined;
+  return `REDIS_URL is not set: using the Redis at ${redactRedisUrl(url)} (set REDIS_URL to choose another)`;
+}
+
 /**
  * Fails with one line that names the Redis (password hidden) and the reason when it does not
  * answer a PING within `timeoutMs`: one try, no reconnect loop and no stack traces. Of a
@@ -124,7 +140,7 @@ async function pingOnce(client: Redis, name: string, timeoutMs: number): Promise
     await client.ping();
   } catch (error) {
     const reason = (lastError ?? (error as Error)).message || 'no answer';
-    throw new Error(`cannot reach Redis at ${name}: ${reason}`);
+    throw new RedisUnreachableError(`cannot reach Redis at ${name}: ${reason}`);
   } finally {
     clearTimeout(timer);
     client.disconnect();

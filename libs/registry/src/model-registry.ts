@@ -239,6 +239,22 @@ export class ModelRegistry {
     }
     return counts;
   }
+
+  /**
+   * Undefined when every model's default version has a live worker, else why not: what the
+   * API's `/ping` reports, and what `modelfleet serve` waits for before it says it is ready.
+   */
+  async servingProblem(): Promise<string | undefined> {
+    const models = await this.listModels();
+    if (models.length === 0) return 'no model is registered';
+    const counts = await this.workerCounts();
+    const unserved = models
+      .filter((m) => !counts.get(versionKey(m.name, m.defaultVersion ?? '')))
+      .map((m) => `${m.name} ${m.defaultVersion}`);
+    return unserved.length
+      ? `no live worker serves the default version of: ${unserved.join(', ')}`
+      : undefined;
+  }
 }
 
 /**

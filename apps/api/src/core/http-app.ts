@@ -97,7 +97,8 @@ function accessLine(log: Logger, statusCode: number, elapsedMs: number): void {
   if (statusCode === CLIENT_CLOSED_REQUEST) {
     log.info({ res: { statusCode }, responseTime }, 'request aborted by the client');
   } else if (statusCode >= 500) {
-    const err = new Error(`failed with status code ${statusCode}`);
-    log.info({ res: { statusCode }, err, responseTime }, 'request errored');
+    // No stack: a 503 (of /ping while workers warm up, say) is an answer, and a stack made here
+    // would only show this function. A failure of the server logs its own error (ProblemFilter).
+    log.info({ res: { statusCode }, responseTime }, 'request errored');
   } else log.info({ res: { statusCode }, responseTime }, 'request completed');
 }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ModelRegistry, versionKey } from '@app/registry';
+import { ModelRegistry } from '@app/registry';
 import { RedisProbe } from '../core/redis-probe';
 
 /**
@@ -20,16 +20,8 @@ export class FleetHealth {
   }
 
   /** Undefined when every model's default version is served, else why not (Redis answering). */
-  async servingProblem(): Promise<string | undefined> {
-    const models = await this.registry.listModels();
-    if (models.length === 0) return 'no model is registered';
-    const counts = await this.registry.workerCounts();
-    const unserved = models
-      .filter((m) => !counts.get(versionKey(m.name, m.defaultVersion ?? '')))
-      .map((m) => `${m.name} ${m.defaultVersion}`);
-    return unserved.length
-      ? `no live worker serves the default version of: ${unserved.join(', ')}`
-      : undefined;
+  servingProblem(): Promise<string | undefined> {
+    return this.registry.servingProblem();
   }
 
   /** Undefined when the fleet is healthy, else the first reason it is not. */

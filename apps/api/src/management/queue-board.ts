@@ -10,11 +10,12 @@ import {
   batchParentQueueName,
   bulkQueueName,
   predictionQueueName,
+  QUEUE_BOARD_PATH,
 } from '@app/common';
 import { deliversWebhooks } from '../config';
 import type { SharedServices } from '../core/core.module';
 
-export const QUEUE_BOARD_PATH = '/admin/queues';
+export { QUEUE_BOARD_PATH };
 
 /**
  * Mounts Bull Board on the management app, behind the app's guard like every route of it (the

@@ -5,6 +5,8 @@ import {
   connectRedis,
   createLogger,
   freePort,
+  logFormat,
+  QUEUE_BOARD_PATH,
   intSetting,
   LocalRedis,
   parseEnv,
@@ -14,6 +16,7 @@ import {
 } from '@app/common';
 import { ModelRegistry } from '@app/registry';
 import { RedisKeeper } from './redis-keeper';
+import { ServeConsole } from './serve-console';
 import type { RestartPolicy } from './restart-policy';
 import { Supervisor } from './supervisor';
 
@@ -44,11 +47,26 @@ const MAX_BACKOFF_MS = 30_000;
 /**
  * Brings up a whole local deployment: Redis (REDIS_URL, or a redis-server started here with
  * its data in REDIS_DATA_DIR), the API, and autoscaled workers, each restarted when it dies.
- * Stops in order on Ctrl-C, SIGTERM or SIGHUP: the API, then the workers, then its own Redis.
+ * Whatever ends it (Ctrl-C, SIGTERM, SIGHUP, its output going away, an error of its own), it
+ * stops in order what it started: the API, then the workers, then its own Redis. Once the API
+ * listens and every model's default version is served, it says so in one line.
  */
 export async function serveCommand(options: { api: boolean }): Promise<void> {
   const config = parseEnv(serveSettings);
-  const logger = createLogger('supervisor', config.LOG_LEVEL, config.LOG_PRETTY);
+  // Until the stack's parts exist, a reason to end is kept; it is acted on as soon as they do.
+  let endedEarly: { code: number; cause: string } | undefined;
+  const earlyEnd = () => endedEarly;
+  let end = (code: number, cause: string) => void (endedEarly ??= { code, cause });
+  // The children lead process groups of their own: these signals reach serve alone.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.on(signal, () => end(0, signal));
+  const output = new ServeConsole(logFormat(config.LOG_FORMAT), (cause) => end(0, cause));
+  // JSON lines: the console makes them pretty when it should (the children's lines too).
+  const logger = createLogger('supervisor', config.LOG_LEVEL, 'json', output.destination);
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'serve failed: stopping what it started');
+    end(1, 'an error of serve');
+  });
   const restart: RestartPolicy = {
     backoffMs: config.RESTART_BACKOFF_MS,
     maxBackoffMs: Math.max(MAX_BACKOFF_MS, config.RESTART_BACKOFF_MS),
@@ -63,6 +81,7 @@ export async function serveCommand(options: { api: boolean }): Promise<void> {
       : undefined;
   // An unreachable Redis is one line and an exit, not a fleet of children retrying it.
   if (external) await assertRedisReachable(external);
+  if (endedEarly) process.exit(endedEarly.code);
   const local = external
     ? undefined
     : await LocalRedis.start(config.REDIS_DATA_DIR, freePort, {
@@ -70,6 +89,10 @@ export async function serveCommand(options: { api: boolean }): Promise<void> {
         // Outside serve's process group: a Ctrl-C must not stop Redis before its users.
         detached: true,
       });
+  // The last resort, should serve exit without stopping it: its Redis goes with it.
+  process.on('exit', () => {
+    if (local?.running) process.kill(local.pid, 'SIGTERM');
+  });
   const redisUrl = external?.url ?? local!.url;
   if (local) {
     logger.info(
@@ -84,15 +107,16 @@ export async function serveCommand(options: { api: boolean }): Promise<void> {
   }
   const redis = connectRedis(external ?? { url: redisUrl });
   reportOutages(redis, redisUrl, logger);
+  const registry = new ModelRegistry(redis, config.KEY_PREFIX);
 
   let stopping = false;
-  const stop = async (code: number, reason?: string) => {
+  const stop = async (code: number, cause: string, failure?: string) => {
     if (stopping) return;
     stopping = true;
-    if (reason) {
-      logger.error({ reason }, 'stopping: a process could not start');
-      process.stderr.write(`modelfleet serve: ${reason}\n`);
-    } else logger.info({ graceMs: config.SHUTDOWN_GRACE_MS }, 'stopping');
+    if (failure) {
+      logger.error({ reason: failure }, 'stopping: a process could not start');
+      output.error(`modelfleet serve: ${failure}`);
+    } else logger.info({ cause, graceMs: config.SHUTDOWN_GRACE_MS }, 'stopping');
     const clean = await supervisor.stop(Date.now() + config.SHUTDOWN_GRACE_MS);
     redis.disconnect();
     if (keeper) {
@@ -104,9 +128,11 @@ export async function serveCommand(options: { api: boolean }): Promise<void> {
   };
   const supervisor = new Supervisor(
     redis,
-    new ModelRegistry(redis, config.KEY_PREFIX),
+    registry,
     {
-      env: { ...process.env, REDIS_URL: redisUrl },
+      // The children write JSON lines, whatever serve's own format: serve reads them (the API's
+      // ports, a child's last words) and makes them pretty when it should.
+      env: { ...process.env, REDIS_URL: redisUrl, LOG_FORMAT: 'json' },
       prefix: config.KEY_PREFIX,
       pollMs: config.SUPERVISOR_POLL_MS,
       withApi: options.api,
@@ -117,17 +143,53 @@ export async function serveCommand(options: { api: boolean }): Promise<void> {
         cooldownMs: config.SCALE_COOLDOWN_MS,
       },
       restart,
-      onGiveUp: (reason) => void stop(1, reason),
+      onGiveUp: (reason) => void stop(1, 'a process could not start', reason),
+      output,
     },
     logger,
   );
   const keeper = local
-    ? new RedisKeeper(local, restart, logger, (reason) => void stop(1, reason))
+    ? new RedisKeeper(
+        local,
+        restart,
+        logger,
+        (reason) => void stop(1, 'the local Redis could not start', reason),
+      )
     : undefined;
-  // The children lead process groups of their own: these signals reach serve alone.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
-    process.on(signal, () => void stop(0));
-  await supervisor.start();
+  end = (code, cause) => void stop(code, cause);
+  // Read through a function: the compiler cannot know that a signal may have come meanwhile.
+  const pending = earlyEnd();
+  if (pending) return end(pending.code, pending.cause);
+  if (!(await supervisor.start()) || !supervisor.apiPorts) return;
+  await untilServed(registry, config.SUPERVISOR_POLL_MS, () => stopping);
+  if (stopping) return;
+  const ports = supervisor.apiPorts;
+  const board = `http://${displayHost(process.env.API_HOST)}:${ports.managementPort}${QUEUE_BOARD_PATH}`;
+  if (output.format === 'pretty') {
+    output.say(
+      `ready: inference on :${ports.port}, management on :${ports.managementPort}, ` +
+        `metrics on :${ports.metricsPort}, gRPC on :${ports.grpcPort}, Bull Board at ${board}`,
+    );
+  } else logger.info({ ...ports, queueBoard: board }, 'ready');
+}
+
+/** Resolves once every model's default version has a live worker (what `/ping` waits for). */
+async function untilServed(
+  registry: ModelRegistry,
+  pollMs: number,
+  stopping: () => boolean,
+): Promise<void> {
+  while (!stopping()) {
+    const problem = await registry.servingProblem().catch((error: Error) => error.message);
+    if (problem === undefined) return;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+/** The host a person types to reach the API: `localhost` for loopback and wildcard interfaces. */
+function displayHost(apiHost = '127.0.0.1'): string {
+  if (['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost', ''].includes(apiHost)) return 'localhost';
+  return apiHost.includes(':') ? `[${apiHost}]` : apiHost;
 }
 
 /** Logs when Redis stops answering and when it is back, once each, instead of every retry. */

@@ -24,6 +24,18 @@ export interface ChildSpec {
   startedMessage: string;
 }
 
+/** Where a child's output goes, line by line: its log lines (stdout) and its error output. */
+export interface ChildOutput {
+  log(line: string): void;
+  error(line: string): void;
+}
+
+/** Straight to serve's own stdout and stderr. */
+const PLAIN_OUTPUT: ChildOutput = {
+  log: (line) => process.stdout.write(`${line}\n`),
+  error: (line) => process.stderr.write(`${line}\n`),
+};
+
 /** What a child tells its owner. */
 export interface ChildEvents {
   /** The child logged its startup line (each run); `line` is that line, parsed. */
@@ -54,6 +66,7 @@ export class SupervisedChild {
     policy: RestartPolicy,
     private readonly logger: Logger,
     private readonly events: ChildEvents,
+    private readonly output: ChildOutput = PLAIN_OUTPUT,
   ) {
     this.tracker = new RestartTracker(policy);
   }
@@ -72,8 +85,14 @@ export class SupervisedChild {
     this.started = false;
     this.startedAt = Date.now();
     this.lastWords = [];
-    forwardLines(child.stdout, process.stdout, (line) => this.onStdout(line));
-    forwardLines(child.stderr, process.stderr, (line) => this.remember(line));
+    forwardLines(child.stdout, (line) => {
+      this.output.log(line);
+      this.onStdout(line);
+    });
+    forwardLines(child.stderr, (line) => {
+      this.output.error(line);
+      this.remember(line);
+    });
     child.once('error', (error) => this.remember(`${this.spec.name}: ${error.message}`));
     // 'close', not 'exit': its last words (stderr) have all been read by then.
     child.once('close', (code, signal) => this.onExit(code, signal));
@@ -129,7 +148,8 @@ export class SupervisedChild {
     try {
       parsed = JSON.parse(line) as Record<string, unknown>;
     } catch {
-      // LOG_PRETTY lines: the message is found in the text, without its fields.
+      // Not JSON (serve gives its children LOG_FORMAT=json, but a child may say something
+      // else): the message is found in the text, without its fields.
     }
     if (error) {
       const err = parsed.err as { message?: string } | undefined;
@@ -173,24 +193,15 @@ export class SupervisedChild {
   }
 }
 
-/** Copies a child's stream to ours whole line by whole line, and hands each line to `onLine`. */
-function forwardLines(
-  from: NodeJS.ReadableStream,
-  to: NodeJS.WritableStream,
-  onLine: (line: string) => void,
-): void {
+/** Hands a child's stream to `onLine` whole line by whole line (empty lines left out). */
+function forwardLines(from: NodeJS.ReadableStream, onLine: (line: string) => void): void {
   let partial = '';
   from.on('data', (chunk: Buffer) => {
     const lines = (partial + chunk.toString()).split('\n');
     partial = lines.pop()!;
-    for (const line of lines) {
-      to.write(`${line}\n`);
-      if (line) onLine(line);
-    }
+    for (const line of lines) if (line) onLine(line);
   });
   from.on('end', () => {
-    if (!partial) return;
-    to.write(`${partial}\n`);
-    onLine(partial);
+    if (partial) onLine(partial);
   });
 }

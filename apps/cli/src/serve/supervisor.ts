@@ -3,7 +3,15 @@ import { VersionQueues, type Logger, type RedisConnection } from '@app/common';
 import { ModelRegistry, versionKey, type VersionRecord } from '@app/registry';
 import type { RestartPolicy } from './restart-policy';
 import { desiredWorkers, intraOpThreadsPerWorker, type ScalingPolicy } from './scaling';
-import { SupervisedChild, type ChildEvents } from './supervised-child';
+import { SupervisedChild, type ChildEvents, type ChildOutput } from './supervised-child';
+
+/** The four ports of the API. */
+export interface ApiPorts {
+  port: number;
+  managementPort: number;
+  metricsPort: number;
+  grpcPort: number;
+}
 
 interface VersionState {
   workers: SupervisedChild[];
@@ -32,6 +40,8 @@ export class Supervisor {
   private stopped = false;
   private readonly queues: VersionQueues;
   private readonly childEvents: ChildEvents;
+  /** The ports the API bound, from its startup line (those of its first run). */
+  apiPorts?: ApiPorts;
 
   constructor(
     private readonly redis: RedisConnection,
@@ -45,6 +55,8 @@ export class Supervisor {
       withApi: boolean;
       /** A child could not start: serve stops with `reason`. */
       onGiveUp: (reason: string) => void;
+      /** Where the children's output goes (default: serve's stdout and stderr). */
+      output?: ChildOutput;
     },
     private readonly logger: Logger,
   ) {
@@ -83,6 +95,7 @@ export class Supervisor {
       this.options.restart,
       this.logger,
       this.childEvents,
+      this.options.output,
     );
   }
 
@@ -111,6 +124,9 @@ export class Supervisor {
     for (const [key, port] of Object.entries(ports)) {
       if (typeof port === 'number') child.spec.env[key] = String(port);
     }
+    const { port, managementPort, metricsPort, grpcPort } = line;
+    if ([port, managementPort, metricsPort, grpcPort].every((p) => typeof p === 'number'))
+      this.apiPorts ??= { port, managementPort, metricsPort, grpcPort } as ApiPorts;
   }
 
   private tick(): Promise<void> {

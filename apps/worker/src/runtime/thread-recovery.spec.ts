@@ -24,7 +24,7 @@ function harness(starts: ('ok' | 'fail')[], deathLimit = 3) {
   const recovery: ThreadRecovery = new ThreadRecovery(
     { model: 'm', version: '1' },
     context,
-    createLogger('test', 'silent', false),
+    createLogger('test', 'silent'),
     {
       handBack: async () => (events.push('hand back'), 2),
       restart: async () => {
