@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { archiveCommand, type ArchiveOptions } from './archive-command';
+import { importCommand, type ImportOptions } from './import-command';
 import { predictCommand, readStdinLines, type PredictOptions } from './predict-command';
 import { scoreCommand, type ScoreOptions } from './score-command';
 import { serveCommand } from './serve/serve-command';
@@ -70,6 +71,35 @@ program
   .option('-f, --force', 'overwrite an existing archive')
   .action(async (options: ArchiveOptions) => {
     process.stdout.write(`${await archiveCommand(options)}\n`);
+  });
+
+program
+  .command('import')
+  .description(
+    'turn a TorchServe .mar, a PyTorch state_dict or a Hugging Face checkpoint folder (BERT ' +
+      'sequence classifiers) into a model package, offline; nothing the source carries is run',
+  )
+  .argument(
+    '<source>',
+    '.mar (zip or tgz), .mar folder, checkpoint folder, or .pth/.bin/.safetensors',
+  )
+  .option('--out <dir>', 'package folder to write (default: models/<name>)')
+  .option('--name <name>', "package name (default: the .mar's model name, or the folder's name)")
+  .option('--version <version>', "package version (default: the .mar's version, or 1)")
+  .option('--config <file>', 'Hugging Face config.json, for a bare state_dict')
+  .option('--vocab <file>', 'WordPiece vocab.txt, when the source has none')
+  .option('--tokenizer <file>', 'tokenizer.json, when the source has none')
+  .option('--labels <names>', 'comma-separated label names in index order')
+  .option(
+    '--num-attention-heads <n>',
+    'attention heads, when no config.json says (default: hidden / 64)',
+  )
+  .option('--max-length <n>', 'tokens per text, up to 512; longer texts are truncated')
+  .option('--cased', 'the vocabulary is cased (no lower-casing)')
+  .option('--python <path>', 'Python with tools/requirements.txt (default: .venv, else python3)')
+  .option('-f, --force', 'replace an existing package folder')
+  .action(async (source: string, options: ImportOptions) => {
+    process.stdout.write(`${await importCommand(source, options)}\n`);
   });
 
 program
