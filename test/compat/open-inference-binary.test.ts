@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import fc from 'fast-check';
 import {
   decodeResponse,
   encodeRequest,
@@ -421,6 +422,55 @@ describe('Open Inference Protocol: binary tensor data extension (REST)', () => {
         'content-encoding': 'gzip',
       });
       assertProtocolError(zipped, 413, /decoded body is over the limit/);
+    });
+
+    it('mangled binary bodies (header length, sizes, bytes) are each answered or refused with a 400, never more', async () => {
+      const [url] = routes(stack);
+      const texts = fc.array(fc.string({ minLength: 1, maxLength: 8 }), {
+        minLength: 1,
+        maxLength: 3,
+      });
+      await fc.assert(
+        fc.asyncProperty(
+          texts,
+          fc.integer({ min: -3, max: 3 }),
+          fc.integer({ min: -3, max: 3 }),
+          fc.uint8Array({ maxLength: 12 }),
+          fc.boolean(),
+          async (sent, lengthDelta, sizeDelta, extra, binaryOut) => {
+            const data = encodeTensorData('BYTES', sent);
+            const header = Buffer.from(
+              JSON.stringify({
+                inputs: [
+                  {
+                    name: 'text',
+                    datatype: 'BYTES',
+                    shape: [sent.length],
+                    parameters: { binary_data_size: data.length + sizeDelta },
+                  },
+                ],
+                parameters: { binary_data_output: binaryOut },
+              }),
+            );
+            const answer = await postInfer(url, Buffer.concat([header, data, extra]), {
+              'inference-header-content-length': String(header.length + lengthDelta),
+            });
+            const valid = lengthDelta === 0 && sizeDelta === 0 && extra.length === 0;
+            const blank = sent.some((text) => text.trim() === '');
+            if (valid && !blank) {
+              assert.equal(answer.status, 200, answer.body.toString());
+              const decoded = decodeResponse(
+                answer.body,
+                answer.headers.get('inference-header-content-length'),
+              );
+              assert.deepEqual(decoded.outputs[0].shape, [sent.length]);
+            } else {
+              assertProtocolError(answer, 400, /./);
+            }
+          },
+        ),
+        { numRuns: 60 },
+      );
     });
 
     it('after every bad request the server still answers binary requests', async () => {
