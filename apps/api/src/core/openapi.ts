@@ -84,6 +84,7 @@ export function openApiDocument(app: INestApplication, spec: OpenApiSpec): OpenA
   const document = SwaggerModule.createDocument(app, builder.build(), {
     autoTagControllers: false,
   });
+  document.paths = orderedPaths(document.paths, Object.keys(spec.tags));
   document.components = {
     ...document.components,
     schemas: usedSchemas(document, {
@@ -104,6 +105,28 @@ export function mountOpenApi(app: INestApplication, spec: OpenApiSpec): void {
     jsonDocumentUrl: 'docs-json',
     swaggerOptions: { persistAuthorization: true },
   });
+}
+
+/**
+ * The paths in reading order, not in the order the controllers were registered (the management
+ * port registers its shadow routes first, for routing): by the tag of their first operation in
+ * the order of `tags`, then by path, so a path comes before those under it and a literal segment
+ * before a parameter (`{` sorts after every letter): `/models`, `/models/{name}`,
+ * `/models/{name}/shadow`, `/models/{name}/{version}`.
+ */
+function orderedPaths(paths: OpenAPIObject['paths'], tags: string[]): OpenAPIObject['paths'] {
+  const rank = (item: object) => {
+    const tag = Object.values(item)
+      .map((operation: { tags?: string[] }) => operation?.tags?.[0])
+      .find(Boolean);
+    const index = tag ? tags.indexOf(tag) : -1;
+    return index < 0 ? tags.length : index;
+  };
+  return Object.fromEntries(
+    Object.entries(paths).sort(
+      ([a, itemA], [b, itemB]) => rank(itemA) - rank(itemB) || (a < b ? -1 : a > b ? 1 : 0),
+    ),
+  );
 }
 
 /** The JSON Schemas of a registry, by component name. */
