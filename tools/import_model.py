@@ -130,7 +130,7 @@ def check_zip(z, path, max_entries, max_bytes):
 def check_torch_zip(names, path):
     """A zip that is not a .mar is a torch.save file; TorchScript archives are refused."""
     if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
-        raise Refused(f"{path} is a TorchScript module (torch.jit.save): it carries code and no "
+        raise Refused(f"{os.path.basename(path)} is a TorchScript module (torch.jit.save): it carries code and no "
                       f"state_dict to rebuild the model from; export model.state_dict() with torch.save")
 
 
@@ -269,14 +269,14 @@ def load_state_dict(path):
             check_torch_zip(z.namelist(), path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # weights_only's unpickler names what it would not build
-        reason = str(error).strip().splitlines()
-        detail = next((line for line in reason if "GLOBAL" in line or "Unsupported" in line), reason[0] if reason else "")
+    except Exception as error:  # weights_only's unpickler names the global it would not build
+        found = re.search(r"GLOBAL ([\w.]+)", str(error))
+        detail = f"it names the Python object {found.group(1)}" if found else str(error).splitlines()[0][:200]
         raise Refused(
-            f"{os.path.basename(path)} is not a plain state_dict of tensors: {detail.strip()[:300]}. "
-            f"It holds pickled Python objects (a full pickled model or other code), and unpickling "
-            f"them could run arbitrary code (pickle loading is a known remote-code-execution class, "
-            f"e.g. CVE-2025-27520); save model.state_dict() with torch.save, or use safetensors")
+            f"{os.path.basename(path)} is not a plain state_dict of tensors ({detail}): it is a full "
+            f"pickled model or other pickled code, and unpickling it could run anything (pickle "
+            f"loading is a known remote-code-execution class, e.g. CVE-2025-27520); save "
+            f"model.state_dict() with torch.save, or the weights as safetensors")
     for key in ("state_dict", "model_state_dict"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]

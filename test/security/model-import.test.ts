@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { BERT_VOCAB, finish, runFixtureMaker, runImport } from '../support/model-import';
+import { TOOLS_PYTHON, pythonToolsSkipped } from '../support/python-tools';
+
+const skip = pythonToolsSkipped(['torch', 'transformers', 'safetensors', 'onnxruntime', 'yaml']);
+
+describe(
+  'modelfleet import: a hostile source is refused and nothing it carries runs',
+  { skip },
+  () => {
+    let dir: string;
+    let hostile: string;
+    let markers: string;
+    let outputs: string;
+
+    /** Imports `source` into a fresh folder of `outputs`; returns the run and that folder. */
+    async function importInto(name: string, source: string, ...args: string[]) {
+      const out = join(outputs, name);
+      return { run: await runImport(source, ['--out', out, ...args]), out };
+    }
+
+    /** A refusal: a non-zero exit with the reason, no package, no staging folder, no marker. */
+    function assertRefused(
+      result: { run: { status: number | null; stderr: string }; out: string },
+      reason: RegExp,
+    ) {
+      assert.notEqual(result.run.status, 0, 'the import succeeded');
+      assert.match(result.run.stderr, reason);
+      assert.ok(!existsSync(result.out), 'a package was written');
+      assert.deepEqual(
+        readdirSync(outputs).filter((f) => f.startsWith('.import-')),
+        [],
+        'a staging folder was left',
+      );
+      assert.deepEqual(readdirSync(markers), [], 'something the source carries ran');
+    }
+
+    before(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'modelfleet-hostile-'));
+      hostile = join(dir, 'hostile');
+      markers = join(dir, 'markers');
+      outputs = join(dir, 'out');
+      mkdirSync(markers);
+      mkdirSync(outputs);
+      const made = await runFixtureMaker('make_hostile.py', [BERT_VOCAB, hostile, markers]);
+      assert.equal(made.status, 0, made.stderr);
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('refuses a pickled __reduce__ payload for weights (control: unpickling it runs the payload)', async () => {
+      const result = await importInto('pickle', join(hostile, 'pickle-payload.mar'));
+      assertRefused(
+        result,
+        /not a plain state_dict of tensors \(it names the Python object exec\).*CVE-2025-27520/,
+      );
+      const control = await finish(TOOLS_PYTHON, [
+        '-c',
+        'import sys, torch; torch.load(sys.argv[1], weights_only=False)',
+        join(hostile, 'payload.pth'),
+      ]);
+      assert.equal(control.status, 0, control.stderr);
+      assert.deepEqual(readdirSync(markers), ['pickle-ran']);
+      rmSync(join(markers, 'pickle-ran'));
+    });
+
+    it('never imports the handler of a sound .mar, nor copies it (control: importing it writes a file)', async () => {
+      const { run, out } = await importInto(
+        'handler',
+        join(hostile, 'hostile-handler.mar'),
+        '--num-attention-heads',
+        '4',
+      );
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stderr, /not run: model_handler\.py/);
+      assert.deepEqual(readdirSync(markers), []);
+      assert.deepEqual(
+        readdirSync(out).filter((f) => !/\.(json|onnx|txt)$/.test(f)),
+        [],
+      );
+      const control = await finish(TOOLS_PYTHON, [
+        '-c',
+        'import runpy, sys; runpy.run_path(sys.argv[1])',
+        join(hostile, 'hostile_handler.py'),
+      ]);
+      assert.equal(control.status, 0, control.stderr);
+      assert.deepEqual(readdirSync(markers), ['handler-ran']);
+      rmSync(join(markers, 'handler-ran'));
+    });
+
+    // The same files without the bad entry import (the test above): the entry alone is refused.
+    const archives: [string, string, RegExp][] = [
+      [
+        'an entry that climbs out with ".."',
+        'path-escape.mar',
+        /archive entry "\.\.\/escaped\.txt" escapes its folder/,
+      ],
+      ['an entry that is a symbolic link', 'link.mar', /archive entry "vocab-link\.txt" is a link/],
+      [
+        'more entries than the archive limit',
+        'many-entries.mar',
+        /has more than 1000 entries, the limit/,
+      ],
+    ];
+    for (const [what, file, reason] of archives) {
+      it(`refuses a .mar with ${what} before reading any of it`, async () => {
+        assertRefused(await importInto(file, join(hostile, file)), reason);
+        assert.ok(
+          !existsSync(join(dir, 'escaped.txt')) && !existsSync(join(tmpdir(), 'escaped.txt')),
+        );
+      });
+    }
+
+    it('refuses TorchScript and a whole pickled model, saying why and what to save instead', async () => {
+      assertRefused(
+        await importInto('torchscript', join(hostile, 'torchscript.mar')),
+        /is a TorchScript module \(torch\.jit\.save\).*export model\.state_dict\(\)/,
+      );
+      assertRefused(
+        await importInto('full-model', join(hostile, 'full-model.mar')),
+        /names the Python object transformers\.models\.bert\.modeling_bert\.BertForSequenceClassification.*save model\.state_dict\(\)/,
+      );
+    });
+
+    it('refuses a model that is not a BERT sequence classifier, naming what it supports', async () => {
+      assertRefused(
+        await importInto('gpt2', join(hostile, 'gpt2-checkpoint')),
+        /model_type 'gpt2' \(GPT2ForSequenceClassification\); modelfleet import supports BERT sequence classifiers/,
+      );
+    });
+  },
+);
