@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   ENCODING_THREAD_MIN_TEXTS,
@@ -51,6 +53,25 @@ describe('the pipelined scoring run (demo model)', () => {
     );
     // Single texts: every type id 0, which the thread sends as none.
     assert.ok(there.every((e) => (e.typeIds ?? []).every((t) => t === 0)));
+  });
+
+  it('lets a process that never disposes of its handler exit, once its texts are encoded', () => {
+    // Nothing but the encoding thread's request keeps the child's event loop alive while it
+    // encodes; an idle encoding thread must not hold the process.
+    const handlerLib = join(__dirname, '../../libs/handler/src/index.js');
+    const script = `
+      const { openModel } = require(${JSON.stringify(handlerLib)});
+      openModel(${JSON.stringify(DEMO_MODEL)}, { device: 'cpu', warmup: false }).then(({ handler }) => {
+        const texts = Array.from({ length: ${ENCODING_THREAD_MIN_TEXTS} }, (_, i) => 'text ' + i);
+        handler.preprocess(texts).then((e) => console.log('encoded', e.length));
+      });`;
+    // The timeout only stops a child that hangs, so the test fails instead of waiting forever.
+    const child = spawnSync(process.execPath, ['-e', script], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    assert.equal(child.status, 0, `${child.signal ?? ''} ${child.stderr}`);
+    assert.equal(child.stdout.trim(), `encoded ${ENCODING_THREAD_MIN_TEXTS}`);
   });
 
   it('answers every text in input order, as one slice scored at once does', async () => {

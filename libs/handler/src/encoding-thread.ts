@@ -33,7 +33,8 @@ interface Waiter {
  * threads, but reading the ids back (a native call per text, and an array made per text) runs
  * on the thread that asked, and a forward pass (onnxruntime-node's `run`, or a GPU's
  * synchronisation) holds that thread. Here the reading back runs beside the pass, and the ids
- * cross as one transferred buffer. It does not keep the process alive. When the thread fails or
+ * cross as one transferred buffer. It keeps the process alive only while a request is in flight.
+ * When the thread fails or
  * ends, every request in flight rejects and `failed` says so: the owner then encodes in its own
  * thread.
  */
@@ -46,12 +47,13 @@ export class EncodingThread {
 
   constructor(options: EncodingThreadOptions) {
     this.thread = new Worker(join(__dirname, 'encoding-thread-entry.js'), { workerData: options });
-    this.thread.unref();
     this.thread.on('message', (reply: EncodingReply) => this.receive(reply));
     this.thread.on('error', (error) => this.fail(error));
     this.thread.on('exit', (code) =>
       this.fail(new Error(`encoding thread exited with code ${code}`)),
     );
+    // After the listeners, which hold the process again: idle, the thread holds nothing.
+    this.thread.unref();
   }
 
   /** Token ids (and type ids) of each text, in input order. */
@@ -60,6 +62,8 @@ export class EncodingThread {
     const id = this.nextId++;
     const request: EncodingRequest = { id, texts };
     return new Promise((resolve, reject) => {
+      // A request in flight keeps the process alive until it is answered.
+      if (this.waiters.size === 0) this.thread.ref();
       this.waiters.set(id, { resolve, reject });
       this.thread.postMessage(request);
     });
@@ -75,6 +79,7 @@ export class EncodingThread {
     const waiter = this.waiters.get(reply.id);
     if (!waiter) return;
     this.waiters.delete(reply.id);
+    if (this.waiters.size === 0) this.thread.unref();
     if (reply.error !== undefined) return waiter.reject(new Error(reply.error));
     const { ids, offsets, typeIds } = reply;
     const encoded = new Array<EncodedText>(offsets.length - 1);
@@ -95,5 +100,6 @@ export class EncodingThread {
     this.failed ??= error;
     for (const waiter of this.waiters.values()) waiter.reject(this.failed);
     this.waiters.clear();
+    this.thread.unref();
   }
 }
