@@ -260,8 +260,8 @@ describe('observability', () => {
     const inference = (await (await fetch(`${stack.apiUrl}/docs-json`)).json()) as {
       paths: Record<string, object>;
     };
-    // The /v2 routes follow the Open Inference Protocol's own specification, not this document.
-    // In reading order: by tag (health, sync, async, batches), then a path before those under it.
+    // In reading order: by tag (health, sync, async, batches, the Open Inference Protocol),
+    // then a path before those under it.
     assert.deepEqual(Object.keys(inference.paths), [
       '/healthz',
       '/ping',
@@ -276,6 +276,15 @@ describe('observability', () => {
       '/v1/batches/{id}/cancel',
       '/v1/batches/{id}/errors',
       '/v1/batches/{id}/results',
+      '/v2',
+      '/v2/health/live',
+      '/v2/health/ready',
+      '/v2/models/{model}',
+      '/v2/models/{model}/infer',
+      '/v2/models/{model}/ready',
+      '/v2/models/{model}/versions/{version}',
+      '/v2/models/{model}/versions/{version}/infer',
+      '/v2/models/{model}/versions/{version}/ready',
     ]);
     // The management port's documents need its token, as every route of it does.
     const management = (await (
