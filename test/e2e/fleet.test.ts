@@ -110,12 +110,26 @@ describe('registry, management API and traffic', () => {
         }
       }),
     );
-    await new Promise((r) => setTimeout(r, 500));
+    // Each step waits for answers, not for a time: on a loaded machine a second may hold none.
+    const answers = (count: number) => {
+      const target = outcomes.length + count;
+      return eventually(
+        `${count} more answers`,
+        () => (outcomes.length >= target ? true : undefined),
+        120_000,
+      );
+    };
+    await answers(10);
     assert.equal((await stack.manage('PUT', '/models/ag-news-bert/2/set-default')).status, 200);
-    await new Promise((r) => setTimeout(r, 1500));
+    // Version 2 answers once the API's cached record (a second) has expired.
+    await eventually(
+      'version 2 to answer',
+      () => ([...labels].some((l) => l.startsWith('v2-')) ? true : undefined),
+      120_000,
+    );
     const removed = await stack.manage('DELETE', '/models/ag-news-bert/1');
     assert.equal(removed.status, 200, JSON.stringify(removed.body));
-    await new Promise((r) => setTimeout(r, 3000));
+    await answers(10);
     running = false;
     await traffic;
     assert.ok(outcomes.length > 20, `${outcomes.length} requests`);

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { JobGrouper, type GroupItem, type GroupLimits } from './job-grouper';
 
 interface Item extends GroupItem {
@@ -52,16 +51,19 @@ describe('JobGrouper', () => {
   it('lets jobs pile up while a group runs and sends them together when it ends', async () => {
     const { grouper, groups, release } = harness();
     grouper.add(item('a'));
-    // Waits for the event, not for a time: a 10 ms sleep started in the check phase can end
-    // before the grouper's setImmediate on a loaded machine, and then b, c, d joined a's group.
-    while (groups.length === 0) await sleep(1);
+    // Turns of the event loop, never a time: a sleep started in the check phase can end before
+    // the grouper's setImmediate on a loaded machine (and then b, c, d joined a's group), and a
+    // 1 ms timer after a release may fire before or after the group it waits for.
+    await turn();
+    assert.deepEqual(groups, [['a']]);
     grouper.add(item('b'));
     grouper.add(item('c'));
     grouper.add(item('d'));
-    await sleep(10);
-    assert.deepEqual(groups, [['a']]);
+    await turn();
+    await turn();
+    assert.deepEqual(groups, [['a']], 'nothing goes while a group runs');
     release();
-    await sleep(1);
+    await turn();
     assert.deepEqual(groups, [['a'], ['b', 'c', 'd']]);
   });
 
@@ -80,9 +82,9 @@ describe('JobGrouper', () => {
     grouper.add(item('x', 3));
     grouper.add(item('y', 1));
     release();
-    await sleep(1);
+    await turn();
     release();
-    await sleep(1);
+    await turn();
     assert.deepEqual(groups, [['busy'], ['big'], ['x', 'y']]);
   });
 
@@ -93,7 +95,7 @@ describe('JobGrouper', () => {
     grouper.flush();
     ['b1', 'b2', 'b3'].forEach((name) => grouper.add(item(name, 4, 10)));
     release();
-    await sleep(1);
+    await turn();
     assert.deepEqual(groups[1], ['b1', 'b2']);
   });
 
@@ -105,10 +107,10 @@ describe('JobGrouper', () => {
     grouper.add(item('bulk-2', 1, 10));
     grouper.add(item('online', 1, 0));
     release();
-    await sleep(1);
+    await turn();
     assert.deepEqual(groups[1], ['online'], 'no bulk job rides along with an online one');
     release();
-    await sleep(1);
+    await turn();
     assert.deepEqual(groups[2], ['bulk-1', 'bulk-2']);
   });
 
