@@ -13,7 +13,9 @@ export default tseslint.config(
       '.gpu-cache/',
       '.gpu-carry/',
       '.venv/',
+      // Plain Node scripts, outside the TypeScript project (as bin/ is).
       '*.mjs',
+      'tools/*.mjs',
     ],
   },
   js.configs.recommended,
