@@ -32,6 +32,22 @@ describe('model package loader', () => {
     await assert.rejects(openModel(dir), { message: /max_length: .*number/ });
   });
 
+  it("rejects a max_length over the model's positions (control: the largest it has loads)", async () => {
+    const over = demoPackageCopy((m) => (m.max_length = 513));
+    await assert.rejects(openModel(over, { device: 'cpu', warmup: false }), {
+      name: 'ModelPackageError',
+      message: /max_length 513, over the 512 positions of the model/,
+    });
+    const { pkg, handler } = await openModel(
+      demoPackageCopy((m) => (m.max_length = 512)),
+      { device: 'cpu' },
+    );
+    const [encoded] = await handler.preprocess([' word'.repeat(1000)]);
+    assert.equal(encoded.length, 512);
+    await handler.dispose();
+    await pkg.release();
+  });
+
   it('rejects a graph whose inputs do not match the handler', async () => {
     const dir = demoPackageCopy();
     copyFileSync(join(fixtures, 'onnx', 'wrong-inputs.onnx'), join(dir, 'model.onnx'));

@@ -88,7 +88,31 @@ function checkPackage(
     customHandler,
   ];
   for (const file of named) if (file) packageFile(dir, file, location);
+  checkWindow(dir, manifest, location);
   return { dir, manifest, labels: readLabels(dir, manifest, location), release };
+}
+
+/**
+ * Rejects a `max_length` beyond the positions the model has (`max_position_embeddings` of its
+ * `config.json`, when it says): such a package would answer every long text with a failed
+ * forward pass instead of truncating it.
+ */
+function checkWindow(dir: string, manifest: ModelManifest, location: string): void {
+  if (!manifest.config_file) return;
+  let positions: unknown;
+  try {
+    const file = packageFile(dir, manifest.config_file, location);
+    positions = (JSON.parse(readFileSync(file, 'utf8')) as { max_position_embeddings?: unknown })
+      .max_position_embeddings;
+  } catch {
+    return; // readLabels names a config that does not parse, when it needs one
+  }
+  if (typeof positions === 'number' && manifest.max_length > positions) {
+    throw new ModelPackageError(
+      `${MANIFEST_FILE} of ${location} sets max_length ${manifest.max_length}, over the ` +
+        `${positions} positions of the model (max_position_embeddings in ${manifest.config_file})`,
+    );
+  }
 }
 
 /**
