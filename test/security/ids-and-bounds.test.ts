@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
+import { eventually } from '../support/processes';
 import { Stack } from '../support/stack';
 
 describe('made-up ids, unbounded numbers, idle results', () => {
@@ -99,11 +100,11 @@ describe('made-up ids, unbounded numbers, idle results', () => {
     });
     const asyncId = created.body.id as string;
     const queue = stack.predictionQueue();
-    let jobs = await queue.getJobs(['completed'], 0, -1);
-    for (let i = 0; i < 100 && !jobs.some((j) => j.id === asyncId); i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      jobs = await queue.getJobs(['completed'], 0, -1);
-    }
+    // Until the async job has completed, however long a loaded machine takes (not 5 s at most).
+    const jobs = await eventually('the async job to complete', async () => {
+      const completed = await queue.getJobs(['completed'], 0, -1);
+      return completed.some((j) => j.id === asyncId) ? completed : undefined;
+    });
     const ages = new Map(jobs.map((j) => [j.id, (j.opts.removeOnComplete as { age: number }).age]));
     assert.equal(ages.get(asyncId), 86_400);
     const syncAges = [...ages].filter(([id]) => id !== asyncId).map(([, age]) => age);
