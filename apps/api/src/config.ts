@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { boolSetting, commonSettings, intSetting, listSetting, parseEnv } from '@app/common';
 
@@ -10,9 +11,26 @@ export const managementTokenSchema = z
   .min(16, 'a management token needs at least 16 characters')
   .regex(/^\S+$/, 'a management token cannot contain spaces');
 
+/**
+ * API processes per host by default: one per four cores, at least one. On 2 cores one process
+ * serves more than two (the workers need the second core: see docs/performance.md).
+ */
+export function defaultApiProcesses(cores: number): number {
+  return Math.max(1, Math.floor(cores / 4));
+}
+
 /** Every setting of the API process, read from the environment once at start. */
 export const apiSettings = z.object({
   ...commonSettings,
+  /**
+   * API processes on the same ports (node:cluster shares the listening sockets): more event loops
+   * for the same host. The default follows the cores (see {@link defaultApiProcesses}).
+   */
+  API_PROCESSES: intSetting(defaultApiProcesses(availableParallelism()), 1, 256),
+  /** First delay before a crashed API process (of several) is restarted; doubles per crash in a row. */
+  RESTART_BACKOFF_MS: intSetting(1000, 10),
+  /** Exits in a row of a restarted API process before it started, after which the API stops. */
+  MAX_START_FAILURES: intSetting(3, 1),
   /** Interface of the four ports: loopback unless a deployment opens them (`0.0.0.0`). */
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: intSetting(8080, 0, 65535),

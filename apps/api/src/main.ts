@@ -1,6 +1,7 @@
 // First: a SIGTERM that comes while the API starts is kept, not fatal.
 import { onStopSignal } from '@app/common/stop-signals';
 import 'reflect-metadata';
+import cluster from 'node:cluster';
 import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -21,9 +22,11 @@ import {
   redisTarget,
   settingGiven,
   startOpsServer,
+  type Logger,
 } from '@app/common';
 import { ModelRegistry } from '@app/registry';
-import { loadApiConfig } from './config';
+import { reportListening, runApiPrimary, shareMetricsWithPrimary } from './api-processes';
+import { loadApiConfig, type ApiConfig } from './config';
 import { apiKeyGuard } from './core/auth';
 import type { SharedServices } from './core/core.module';
 import { createHttpApp } from './core/http-app';
@@ -45,9 +48,17 @@ import { OpenInferenceService } from './v2/open-inference.service';
 /** The port a listening server is bound to. */
 const portOf = (server: Pick<Server, 'address'>) => (server.address() as AddressInfo).port;
 
-async function bootstrap(): Promise<void> {
+/** One API process: several (API_PROCESSES) run under a primary that forks them (api-processes.ts). */
+async function start(): Promise<void> {
   const config = loadApiConfig();
   const logger = createLogger('api', config.LOG_LEVEL, config.LOG_FORMAT);
+  if (cluster.isPrimary && config.API_PROCESSES > 1) return runApiPrimary(config, logger);
+  return bootstrap(config, logger);
+}
+
+async function bootstrap(config: ApiConfig, logger: Logger): Promise<void> {
+  // One of several on the same ports: the primary serves the metrics port.
+  const several = cluster.isWorker;
   // Request handling answers 503 at once while Redis is away; queue consumers and job listeners
   // wait on a connection of their own for it to come back.
   const target = redisTarget(config);
@@ -105,9 +116,12 @@ async function bootstrap(): Promise<void> {
   mountOpenApi(inference, INFERENCE_API);
   await management.listen(config.MANAGEMENT_PORT, config.API_HOST);
   await inference.listen(config.API_PORT, config.API_HOST);
-  const ops = await startOpsServer(config.METRICS_PORT, config.API_HOST, shared.metrics.registry, {
-    readiness: () => new RedisProbe(redis).problem(),
-  });
+  if (several) shareMetricsWithPrimary(shared.metrics.registry);
+  const ops = several
+    ? undefined
+    : await startOpsServer(config.METRICS_PORT, config.API_HOST, shared.metrics.registry, {
+        readiness: () => new RedisProbe(redis).problem(),
+      });
   const grpc = await GrpcServer.start({
     host: config.API_HOST,
     port: config.GRPC_PORT,
@@ -122,15 +136,15 @@ async function bootstrap(): Promise<void> {
     metrics,
   });
   // The ports bound, not the ones asked for: with 0 the OS picks, and this line says which.
-  logger.info(
-    {
-      port: portOf(inference.getHttpServer()),
-      managementPort: portOf(management.getHttpServer()),
-      metricsPort: portOf(ops),
-      grpcPort: grpc.port,
-    },
-    'API listening',
-  );
+  const ports = {
+    port: portOf(inference.getHttpServer()),
+    managementPort: portOf(management.getHttpServer()),
+    grpcPort: grpc.port,
+  };
+  if (several) {
+    logger.info(ports, 'API process listening');
+    reportListening(ports);
+  } else logger.info({ ...ports, metricsPort: portOf(ops!) }, 'API listening');
 
   let closing = false;
   const close = async (signal: string) => {
@@ -153,7 +167,7 @@ async function bootstrap(): Promise<void> {
     // Closing the inference app then stops its queue consumers (jobs in hand finish).
     await inference.close();
     await management.close();
-    ops.close();
+    ops?.close();
     await shared.waiter.close();
     await queues.close();
     await Promise.all([redis.quit(), consumerRedis.quit()]);
@@ -163,7 +177,7 @@ async function bootstrap(): Promise<void> {
   onStopSignal((signal) => void close(signal));
 }
 
-bootstrap().catch((error: unknown) => {
+start().catch((error: unknown) => {
   const message =
     error instanceof ConfigError || error instanceof RedisUnreachableError
       ? error.message

@@ -10,3 +10,4 @@ export * from './version-queues';
 export * from './job-waiter';
 export * from './job-replies';
 export * from './queue-progress';
+export * from './restart-policy';

@@ -1,5 +1,4 @@
 import { createServer, type Server } from 'node:http';
-import type { Registry } from 'prom-client';
 
 /** Answers of the operational endpoints: readiness says what is missing, if anything. */
 export interface OpsProbes {
@@ -14,7 +13,7 @@ export interface OpsProbes {
 export function startOpsServer(
   port: number,
   host: string,
-  registry: Registry,
+  registry: { metrics(): Promise<string>; readonly contentType: string },
   probes: OpsProbes,
 ): Promise<Server> {
   const server = createServer((request, response) => {

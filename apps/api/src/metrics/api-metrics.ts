@@ -53,6 +53,8 @@ export class ApiMetrics {
     name: 'modelfleet_estimated_queue_wait_seconds',
     help: 'Estimated wait of a new online job: queued jobs over the throughput workers report',
     labelNames: ['model', 'version'],
+    // Read from Redis by every API process alike: several report it once, not added up.
+    aggregator: 'max',
     registers: [this.registry],
   });
 
@@ -91,6 +93,8 @@ export class ApiMetrics {
       name: 'modelfleet_queue_jobs',
       help: 'Jobs in each model version queue (online or bulk), by state',
       labelNames: ['model', 'version', 'queue', 'state'],
+      // Read from Redis by every API process alike: several report it once, not added up.
+      aggregator: 'max',
       registers: [this.registry],
       async collect() {
         this.reset();
@@ -111,6 +115,8 @@ export class ApiMetrics {
       name: 'modelfleet_serving_failures',
       help: 'Standing failures to serve, by subject (name@version, or package:<location>) and source (worker id, or api)',
       labelNames: ['subject', 'source'],
+      // Read from Redis by every API process alike: several report it once, not added up.
+      aggregator: 'max',
       registers: [this.registry],
       async collect() {
         this.reset();
@@ -123,6 +129,8 @@ export class ApiMetrics {
       name: 'modelfleet_workers',
       help: 'Live workers serving each model version',
       labelNames: ['model', 'version'],
+      // Read from Redis by every API process alike: several report it once, not added up.
+      aggregator: 'max',
       registers: [this.registry],
       async collect() {
         this.reset();

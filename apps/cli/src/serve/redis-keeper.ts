@@ -1,5 +1,4 @@
-import type { LocalRedis, Logger } from '@app/common';
-import { RestartTracker, type RestartPolicy } from './restart-policy';
+import { RestartTracker, type LocalRedis, type Logger, type RestartPolicy } from '@app/common';
 
 /**
  * Keeps the redis-server that `modelfleet serve` started running: when it dies, a new one starts

@@ -13,11 +13,11 @@ import {
   redactRedisUrl,
   type Logger,
   type RedisConnection,
+  type RestartPolicy,
 } from '@app/common';
 import { ModelRegistry } from '@app/registry';
 import { RedisKeeper } from './redis-keeper';
 import { ServeConsole } from './serve-console';
-import type { RestartPolicy } from './restart-policy';
 import { Supervisor } from './supervisor';
 
 /** Settings of `modelfleet serve`, beside those the API and workers read themselves. */

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { Logger } from '@app/common';
-import { RestartTracker, type RestartPolicy } from './restart-policy';
+import { RestartTracker, type Logger, type RestartPolicy } from '@app/common';
 
 /** Compiled entry of an app, from this file's place in dist/apps/cli/src/serve. */
 const appEntry = (app: 'api' | 'worker') =>

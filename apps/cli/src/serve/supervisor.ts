@@ -1,7 +1,6 @@
 import { availableParallelism, hostname } from 'node:os';
-import { VersionQueues, type Logger, type RedisConnection } from '@app/common';
+import { VersionQueues, type Logger, type RedisConnection, type RestartPolicy } from '@app/common';
 import { ModelRegistry, versionKey, type VersionRecord } from '@app/registry';
-import type { RestartPolicy } from './restart-policy';
 import { desiredWorkers, intraOpThreadsPerWorker, type ScalingPolicy } from './scaling';
 import { SupervisedChild, type ChildEvents, type ChildOutput } from './supervised-child';
 

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { GrpcTestClient } from '../support/grpc-client';
+import { NEWS_TEXTS } from '../support/predictions';
+import { ServeProcess, alive } from '../support/serve-process';
+
+/** A sample of a metric from Prometheus text, by its name and labels as written; 0 when absent. */
+function sample(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+const ROUTE =
+  'modelfleet_http_requests_total{app="inference",route="/predictions/:model",method="POST",status="200"}';
+
+describe('modelfleet serve with API_PROCESSES=2: two API processes on the same ports', () => {
+  let serve: ServeProcess;
+
+  before(async () => {
+    serve = await ServeProcess.start({ env: { API_PROCESSES: '2', ACCESS_LOG: 'true' } });
+  });
+  after(async () => {
+    await serve?.stop();
+  });
+
+  const metricsUrl = () =>
+    `http://127.0.0.1:${Number(serve.lines('API listening')[0].metricsPort)}/metrics`;
+  const metrics = async () => (await fetch(metricsUrl())).text();
+
+  it('starts both processes on the ports the API listening line names, gRPC included', async () => {
+    const [listening] = serve.lines('API listening');
+    assert.equal(listening.processes, 2);
+    const processes = serve.lines('API process listening');
+    assert.equal(processes.length, 2);
+    assert.notEqual(processes[0].pid, processes[1].pid);
+    for (const line of processes) {
+      assert.equal(line.port, listening.port);
+      assert.equal(line.managementPort, listening.managementPort);
+      assert.equal(line.grpcPort, listening.grpcPort);
+    }
+    const torchServe = GrpcTestClient.torchServe(`127.0.0.1:${Number(listening.grpcPort)}`);
+    try {
+      const one = await torchServe.call('Predictions', {
+        model_name: 'ag-news-bert',
+        input: { data: Buffer.from(NEWS_TEXTS[0]) },
+      });
+      assert.equal(typeof JSON.parse((one.prediction as Buffer).toString()).label, 'number');
+    } finally {
+      torchServe.close();
+    }
+  });
+
+  it('spreads connections over both, and /metrics adds up their counts without adding up what they read from Redis', async () => {
+    const before = await metrics();
+    const calls = 8;
+    for (let i = 0; i < calls; i++) {
+      // A connection each: the primary hands new connections to the processes in turn.
+      const response = await fetch(`${serve.apiUrl}/predictions/ag-news-bert`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', connection: 'close' },
+        body: JSON.stringify({ data: [NEWS_TEXTS[i % NEWS_TEXTS.length]] }),
+      });
+      assert.equal(response.status, 200, await response.text());
+    }
+    const answeredBy = new Set(
+      serve
+        .lines('request completed')
+        .filter((l) => (l.req as { url?: string }).url === '/predictions/ag-news-bert')
+        .map((l) => l.pid),
+    );
+    // The control: had one process answered them all, its own count would be the whole count.
+    assert.equal(answeredBy.size, 2, 'both processes answered some of the calls');
+    const now = await metrics();
+    assert.equal(sample(now, ROUTE) - sample(before, ROUTE), calls, 'every call counted once');
+    const replies = (text: string, outcome: string) =>
+      sample(text, `modelfleet_job_replies_total{outcome="${outcome}"}`);
+    assert.equal(
+      replies(now, 'awaited') - replies(before, 'awaited'),
+      calls,
+      'each answer reached the process that waited for it',
+    );
+    assert.equal(replies(now, 'unawaited'), replies(before, 'unawaited'));
+    // Both processes read the same worker count from Redis: reported once, not twice.
+    assert.equal(sample(now, 'modelfleet_workers{model="ag-news-bert",version="1"}'), 1);
+  });
+
+  it('stops both API processes before the workers on SIGTERM, and leaves no process', async () => {
+    const pids = serve.allPids().filter(alive);
+    const code = await serve.stop('SIGTERM');
+    assert.equal(code, 0);
+    assert.deepEqual(pids.filter(alive), []);
+    const order = serve.process.logs().map((l) => `${String(l.service)}:${String(l.msg)}`);
+    const apiStops = order.flatMap((step, i) => (step === 'api:stopping' ? [i] : []));
+    assert.equal(apiStops.length, 2, 'each API process stopped');
+    const workerStop = order.indexOf('worker:stopping: finishing jobs in hand');
+    assert.ok(workerStop > Math.max(...apiStops), 'the API processes stop before the workers');
+  });
+});
