@@ -14,7 +14,9 @@ import {
   VersionQueues,
   connectRedis,
   connectRedisFailFast,
+  backgroundStdout,
   createLogger,
+  logFormat,
   exitAfterGrace,
   assertRedisReachable,
   defaultRedisNotice,
@@ -51,7 +53,13 @@ const portOf = (server: Pick<Server, 'address'>) => (server.address() as Address
 /** One API process: several (API_PROCESSES) run under a primary that forks them (api-processes.ts). */
 async function start(): Promise<void> {
   const config = loadApiConfig();
-  const logger = createLogger('api', config.LOG_LEVEL, config.LOG_FORMAT);
+  // JSON lines go out in the background: a slow stdout does not stall requests (logger.ts).
+  const logger = createLogger(
+    'api',
+    config.LOG_LEVEL,
+    config.LOG_FORMAT,
+    logFormat(config.LOG_FORMAT) === 'json' ? backgroundStdout() : undefined,
+  );
   if (cluster.isPrimary && config.API_PROCESSES > 1) return runApiPrimary(config, logger);
   return bootstrap(config, logger);
 }

@@ -57,3 +57,22 @@ export function createLogger(
 }
 
 export type { Logger };
+
+/** Longest write that a pipe takes whole (Linux's PIPE_BUF). */
+const PIPE_BUF = 4096;
+
+/** Most bytes of lines a background stdout holds while the stdout cannot keep up. */
+export const MAX_BUFFERED = 16 * 1024 * 1024;
+
+/**
+ * Stdout written in the background (pino's asynchronous destination), for JSON lines: lines
+ * logged while a write is under way go out together in the next one, and a stdout that cannot
+ * keep up (a full pipe) no longer stops the event loop for 100 ms at a time, as pino's default
+ * blocking writes do; what is left is written at exit. Each write holds whole lines and at most
+ * PIPE_BUF bytes, so processes sharing one stdout (the API processes of a cluster) never cut
+ * each other's lines; past {@link MAX_BUFFERED} bytes waiting, lines are dropped rather than
+ * held. For a process that writes to its stdout through its logger alone (the API).
+ */
+export function backgroundStdout(): DestinationStream {
+  return pino.destination({ dest: 1, sync: false, maxWrite: PIPE_BUF, maxLength: MAX_BUFFERED });
+}
