@@ -165,3 +165,69 @@ describe('faults under modelfleet serve', () => {
     assertNothingLost(report);
   });
 });
+
+describe('faults under modelfleet serve with several API processes (API_PROCESSES=2)', () => {
+  const reports: TrafficReport[] = [];
+  const env = {
+    API_PROCESSES: '2',
+    LOCK_DURATION_MS: '2000',
+    STALLED_INTERVAL_MS: '1000',
+    RESTART_BACKOFF_MS: '500',
+  };
+  let serve: ServeProcess;
+
+  before(async () => {
+    serve = await ServeProcess.start({ env });
+  });
+  after(async () => {
+    printReports(reports);
+    await serve?.stop();
+  });
+
+  it('SIGKILL of one API process: its callers get an error, every job reaches one terminal state, the other keeps serving', async () => {
+    const queue = new Queue(predictionQueueName('ag-news-bert', '1'), {
+      connection: { url: serve.redisUrl },
+      prefix: 'mf',
+    });
+    try {
+      const traffic = Traffic.start({ apiUrl: serve.apiUrl, maxDurationMs: 10_000 });
+      await eventually('traffic to flow', () => (traffic.acceptedSoFar >= 10 ? true : undefined));
+      const [victim, survivor] = serve.lines('started API process').map((l) => Number(l.childPid));
+      // Sync callers wait in both processes (each new connection goes to the next process).
+      await queue.pause();
+      await eventually('sync callers waiting', async () =>
+        (await queue.getJobCounts('paused', 'wait')).paused >= 6 ? true : undefined,
+      );
+      traffic.faultBegins();
+      process.kill(victim, 'SIGKILL');
+      await eventually('the killed API process restarted and listening', () =>
+        serve.lines('API process listening').length === 3 ? true : undefined,
+      );
+      await queue.resume();
+      traffic.faultEnds();
+      const report = await traffic.settle('one of 2 API processes SIGKILLed', {
+        apiUrl: serve.apiUrl,
+        redisUrl: serve.redisUrl,
+      });
+      reports.push(report);
+      assertNothingLost(report);
+      assert.equal(report.refusedOutside, 0, 'requests fail only while the process is down');
+      assert.ok(report.acceptedDuringFault > 0, 'the other process served meanwhile');
+      const lostConnection = Object.keys(report.refusals).filter((a) => !/^\d+$/.test(a));
+      assert.ok(
+        lostConnection.length > 0,
+        'the callers waiting on the killed process got an error',
+      );
+      assert.ok(alive(survivor), 'the other process was not restarted');
+      assert.equal(serve.lines('API listening').length, 1, 'the API as a whole did not restart');
+      // Jobs whose caller lost its connection with the process finish too: nothing is left over.
+      await eventually('every job of the queue finished', async () => {
+        const counts = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized');
+        return Object.values(counts).every((n) => n === 0) ? true : undefined;
+      });
+    } finally {
+      await queue.resume();
+      await queue.close();
+    }
+  });
+});

@@ -13,8 +13,13 @@ export interface TrafficReport {
   lost: string[];
   /** Jobs that reached a terminal state more than once (per the queue's event stream). */
   duplicated: string[];
-  /** Requests refused (an error status without an id, or no connection) while the fault lasted. */
+  /**
+   * Requests refused (an error status without an id, or no connection) that were sent or
+   * answered while the fault lasted (a caller may learn of a fault only at its own timeout).
+   */
   refusedDuringFault: number;
+  /** Requests accepted while the fault lasted (what the processes left alive served). */
+  acceptedDuringFault: number;
   /** ... and outside the fault: a control, 0 when only the fault refuses requests. */
   refusedOutside: number;
   /** Requests shed for load (503 Overloaded, 429), at any time: not counted as refused. */

@@ -33,6 +33,8 @@ const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
 interface Outcome {
   kind: 'async' | 'sync';
   at: number;
+  /** When it was sent: a request sent during a fault and refused after it is the fault's. */
+  sentAt: number;
   /** The job id, when the request was accepted and the answer names it. */
   id?: string;
   accepted: boolean;
@@ -144,6 +146,7 @@ export class Traffic {
   }
 
   private async send(kind: 'async' | 'sync', n: number): Promise<Outcome> {
+    const sentAt = Date.now();
     const { apiUrl, model, textsPerRequest, requestTimeoutMs } = this.options;
     const data = Array.from(
       { length: textsPerRequest },
@@ -164,7 +167,7 @@ export class Traffic {
       const at = Date.now();
       const answer = parse(text);
       const id = typeof answer?.id === 'string' ? answer.id : undefined;
-      const base = { kind, at, answer: String(response.status) };
+      const base = { kind, at, sentAt, answer: String(response.status) };
       if (kind === 'async') {
         const accepted = (response.status === 202 || response.status === 200) && id !== undefined;
         return { ...base, id, accepted, shed: !accepted && isShed(answer) };
@@ -178,10 +181,16 @@ export class Traffic {
       return {
         kind,
         at: Date.now(),
+        sentAt,
         accepted: false,
         answer: cause?.code ?? (error as Error).name,
       };
     }
+  }
+
+  /** Whether a refusal is the fault's: sent or answered while it lasted. */
+  private fault(o: Outcome): boolean {
+    return this.duringFault(o.sentAt) || this.duringFault(o.at);
   }
 
   private duringFault(at: number): boolean {
@@ -231,8 +240,9 @@ export class Traffic {
       canceled: count('canceled'),
       lost,
       duplicated: [...terminalEvents].filter(([, n]) => n > 1).map(([id]) => id),
-      refusedDuringFault: refused.filter((o) => this.duringFault(o.at)).length,
-      refusedOutside: refused.filter((o) => !this.duringFault(o.at)).length,
+      refusedDuringFault: refused.filter((o) => this.fault(o)).length,
+      acceptedDuringFault: accepted.filter((o) => this.duringFault(o.at)).length,
+      refusedOutside: refused.filter((o) => !this.fault(o)).length,
       shed: this.outcomes.filter((o) => o.shed).length,
       refusals: Object.fromEntries(
         [...new Set(refused.map((o) => o.answer))].map((a) => [
