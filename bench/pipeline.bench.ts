@@ -3,12 +3,15 @@
  * several client concurrencies, beside the handler alone on the same texts in the same run, with
  * the CPU time each part of the stack spent per request (read from /proc).
  *
- *   npm run build && node dist/bench/pipeline.bench.js [--limit N] [--pin]
+ *   npm run build && node dist/bench/pipeline.bench.js [--limit N] [--pin] [--singles]
  *
+ * `--singles` runs the lone caller, 32 and 128 clients of one text, and 32 of 16 texts, without
+ * the feature table: what compares builds and settings (API_PROCESSES, ACCESS_LOG) quickest.
  * `--pin` (or `BENCH_PIN=1`) runs the handler alone and the stack on some CPUs and the load
  * generator on the others (`taskset`); `BENCH_PIN=SERVER:CLIENT` names both CPU lists.
  * `BENCH_WORKERS=N` starts N workers (default 1), each with `INTRA_OP_THREADS` ORT threads
- * (default: ORT's own choice); the CPU table sums the workers' threads.
+ * (default: ORT's own choice); the CPU table sums the workers' threads. `API_PROCESSES=N` runs N
+ * API processes (the API's CPU is theirs and their primary's, summed).
  */
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -29,7 +32,11 @@ interface LoadFigures extends MeteredLoad {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { limit: { type: 'string' }, pin: { type: 'boolean' } },
+    options: {
+      limit: { type: 'string' },
+      pin: { type: 'boolean' },
+      singles: { type: 'boolean' },
+    },
   });
   const texts = agNewsTest(values.limit ? Number(values.limit) : 3000).map((r) => r.text);
   const pinSpec = process.env.BENCH_PIN;
@@ -64,14 +71,23 @@ async function main(): Promise<void> {
   const intraOp = process.env.INTRA_OP_THREADS;
   const bench = await startBenchStack(
     store,
-    { MODELS: 'ag-news-bert-v1', ...(intraOp ? { INTRA_OP_THREADS: intraOp } : {}) },
+    {
+      MODELS: 'ag-news-bert-v1',
+      ...(intraOp ? { INTRA_OP_THREADS: intraOp } : {}),
+      ...(process.env.ACCESS_LOG ? { ACCESS_LOG: process.env.ACCESS_LOG } : {}),
+    },
     workers,
   );
   try {
     const processes = bench.processes();
     if (pin) {
       // The stack started on the server's CPUs; the worker's ORT pool is bound back to them.
-      for (const pid of [processes.api, processes.redis, ...processes.workers.map((w) => w.pid)])
+      for (const pid of [
+        processes.api,
+        ...(processes.apiChildren ?? []),
+        processes.redis,
+        ...processes.workers.map((w) => w.pid),
+      ])
         pinProcess(pid, pin.server);
       pinProcess(process.pid, pin.client);
     }
@@ -119,13 +135,20 @@ async function main(): Promise<void> {
     const rows: [string, LoadFigures][] = [];
     const c1 = await run(1, 1, 300);
     rows.push(['1 client, 1 text/request', c1]);
-    for (const [concurrency, perRequest] of [
-      [8, 16],
-      [32, 16],
-      [32, 1],
-      [64, 1],
-      [128, 1],
-    ]) {
+    const loads = values.singles
+      ? [
+          [32, 1],
+          [128, 1],
+          [32, 16],
+        ]
+      : [
+          [8, 16],
+          [32, 16],
+          [32, 1],
+          [64, 1],
+          [128, 1],
+        ];
+    for (const [concurrency, perRequest] of loads) {
       rows.push([
         `${concurrency} clients, ${perRequest} text(s)/request`,
         await run(concurrency, perRequest),
@@ -137,7 +160,8 @@ async function main(): Promise<void> {
     const redisMs = singles.cpu.redis / singles.requests;
     const lines = [
       `pipeline (HTTP → Redis → worker), ${pkg.manifest.name}, ${texts.length} AG News test texts, ` +
-        `${workers} worker${workers > 1 ? 's' : ''} (INTRA_OP_THREADS=${intraOp ?? '0'})`,
+        `${workers} worker${workers > 1 ? 's' : ''} (INTRA_OP_THREADS=${intraOp ?? '0'}), ` +
+        `API_PROCESSES=${process.env.API_PROCESSES ?? 'default'}, ACCESS_LOG=${process.env.ACCESS_LOG ?? 'false'}`,
       pin
         ? `pinned (taskset): handler alone and server on CPUs ${formatCpuList(pin.server)}, load generator on CPUs ${formatCpuList(pin.client)}; ` +
           `read back: API ${processCpus(processes.api)}, worker ${processCpus(processes.workers[0].pid)}, Redis ${processCpus(processes.redis)}, load generator ${processCpus(process.pid)}`
@@ -161,7 +185,7 @@ async function main(): Promise<void> {
         `The worker's main thread is the one whose id is the pid; its inference thread says its id, ` +
         `and which threads ran before it, as it starts (bench/thread-tag.ts).`,
       '',
-      ...(await featureCosts(bench, run)),
+      ...(values.singles ? [] : await featureCosts(bench, run)),
       '',
     ];
     process.stdout.write(lines.join('\n'));

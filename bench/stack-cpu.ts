@@ -26,6 +26,7 @@ export interface StackCpu {
 export function stackMeter(processes: BenchProcesses): CpuMeter<string> {
   const { api, redis, workers } = processes;
   const pids: Record<string, number> = { api, redis, client: process.pid };
+  (processes.apiChildren ?? []).forEach((pid, index) => (pids[`api${index + 1}`] = pid));
   workers.forEach((worker, index) => (pids[workerKey(index)] = worker.pid));
   return new CpuMeter(pids);
 }
@@ -40,14 +41,17 @@ export function stackCpu(
   processes: BenchProcesses,
 ): StackCpu {
   const spent = CpuMeter.between(before, after);
+  const apiMs = Object.entries(spent)
+    .filter(([name]) => /^api\d*$/.test(name))
+    .reduce((sum, [, process]) => sum + process.processMs, 0);
   const cpu: StackCpu = {
-    api: spent.api.processMs,
+    api: apiMs,
     redis: spent.redis.processMs,
     workerMain: 0,
     inferenceThread: 0,
     inferencePools: 0,
     nodeThreads: 0,
-    total: spent.api.processMs + spent.redis.processMs,
+    total: apiMs + spent.redis.processMs,
     client: spent.client.processMs,
   };
   processes.workers.forEach((threads, index) => {

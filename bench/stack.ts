@@ -16,6 +16,8 @@ export interface BenchWorker {
 /** The stack's processes, for reading their CPU time from `/proc`. */
 export interface BenchProcesses {
   api: number;
+  /** The API processes under `api` when it runs several (API_PROCESSES): their CPU counts as the API's. */
+  apiChildren?: number[];
   redis: number;
   workers: BenchWorker[];
 }
@@ -78,7 +80,11 @@ export async function startBenchStack(
           nodeThreads: (tags[0].earlier as number[]).map(Number),
         };
       });
-      return { api: stack.api.child.pid!, redis: redis.pid, workers };
+      const apiChildren = stack.api
+        .logs()
+        .filter((line) => line.msg === 'started API process')
+        .map((line) => Number(line.childPid));
+      return { api: stack.api.child.pid!, apiChildren, redis: redis.pid, workers };
     },
     async stop() {
       await pool.close();
