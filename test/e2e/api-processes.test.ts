@@ -4,14 +4,21 @@ import { GrpcTestClient } from '../support/grpc-client';
 import { NEWS_TEXTS } from '../support/predictions';
 import { ServeProcess, alive } from '../support/serve-process';
 
-/** A sample of a metric from Prometheus text, by its name and labels as written; 0 when absent. */
-function sample(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
+/** The sum of a metric's samples whose labels include `labels`, from Prometheus text. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .filter((line) => Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
 }
 
-const ROUTE =
-  'modelfleet_http_requests_total{app="inference",route="/predictions/:model",method="POST",status="200"}';
+const ROUTE = {
+  app: 'inference',
+  route: '/predictions/:model',
+  method: 'POST',
+  status: '200',
+};
 
 describe('modelfleet serve with API_PROCESSES=2: two API processes on the same ports', () => {
   let serve: ServeProcess;
@@ -71,9 +78,14 @@ describe('modelfleet serve with API_PROCESSES=2: two API processes on the same p
     // The control: had one process answered them all, its own count would be the whole count.
     assert.equal(answeredBy.size, 2, 'both processes answered some of the calls');
     const now = await metrics();
-    assert.equal(sample(now, ROUTE) - sample(before, ROUTE), calls, 'every call counted once');
+    assert.equal(
+      sample(now, 'modelfleet_http_requests_total', ROUTE) -
+        sample(before, 'modelfleet_http_requests_total', ROUTE),
+      calls,
+      'every call counted once',
+    );
     const replies = (text: string, outcome: string) =>
-      sample(text, `modelfleet_job_replies_total{outcome="${outcome}"}`);
+      sample(text, 'modelfleet_job_replies_total', { outcome });
     assert.equal(
       replies(now, 'awaited') - replies(before, 'awaited'),
       calls,
@@ -81,7 +93,7 @@ describe('modelfleet serve with API_PROCESSES=2: two API processes on the same p
     );
     assert.equal(replies(now, 'unawaited'), replies(before, 'unawaited'));
     // Both processes read the same worker count from Redis: reported once, not twice.
-    assert.equal(sample(now, 'modelfleet_workers{model="ag-news-bert",version="1"}'), 1);
+    assert.equal(sample(now, 'modelfleet_workers', { model: 'ag-news-bert', version: '1' }), 1);
   });
 
   it('stops both API processes before the workers on SIGTERM, and leaves no process', async () => {
