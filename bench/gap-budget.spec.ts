@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { busyMs, busyShare, gapBudget, loggedPasses, steadyWindow } from './gap-budget';
+import {
+  busyMs,
+  busyShare,
+  gapBudget,
+  loggedPasses,
+  steadyBudget,
+  steadyWindow,
+} from './gap-budget';
 
 const pass = (startedAt: number, ms: number) => ({ startedAt, ms });
 
@@ -65,5 +72,13 @@ describe('loggedPasses', () => {
       },
     ];
     assert.deepEqual(loggedPasses(logs, 10), [pass(20, 3), pass(30, 2)]);
+  });
+});
+
+describe('steadyBudget', () => {
+  it('splits the middle eight tenths of the pass span into busy and idle time', () => {
+    // Span 0-100: the window is 10-90; busy 10-40 and 60-90.
+    const steady = steadyBudget([pass(0, 40), pass(60, 40)]);
+    assert.deepEqual(steady, { windowMs: 80, inPassesMs: 60, betweenPassesMs: 20 });
   });
 });

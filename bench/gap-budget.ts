@@ -130,3 +130,31 @@ export function budgetRows(budget: GapBudget): string[] {
     row('end to end', budget.totalMs),
   ];
 }
+
+/** The steady window of a run's passes (see {@link steadyWindow}), cut as the budget cuts. */
+export interface SteadyBudget {
+  windowMs: number;
+  inPassesMs: number;
+  betweenPassesMs: number;
+}
+
+/** How the steady window of `passes` splits between the device busy and idle. */
+export function steadyBudget(passes: readonly Pass[]): SteadyBudget {
+  const window = steadyWindow(passes);
+  const inPassesMs = busyMs(passes, window);
+  const windowMs = window.to - window.from;
+  return { windowMs, inPassesMs, betweenPassesMs: windowMs - inPassesMs };
+}
+
+/** The steady window's split as Markdown table rows, beside the end-to-end budget. */
+export function steadyRows(steady: SteadyBudget): string[] {
+  const row = (part: string, ms: number) =>
+    `| ${part} | ${fmt(ms, 0)} | ${fmt((100 * ms) / steady.windowMs)}% |`;
+  return [
+    "| the steady window (the passes' span less its first and last tenth) | ms | share |",
+    '|---|---:|---:|',
+    row('in passes (the device busy)', steady.inPassesMs),
+    row('between passes (the device idle)', steady.betweenPassesMs),
+    row('the window', steady.windowMs),
+  ];
+}

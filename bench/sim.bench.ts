@@ -38,6 +38,8 @@ import {
   gapBudget,
   loggedPasses,
   passSpan,
+  steadyBudget,
+  steadyRows,
   steadyWindow,
   type Pass,
   type Window,
@@ -178,6 +180,7 @@ async function measureFleet(store: string, texts: string[], ledger: string, sess
       workerSteady: busyShare(worker, steadyWindow(worker)),
       /** From the device's passes: with several sessions, a thread's record holds its wait. */
       budget: gapBudget(run, device),
+      steadyBudget: steadyBudget(device),
       deviceBusyMs: sum(record.map((p) => p.busyMs)),
       threadBlockedMs: sum(record.map((p) => p.blockedMs)),
     };
@@ -257,6 +260,8 @@ async function main(): Promise<void> {
       `where the wall time of the fleet with ${fleet.sessions} session(s) went (the device's passes):`,
       '',
       ...budgetRows(fleet.budget),
+      '',
+      ...steadyRows(fleet.steadyBudget),
       '',
     ];
     process.stdout.write(lines.join('\n'));

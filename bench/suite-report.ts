@@ -1,5 +1,5 @@
 import { fmt } from './data';
-import { budgetRows, type GapBudget } from './gap-budget';
+import { budgetRows, steadyRows, type GapBudget, type SteadyBudget } from './gap-budget';
 
 /** Bulk scoring should keep this share of the engine ceiling. */
 export const BULK_TARGET = 0.9;
@@ -23,6 +23,8 @@ export interface ModelFigures {
   budget: GapBudget;
   /** Share of the bulk run's steady window the worker spent in forward passes. */
   steadyBusy: number;
+  /** The steady window cut as the budget is. */
+  steady: SteadyBudget;
   /** One forward pass of a full batch (max_batch_size mid-length texts), in ms. */
   fullBatchMs: number;
   idle: Latency[];
@@ -66,6 +68,8 @@ export function toMarkdown(report: {
       `Bulk run of ${f.model}: the worker in forward passes ${fmt(100 * f.steadyBusy)}% of its steady window (the span of its passes less the first and last tenth).`,
       '',
       ...budgetRows(f.budget),
+      '',
+      ...steadyRows(f.steady),
       '',
     ]),
   ];

@@ -26,7 +26,7 @@ import { workerSettings } from '../apps/worker/src/config';
 import { ROOT } from '../test/support/paths';
 import { DEMO_MODEL, agNewsTest, benchDataFile, fmt, percentile } from './data';
 import { datasetOf, startBatch, timedBulkRun } from './bulk-run';
-import { busyShare, gapBudget, loggedPasses, steadyWindow } from './gap-budget';
+import { busyShare, gapBudget, loggedPasses, steadyBudget, steadyWindow } from './gap-budget';
 import { startBenchStack } from './stack';
 import { toMarkdown, type Latency, type ModelFigures } from './suite-report';
 import { prepareTransformersJsModel, runTransformersJs } from './transformers-js';
@@ -208,6 +208,7 @@ async function measure(plan: ModelPlan, withTransformersJs: boolean): Promise<Mo
       bulkPaddingWaste: padded / real - 1,
       budget,
       steadyBusy,
+      steady: steadyBudget(passes),
       fullBatchMs,
       idle,
       duringBulk,

@@ -5,13 +5,17 @@
  *
  *   node dist/bench/gpu/gpu.bench.js --device cuda --texts data.jsonl --out results \
  *     --model demo=models/ag-news-bert,demo-fp16=<dir> --model base=<dir>,base-fp16=<dir> \
- *     [--pipeline base-fp16] [--eager-python python3] [--bulk 20000] [--clients 1,64,256]
+ *     [--model fused=<dir>,fused-fp16=<dir>,plain=<base dir>] [--pipeline fused-fp16] \
+ *     [--sessions 1,2] [--eager-python python3] [--bulk 20000] [--clients 1,64,256]
  *
  * For each model: the engine alone in fp32 and fp16 (provider really used, texts/s), the
  * labels and logits of a CPU and a device session of the fp32 graph on the same batches, fp16
- * against fp32 on the device, PyTorch eager fp16 at batch 64, and, for the --pipeline package,
- * bulk scoring through API, Redis and one worker with the GPU's utilisation sampled, then online
- * latency with one text per request at each client count.
+ * against fp32 on the device, PyTorch eager fp16 at batch 64 (a fused graph, `plain=` naming the
+ * package it was fused from, is set against that package on the device instead, and its eager
+ * figure is the plain one's), and, for the --pipeline package, bulk scoring through API, Redis and
+ * one worker with the GPU's utilisation sampled, then online latency with one text per request at
+ * each client count: once per number of inference threads in --sessions (INFERENCE_THREADS, with
+ * BULK_GROUPS_IN_FLIGHT one more).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -31,11 +35,12 @@ import {
 } from './measures';
 import { gpuName, toMarkdown } from './report';
 
-/** One model in its two precisions. */
+/** One model in its two precisions; a fused graph names the plain package it was fused from. */
 interface ModelPair {
   label: string;
   fp32: string;
   fp16?: string;
+  plain?: string;
 }
 
 export interface ModelFigures {
@@ -46,8 +51,20 @@ export interface ModelFigures {
   parity?: ParityFigures;
   /** fp16 against fp32, both on the device. */
   fp16Parity?: ParityFigures;
+  /** A fused graph's fp32 against the plain package's fp32 it was fused from, on the device. */
+  fusedParity?: ParityFigures;
+  /** The label of the plain model a fused graph was made from. */
+  plainOf?: string;
   eager?: { textsPerSecond: number; device: string } | { error: string };
 }
+
+/** The fleet run at one number of inference threads. */
+export type FleetRun =
+  | (PipelineFigures & { sessions: number; ceiling: number })
+  | {
+      sessions: number;
+      error: string;
+    };
 
 export interface GpuReport {
   commit: string;
@@ -57,7 +74,7 @@ export interface GpuReport {
   cores: number;
   engineTexts: number;
   models: ModelFigures[];
-  pipeline?: PipelineFigures | { error: string };
+  pipelines: FleetRun[];
 }
 
 async function main(): Promise<void> {
@@ -68,6 +85,7 @@ async function main(): Promise<void> {
       model: { type: 'string', multiple: true, default: [] },
       pipeline: { type: 'string' },
       'pipeline-env': { type: 'string', multiple: true, default: [] },
+      sessions: { type: 'string', default: '1' },
       'eager-python': { type: 'string' },
       'engine-texts': { type: 'string', default: '20000' },
       parity: { type: 'string', default: '1000' },
@@ -82,6 +100,7 @@ async function main(): Promise<void> {
   const pool = readTexts(values.texts!);
   const take = (n: number) => Array.from({ length: n }, (_, i) => pool[i % pool.length]);
   const pairs = values.model.map(parsePair);
+  const engineOf = new Map<string, EngineFigures>();
   const packages = new Map(
     pairs.flatMap((p) => [
       [`${p.label}`, p.fp32],
@@ -121,7 +140,14 @@ async function main(): Promise<void> {
         parityTexts,
       );
     }
-    if (values['eager-python']) {
+    if (pair.plain) {
+      figures.plainOf = pairs.find((p) => p.fp32 === pair.plain)?.label;
+      figures.fusedParity = await measureParity(
+        { dir: pair.plain, device },
+        { dir: pair.fp32, device },
+        parityTexts,
+      );
+    } else if (values['eager-python']) {
       figures.eager = await measureTorchEager(
         values['eager-python'],
         pair.fp32,
@@ -131,28 +157,40 @@ async function main(): Promise<void> {
       note(`${pair.label} torch eager: ${JSON.stringify(figures.eager)}`);
     }
     models.push(figures);
+    // The first pair to measure a package gives its ceiling.
+    if (!engineOf.has(pair.fp32)) engineOf.set(pair.fp32, figures.fp32);
+    if (pair.fp16 && figures.fp16 && !engineOf.has(pair.fp16))
+      engineOf.set(pair.fp16, figures.fp16);
   }
 
-  let pipeline: GpuReport['pipeline'];
+  const pipelines: FleetRun[] = [];
   if (values.pipeline) {
-    const dir = packages.get(values.pipeline) || values.pipeline;
+    const dir = packages.get(values.pipeline) || resolve(values.pipeline);
     const env = Object.fromEntries(
       values['pipeline-env'].map((kv): [string, string] => {
         const [name, value = ''] = kv.split('=', 2);
         return [name, value];
       }),
     );
-    try {
-      pipeline = await measurePipeline(
-        dir,
-        { DEVICE: device, ...env },
-        take(Number(values.bulk)),
-        values.clients.split(',').map(Number),
-        Number(values.requests),
-      );
-    } catch (error) {
-      pipeline = { error: String(error instanceof Error ? error.message : error) };
-      note(`pipeline failed: ${pipeline.error}`);
+    for (const sessions of values.sessions.split(',').map(Number)) {
+      const threads = {
+        INFERENCE_THREADS: String(sessions),
+        BULK_GROUPS_IN_FLIGHT: String(sessions + 1),
+      };
+      try {
+        const figures = await measurePipeline(
+          dir,
+          { DEVICE: device, ...threads, ...env },
+          take(Number(values.bulk)),
+          values.clients.split(',').map(Number),
+          Number(values.requests),
+        );
+        pipelines.push({ ...figures, sessions, ceiling: engineCeiling(engineOf, dir) });
+      } catch (error) {
+        const message = String(error instanceof Error ? error.message : error);
+        pipelines.push({ sessions, error: message });
+        note(`pipeline with ${sessions} inference thread(s) failed: ${message}`);
+      }
     }
   }
 
@@ -164,7 +202,7 @@ async function main(): Promise<void> {
     cores: cpus().length,
     engineTexts: engineTexts.length,
     models,
-    pipeline,
+    pipelines,
   };
   const markdown = toMarkdown(report);
   writeFileSync(join(out, 'gpu.json'), JSON.stringify(report, null, 2));
@@ -172,11 +210,23 @@ async function main(): Promise<void> {
   process.stdout.write(markdown);
 }
 
-/** `label=fp32dir[,label-fp16=fp16dir]`. */
+/** `label=fp32dir[,label-fp16=fp16dir][,plain=plainFp32Dir]`. */
 function parsePair(spec: string): ModelPair {
-  const [first, second] = spec.split(',');
-  const [label, fp32] = first.split('=');
-  return { label, fp32: resolve(fp32), fp16: second ? resolve(second.split('=')[1]) : undefined };
+  const [first, ...rest] = spec.split(',').map((kv) => kv.split('='));
+  const [label, fp32] = first;
+  const fp16 = rest.find(([key]) => key !== 'plain')?.[1];
+  const plain = rest.find(([key]) => key === 'plain')?.[1];
+  return {
+    label,
+    fp32: resolve(fp32),
+    fp16: fp16 ? resolve(fp16) : undefined,
+    plain: plain ? resolve(plain) : undefined,
+  };
+}
+
+/** The engine figure of the package the fleet serves (0 when it was not measured alone). */
+function engineCeiling(engines: Map<string, EngineFigures>, dir: string): number {
+  return engines.get(resolve(dir))?.textsPerSecond ?? 0;
 }
 
 /** Texts of a JSON-lines file with a `text` field. */

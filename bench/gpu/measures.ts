@@ -18,7 +18,15 @@ import {
 } from '@app/handler';
 import { datasetOf, timedBulkRun } from '../bulk-run';
 import { fmt, percentile } from '../data';
-import { busyShare, gapBudget, loggedPasses, steadyWindow, type GapBudget } from '../gap-budget';
+import {
+  busyShare,
+  gapBudget,
+  loggedPasses,
+  steadyBudget,
+  steadyWindow,
+  type GapBudget,
+  type SteadyBudget,
+} from '../gap-budget';
 import { startBenchStack } from '../stack';
 
 /** The engine alone (the handler, length-sorted and packed), best of two timed runs. */
@@ -48,12 +56,14 @@ export async function measureEngine(
 ): Promise<EngineFigures> {
   const { handler, limits } = await open(dir, device);
   try {
-    await classifyTexts(handler, texts.slice(0, 512), limits);
+    // Answers as typed arrays, as a worker's inference thread makes them.
+    const options = { rowScores: true };
+    await classifyTexts(handler, texts.slice(0, 512), limits, options);
     let best = 0;
     let waste = 0;
     for (let run = 0; run < 2; run++) {
       const start = performance.now();
-      const outcome = await classifyTexts(handler, texts, limits);
+      const outcome = await classifyTexts(handler, texts, limits, options);
       const rate = texts.length / ((performance.now() - start) / 1000);
       if (rate > best) {
         best = rate;
@@ -177,6 +187,8 @@ export interface PipelineFigures {
   budget: GapBudget;
   /** Share of the bulk run's steady window the worker spent in forward passes. */
   steadyBusy: number;
+  /** The steady window cut as the budget is (in passes, between them). */
+  steady: SteadyBudget;
   /** nvidia-smi utilisation.gpu samples (%) during the bulk run; empty without nvidia-smi. */
   gpuUtilisation: { samples: number; mean: number; p50: number; max: number };
   online: Latency[];
@@ -254,6 +266,7 @@ export async function measurePipeline(
       bulkTextsPerSecond,
       budget: gapBudget(run, passes),
       steadyBusy: busyShare(passes, steadyWindow(passes)),
+      steady: steadyBudget(passes),
       gpuUtilisation: {
         samples: samples.length,
         mean: samples.reduce((a, b) => a + b, 0) / (samples.length || 1),

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { fmt } from '../data';
-import { budgetRows } from '../gap-budget';
+import { budgetRows, steadyRows } from '../gap-budget';
 import type { GpuReport, ModelFigures } from './gpu.bench';
 import type { EngineFigures } from './measures';
 
@@ -25,8 +25,14 @@ function provider(e: EngineFigures): string {
   return `${e.provider} (${e.nodes.CUDAExecutionProvider ?? 0}/${total} nodes on CUDA)`;
 }
 
-function eagerRate(m: ModelFigures): number {
-  return m.eager && 'textsPerSecond' in m.eager ? m.eager.textsPerSecond : 0;
+/** The model's PyTorch eager figure; a fused graph's is that of the plain model it came from. */
+function eagerOf(r: GpuReport, m: ModelFigures): ModelFigures['eager'] {
+  return m.plainOf ? r.models.find((x) => x.label === m.plainOf)?.eager : m.eager;
+}
+
+function eagerRate(r: GpuReport, m: ModelFigures): number {
+  const eager = eagerOf(r, m);
+  return eager && 'textsPerSecond' in eager ? eager.textsPerSecond : 0;
 }
 
 /** The report as Markdown tables: engine, parity, fleet. */
@@ -38,14 +44,14 @@ export function toMarkdown(r: GpuReport): string {
     '|---|---|---|---:|---:|---:|---:|',
   ];
   for (const m of r.models) {
-    const eager = eagerRate(m);
+    const eager = eagerRate(r, m);
     for (const [precision, e] of [
       ['fp32', m.fp32],
       ['fp16', m.fp16],
     ] as const) {
       if (!e) continue;
       lines.push(
-        `| ${m.label} | ${precision} | ${provider(e)} | ${fmt(e.textsPerSecond)} | ${fmt(e.paddingWaste * 100, 2)}% | ${precision === 'fp16' ? (eager ? fmt(eager) : m.eager && 'error' in m.eager ? 'failed' : '—') : ''} | ${precision === 'fp16' && eager ? ratio(e.textsPerSecond, eager) : ''} |`,
+        `| ${m.label} | ${precision} | ${provider(e)} | ${fmt(e.textsPerSecond)} | ${fmt(e.paddingWaste * 100, 2)}% | ${precision === 'fp16' ? (eager ? fmt(eager) : eagerOf(r, m) && 'error' in eagerOf(r, m)! ? 'failed' : '—') : ''} | ${precision === 'fp16' && eager ? ratio(e.textsPerSecond, eager) : ''} |`,
       );
     }
     if (m.fp16)
@@ -55,30 +61,33 @@ export function toMarkdown(r: GpuReport): string {
   }
   lines.push(
     '',
-    '| model | texts | CPU vs device, fp32: labels agree | max abs logit diff | device fp16 vs fp32: labels agree | max abs logit diff |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| model | texts | CPU vs device, fp32: labels agree | max abs logit diff | device fp16 vs fp32: labels agree | max abs logit diff | fused vs plain, device fp32: labels agree | max abs logit diff |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...r.models.map(
       (m) =>
-        `| ${m.label} | ${m.parity?.texts ?? 0} | ${pct(m.parity?.labelAgreement)} | ${sci(m.parity?.maxAbsLogitDiff)} | ${pct(m.fp16Parity?.labelAgreement)} | ${sci(m.fp16Parity?.maxAbsLogitDiff)} |`,
+        `| ${m.label} | ${m.parity?.texts ?? 0} | ${pct(m.parity?.labelAgreement)} | ${sci(m.parity?.maxAbsLogitDiff)} | ${pct(m.fp16Parity?.labelAgreement)} | ${sci(m.fp16Parity?.maxAbsLogitDiff)} | ${pct(m.fusedParity?.labelAgreement)} | ${sci(m.fusedParity?.maxAbsLogitDiff)} |`,
     ),
   );
-  const p = r.pipeline;
-  if (p && 'error' in p) lines.push('', `Fleet run failed: ${p.error}`);
-  if (p && !('error' in p)) {
-    const ceiling = r.models.flatMap((m) => [m.fp16, m.fp32]).find((e) => e)
-      ? ceilingOf(r, p.model)
-      : 0;
+  for (const p of r.pipelines) {
+    const threads = `${p.sessions} inference thread${p.sessions === 1 ? '' : 's'} (INFERENCE_THREADS)`;
+    if ('error' in p) {
+      lines.push('', `Fleet run with ${threads} failed: ${p.error}`);
+      continue;
+    }
+    const ceiling = p.ceiling || ceilingOf(r, p.model);
     lines.push(
       '',
-      `Fleet (API, Redis, one worker) on \`${p.model}\`: the worker reports \`${p.registryDevice}\` in the registry and \`${p.metricProvider}\` in its metrics.`,
+      `Fleet (API, Redis, one worker with ${threads}) on \`${p.model}\`: the worker reports \`${p.registryDevice}\` in the registry and \`${p.metricProvider}\` in its metrics.`,
       '',
-      '| bulk texts | fleet bulk texts/s | engine ceiling texts/s | fleet / ceiling | GPU utilisation mean / p50 / max |',
-      '|---:|---:|---:|---:|---:|',
-      `| ${p.bulkTexts} | ${fmt(p.bulkTextsPerSecond)} | ${fmt(ceiling)} | ${ratio(p.bulkTextsPerSecond, ceiling)} | ${p.gpuUtilisation.samples ? `${fmt(p.gpuUtilisation.mean)}% / ${p.gpuUtilisation.p50}% / ${p.gpuUtilisation.max}%` : 'not sampled'} |`,
+      '| inference threads | bulk texts | fleet bulk texts/s | engine ceiling texts/s | fleet / ceiling | GPU utilisation mean / p50 / max |',
+      '|---:|---:|---:|---:|---:|---:|',
+      `| ${p.sessions} | ${p.bulkTexts} | ${fmt(p.bulkTextsPerSecond)} | ${fmt(ceiling)} | ${ratio(p.bulkTextsPerSecond, ceiling)} | ${p.gpuUtilisation.samples ? `${fmt(p.gpuUtilisation.mean)}% / ${p.gpuUtilisation.p50}% / ${p.gpuUtilisation.max}%` : 'not sampled'} |`,
       '',
       `The worker was in forward passes ${fmt(100 * p.steadyBusy)}% of the bulk run's steady window (the span of its passes less the first and last tenth; the target of ≥ 85% GPU utilisation reads nvidia-smi over the whole bulk run, above). Where the bulk run's wall time went:`,
       '',
       ...budgetRows(p.budget),
+      '',
+      ...steadyRows(p.steady),
       '',
       '| online clients, 1 text per request | requests | texts/s | p50 ms | p99 ms |',
       '|---:|---:|---:|---:|---:|',

@@ -114,8 +114,14 @@ describe('the GPU path, on a machine without a GPU', () => {
       textsFile,
       '--model',
       `demo=${DEMO_MODEL},demo-fp16=${FP16_MODEL}`,
+      // A pair that names the plain package it was made from is set against it on the device:
+      // here the demo model itself, which agrees with itself on every label.
+      '--model',
+      `itself=${DEMO_MODEL},plain=${DEMO_MODEL}`,
       '--pipeline',
       DEMO_MODEL,
+      '--sessions',
+      '1,2',
       '--engine-texts',
       '64',
       '--parity',
@@ -135,11 +141,22 @@ describe('the GPU path, on a machine without a GPU', () => {
     assert.equal(report.models[0].fp32.provider, 'cpu');
     assert.equal(report.models[0].parity.labelAgreement, 1);
     assert.ok(report.models[0].fp16Parity.labelAgreement >= 0.9);
-    assert.equal(report.pipeline.registryDevice, 'cpu');
-    assert.equal(report.pipeline.metricProvider, 'cpu');
-    assert.equal(report.pipeline.online.length, 2);
+    assert.equal(report.models[1].plainOf, 'demo');
+    assert.equal(report.models[1].fusedParity.labelAgreement, 1);
+    assert.equal(report.models[1].fusedParity.maxAbsLogitDiff, 0);
+    // One fleet run per number of inference threads, each with the engine it is set against.
+    assert.deepEqual(
+      report.pipelines.map((p: { sessions: number }) => p.sessions),
+      [1, 2],
+    );
+    const [pipeline] = report.pipelines;
+    assert.equal(pipeline.registryDevice, 'cpu');
+    assert.equal(pipeline.metricProvider, 'cpu');
+    assert.equal(pipeline.online.length, 2);
+    assert.equal(pipeline.ceiling, report.models[0].fp32.textsPerSecond);
+    assert.match(stdout, /\| 2 \| 64 \|/);
     // The gap budget, from the worker's passes: its parts add up to the bulk run's wall time.
-    const { budget } = report.pipeline;
+    const { budget } = pipeline;
     assert.ok(budget.passes > 0);
     const parts = ['uploadMs', 'toFirstPassMs', 'inPassesMs', 'betweenPassesMs', 'finishMs'];
     const sum = parts.reduce((total, part) => total + budget[part], 0);
