@@ -57,6 +57,8 @@ def main():
                         help="attention heads, when no config.json says (default: hidden size / 64)")
     parser.add_argument("--max-length", type=int, help="tokens per text, specials included (up to 512)")
     parser.add_argument("--cased", action="store_true", help="the vocabulary is cased (no lower-casing)")
+    parser.add_argument("--no-truncation", dest="truncation", action="store_false",
+                        help="refuse texts longer than max_length instead of cutting them")
     parser.add_argument("--max-entries", type=int, default=1000, help="most entries a .mar may hold")
     parser.add_argument("--max-bytes", type=int, default=1024 ** 3, help="largest .mar, packed and unpacked")
     a = parser.parse_args()
@@ -471,7 +473,12 @@ def export_package(a, source):
     max_length = max_length_of(a, source, config)
     lowercase = lowercase_of(a, source)
     tokenizer, tokenizer_file, vocab_file = tokenizer_of(a, source, lowercase, max_length)
-    ids_list = [encoding.ids for encoding in tokenizer.encode_batch(TEXTS)]
+    texts = TEXTS
+    if not a.truncation:  # the package refuses texts over its window: the reference holds none
+        tokenizer.enable_truncation(max_length + 1)
+        texts = [t for t, e in zip(TEXTS, tokenizer.encode_batch(TEXTS)) if len(e.ids) <= max_length]
+        tokenizer.enable_truncation(max_length)
+    ids_list = [encoding.ids for encoding in tokenizer.encode_batch(texts)]
     too_big = max(max(ids) for ids in ids_list)
     if too_big >= config.vocab_size:
         raise Refused(f"the tokenizer gives id {too_big} but the model has {config.vocab_size} tokens: "
@@ -484,7 +491,7 @@ def export_package(a, source):
     logits, diff = check_export(model, onnx_path, ids_list)
     if not diff <= TOLERANCE:
         raise Refused(f"ONNX Runtime's logits differ from torch's by {diff:.2e}, over {TOLERANCE}")
-    print(f"onnxruntime vs torch on {len(TEXTS)} fixed texts (padded together and alone): "
+    print(f"onnxruntime vs torch on {len(texts)} fixed texts (padded together and alone): "
           f"max |logit diff| {diff:.2e} (limit {TOLERANCE})")
 
     if tokenizer_file:
@@ -497,13 +504,14 @@ def export_package(a, source):
     hf = {k: v for k, v in hf.items() if not k.startswith("_") and k not in ("attn_implementation",)}
     write_json(os.path.join(out, "config.json"), hf)
     write_json(os.path.join(out, "reference.json"),
-               {"texts": TEXTS, "ids": ids_list, "logits": logits.tolist()})
+               {"texts": texts, "ids": ids_list, "logits": logits.tolist()})
     name = a.name or source["name"] or "imported"
     version = a.version or source["version"] or "1"
     manifest = {
         "name": name, "version": str(version), "handler": "text-classification",
         "model_file": "model.onnx", **tokenizer_entry, "config_file": "config.json",
-        "extra_files": ["reference.json"], "max_length": max_length, "do_lower_case": lowercase,
+        "extra_files": ["reference.json"], "max_length": max_length, "truncation": a.truncation,
+        "do_lower_case": lowercase,
         "batching": {"max_batch_size": 64, "max_batch_tokens": max(8192, 16 * max_length),
                      "max_batch_delay_ms": 5, "pass_overhead_tokens": 64},
     }

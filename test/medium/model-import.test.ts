@@ -24,7 +24,12 @@ describe("modelfleet import: the archiver's other forms, and a bare state_dict",
   function readPackage(out: string) {
     const read = (file: string): unknown => JSON.parse(readFileSync(join(out, file), 'utf8'));
     return {
-      manifest: read('MANIFEST.json') as { name: string; version: string; max_length: number },
+      manifest: read('MANIFEST.json') as {
+        name: string;
+        version: string;
+        max_length: number;
+        truncation: boolean;
+      },
       config: read('config.json') as { id2label: Record<string, string> },
       reference: read('reference.json') as Reference,
     };
@@ -57,7 +62,7 @@ describe("modelfleet import: the archiver's other forms, and a bare state_dict",
     assert.equal(Math.max(...reference.ids.map((ids) => ids.length)), 128);
   });
 
-  it('imports the no-archive form and a bare state_dict with flags to the same model', async () => {
+  it('imports the no-archive form and a bare state_dict with flags to the same model (no truncation)', async () => {
     const flat = join(dir, 'no-archive');
     const bare = join(dir, 'bare');
     const common = [
@@ -67,6 +72,7 @@ describe("modelfleet import: the archiver's other forms, and a bare state_dict",
       LABELS.join(','),
       '--max-length',
       '256',
+      '--no-truncation',
     ];
     const [fromFolder, fromFile] = await Promise.all([
       runImport(join(fixtures, 'no-archive', 'bert_news_classification'), [
@@ -96,6 +102,10 @@ describe("modelfleet import: the archiver's other forms, and a bare state_dict",
       ['news', '3', 256],
     );
     assert.deepEqual(a.reference.ids, b.reference.ids);
+    // Refused rather than cut, the long text has no place in the reference.
+    assert.deepEqual([a.manifest.truncation, b.manifest.truncation], [false, false]);
+    assert.ok(Math.max(...a.reference.ids.map((ids) => ids.length)) < 256);
+    assert.ok(a.reference.texts.length >= 5);
     a.reference.logits
       .flat()
       .forEach((value, k) =>

@@ -48,6 +48,30 @@ describe('model package loader', () => {
     await pkg.release();
   });
 
+  it('refuses a text over max_length when the manifest says truncation: false (control: cut by default)', async () => {
+    const long = ' word'.repeat(40);
+    for (const truncation of [false, true]) {
+      const dir = demoPackageCopy((m) => Object.assign(m, { max_length: 16, truncation }));
+      const { pkg, handler } = await openModel(dir, { device: 'cpu' });
+      try {
+        const [short] = await handler.preprocess(['Stocks fall']);
+        assert.ok(short.length < 16);
+        if (truncation) {
+          const [cut] = await handler.preprocess(['Stocks fall', long]).then((e) => e.slice(1));
+          assert.equal(cut.length, 16);
+        } else {
+          await assert.rejects(handler.preprocess(['Stocks fall', long]), {
+            name: 'HandlerInputError',
+            message: /item 1 is longer than the model's 16 tokens/,
+          });
+        }
+      } finally {
+        await handler.dispose();
+        await pkg.release();
+      }
+    }
+  });
+
   it('rejects a graph whose inputs do not match the handler', async () => {
     const dir = demoPackageCopy();
     copyFileSync(join(fixtures, 'onnx', 'wrong-inputs.onnx'), join(dir, 'model.onnx'));

@@ -32,6 +32,8 @@ export interface ImportOptions {
   numAttentionHeads?: string;
   maxLength?: string;
   cased?: boolean;
+  /** False with --no-truncation: the package refuses texts over max_length. */
+  truncation?: boolean;
   python?: string;
   force?: boolean;
 }
@@ -104,6 +106,7 @@ function exporterArgs(source: string, out: string, options: ImportOptions): stri
     out,
     ...flags.flatMap(([flag, value]) => (value === undefined ? [] : [flag, value])),
     ...(options.cased ? ['--cased'] : []),
+    ...(options.truncation === false ? ['--no-truncation'] : []),
   ];
 }
 

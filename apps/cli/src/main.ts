@@ -95,6 +95,7 @@ program
     'attention heads, when no config.json says (default: hidden / 64)',
   )
   .option('--max-length <n>', 'tokens per text, up to 512; longer texts are truncated')
+  .option('--no-truncation', 'refuse texts longer than max-length instead of truncating them')
   .option('--cased', 'the vocabulary is cased (no lower-casing)')
   .option('--python <path>', 'Python with tools/requirements.txt (default: .venv, else python3)')
   .option('-f, --force', 'replace an existing package folder')

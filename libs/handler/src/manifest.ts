@@ -78,6 +78,11 @@ export const manifestSchema = z
     extra_files: z.array(relativeFile).default([]),
     labels: z.array(z.string().min(1)).min(2).optional(),
     max_length: z.number().int().min(2).default(512),
+    /**
+     * What happens to a text longer than `max_length` tokens: cut to it (`true`, as TorchServe's
+     * handlers do with `truncation=True`), or refused as an input error (`false`).
+     */
+    truncation: z.boolean().default(true),
     do_lower_case: z.boolean().default(true),
     /** `fp16` for a half-precision export of the same model (GPU workers); `fp32` by default. */
     precision: precisionSchema.default('fp32'),

@@ -53,6 +53,7 @@ export class TextClassificationHandler implements Handler<Prediction> {
   private maxBatchSize = 1;
   private maxBatchTokens = 1;
   private maxLength = 2;
+  private truncate = true;
   private padMultiple = 1;
   /** Where the forward pass runs, known once initialised. */
   provider: Provider = 'cpu';
@@ -77,8 +78,11 @@ export class TextClassificationHandler implements Handler<Prediction> {
       throw new ModelPackageError('manifest names neither tokenizer_file nor vocab_file');
     }
     if (!manifest.model_file) throw new ModelPackageError('manifest names no model_file');
-    this.tokenizer = await TextTokenizer.load(source, manifest.max_length);
-    this.encoder = new EncodingThread({ source, maxLength: manifest.max_length });
+    this.truncate = manifest.truncation;
+    // Without truncation, one token more than the window is enough to tell a text is too long.
+    const window = this.truncate ? manifest.max_length : manifest.max_length + 1;
+    this.tokenizer = await TextTokenizer.load(source, window);
+    this.encoder = new EncodingThread({ source, maxLength: window });
     const opened = await this.openGraph(join(modelDir, manifest.model_file), context);
     this.session = opened.session;
     this.provider = opened.provider;
@@ -91,6 +95,20 @@ export class TextClassificationHandler implements Handler<Prediction> {
       if (typeof text !== 'string') throw new HandlerInputError(`item ${i} is not a string`);
       if (text.trim() === '') throw new HandlerInputError(`item ${i} is an empty text`);
     });
+    const encoded = await this.encode(inputs);
+    if (!this.truncate) {
+      const long = encoded.findIndex((item) => item.length > this.maxLength);
+      if (long >= 0) {
+        throw new HandlerInputError(
+          `item ${long} is longer than the model's ${this.maxLength} tokens, and this model ` +
+            'does not truncate texts (truncation: false in its manifest)',
+        );
+      }
+    }
+    return encoded;
+  }
+
+  private async encode(inputs: readonly string[]): Promise<EncodedText[]> {
     if (this.encoder && !this.encoder.failed && inputs.length >= ENCODING_THREAD_MIN_TEXTS) {
       // A failed encoding thread (or a text it could not encode) leaves it to this thread.
       try {
@@ -185,13 +203,13 @@ export class TextClassificationHandler implements Handler<Prediction> {
       maxBatchSize: this.maxBatchSize,
     };
     const text = 'the quick brown fox jumps over the lazy dog near the river bank ';
-    const [longest] = await this.preprocess([text.repeat(Math.ceil(this.maxLength / 8) + 1)]);
+    const [longest] = await this.encode([text.repeat(Math.ceil(this.maxLength / 8) + 1)]);
     const shaped = (length: number): EncodedText => ({
       ids: longest.ids.slice(0, length),
       typeIds: longest.typeIds?.slice(0, length),
       length,
     });
-    const width = Math.min(longest.length, maxBatchTokens);
+    const width = Math.min(longest.length, this.maxLength, maxBatchTokens);
     const widestRows = Math.max(1, Math.min(maxBatchSize, Math.floor(maxBatchTokens / width)));
     await this.inference(Array.from({ length: widestRows }, () => shaped(width)));
     const rows = Math.min(maxBatchSize, maxBatchTokens);
