@@ -137,6 +137,15 @@ function runExporter(source: string, out: string, options: ImportOptions): Promi
       if (code === 0) return resolvePromise();
       const lines = stderr.trim().split('\n');
       const refused = lines.find((line) => line.startsWith('refused: '));
+      const missing = /^ModuleNotFoundError: (.*)$/m.exec(stderr);
+      if (missing) {
+        return reject(
+          new Error(
+            `${python} lacks what the exporter needs (${missing[1]}): \`python3 -m venv .venv && ` +
+              '.venv/bin/pip install -r tools/requirements.txt` makes it, or pass --python',
+          ),
+        );
+      }
       reject(
         new Error(refused ?? `the exporter failed (exit ${code}): ${lines.slice(-5).join('\n')}`),
       );
