@@ -43,10 +43,14 @@ describe('native runtimes', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('are loaded by the inference thread (the control: the recorder sees them)', () => {
+  it("are loaded by the worker's threads (the control: the recorder sees them)", () => {
     const worker = stack.workers[0].child.pid;
     const inThread = loads(record).filter((l) => l.pid === worker && l.thread > 0);
-    assert.deepEqual(inThread.map((l) => l.module).sort(), ['onnxruntime-node', 'tokenizers']);
+    // The inference thread loads both; an encoding thread beside it may load tokenizers too.
+    assert.deepEqual([...new Set(inThread.map((l) => l.module))].sort(), [
+      'onnxruntime-node',
+      'tokenizers',
+    ]);
   });
 
   it('are never loaded by the API process, which only reads manifests', () => {
