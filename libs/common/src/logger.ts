@@ -1,5 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { prettyFactory } from 'pino-pretty';
+import type * as PinoPretty from 'pino-pretty';
 
 /** The LOG_FORMAT setting: `auto` is `pretty` on a terminal and `json` anywhere else. */
 export type LogFormatSetting = 'auto' | 'json' | 'pretty';
@@ -21,6 +21,9 @@ export function logFormat(
  * logged it, the message and its other fields on the same line. Colours on a terminal.
  */
 export function prettyLogLines(colorize = Boolean(process.stdout.isTTY)): (line: string) => string {
+  // Loaded on first use: processes that write JSON (every one off a terminal) never load it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { prettyFactory } = require('pino-pretty') as typeof PinoPretty;
   return prettyFactory({
     colorize,
     singleLine: true,
