@@ -146,7 +146,8 @@ class FolderFiles:
     def path(self, name):
         full = os.path.realpath(os.path.join(self.root, name))
         if os.path.dirname(full) != os.path.realpath(self.root):
-            raise Refused(f'"{name}" resolves outside {self.root}')
+            raise Refused(f'"{name}" resolves outside {self.root} (a link out of the source folder '
+                          f'is never followed)')
         return full
 
     def manifest(self):
@@ -234,20 +235,24 @@ def read_json(path):
 
 
 def read_checkpoint_folder(a, path):
-    names = set(os.listdir(path))
+    # Read as a .mar folder is: each file must resolve inside the folder, for a cloned checkpoint
+    # can carry symbolic links (git keeps them) to files of the importing user, which would
+    # otherwise be read, and a vocabulary or tokenizer copied into the package.
+    files = FolderFiles(path)
+    names = set(files.names)
     weights = next((n for n in WEIGHT_NAMES if n in names), None)
     if weights is None or "config.json" not in names:
         raise Refused(f"{path} is neither a .mar folder (MAR-INF/MANIFEST.json) nor a Hugging Face "
                       f"checkpoint (config.json and {' or '.join(WEIGHT_NAMES)})")
-    tokenizer_config = read_json(os.path.join(path, "tokenizer_config.json")) \
+    tokenizer_config = read_json(files.path("tokenizer_config.json")) \
         if "tokenizer_config.json" in names else {}
     return {
         "name": os.path.basename(os.path.normpath(path)),
         "version": None,
-        "weights": os.path.join(path, weights),
-        "config": os.path.join(path, "config.json"),
-        "tokenizer": os.path.join(path, "tokenizer.json") if "tokenizer.json" in names else None,
-        "vocab": os.path.join(path, "vocab.txt") if "vocab.txt" in names else None,
+        "weights": files.path(weights),
+        "config": files.path("config.json"),
+        "tokenizer": files.path("tokenizer.json") if "tokenizer.json" in names else None,
+        "vocab": files.path("vocab.txt") if "vocab.txt" in names else None,
         "labels": None,
         "settings": {k: tokenizer_config[k] for k in ("do_lower_case",) if k in tokenizer_config},
     }
@@ -348,6 +353,37 @@ def config_from_shapes(a, state):
         intermediate_size=state["bert.encoder.layer.0.intermediate.dense.weight"].shape[0],
         max_position_embeddings=state["bert.embeddings.position_embeddings.weight"].shape[0],
         type_vocab_size=state["bert.embeddings.token_type_embeddings.weight"].shape[0])
+
+
+# The config's sizes that weigh on memory, each with the tensor (and dimension) that holds it.
+SIZED_BY = (
+    ("vocab_size", "bert.embeddings.word_embeddings.weight", 0),
+    ("hidden_size", "bert.embeddings.word_embeddings.weight", 1),
+    ("max_position_embeddings", "bert.embeddings.position_embeddings.weight", 0),
+    ("type_vocab_size", "bert.embeddings.token_type_embeddings.weight", 0),
+    ("intermediate_size", "bert.encoder.layer.0.intermediate.dense.weight", 0),
+)
+
+
+def check_config_fits(config, state):
+    """Refuses a config whose sizes are not those of the weights, before a model of that config
+    is built: the model is allocated from the config, so a config.json saying a hidden size of
+    10^9 or 10^5 layers would take that memory before the weights could show it wrong."""
+    for key, tensor, dim in SIZED_BY:
+        if tensor not in state:
+            raise Refused(f"the weights have no {tensor}: they are not a BertForSequenceClassification "
+                          f"state_dict; modelfleet import supports {SUPPORTED} only")
+        size = state[tensor].shape[dim] if state[tensor].dim() > dim else None
+        if getattr(config, key, None) != size:
+            raise Refused(f"config.json says {key} {getattr(config, key, None)!r} but the weights' {tensor} "
+                          f"gives {size}: the config does not belong to these weights")
+    layers = len({k.split(".")[3] for k in state if k.startswith("bert.encoder.layer.")})
+    if config.num_hidden_layers != layers:
+        raise Refused(f"config.json says num_hidden_layers {config.num_hidden_layers!r} but the weights "
+                      f"hold {layers} layer(s): the config does not belong to these weights")
+    heads = config.num_attention_heads
+    if not isinstance(heads, int) or heads < 1 or config.hidden_size % heads:
+        raise Refused(f"num_attention_heads {heads!r} does not divide hidden size {config.hidden_size}")
 
 
 def build_model(config, state):
@@ -467,8 +503,10 @@ def check_export(model, onnx_path, ids_list):
 def export_package(a, source):
     import torch
     torch.manual_seed(0)
+    name, version = package_id(a, source)
     state = load_state_dict(source["weights"])
     config, labels = bert_config(a, source, state)
+    check_config_fits(config, state)
     model = build_model(config, state)
     max_length = max_length_of(a, source, config)
     lowercase = lowercase_of(a, source)
@@ -505,8 +543,6 @@ def export_package(a, source):
     write_json(os.path.join(out, "config.json"), hf)
     write_json(os.path.join(out, "reference.json"),
                {"texts": texts, "ids": ids_list, "logits": logits.tolist()})
-    name = a.name or source["name"] or "imported"
-    version = a.version or source["version"] or "1"
     manifest = {
         "name": name, "version": str(version), "handler": "text-classification",
         "model_file": "model.onnx", **tokenizer_entry, "config_file": "config.json",
@@ -520,6 +556,23 @@ def export_package(a, source):
     print(f"package {name}@{version}: BertForSequenceClassification, {config.num_hidden_layers} layers, "
           f"hidden {config.hidden_size}, {config.num_attention_heads} heads, {params:,} parameters, "
           f"labels {', '.join(labels)}, max_length {max_length}")
+
+
+# What the package loader accepts as a package's name or version (a path segment, never "..").
+PACKAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def package_id(a, source):
+    """The package's name and version: the flags', else the source's (a .mar's modelName and
+    modelVersion, a folder's name), refused unless the package loader would take them, for
+    `modelfleet import` makes the package's folder of its name."""
+    name = a.name or source["name"] or "imported"
+    version = a.version or source["version"] or "1"
+    for what, value, flag in (("name", name, "--name"), ("version", version, "--version")):
+        if not isinstance(value, (str, int, float)) or not PACKAGE_ID.fullmatch(str(value)):
+            raise Refused(f"the package {what} {value!r} is not letters, digits, '_', '.' or '-' "
+                          f"(starting with a letter or digit); pass {flag}")
+    return str(name), str(version)
 
 
 def write_json(path, content):

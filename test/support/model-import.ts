@@ -17,10 +17,10 @@ export const TORCHSERVE_FIXTURES = join(FIXTURES, 'torchserve');
 export const BERT_VOCAB = join(ROOT, 'models', 'ag-news-bert', 'vocab.txt');
 
 /** Runs a command without holding the event loop; stopped with the test file at the latest. */
-export function finish(command: string, args: readonly string[], timeoutMs = 300_000) {
+export function finish(command: string, args: readonly string[], timeoutMs = 300_000, cwd = ROOT) {
   return new Promise<Finished>((resolve, reject) => {
     const child = spawnGroup(command, [...args], {
-      cwd: ROOT,
+      cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, PYTHONWARNINGS: 'ignore' },
     });
@@ -42,7 +42,8 @@ export function runFixtureMaker(script: string, args: readonly string[]): Promis
   return finish(TOOLS_PYTHON, [join(TORCHSERVE_FIXTURES, script), ...args]);
 }
 
-/** Runs `modelfleet import <source> ...args` as a user does, from the built CLI. */
-export function runImport(source: string, args: readonly string[]): Promise<Finished> {
-  return finish(process.execPath, [join(ROOT, 'bin', 'modelfleet.js'), 'import', source, ...args]);
+/** Runs `modelfleet import <source> ...args` as a user does, from the built CLI (in `cwd`). */
+export function runImport(source: string, args: readonly string[], cwd = ROOT): Promise<Finished> {
+  const cli = join(ROOT, 'bin', 'modelfleet.js');
+  return finish(process.execPath, [cli, 'import', source, ...args], 300_000, cwd);
 }

@@ -13,7 +13,6 @@ import { dirname, join, resolve } from 'node:path';
 import {
   DEFAULT_MAX_ARCHIVE_BYTES,
   DEFAULT_MAX_ARCHIVE_ENTRIES,
-  MANIFEST_FILE,
   extractArchive,
   openModel,
   removeUnpacked,
@@ -67,18 +66,16 @@ export async function importCommand(source: string, options: ImportOptions): Pro
     // The archiver's tgz form is unpacked by the package loader's own checked reader.
     if (await isGzip(source)) unpacked = await extractArchive(source);
     await runExporter(unpacked ?? source, staging, options);
-    const manifest = JSON.parse(readFileSync(join(staging, MANIFEST_FILE), 'utf8')) as {
-      name: string;
-    };
-    const target = resolve(options.out ?? join(parent, manifest.name));
+    // The package loader checks the manifest (its name included) before anything is replaced.
+    const { name, drift } = await referenceDrift(staging);
+    process.stderr.write(
+      `onnxruntime-node reproduces reference.json's logits within ${drift.toExponential(2)}\n`,
+    );
+    const target = options.out ? resolve(options.out) : packageFolder(parent, name);
     if (existsSync(target)) {
       if (!options.force) throw new Error(`${target} already exists; pass --force to replace it`);
       rmSync(target, { recursive: true, force: true });
     }
-    const drift = await referenceDrift(staging);
-    process.stderr.write(
-      `onnxruntime-node reproduces reference.json's logits within ${drift.toExponential(2)}\n`,
-    );
     renameSync(staging, target);
     return target;
   } finally {
@@ -153,8 +150,23 @@ function runExporter(source: string, out: string, options: ImportOptions): Promi
   });
 }
 
-/** The largest difference between the Node handler's logits and reference.json's, texts alone. */
-async function referenceDrift(dir: string): Promise<number> {
+/**
+ * The folder of `parent` a package of this name goes to: a name the source chose (a .mar's
+ * modelName) is one folder inside `parent`, never a path that leaves it.
+ */
+export function packageFolder(parent: string, name: string): string {
+  const target = resolve(parent, name);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) || dirname(target) !== resolve(parent)) {
+    throw new Error(`the package name ${JSON.stringify(name)} is not a folder name; pass --name`);
+  }
+  return target;
+}
+
+/**
+ * The package's name, as its loader read the manifest, and the largest difference between the
+ * Node handler's logits and reference.json's, texts alone.
+ */
+async function referenceDrift(dir: string): Promise<{ name: string; drift: number }> {
   const reference = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as {
     texts: string[];
     ids: number[][];
@@ -162,7 +174,7 @@ async function referenceDrift(dir: string): Promise<number> {
   };
   const { pkg, handler } = await openModel(dir, { device: 'cpu', warmup: false });
   try {
-    return await driftOf(handler, reference);
+    return { name: pkg.manifest.name, drift: await driftOf(handler, reference) };
   } finally {
     await handler.dispose();
     await pkg.release();
