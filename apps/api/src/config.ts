@@ -66,6 +66,13 @@ export const apiSettings = z.object({
   SHADOW_MAX_BACKLOG: intSetting(1000, 1),
   /** A Redis command of request handling not answered within this fails: a 503, not a hang. */
   REDIS_COMMAND_TIMEOUT_MS: intSetting(800, 50),
+  /**
+   * An accepted job (async create, sync call, batch) is answered only once this many Redis
+   * replicas hold it (`WAIT`): a failover then loses no job the API acknowledged. 0: off.
+   */
+  REDIS_ACK_REPLICAS: intSetting(0, 0, 16),
+  /** How long an accepted job may wait for REDIS_ACK_REPLICAS replicas; past it, a 503. */
+  REDIS_ACK_TIMEOUT_MS: intSetting(1000, 1, 60_000),
   MAX_TEXTS_PER_REQUEST: intSetting(1000, 1),
   MAX_BODY_BYTES: intSetting(1024 * 1024, 1024),
   MAX_WAIT_S: intSetting(60, 0),

@@ -11,6 +11,7 @@ import {
   ReplyInbox,
   QueueProgress,
   RedisOutageLog,
+  ReplicationBarrier,
   VersionQueues,
   connectRedis,
   connectRedisFailFast,
@@ -29,6 +30,7 @@ import {
 import { ModelRegistry } from '@app/registry';
 import { reportListening, runApiPrimary, shareMetricsWithPrimary } from './api-processes';
 import { loadApiConfig, type ApiConfig } from './config';
+import { Acknowledgement } from './core/acknowledgement';
 import { apiKeyGuard } from './core/auth';
 import type { SharedServices } from './core/core.module';
 import { createHttpApp } from './core/http-app';
@@ -76,8 +78,14 @@ async function bootstrap(config: ApiConfig, logger: Logger): Promise<void> {
   await assertRedisReachable(target);
   const redis = connectRedisFailFast(target, config.REDIS_COMMAND_TIMEOUT_MS);
   const consumerRedis = connectRedis(target);
+  // REDIS_ACK_REPLICAS: its WAITs block a connection of their own, never the request connection.
+  const ackRedis =
+    config.REDIS_ACK_REPLICAS > 0
+      ? connectRedisFailFast(target, config.REDIS_COMMAND_TIMEOUT_MS + config.REDIS_ACK_TIMEOUT_MS)
+      : undefined;
   // The connections reconnect by themselves; an outage reads as two lines, not one per attempt.
-  new RedisOutageLog(logger).watch(redis).watch(consumerRedis);
+  const outages = new RedisOutageLog(logger).watch(redis).watch(consumerRedis);
+  if (ackRedis) outages.watch(ackRedis);
   // It answered a moment ago: this waits for the connection's handshake, not for a Redis.
   await redisReady(redis, (error) =>
     logger.warn({ reason: error?.message }, 'waiting for Redis to start the API'),
@@ -101,6 +109,10 @@ async function bootstrap(config: ApiConfig, logger: Logger): Promise<void> {
     waiter: new JobWaiter(consumerRedis, queues, inbox),
     catalog: new ModelCatalog(registry),
     metrics,
+    acknowledgement: new Acknowledgement(
+      ackRedis &&
+        new ReplicationBarrier(ackRedis, config.REDIS_ACK_REPLICAS, config.REDIS_ACK_TIMEOUT_MS),
+    ),
   };
   const { token, createdFile, whereabouts } = managementToken(config);
   if (createdFile) logger.warn({ file: createdFile }, 'generated a management API token');
@@ -178,7 +190,7 @@ async function bootstrap(config: ApiConfig, logger: Logger): Promise<void> {
     ops?.close();
     await shared.waiter.close();
     await queues.close();
-    await Promise.all([redis.quit(), consumerRedis.quit()]);
+    await Promise.all([redis.quit(), consumerRedis.quit(), ackRedis?.quit()]);
     process.exit(0);
   };
   // A signal that came while the API started stops it now.

@@ -13,7 +13,7 @@ import {
   parseEnv,
   settingGiven,
 } from './config';
-import { defaultRedisNotice } from './redis';
+import { defaultRedisNotice, redisTarget } from './redis';
 
 const schema = z.object({
   PORT: intSetting(8080, 1, 65535),
@@ -116,7 +116,7 @@ describe('REDIS_CLUSTER_NODES', () => {
 });
 
 describe('the default Redis', () => {
-  it('is named at start when neither REDIS_URL nor REDIS_CLUSTER_NODES is set', () => {
+  it('is named at start when none of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS is set', () => {
     const given = (key: string) => settingGiven(key, {});
     assert.equal(
       defaultRedisNotice('redis://127.0.0.1:6379', given),
@@ -130,6 +130,7 @@ describe('the default Redis', () => {
     for (const env of [
       { REDIS_URL: 'redis://10.0.0.9:6379' },
       { REDIS_CLUSTER_NODES: '10.0.0.9:7000' },
+      { REDIS_SENTINELS: '10.0.0.9:26379' },
       { MODELFLEET_CONFIG: file },
     ]) {
       const given = (key: string) => settingGiven(key, env);
@@ -137,5 +138,39 @@ describe('the default Redis', () => {
     }
     // Empty is unset, as everywhere else.
     assert.equal(settingGiven('REDIS_URL', { REDIS_URL: '' }), false);
+  });
+});
+
+describe('REDIS_SENTINELS and REDIS_SENTINEL_NAME', () => {
+  const common = z.object(commonSettings);
+
+  it('are off by default, the name mymaster', () => {
+    const parsed = parseEnv(common, {});
+    assert.deepEqual(parsed.REDIS_SENTINELS, []);
+    assert.equal(parsed.REDIS_SENTINEL_NAME, 'mymaster');
+  });
+
+  it('make a Sentinel target of every connection', () => {
+    const parsed = parseEnv(common, {
+      REDIS_SENTINELS: 's-0:26379, [::1]:26380',
+      REDIS_SENTINEL_NAME: 'queues',
+    });
+    assert.deepEqual(redisTarget(parsed), {
+      url: 'redis://127.0.0.1:6379',
+      clusterNodes: [],
+      sentinels: ['s-0:26379', '[::1]:26380'],
+      sentinelName: 'queues',
+    });
+  });
+
+  it('refuses a Sentinel without a port, and a name with spaces', () => {
+    assert.throws(
+      () => parseEnv(common, { REDIS_SENTINELS: 's-0' }),
+      /REDIS_SENTINELS: must be a comma-separated list of host:port/,
+    );
+    assert.throws(
+      () => parseEnv(common, { REDIS_SENTINEL_NAME: 'my master' }),
+      /REDIS_SENTINEL_NAME/,
+    );
   });
 });

@@ -113,6 +113,18 @@ export const commonSettings = {
     (nodes) => nodes.every((node) => /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(node)),
     'must be a comma-separated list of host:port',
   ),
+  /**
+   * Redis Sentinels (`host:port,...`); when set, every connection is to the primary they name
+   * REDIS_SENTINEL_NAME, and follows it through a failover.
+   */
+  REDIS_SENTINELS: listSetting('').refine(
+    (nodes) => nodes.every((node) => /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(node)),
+    'must be a comma-separated list of host:port',
+  ),
+  REDIS_SENTINEL_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/)
+    .default('mymaster'),
   MODEL_STORE: z.string().default('models'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** `auto`: lines for people on a terminal, JSON lines anywhere else. */

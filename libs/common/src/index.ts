@@ -11,3 +11,4 @@ export * from './job-waiter';
 export * from './job-replies';
 export * from './queue-progress';
 export * from './restart-policy';
+export * from './replication-barrier';

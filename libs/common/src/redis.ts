@@ -1,13 +1,17 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 
 /**
- * Where the deployment's Redis is: one server at `url`, or, when `clusterNodes` (`host:port`
- * each) is not empty, a Redis Cluster found through those nodes, each reached with the user,
- * password and TLS (`rediss://`) of `url`.
+ * Where the deployment's Redis is: one server at `url`; or, when `clusterNodes` (`host:port`
+ * each) is not empty, a Redis Cluster found through those nodes; or, when `sentinels` is not
+ * empty, the primary those Sentinels name `sentinelName` (followed through failovers). Cluster
+ * nodes and a Sentinel's primary are reached with the user, password and TLS (`rediss://`) of
+ * `url`.
  */
 export interface RedisTarget {
   url: string;
   clusterNodes?: readonly string[];
+  sentinels?: readonly string[];
+  sentinelName?: string;
 }
 
 /** A connection to one Redis server, or to a Redis Cluster. */
@@ -17,8 +21,15 @@ export type RedisConnection = Redis | Cluster;
 export function redisTarget(settings: {
   REDIS_URL: string;
   REDIS_CLUSTER_NODES: readonly string[];
+  REDIS_SENTINELS?: readonly string[];
+  REDIS_SENTINEL_NAME?: string;
 }): RedisTarget {
-  return { url: settings.REDIS_URL, clusterNodes: settings.REDIS_CLUSTER_NODES };
+  return {
+    url: settings.REDIS_URL,
+    clusterNodes: settings.REDIS_CLUSTER_NODES,
+    sentinels: settings.REDIS_SENTINELS ?? [],
+    sentinelName: settings.REDIS_SENTINEL_NAME,
+  };
 }
 
 /** True for a connection to a Redis Cluster. */
@@ -44,6 +55,8 @@ export function connectRedis(
     // cost a lone caller 0.5 ms and the API and worker more CPU per request, not less.
     ...options,
   };
+  if (typeof target !== 'string' && target.sentinels?.length)
+    return new Redis(sentinelOptions(target, settings));
   if (clusterNodes.length === 0) return new Redis(url, settings);
   // The offline queue and the ready check belong to the cluster; the rest to each node.
   const { enableOfflineQueue, enableReadyCheck, ...node } = settings;
@@ -52,6 +65,33 @@ export function connectRedis(
     enableReadyCheck,
     redisOptions: { ...node, ...credentials(url) },
   });
+}
+
+/** Name of the primary the Sentinels watch when REDIS_SENTINEL_NAME is unset. */
+export const DEFAULT_SENTINEL_NAME = 'mymaster';
+
+/**
+ * A Sentinel-managed connection: ioredis asks the Sentinels which server is the primary, checks
+ * that it says so (ROLE), and asks again on every reconnect. It also listens to the Sentinels'
+ * `+switch-master` and drops its connection the moment they promote a replica, so that a
+ * primary that hangs (or is cut off) without closing its sockets is left at once, not once it
+ * answers again; a write refused as READONLY (a demoted primary) drops the connection too.
+ */
+function sentinelOptions(target: RedisTarget, settings: RedisOptions): RedisOptions {
+  const { username, password, tls } = credentials(target.url);
+  return {
+    ...settings,
+    sentinels: (target.sentinels ?? []).map(clusterNode),
+    name: target.sentinelName || DEFAULT_SENTINEL_NAME,
+    role: 'master',
+    username,
+    password,
+    // The Sentinels share the primary's password, as most deployments run them.
+    sentinelPassword: password,
+    ...(tls ? { tls, enableTLSForSentinelMode: true } : {}),
+    failoverDetector: true,
+    reconnectOnError: (error) => error.message.startsWith('READONLY'),
+  };
 }
 
 /** `host:port` (an IPv6 host in brackets) as ioredis takes it. */
@@ -88,7 +128,7 @@ export function redactRedisUrl(url: string): string {
 export class RedisUnreachableError extends Error {}
 
 /**
- * The line a process logs at start when neither REDIS_URL nor REDIS_CLUSTER_NODES is set (in
+ * The line a process logs at start when none of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS is set (in
  * the environment or the MODELFLEET_CONFIG file, as `given` tells) and it uses the default
  * Redis, which on a shared machine may be someone else's: which one, and how to choose.
  */
@@ -96,7 +136,8 @@ export function defaultRedisNotice(
   url: string,
   given: (key: string) => boolean,
 ): string | undefined {
-  if (given('REDIS_URL') || given('REDIS_CLUSTER_NODES')) return undefined;
+  if (given('REDIS_URL') || given('REDIS_CLUSTER_NODES') || given('REDIS_SENTINELS'))
+    return undefined;
   return `REDIS_URL is not set: using the Redis at ${redactRedisUrl(url)} (set REDIS_URL to choose another)`;
 }
 
@@ -117,6 +158,11 @@ export async function assertRedisReachable(
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
   };
+  if (typeof target !== 'string' && target.sentinels?.length) {
+    const options = sentinelOptions(target, { ...once, sentinelRetryStrategy: () => null });
+    const name = `the primary "${options.name}" of Sentinels ${target.sentinels.join(',')}`;
+    return pingOnce(new Redis({ ...options, failoverDetector: false }), name, timeoutMs);
+  }
   if (clusterNodes.length === 0)
     return pingOnce(new Redis(url, once), redactRedisUrl(url), timeoutMs);
   let last: Error | undefined;

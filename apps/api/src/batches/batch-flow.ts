@@ -13,6 +13,7 @@ import {
   type PredictionJobResult,
 } from '@app/common';
 import { API_CONFIG, type ApiConfig } from '../config';
+import { Acknowledgement } from '../core/acknowledgement';
 import { textProvenances, type TextProvenance } from '../core/provenance';
 import type { BatchRecord } from './batch.store';
 import type { DatasetRow } from './dataset-reader';
@@ -59,6 +60,7 @@ export class BatchFlow {
     private readonly queues: VersionQueues,
     private readonly waiter: JobWaiter,
     private readonly queueProgress: QueueProgress,
+    private readonly acknowledgement: Acknowledgement,
   ) {
     // A lost connection is the connection's to report; unheard, it would end the process.
     flows.on('error', () => undefined);
@@ -139,7 +141,10 @@ export class BatchFlow {
     }
   }
 
-  /** Lets workers take the staged chunks of a batch whose input was read whole, in order. */
+  /**
+   * Lets workers take the staged chunks of a batch whose input was read whole, in order; with
+   * REDIS_ACK_REPLICAS, resolves once replicas hold them (a 503 problem when they do not).
+   */
   async release(batch: StagedBatch, chunks: number): Promise<void> {
     const queue = this.queues.bulk<PredictionJobData>(batch.model, batch.version);
     for (let start = 0; start < chunks; start += READ_SLICE) {
@@ -149,6 +154,10 @@ export class BatchFlow {
       // A job handle needs only its queue and id to be promoted: its data stays in Redis.
       await Promise.all(ids.map((id) => new Job(queue, 'chunk', undefined, {}, id).promote()));
     }
+    // REDIS_ACK_REPLICAS: the batch is accepted once replicas hold its parent and every chunk
+    // (written before it, on this node: the version's slot).
+    const parents = this.queues.queue(batchParentQueueName(batch.model, batch.version));
+    await this.acknowledgement.replicated(parents, [batch.id]);
   }
 
   /** Removes a batch whose input was refused: its parent and every staged chunk. */

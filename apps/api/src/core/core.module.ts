@@ -11,6 +11,7 @@ import {
 import { ModelRegistry } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { ApiMetrics } from '../metrics/api-metrics';
+import { Acknowledgement } from './acknowledgement';
 import { ApiLogger } from './api-logger';
 import { ModelCatalog } from './model-catalog';
 import { ProblemFilter } from './problem.filter';
@@ -33,6 +34,8 @@ export interface SharedServices {
   progress: QueueProgress;
   waiter: JobWaiter;
   catalog: ModelCatalog;
+  /** REDIS_ACK_REPLICAS: accepted jobs wait for their replicas. */
+  acknowledgement: Acknowledgement;
 }
 
 /**
@@ -53,6 +56,7 @@ export class CoreModule {
       { provide: QueueProgress, useValue: shared.progress },
       { provide: JobWaiter, useValue: shared.waiter },
       { provide: ModelCatalog, useValue: shared.catalog },
+      { provide: Acknowledgement, useValue: shared.acknowledgement },
       ApiLogger,
     ];
     return {

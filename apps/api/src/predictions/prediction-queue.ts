@@ -1,10 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import {
   JobWaiter,
+  VersionQueues,
   predictionQueueName,
   type JobOutcome,
   type PredictionJobData,
 } from '@app/common';
+import { Acknowledgement } from '../core/acknowledgement';
 import type { ResolvedVersion } from '../core/model-catalog';
 import { ShadowTraffic } from '../shadow/shadow-traffic';
 import { PredictionStore, type PredictionJob } from './prediction.store';
@@ -19,9 +21,14 @@ export class PredictionQueue {
     private readonly store: PredictionStore,
     private readonly shadow: ShadowTraffic,
     private readonly waiter: JobWaiter,
+    private readonly queues: VersionQueues,
+    private readonly acknowledgement: Acknowledgement,
   ) {}
 
-  /** Puts prediction job `id` on its version's queue (see {@link PredictionStore.add}). */
+  /**
+   * Puts prediction job `id` on its version's queue (see {@link PredictionStore.add}); with
+   * REDIS_ACK_REPLICAS, resolves once replicas hold it (a 503 problem when they do not in time).
+   */
   async add(
     target: ResolvedVersion,
     id: string,
@@ -29,6 +36,7 @@ export class PredictionQueue {
     kind: 'sync' | 'async',
   ): Promise<PredictionJob> {
     const job = await this.store.add(id, data, kind);
+    await this.acknowledgement.replicated(this.queues.online(data.model, data.version), [id]);
     this.shadow.copy(id, data, target.shadow);
     return job;
   }

@@ -119,15 +119,18 @@ export class RequestCoalescer {
           ),
     );
     let settled: JobOutcome;
+    // Listen before enqueueing: the answer cannot slip past, and no extra look-up is needed.
+    let outcome: Promise<JobOutcome> | undefined;
     try {
-      // Listen before enqueueing: the answer cannot slip past, and no extra look-up is needed.
-      const outcome = this.queue.wait(id, syncWaitMs(this.config.SYNC_TIMEOUT_MS, data.deadline), {
+      outcome = this.queue.wait(id, syncWaitMs(this.config.SYNC_TIMEOUT_MS, data.deadline), {
         checkFirst: false,
         replyTo: true,
       });
       await this.queue.add(target, id, data, 'sync');
       settled = await outcome;
     } catch (error) {
+      // A job added but not acknowledged (REDIS_ACK_REPLICAS) may still finish: nobody awaits it.
+      void outcome?.catch(() => undefined);
       // Not queued, or Redis failed the wait: every request fails as its own call would have.
       for (const { fail } of requests) fail(error);
       return;

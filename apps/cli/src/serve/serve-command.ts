@@ -11,6 +11,7 @@ import {
   LocalRedis,
   parseEnv,
   redactRedisUrl,
+  redisTarget,
   type Logger,
   type RedisConnection,
   type RestartPolicy,
@@ -73,11 +74,15 @@ export async function serveCommand(options: { api: boolean }): Promise<void> {
     maxStartFailures: config.MAX_START_FAILURES,
     stableMs: MAX_BACKOFF_MS,
   };
-  // A cluster's nodes take REDIS_URL's user, password and TLS (none when it is unset).
-  const clusterNodes = config.REDIS_CLUSTER_NODES;
+  // A cluster's nodes and a Sentinel's primary take REDIS_URL's user, password and TLS (none
+  // when it is unset).
+  const { REDIS_CLUSTER_NODES: clusterNodes, REDIS_SENTINELS: sentinels } = config;
   const external =
-    config.REDIS_URL || clusterNodes.length
-      ? { url: config.REDIS_URL ?? commonSettings.REDIS_URL.parse(undefined), clusterNodes }
+    config.REDIS_URL || clusterNodes.length || sentinels.length
+      ? redisTarget({
+          ...config,
+          REDIS_URL: config.REDIS_URL ?? commonSettings.REDIS_URL.parse(undefined),
+        })
       : undefined;
   // An unreachable Redis is one line and an exit, not a fleet of children retrying it.
   if (external) await assertRedisReachable(external);
@@ -106,7 +111,13 @@ export async function serveCommand(options: { api: boolean }): Promise<void> {
     );
   }
   const redis = connectRedis(external ?? { url: redisUrl });
-  reportOutages(redis, redisUrl, logger);
+  reportOutages(
+    redis,
+    sentinels.length
+      ? { sentinels: sentinels.join(','), sentinelName: config.REDIS_SENTINEL_NAME }
+      : { url: redactRedisUrl(redisUrl) },
+    logger,
+  );
   const registry = new ModelRegistry(redis, config.KEY_PREFIX);
 
   let stopping = false;
@@ -193,16 +204,20 @@ function displayHost(apiHost = '127.0.0.1'): string {
 }
 
 /** Logs when Redis stops answering and when it is back, once each, instead of every retry. */
-function reportOutages(redis: RedisConnection, url: string, logger: Logger): void {
+function reportOutages(
+  redis: RedisConnection,
+  where: Record<string, string>,
+  logger: Logger,
+): void {
   let down = false;
   redis.on('error', (error: Error) => {
     if (down) return;
     down = true;
-    logger.warn({ url: redactRedisUrl(url), reason: error.message }, 'Redis is unreachable');
+    logger.warn({ ...where, reason: error.message }, 'Redis is unreachable');
   });
   redis.on('ready', () => {
     if (!down) return;
     down = false;
-    logger.info({ url: redactRedisUrl(url) }, 'Redis answers again');
+    logger.info(where, 'Redis answers again');
   });
 }
