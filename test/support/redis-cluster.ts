@@ -16,10 +16,12 @@ const ATTEMPTS = 5;
 interface ClusterNodeProcess {
   child: ChildProcess;
   port: number;
+  /** The redis-server arguments, to start the node again (same ports, same cluster state). */
+  args: string[];
 }
 
 /**
- * A throwaway Redis Cluster of masters without replicas on loopback ports, no persistence. Each
+ * A throwaway Redis Cluster of masters (with or without replicas) on loopback ports, no persistence. Each
  * node's client and bus ports are ones the OS just handed out; a node that finds one taken exits
  * and is started again on new ones, and the server that answers is checked to be the one started
  * here (its pid). `url` names the first node; {@link nodes} lists them all as `host:port`.
@@ -30,23 +32,38 @@ export class TestRedisCluster implements RedisServer {
     private readonly dir: string,
   ) {}
 
-  /** Starts `masters` nodes, joins them into one cluster and waits until it serves every slot. */
-  static async start(masters = 3): Promise<TestRedisCluster> {
+  /**
+   * Starts `masters` nodes, and `replicas` replicas of each, joins them into one cluster and
+   * waits until it serves every slot (and every replica is in sync with its master). With
+   * replicas, a node that does not answer for 2 s is failed over (`cluster-node-timeout`).
+   */
+  static async start(masters = 3, replicas = 0): Promise<TestRedisCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'modelfleet-cluster-'));
     const cluster = new TestRedisCluster([], dir);
+    const timeout = replicas > 0 ? ['--cluster-node-timeout', '2000'] : [];
     try {
-      for (let i = 0; i < masters; i++) cluster.processes.push(await startNode(dir));
+      for (let i = 0; i < masters * (1 + replicas); i++)
+        cluster.processes.push(await startNode(dir, timeout));
       await promisify(execFile)('redis-cli', [
         '--cluster',
         'create',
         ...cluster.nodes,
-        ...['--cluster-replicas', '0', '--cluster-yes'],
+        ...['--cluster-replicas', String(replicas), '--cluster-yes'],
       ]);
       for (const node of cluster.nodes) {
-        await eventually(`cluster_state:ok on ${node}`, async () => {
-          const info = await cluster.onNode(node, (redis) => redis.cluster('INFO'));
-          return /^cluster_state:ok/m.test(info) ? true : undefined;
-        });
+        await eventually(
+          `cluster_state:ok on ${node}`,
+          async () => {
+            const info = await cluster.onNode(node, (redis) => redis.cluster('INFO'));
+            if (!/^cluster_state:ok/m.test(info)) return undefined;
+            const role = await cluster.onNode(node, (redis) => redis.info('replication'));
+            // A replica counts once its first sync is done.
+            return /^role:master/m.test(role) || /^master_link_status:up/m.test(role)
+              ? true
+              : undefined;
+          },
+          60_000,
+        );
       }
       return cluster;
     } catch (error) {
@@ -68,9 +85,35 @@ export class TestRedisCluster implements RedisServer {
     return this.processes[0].port;
   }
 
-  /** The node (`host:port`) that serves `key`, as the cluster itself says. */
+  /** The pid of the redis-server of `node` (`host:port`). */
+  pidOf(node: string): number {
+    const found = this.processes.find((p) => `127.0.0.1:${p.port}` === node);
+    if (!found) throw new Error(`${node} is not a node of this cluster`);
+    return found.child.pid!;
+  }
+
+  /**
+   * Starts a node that was killed again, on its ports and with its cluster state file: it rejoins
+   * the cluster (as a replica, once another node took over its slots) and resyncs.
+   */
+  async restart(node: string): Promise<void> {
+    const found = this.processes.find((p) => `127.0.0.1:${p.port}` === node);
+    if (!found) throw new Error(`${node} is not a node of this cluster`);
+    await stopChild(found.child);
+    found.child = spawnNode(found.args);
+    if (!(await answers(found.child, found.port))) throw new Error(`${node} did not start again`);
+  }
+
+  /** The nodes whose process still runs. */
+  get liveNodes(): string[] {
+    return this.processes
+      .filter((p) => p.child.exitCode === null && p.child.signalCode === null)
+      .map((p) => `127.0.0.1:${p.port}`);
+  }
+
+  /** The node (`host:port`) that serves `key`, as the cluster itself says (a live node asked). */
   async masterOf(key: string): Promise<string> {
-    return this.onNode(this.nodes[0], async (redis) => {
+    return this.onNode(this.liveNodes[0], async (redis) => {
       const slot = Number(await redis.cluster('KEYSLOT', key));
       const range = (await redis.cluster('SLOTS')).find(
         ([first, last]) => first <= slot && slot <= last,
@@ -98,24 +141,27 @@ export class TestRedisCluster implements RedisServer {
   }
 }
 
-async function startNode(dir: string): Promise<ClusterNodeProcess> {
+async function startNode(dir: string, extra: string[]): Promise<ClusterNodeProcess> {
   for (let attempt = 1; ; attempt++) {
     const [port, bus] = [await freePort(), await freePort()];
-    const child = spawn(
-      'redis-server',
-      [
-        ...['--port', String(port), '--bind', '127.0.0.1'],
-        ...['--cluster-enabled', 'yes', '--cluster-port', String(bus)],
-        ...['--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir],
-        ...['--save', '', '--appendonly', 'no'],
-      ],
-      { stdio: 'ignore' },
-    );
-    track(child.pid!);
-    if (port !== bus && (await answers(child, port))) return { child, port };
+    const args = [
+      ...['--port', String(port), '--bind', '127.0.0.1'],
+      ...['--cluster-enabled', 'yes', '--cluster-port', String(bus)],
+      ...['--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir],
+      ...['--save', '', '--appendonly', 'no'],
+      ...extra,
+    ];
+    const child = spawnNode(args);
+    if (port !== bus && (await answers(child, port))) return { child, port, args };
     await stopChild(child);
     if (attempt >= ATTEMPTS) throw new Error(`cluster node did not start on port ${port}`);
   }
+}
+
+function spawnNode(args: string[]): ChildProcess {
+  const child = spawn('redis-server', args, { stdio: 'ignore' });
+  track(child.pid!);
+  return child;
 }
 
 /** True once the redis-server `child` answers on `port`; false when it exits first. */
@@ -147,6 +193,8 @@ function stopChild(child: ChildProcess): Promise<void> {
     untrack(child.pid!);
     if (child.exitCode !== null || child.signalCode !== null) return done();
     child.once('exit', () => done());
+    // A node a test paused (SIGSTOP) would not hear a SIGTERM.
+    child.kill('SIGCONT');
     child.kill('SIGTERM');
   });
 }
