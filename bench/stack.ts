@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { TestRedis } from '../test/support/redis-server';
+import { TestRedis, type RedisServer } from '../test/support/redis-server';
 import { Stack } from '../test/support/stack';
 import { THREAD_STARTED } from './thread-tag';
 
@@ -35,11 +35,15 @@ export async function startBenchStack(
   workers = 1,
   workerEnv: Record<string, string> = {},
   preloads: string[] = [],
+  /** A Redis the benchmark started (stopped with the stack), and the pid of its primary. */
+  own?: { server: RedisServer; pid: number },
 ) {
   const required = [join(__dirname, 'thread-tag.js'), ...preloads]
     .map((file) => ` --require "${file}"`)
     .join('');
-  const redis = await TestRedis.start();
+  const fresh = own ? undefined : await TestRedis.start();
+  const redis = own?.server ?? fresh!;
+  const redisPid = own?.pid ?? fresh!.pid;
   const stack = await Stack.start({
     modelStore,
     redis,
@@ -84,7 +88,7 @@ export async function startBenchStack(
         .logs()
         .filter((line) => line.msg === 'started API process')
         .map((line) => Number(line.childPid));
-      return { api: stack.api.child.pid!, apiChildren, redis: redis.pid, workers };
+      return { api: stack.api.child.pid!, apiChildren, redis: redisPid, workers };
     },
     async stop() {
       await pool.close();

@@ -43,7 +43,11 @@ const SKIPPED: { pattern: RegExp; reason: string }[] = [
       /^(BENCH_[A-Z_]+=\S+ |INTRA_OP_THREADS=\S+ )*npm run bench\b|^npm run build && BENCH_DATA=/,
     reason: 'a benchmark: needs the AG News data folder outside the repository, and minutes',
   },
-  { pattern: /^npm run soak\b/, reason: 'a benchmark that runs for ten minutes' },
+  {
+    pattern: /^npm run build && node dist\/bench\/pipeline\.bench\.js --ack\b/,
+    reason: 'a benchmark that starts two stacks and runs for minutes',
+  },
+  { pattern: /^npm run soak\b/, reason: 'a benchmark that runs for an hour (minutes at least)' },
   {
     pattern: /^(mkdir -p \.gpu-carry\/stage|bash \.gpu-carry\/stage\/bench\/gpu\/run\.sh)\b/,
     reason: 'the GPU benchmark: needs the offline bundle of bench/gpu/pack.sh and a GPU host',
