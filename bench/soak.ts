@@ -7,7 +7,11 @@
  * A benchmark, not a test: it asserts nothing, and exits 1 only when it could not run.
  *
  *   npm run soak -- [--minutes 60] [--fraction 0.8] [--fault-minutes 10] [--sample-seconds 30]
- *                   [--ack-replicas 1]
+ *                   [--ack-replicas 1] [--sync-ttl-seconds 120]
+ *
+ * Finished sync calls are kept `--sync-ttl-seconds` (SYNC_RESULT_TTL_S), so that their share of
+ * Redis's memory levels off within the run; async predictions are kept RESULT_TTL_S (a day), so
+ * that each one's end can be read after the run, and their share grows with the run.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -48,6 +52,7 @@ async function main(): Promise<void> {
       'fault-minutes': { type: 'string', default: '10' },
       'sample-seconds': { type: 'string', default: '30' },
       'ack-replicas': { type: 'string', default: '1' },
+      'sync-ttl-seconds': { type: 'string', default: '120' },
     },
   });
   const minutes = Number(values.minutes);
@@ -58,7 +63,11 @@ async function main(): Promise<void> {
   const topology = await TestRedisSentinel.start({ replicas: 2, sentinels: 3 });
   const bench = await startBenchStack(
     undefined,
-    { ...topology.env, REDIS_ACK_REPLICAS: values['ack-replicas'] },
+    {
+      ...topology.env,
+      REDIS_ACK_REPLICAS: values['ack-replicas'],
+      SYNC_RESULT_TTL_S: values['sync-ttl-seconds'],
+    },
     1,
     {},
     [],
@@ -91,7 +100,7 @@ async function main(): Promise<void> {
     console.log(
       `capacity ${fmt(capacity)} requests/s; soaking at ${fmt(rate)}/s for ${minutes} min, ` +
         `a worker and the Redis primary SIGKILLed every ${values['fault-minutes']} min, ` +
-        `REDIS_ACK_REPLICAS=${values['ack-replicas']}`,
+        `REDIS_ACK_REPLICAS=${values['ack-replicas']}, sync results kept ${values['sync-ttl-seconds']} s`,
     );
 
     // Every process by a name of its own: a worker started in place of a killed one is another.

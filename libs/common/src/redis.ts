@@ -228,8 +228,12 @@ export async function redisReady(
 
 /** True for the errors of a Redis that is unreachable or does not answer (not a Redis reply). */
 export function isRedisUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error) || error.name === 'ReplyError') return false;
-  return /Command timed out|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|Reached the max retries per request limit|connect ENOENT/.test(
+  if (!(error instanceof Error)) return false;
+  // Replies of a server that cannot take the command now: a demoted primary (READONLY), one
+  // loading its data, a replica cut off from its primary, a cluster mid-failover.
+  if (error.name === 'ReplyError')
+    return /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN) /.test(error.message);
+  return /Command timed out|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|Reached the max retries per request limit|connect ENOENT|All sentinels are unreachable/.test(
     error.message,
   );
 }
