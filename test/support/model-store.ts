@@ -15,18 +15,21 @@ const SHARED_FILES = ['model.onnx', 'vocab.txt', 'config.json', 'reference.json'
 
 /**
  * A temporary model store holding the demo model under several versions (folders named
- * `ag-news-bert-v<version>`). `labels` per version lets two versions answer differently.
+ * `ag-news-bert-v<version>`). `labels` per version lets two versions answer differently;
+ * `manifest` adds or replaces manifest fields of a version.
  */
-export function demoModelStore(versions: { version: string; labels?: string[] }[]): string {
+export function demoModelStore(
+  versions: { version: string; labels?: string[]; manifest?: Record<string, unknown> }[],
+): string {
   const store = mkdtempSync(join(tmpdir(), 'modelfleet-store-'));
   const manifest = JSON.parse(readFileSync(join(DEMO_MODEL, MANIFEST_FILE), 'utf8'));
-  for (const { version, labels } of versions) {
+  for (const { version, labels, manifest: extra } of versions) {
     const dir = join(store, `ag-news-bert-v${version}`);
     mkdirSync(dir);
     for (const file of SHARED_FILES) shareFile(join(DEMO_MODEL, file), join(dir, file));
     writeFileSync(
       join(dir, MANIFEST_FILE),
-      JSON.stringify({ ...manifest, version, ...(labels ? { labels } : {}) }),
+      JSON.stringify({ ...manifest, ...extra, version, ...(labels ? { labels } : {}) }),
     );
   }
   return store;

@@ -1,4 +1,4 @@
-import type { Handler, PostprocessOptions } from './handler';
+import type { EncodedText, Handler, InferenceOutput, PostprocessOptions } from './handler';
 import { batchTokens, packByTokenBudget, type PackingLimits } from './packing';
 import { allocateRowScores, type RowScores } from './row-scores';
 import { TokenizeAhead } from './tokenize-ahead';
@@ -32,8 +32,16 @@ export interface ClassifyOutcome<T> {
   /** The answers as typed arrays, when asked for and the handler writes them. */
   scores?: RowScores;
   batches: BatchRecord[];
-  /** For each text, the index in `batches` of the forward pass that held it. */
+  /**
+   * For each text, the index in `batches` of the forward pass that held it (of a text read as
+   * windows, the pass that held its last).
+   */
   batchOf: number[];
+  /**
+   * For each text read as several windows (manifest `windows`), by index: every pass that held
+   * one of its windows. Absent when no text of the group was.
+   */
+  windowPasses?: Record<number, number[]>;
   preprocessMs: number;
 }
 
@@ -60,17 +68,28 @@ export async function classifyTexts<T>(
  * only. The texts tokenized and not yet scored are packed by {@link packByTokenBudget} under the
  * limits of the pass asked for, a slice's passes after those of the slices before it; the
  * packing is kept while the limits stay the same, and everything left is packed again when they
- * change.
+ * change. What is packed are rows: a text, or one window of a text read as several
+ * (`EncodedText.windows`), packed like any other row; such a text is answered once its last
+ * window has run, from the mean of its windows' logits.
  */
 export class ScoringRun<T> {
   private readonly results: T[];
   private readonly batches: BatchRecord[] = [];
   private readonly batchOf: number[];
   private readonly tokens: TokenizeAhead;
-  /** Passes still to run, as indices into the texts; packed under `plannedFor`. */
+  /** What the passes run, in the order the texts arrived: a text, or a window of one. */
+  private readonly rows: EncodedText[] = [];
+  /** The text of each row. */
+  private readonly textOf: number[] = [];
+  /** Each text read as several windows: its windows not yet run, logits summed, passes. */
+  private readonly windowed = new Map<
+    number,
+    { count: number; left: number; sums?: Float64Array; passes: number[] }
+  >();
+  /** Passes still to run, as indices into the rows; packed under `plannedFor`. */
   private plan: number[][] = [];
   private plannedFor?: PackingLimits;
-  /** Texts tokenized before any limits were known (the first slice), not in `plan`. */
+  /** Rows tokenized before any limits were known (the first slice), not in `plan`. */
   private unplanned: number[] = [];
   private scored = 0;
   /** Typed answers, allocated at the first pass (its output says the width). */
@@ -115,16 +134,30 @@ export class ScoringRun<T> {
   private async fill(): Promise<void> {
     const inHand = this.plan.length > 0 || this.unplanned.length > 0;
     if (inHand && !this.tokens.waiting) return;
-    const arrived = await this.tokens.take();
-    if (arrived.length === 0) return;
+    const texts = await this.tokens.take();
+    if (texts.length === 0) return;
+    const arrived = texts.flatMap((text) => this.rowsOf(text));
     if (this.plannedFor) this.plan.push(...this.pack(arrived, this.plannedFor));
     else this.unplanned.push(...arrived);
   }
 
+  /** Adds a text's rows (itself, or each of its windows) and returns their indices. */
+  private rowsOf(text: number): number[] {
+    const encoded = this.tokens.encoded[text];
+    const parts = encoded.windows && encoded.windows.length > 1 ? encoded.windows : [encoded];
+    if (parts.length > 1) {
+      this.windowed.set(text, { count: parts.length, left: parts.length, passes: [] });
+    }
+    return parts.map((part) => {
+      this.rows.push(part);
+      this.textOf.push(text);
+      return this.rows.length - 1;
+    });
+  }
+
   private pack(indices: readonly number[], limits: PackingLimits): number[][] {
-    const { encoded } = this.tokens;
     return packByTokenBudget(
-      indices.map((i) => encoded[i].length),
+      indices.map((i) => this.rows[i].length),
       limits,
     ).map((pass) => pass.map((k) => indices[k]));
   }
@@ -138,17 +171,20 @@ export class ScoringRun<T> {
       this.unplanned = [];
       this.plannedFor = limits;
     }
-    const indices = this.plan.shift()!;
-    const batch = indices.map((i) => this.tokens.encoded[i]);
+    const rows = this.plan.shift()!;
+    const batch = rows.map((i) => this.rows[i]);
     const t0 = performance.now();
     const output = await this.handler.inference(batch);
     const inferenceMs = performance.now() - t0;
+    const [answered, indices] = rows.some((row) => this.windowed.has(this.textOf[row]))
+      ? this.pool(output, rows)
+      : [output, rows.map((row) => this.textOf[row])];
     for (const i of indices) this.batchOf[i] = this.batches.length;
     if (this.options.rowScores && this.handler.scoreRows) {
       this.scores ??= allocateRowScores(this.count, output.width, this.options);
-      this.handler.scoreRows(output, this.scores, indices);
+      this.handler.scoreRows(answered, this.scores, indices);
     } else {
-      this.handler.postprocess(output, this.options).forEach((result, row) => {
+      this.handler.postprocess(answered, this.options).forEach((result, row) => {
         this.results[indices[row]] = result;
       });
     }
@@ -165,11 +201,53 @@ export class ScoringRun<T> {
     return record;
   }
 
+  /**
+   * The logits of the texts this pass finished, and those texts: a text of one row, its own
+   * logits; a text read as windows whose last window ran here, the mean of its windows' logits
+   * (the others' logits are added to their sums, to be answered by a later pass).
+   */
+  private pool(output: InferenceOutput, rows: readonly number[]): [InferenceOutput, number[]] {
+    const { width, data } = output;
+    const pass = this.batches.length;
+    const texts: number[] = [];
+    const logits: ArrayLike<number>[] = [];
+    rows.forEach((row, r) => {
+      const text = this.textOf[row];
+      const own = data.subarray(r * width, (r + 1) * width);
+      const windows = this.windowed.get(text);
+      if (!windows) {
+        texts.push(text);
+        logits.push(own);
+        return;
+      }
+      const sums = (windows.sums ??= new Float64Array(width));
+      for (let c = 0; c < width; c++) sums[c] += own[c];
+      if (windows.passes[windows.passes.length - 1] !== pass) windows.passes.push(pass);
+      if (--windows.left === 0) {
+        texts.push(text);
+        logits.push(sums.map((sum) => sum / windows.count));
+      }
+    });
+    const pooled = new Float32Array(texts.length * width);
+    logits.forEach((values, k) => pooled.set(values, k * width));
+    return [{ data: pooled, rows: texts.length, width }, texts];
+  }
+
   /** Answers in input order and the passes that made them (complete once `done`). */
   get outcome(): ClassifyOutcome<T> {
     const { results, batches, batchOf, scores } = this;
     const { preprocessMs } = this.tokens;
-    return { results, batches, batchOf, preprocessMs, ...(scores ? { scores } : {}) };
+    const windowPasses = this.windowed.size
+      ? Object.fromEntries([...this.windowed].map(([text, w]) => [text, w.passes]))
+      : undefined;
+    return {
+      results,
+      batches,
+      batchOf,
+      preprocessMs,
+      ...(scores ? { scores } : {}),
+      ...(windowPasses ? { windowPasses } : {}),
+    };
   }
 }
 

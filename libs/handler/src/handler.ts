@@ -26,6 +26,11 @@ export interface EncodedText {
   readonly typeIds?: readonly number[];
   /** Number of real tokens (ids.length); what a padded batch pays for. */
   readonly length: number;
+  /**
+   * A text longer than the window, read whole (manifest `windows`): its overlapping windows,
+   * the first being this text's own ids. The engine runs each as a row and pools their logits.
+   */
+  readonly windows?: readonly EncodedText[];
 }
 
 /** Raw scores for a batch: `data` is row-major `[rows, width]`. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { PackingLimits } from './packing';
+import type { WindowOptions } from './tokenizer';
 
 /** The file every model package carries at its root. */
 export const MANIFEST_FILE = 'MANIFEST.json';
@@ -62,6 +63,20 @@ export const graphOptimizationSchema = z
   })
   .strict();
 
+/**
+ * How a text longer than `max_length` is read when set: as overlapping windows of `max_length`
+ * tokens (specials included), each run as a row of its own, whose logits are averaged. Absent:
+ * the text is truncated to its first `max_length` tokens.
+ */
+export const windowsSchema = z
+  .object({
+    /** Tokens each window shares with the one before it. */
+    overlap: z.number().int().nonnegative().default(32),
+    /** Most windows read from one text; what lies beyond them is not read. */
+    max_windows: z.number().int().min(2).max(64).default(8),
+  })
+  .strict();
+
 export const manifestSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, "_", "." or "-"'),
@@ -84,6 +99,8 @@ export const manifestSchema = z
      */
     truncation: z.boolean().default(true),
     do_lower_case: z.boolean().default(true),
+    /** Long texts read as overlapping windows whose logits are pooled; absent: truncated. */
+    windows: windowsSchema.optional(),
     /** `fp16` for a half-precision export of the same model (GPU workers); `fp32` by default. */
     precision: precisionSchema.default('fp32'),
     graph_optimization: graphOptimizationSchema.optional(),
@@ -99,6 +116,13 @@ export const manifestSchema = z
 
 /** A validated manifest, defaults filled in. */
 export type ModelManifest = z.infer<typeof manifestSchema>;
+
+/** The windows of a manifest, in the tokenizer's terms; undefined when long texts are truncated. */
+export function windowingOf(manifest: ModelManifest): WindowOptions | undefined {
+  return manifest.windows
+    ? { overlap: manifest.windows.overlap, maxWindows: manifest.windows.max_windows }
+    : undefined;
+}
 
 /** The packing limits of a manifest's batching section. */
 export function packingLimits(batching: ModelManifest['batching']): PackingLimits {

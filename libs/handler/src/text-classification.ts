@@ -16,6 +16,7 @@ import {
   type Provider,
   type SessionOptions,
 } from './onnx-session';
+import { windowingOf } from './manifest';
 import type { PackingLimits } from './packing';
 import { allocateRowScores, predictionsOf, scoreRows, type RowScores } from './row-scores';
 import { onnxRuntime } from './ort';
@@ -78,11 +79,15 @@ export class TextClassificationHandler implements Handler<Prediction> {
       throw new ModelPackageError('manifest names neither tokenizer_file nor vocab_file');
     }
     if (!manifest.model_file) throw new ModelPackageError('manifest names no model_file');
-    this.truncate = manifest.truncation;
+    const windows = windowingOf(manifest);
+    // Read as windows, a long text is neither cut nor refused.
+    this.truncate = manifest.truncation || windows !== undefined;
     // Without truncation, one token more than the window is enough to tell a text is too long.
     const window = this.truncate ? manifest.max_length : manifest.max_length + 1;
-    this.tokenizer = await TextTokenizer.load(source, window);
-    this.encoder = new EncodingThread({ source, maxLength: window });
+    this.tokenizer = await TextTokenizer.load(source, window, windows);
+    // The encoding thread sends back one row of ids per text: a package that reads long texts
+    // as windows tokenizes on this thread.
+    if (!windows) this.encoder = new EncodingThread({ source, maxLength: window });
     const opened = await this.openGraph(join(modelDir, manifest.model_file), context);
     this.session = opened.session;
     this.provider = opened.provider;
@@ -121,12 +126,15 @@ export class TextClassificationHandler implements Handler<Prediction> {
   }
 
   /**
-   * The token and type ids of each text: the model is given nothing else (its attention mask is
-   * their length), so texts that tokenize alike get the same answer, and no others share a key.
+   * The token and type ids of each text (of each of its windows, when it is read as several):
+   * the model is given nothing else (its attention mask is their length), so texts that tokenize
+   * alike get the same answer, and no others share a key.
    */
   async cacheKeys(inputs: readonly string[]): Promise<string[]> {
     const encoded = await this.tokenizer.encode(inputs);
-    return encoded.map(({ ids, typeIds }) => `${ids.join(' ')}|${typeIds?.join(' ') ?? ''}`);
+    const key = ({ ids, typeIds }: EncodedText): string =>
+      `${ids.join(' ')}|${typeIds?.join(' ') ?? ''}`;
+    return encoded.map((e) => (e.windows ? e.windows.map(key).join('/') : key(e)));
   }
 
   async inference(batch: readonly EncodedText[]): Promise<InferenceOutput> {

@@ -13,6 +13,14 @@ import { ModelPackageError } from './errors';
 /** Where the tokenizer comes from: a full `tokenizer.json`, or a WordPiece `vocab.txt`. */
 export type TokenizerSource = { tokenizerFile: string } | { vocabFile: string; lowercase: boolean };
 
+/** How a text longer than the window is cut into overlapping windows (see `windowsSchema`). */
+export interface WindowOptions {
+  /** Tokens each window shares with the one before it. */
+  readonly overlap: number;
+  /** Most windows per text. */
+  readonly maxWindows: number;
+}
+
 /**
  * A BERT tokenizer backed by Hugging Face's native `tokenizers` binding.
  * Encoding runs on the binding's own threads; only reading ids back touches the caller's thread.
@@ -22,10 +30,19 @@ export class TextTokenizer {
     private readonly tokenizer: Tokenizer,
     /** Id written into padded positions. */
     readonly padId: number,
+    private readonly maxLength: number,
+    private readonly windows?: WindowOptions,
   ) {}
 
-  /** Builds a tokenizer that truncates every text to `maxLength` tokens, specials included. */
-  static async load(source: TokenizerSource, maxLength: number): Promise<TextTokenizer> {
+  /**
+   * Builds a tokenizer that truncates every text to `maxLength` tokens, specials included; or,
+   * with `windows`, cuts a longer text into overlapping windows of `maxLength` tokens.
+   */
+  static async load(
+    source: TokenizerSource,
+    maxLength: number,
+    windows?: WindowOptions,
+  ): Promise<TextTokenizer> {
     const file = 'tokenizerFile' in source ? source.tokenizerFile : source.vocabFile;
     if (!existsSync(file)) throw new ModelPackageError(`tokenizer file ${file} does not exist`);
     const tokenizer =
@@ -33,16 +50,46 @@ export class TextTokenizer {
         ? Tokenizer.fromFile(source.tokenizerFile)
         : await fromVocab(source.vocabFile, source.lowercase);
     tokenizer.disablePadding();
-    tokenizer.setTruncation(maxLength);
-    return new TextTokenizer(tokenizer, tokenizer.tokenToId('[PAD]') ?? 0);
+    // Windows are cut here from one longer encoding (bounded by the most windows a text gets):
+    // the binding's own overflowing encodings skip tokens when a stride is set.
+    tokenizer.setTruncation(windows ? maxLength * windows.maxWindows : maxLength);
+    const made = new TextTokenizer(
+      tokenizer,
+      tokenizer.tokenToId('[PAD]') ?? 0,
+      maxLength,
+      windows,
+    );
+    if (windows) {
+      const [probe] = await tokenizer.encodeBatch(['a']);
+      const specials = probe.getSpecialTokensMask().filter((s) => s === 1).length;
+      if (windows.overlap >= maxLength - specials) {
+        throw new ModelPackageError(
+          `windows.overlap (${windows.overlap}) must be less than the ${maxLength - specials} ` +
+            `text tokens a window of max_length ${maxLength} holds`,
+        );
+      }
+    }
+    return made;
   }
 
-  /** Token ids (with `[CLS]`/`[SEP]`) and type ids of each text, in input order. */
+  /**
+   * Token ids (with `[CLS]`/`[SEP]`) and type ids of each text, in input order. With windows, a
+   * text longer than `maxLength` also carries them in `windows` (its own ids are the first).
+   */
   async encode(texts: readonly string[]): Promise<EncodedText[]> {
     const encodings = await this.tokenizer.encodeBatch([...texts]);
     return encodings.map((encoding) => {
       const ids = encoding.getIds();
-      return { ids, typeIds: encoding.getTypeIds(), length: ids.length };
+      const typeIds = encoding.getTypeIds();
+      if (ids.length <= this.maxLength) return { ids, typeIds, length: ids.length };
+      const windows = cutWindows(
+        ids,
+        typeIds,
+        encoding.getSpecialTokensMask(),
+        this.maxLength,
+        this.windows!,
+      );
+      return { ...windows[0], windows };
     });
   }
 
@@ -54,6 +101,44 @@ export class TextTokenizer {
   save(path: string): void {
     this.tokenizer.save(path, true);
   }
+}
+
+/**
+ * Overlapping windows of an encoding longer than `maxLength`: each keeps the encoding's leading
+ * and trailing special tokens around a run of its text tokens; consecutive runs share `overlap`
+ * tokens; the last run ends with the text (so every window is full), and at most `maxWindows`.
+ */
+export function cutWindows(
+  ids: readonly number[],
+  typeIds: readonly number[],
+  specialMask: readonly number[],
+  maxLength: number,
+  { overlap, maxWindows }: WindowOptions,
+): EncodedText[] {
+  let lead = 0;
+  while (lead < ids.length && specialMask[lead] === 1) lead++;
+  let tail = 0;
+  while (tail < ids.length - lead && specialMask[ids.length - 1 - tail] === 1) tail++;
+  const textEnd = ids.length - tail;
+  const room = maxLength - lead - tail;
+  const step = room - overlap;
+  const starts: number[] = [];
+  for (let start = lead; starts.length < maxWindows; start += step) {
+    if (start + room >= textEnd) {
+      starts.push(Math.max(lead, textEnd - room));
+      break;
+    }
+    starts.push(start);
+  }
+  const part = (values: readonly number[], start: number): number[] => [
+    ...values.slice(0, lead),
+    ...values.slice(start, Math.min(start + room, textEnd)),
+    ...values.slice(textEnd),
+  ];
+  return starts.map((start) => {
+    const windowIds = part(ids, start);
+    return { ids: windowIds, typeIds: part(typeIds, start), length: windowIds.length };
+  });
 }
 
 async function fromVocab(vocabFile: string, lowercase: boolean): Promise<Tokenizer> {

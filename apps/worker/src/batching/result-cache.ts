@@ -68,15 +68,24 @@ export class ResultCache {
       { bulk, probabilities: true },
     );
     const pipeline = this.redis.pipeline();
+    const windowPasses: Record<number, number[]> = {};
     misses.forEach((i, k) => {
       results[i] = fresh.results[k];
       batchOf[i] = fresh.batchOf[k];
+      const passes = fresh.windowPasses?.[k];
+      if (passes) windowPasses[i] = passes;
       pipeline.set(keys[i], JSON.stringify(fresh.results[k]), 'EX', this.ttlS);
     });
     await pipeline.exec().catch((error: unknown) => {
       this.log.warn({ err: error }, 'result cache unavailable: answers not kept');
     });
-    return { ...fresh, results, batchOf, cached };
+    return {
+      ...fresh,
+      results,
+      batchOf,
+      ...(fresh.windowPasses ? { windowPasses } : {}),
+      cached,
+    };
   }
 
   private key(handlerKey: string): string {

@@ -13,8 +13,9 @@ export type GroupOrigin = Pick<
 /**
  * Splits the outcome of a group back per job, in the group's order: each job gets its texts'
  * answers (without the probability vector unless it asked for one), the time of the forward
- * passes that held its texts, the size of the largest of them, and its provenance. Texts the
- * result cache answered (`batchOf` -1, listed in `cached`) count towards no forward pass.
+ * passes that held its texts (every window of a text read as several), the size of the largest
+ * of them, and its provenance. Texts the result cache answered (`batchOf` -1, listed in
+ * `cached`) count towards no forward pass.
  */
 export function splitOutcome(
   outcome: GroupOutcome & { cached?: readonly number[] },
@@ -28,7 +29,11 @@ export function splitOutcome(
     const count = job.texts.length;
     const start = offset;
     offset += count;
-    const held = [...new Set(outcome.batchOf.slice(start, start + count))].filter((b) => b >= 0);
+    const passes = outcome.batchOf.slice(start, start + count);
+    if (outcome.windowPasses) {
+      for (let i = start; i < start + count; i++) passes.push(...(outcome.windowPasses[i] ?? []));
+    }
+    const held = [...new Set(passes)].filter((b) => b >= 0);
     const output = outcome.results.slice(start, start + count);
     const cached = cachedSet
       ? job.texts.flatMap((_, i) => (cachedSet.has(start + i) ? [i] : []))

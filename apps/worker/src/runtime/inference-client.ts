@@ -20,6 +20,8 @@ export interface GroupOutcome {
   results: unknown[];
   batches: BatchRecord[];
   batchOf: number[];
+  /** Every pass that held a window of a text read as several, by text (see `ClassifyOutcome`). */
+  windowPasses?: Record<number, number[]>;
   preprocessMs: number;
 }
 
@@ -174,11 +176,12 @@ export class InferenceClient {
     if (!waiter) return;
     this.waiters.delete(message.id);
     if (message.type === 'result') {
-      const { scores, results, batches, batchOf, preprocessMs } = message;
+      const { scores, results, batches, batchOf, windowPasses, preprocessMs } = message;
       return waiter.resolve({
         results: scores ? predictionsOf(scores, this.labels) : results,
         batches,
         batchOf,
+        ...(windowPasses ? { windowPasses } : {}),
         preprocessMs,
       });
     }

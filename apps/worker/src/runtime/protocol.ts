@@ -52,6 +52,7 @@ export type ThreadMessage =
       scores?: RowScores;
       batches: BatchRecord[];
       batchOf: number[];
+      windowPasses?: Record<number, number[]>;
       preprocessMs: number;
     }
   | { type: 'cacheKeys'; id: number; keys: string[] }
