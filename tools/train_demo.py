@@ -100,6 +100,77 @@ def accuracy(model, rows, bs=128):
     return correct / len(rows)
 
 
+def load_rows(path):
+    with open(path) as f:
+        return [(r["ids"], int(r["label"])) for r in map(json.loads, f) if r]
+
+
+def init_word_vectors(model, path, std):
+    """Rows with a pretrained vector get it (scaled to `std` per element, zero-padded or cut to the
+    hidden size); the other rows keep their random init."""
+    import numpy as np
+    m = torch.from_numpy(np.load(path)).float()
+    have = ~torch.isnan(m).any(1)
+    vec = m[have]
+    vec = vec * (std / vec.std())
+    h = model.word.weight.shape[1]
+    with torch.no_grad():
+        rows = model.word.weight[have]
+        d = min(h, vec.shape[1])
+        rows[:, :d] = vec[:, :d]
+        if h > d:
+            rows[:, d:] = 0.0
+        model.word.weight[have] = rows
+    print(f"word vectors: {int(have.sum())} of {m.shape[0]} rows initialised from {path}")
+
+
+@torch.no_grad()
+def logits_of(model, rows, bs=256):
+    model.eval()
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
+    out = torch.empty(len(rows), NUM_LABELS)
+    for i in range(0, len(order), bs):
+        idx = order[i:i + bs]
+        out[idx] = model(*pad([rows[j][0] for j in idx]))
+    return out
+
+
+def ece(probs, labels, bins=15):
+    """Expected calibration error of the top-class probability, `bins` equal-width bins."""
+    conf, pred = probs.max(1)
+    correct = (pred == labels).double()
+    total = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        sel = (conf > lo) & (conf <= hi)
+        if sel.any():
+            total += float(sel.double().mean()) * abs(float(correct[sel].mean()) - float(conf[sel].double().mean()))
+    return total
+
+
+def fit_temperature(logits, labels):
+    """The temperature T minimising the held-out negative log-likelihood of softmax(logits / T)."""
+    log_t = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200)
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(logits / log_t.exp(), labels)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return float(log_t.exp())
+
+
+def report(stage, logits, rows):
+    labels = torch.tensor([r[1] for r in rows])
+    probs = logits.softmax(-1)
+    acc = float((probs.argmax(1) == labels).double().mean())
+    pred = torch.bincount(probs.argmax(1), minlength=NUM_LABELS).tolist()
+    print(f"eval {stage}: accuracy {acc:.4f}  ECE {ece(probs, labels):.4f}  predicted per label {pred}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--train", required=True)
@@ -109,6 +180,17 @@ def main():
                       ("max-position", 512), ("epochs", 4), ("batch-size", 32), ("seed", 13), ("threads", 2)]:
         ap.add_argument("--" + name, type=int, default=val)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--vectors", help="pretrained word vectors: a .npy matrix [vocab, dims] with NaN rows for tokens "
+                    "that have none (tools/word_vectors.py writes it); initialises those rows of the embedding table")
+    ap.add_argument("--vector-std", type=float, default=0.05, help="element std the pretrained rows are scaled to")
+    ap.add_argument("--embedding-lr", type=float, default=1.0, help="learning-rate factor of the word-embedding table")
+    ap.add_argument("--prior-correction", action="store_true",
+                    help="logit adjustment at export: subtract log(training label prior) from the head's bias")
+    ap.add_argument("--calibrate", action="store_true",
+                    help="temperature scaling fitted on the held-out slice, folded into the exported head")
+    ap.add_argument("--label-smoothing", type=float, default=0.1)
+    ap.add_argument("--eval", help="optional {ids, label} JSON lines scored after training (accuracy, ECE); "
+                    "an experiment aid, never used to fit anything")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -121,10 +203,15 @@ def main():
     print(f"train {len(train)} rows, validation {len(val)} rows (last 5% of {a.train})")
 
     model = MiniBert(a.vocab_size, a.layers, a.hidden, a.heads, a.intermediate, a.max_position)
+    if a.vectors:
+        init_word_vectors(model, a.vectors, a.vector_std)
     n_params = sum(p.numel() for p in model.parameters())
+    word = model.word.weight
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=a.lr)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and p is not word]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0},
+                             {"params": [word], "weight_decay": 0.01 if not a.vectors else 0.0,
+                              "lr": a.lr * a.embedding_lr}], lr=a.lr)
     total = a.epochs * math.ceil(len(train) / a.batch_size)
     warm = max(1, total // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / (total - warm))))
@@ -135,7 +222,8 @@ def main():
         te, loss_sum, bs_list = time.time(), 0.0, batches(train, a.batch_size, rng)
         for b in bs_list:
             ids, mask, types = pad([train[i][0] for i in b])
-            loss = F.cross_entropy(model(ids, mask, types), torch.tensor([train[i][1] for i in b]), label_smoothing=0.1)
+            loss = F.cross_entropy(model(ids, mask, types), torch.tensor([train[i][1] for i in b]),
+                                   label_smoothing=a.label_smoothing)
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -148,6 +236,25 @@ def main():
     train_s = time.time() - t0
 
     model.eval()
+    counts = torch.bincount(torch.tensor([r[1] for r in train]), minlength=NUM_LABELS).double()
+    prior = counts / counts.sum()
+    eval_rows = load_rows(a.eval) if a.eval else None
+    if eval_rows:
+        report("trained", logits_of(model, eval_rows), eval_rows)
+    if a.prior_correction:  # balanced-error (uniform prior) decision: f(x) - log p_train(y)
+        with torch.no_grad():
+            model.head.bias -= prior.log().to(model.head.bias.dtype)
+        print("prior correction: head bias -= log " + str([round(float(p), 4) for p in prior]))
+        if eval_rows:
+            report("prior-corrected", logits_of(model, eval_rows), eval_rows)
+    if a.calibrate:
+        t = fit_temperature(logits_of(model, val), torch.tensor([r[1] for r in val]))
+        with torch.no_grad():
+            model.head.weight /= t
+            model.head.bias /= t
+        print(f"temperature {t:.4f} (fitted on the {len(val)} held-out rows)")
+        if eval_rows:
+            report("calibrated", logits_of(model, eval_rows), eval_rows)
     os.makedirs(a.out_dir, exist_ok=True)
     onnx_path = os.path.join(a.out_dir, "model.onnx")
     ex = pad([[101, 2023, 2003, 102], [101, 102]])
