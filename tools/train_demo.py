@@ -14,7 +14,7 @@ Usage (system interpreter with Debian's python3-torch and python3-onnx):
   --reference  JSON {"texts": [...], "ids": [[...], ...]}
 Everything is deterministic for a given --seed and --threads.
 """
-import argparse, json, math, os, random, time
+import argparse, inspect, json, math, os, random, time
 
 import torch
 import torch.nn as nn
@@ -160,7 +160,7 @@ def fit_temperature(logits, labels):
         return loss
 
     opt.step(closure)
-    return float(log_t.exp())
+    return float(log_t.detach().exp())
 
 
 def report(stage, logits, rows):
@@ -189,6 +189,7 @@ def main():
     ap.add_argument("--calibrate", action="store_true",
                     help="temperature scaling fitted on the held-out slice, folded into the exported head")
     ap.add_argument("--label-smoothing", type=float, default=0.1)
+    ap.add_argument("--save-weights", help="also write the trained state dict (after the export-time changes) here")
     ap.add_argument("--eval", help="optional {ids, label} JSON lines scored after training (accuracy, ECE); "
                     "an experiment aid, never used to fit anything")
     a = ap.parse_args()
@@ -260,9 +261,13 @@ def main():
     ex = pad([[101, 2023, 2003, 102], [101, 102]])
     axes = {"batch": 0, "sequence": 1}
     names = ["input_ids", "attention_mask", "token_type_ids"]
+    if a.save_weights:
+        torch.save(model.state_dict(), a.save_weights)
+    # The TorchScript exporter (torch >= 2.9 defaults to another, which needs onnxscript).
+    legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     torch.onnx.export(model, ex, onnx_path, input_names=names, output_names=["logits"], opset_version=14,
                       dynamic_axes={**{n: {0: "batch", 1: "sequence"} for n in names}, "logits": {0: "batch"}},
-                      do_constant_folding=True)
+                      do_constant_folding=True, **legacy)
     import onnx
     onnx.checker.check_model(onnx.load(onnx_path))
 
