@@ -270,7 +270,11 @@ def load_state_dict(path):
     import torch
     if path.endswith(".safetensors"):
         from safetensors.torch import load_file
-        return load_file(path)
+        try:  # the reader checks the header's length and every tensor's offsets against the file
+            return load_file(path)
+        except Exception as error:
+            raise Refused(f"{os.path.basename(path)} is not a safetensors file of tensors "
+                          f"({str(error).splitlines()[0][:200]})")
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
             check_torch_zip(z.namelist(), path)

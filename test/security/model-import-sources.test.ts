@@ -81,6 +81,24 @@ describe(
       assert.match(readFileSync(join(sound.out, 'vocab.txt'), 'utf8'), /modelfleet-outside-marker/);
     });
 
+    it("refuses safetensors whose header lies about its length or offsets, saying so (control: the sound checkpoint's are read)", async () => {
+      for (const [file, reason] of [
+        ['huge-header.safetensors', /header too large/],
+        ['bad-offsets.safetensors', /incomplete metadata, file not fully covered/],
+      ] as const) {
+        const out = join(dir, file);
+        const run = await runImport(join(lying, file), ['--out', out]);
+        assert.notEqual(run.status, 0, 'the import succeeded');
+        assert.match(
+          run.stderr,
+          new RegExp(`refused: ${file} is not a safetensors file of tensors`),
+        );
+        assert.match(run.stderr, reason);
+        assert.ok(!existsSync(out), 'a package was written');
+      }
+      assert.equal(sound.run.status, 0, sound.run.stderr);
+    });
+
     it("refuses a config.json whose sizes are not its weights' before building the model (control: the sound one imports under the same memory limit)", async () => {
       const out = join(dir, 'huge');
       const run = await runImport(join(lying, 'checkpoint-huge'), [
