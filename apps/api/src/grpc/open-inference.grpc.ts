@@ -9,6 +9,7 @@ import {
   encodeRawTensor,
   selectOutputs,
   textsOfInputs,
+  tooManyElements,
   type InputTensor,
   type OutputTensor,
 } from '../v2/tensors';
@@ -50,9 +51,10 @@ const valueOf = (parameter?: InferParameter) =>
 
 /**
  * A gRPC inference request read: typed `contents.bytes_contents` or `raw_input_contents`
- * (length-prefixed elements), never both.
+ * (length-prefixed elements), never both; more than `maxTexts` elements is refused
+ * (INVALID_ARGUMENT, as a 413 maps) before the rest is decoded.
  */
-export function inferCallOfGrpc(request: ModelInferRequest): InferCall {
+export function inferCallOfGrpc(request: ModelInferRequest, maxTexts = Infinity): InferCall {
   const raw = request.raw_input_contents;
   if (raw.length && request.inputs.some((i) => i.contents?.bytes_contents.length)) {
     throw badRequest('give each input its data in "contents" or in "raw_input_contents", not both');
@@ -62,14 +64,18 @@ export function inferCallOfGrpc(request: ModelInferRequest): InferCall {
       `"raw_input_contents" holds ${raw.length} tensor(s) for ${request.inputs.length} input(s)`,
     );
   }
-  const inputs = request.inputs.map((input, i): InputTensor => ({
-    name: input.name,
-    datatype: input.datatype,
-    shape: input.shape.map(Number),
-    data: raw.length
-      ? decodeRawBytes(raw[i])
-      : (input.contents?.bytes_contents ?? []).map((bytes, j) => decodeText(bytes, j)),
-  }));
+  const inputs = request.inputs.map((input, i): InputTensor => {
+    const contents = input.contents?.bytes_contents ?? [];
+    if (contents.length > maxTexts) throw tooManyElements(maxTexts, contents.length);
+    return {
+      name: input.name,
+      datatype: input.datatype,
+      shape: input.shape.map(Number),
+      data: raw.length
+        ? decodeRawBytes(raw[i], maxTexts)
+        : contents.map((bytes, j) => decodeText(bytes, j)),
+    };
+  });
   return {
     id: request.id || undefined,
     texts: textsOfInputs(inputs),
@@ -120,7 +126,7 @@ export function openInferenceGrpc(
     ModelInfer: calls.unary(
       path('ModelInfer'),
       async (request: ModelInferRequest, { requestId, deadline }) => {
-        const call = { ...inferCallOfGrpc(request), deadline };
+        const call = { ...inferCallOfGrpc(request, inference.maxTexts), deadline };
         const answer = await inference.infer(
           request.model_name,
           request.model_version || undefined,

@@ -70,8 +70,13 @@ export interface RequestInput {
  * data in JSON or a `binary_data_size`, never both, and the sizes add up to the binary data's
  * length. A BYTES input's binary data is decoded into its elements here; any other datatype's is
  * left empty, for `textsOfInputs` refuses every datatype but BYTES before it reads the data.
+ * Decoding stops with a 413 past `maxTexts` elements.
  */
-export function inputsWithData(inputs: RequestInput[], binary: Buffer): InputTensor[] {
+export function inputsWithData(
+  inputs: RequestInput[],
+  binary: Buffer,
+  maxTexts = Infinity,
+): InputTensor[] {
   const sizes = inputs.map(binaryDataSize);
   const total = sizes.reduce((sum: number, size) => sum + (size ?? 0), 0);
   if (total !== binary.length) {
@@ -88,7 +93,12 @@ export function inputsWithData(inputs: RequestInput[], binary: Buffer): InputTen
     if (size === undefined) return { name, datatype, shape, data: data! };
     const raw = binary.subarray(offset, offset + size);
     offset += size;
-    return { name, datatype, shape, data: datatype === 'BYTES' ? decodeRawBytes(raw) : [] };
+    return {
+      name,
+      datatype,
+      shape,
+      data: datatype === 'BYTES' ? decodeRawBytes(raw, maxTexts) : [],
+    };
   });
 }
 

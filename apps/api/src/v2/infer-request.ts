@@ -45,12 +45,14 @@ export const inferRequestSchema = z.object({
 /**
  * Reads a REST inference request body, its JSON and the binary tensor data after it (see
  * `splitInferBody`); a 400 naming each bad field otherwise. A deadline comes from the
- * `Request-Timeout` header and the request's `deadline_ms` parameter.
+ * `Request-Timeout` header and the request's `deadline_ms` parameter. Binary data holding more
+ * than `maxTexts` elements is a 413 before the rest of it is decoded.
  */
 export function inferCallOfJson(
   body: unknown,
   requestTimeout?: string,
   binary: Buffer = Buffer.alloc(0),
+  maxTexts = Infinity,
 ): InferCall {
   const parsed = inferRequestSchema.safeParse(body);
   if (!parsed.success) {
@@ -75,7 +77,7 @@ export function inferCallOfJson(
   );
   return {
     id: request.id,
-    texts: textsOfInputs(inputsWithData(request.inputs, binary)),
+    texts: textsOfInputs(inputsWithData(request.inputs, binary, maxTexts)),
     outputs,
     ...(deadline === undefined ? {} : { deadline }),
     ...(request.parameters?.provenance === true ? { provenance: true } : {}),

@@ -91,6 +91,11 @@ export class OpenInferenceService {
     };
   }
 
+  /** Most texts a request may hold (MAX_TEXTS_PER_REQUEST): transports stop decoding past it. */
+  get maxTexts(): number {
+    return this.config.MAX_TEXTS_PER_REQUEST;
+  }
+
   /** Runs an inference request on the version named, else the one the traffic split picks. */
   async infer(
     model: string,

@@ -1,6 +1,6 @@
 import type { Prediction } from '@app/handler/package';
 import type { VersionRecord } from '@app/registry';
-import { badRequest } from '../core/problem';
+import { Problem, badRequest } from '../core/problem';
 
 /** A tensor as model metadata describes it; `-1` is a dimension of any size. */
 export interface TensorMetadata {
@@ -169,13 +169,28 @@ export function decodeText(bytes: Uint8Array, index: number): string {
 }
 
 /**
+ * The 413 of an input with more elements than a request may hold texts: given as soon as the
+ * elements are seen, before they are decoded (a 1 MiB body holds 262,144 empty ones).
+ */
+export function tooManyElements(maxTexts: number, count?: number): Problem {
+  const holds = count === undefined ? `more than ${maxTexts}` : String(count);
+  return new Problem(
+    413,
+    'Too many texts',
+    `input "${INPUT_NAME}" holds ${holds} elements; the limit is ${maxTexts} texts`,
+  );
+}
+
+/**
  * The elements of a BYTES tensor in raw form (`raw_input_contents`): each one a 4-byte
  * little-endian length followed by that many bytes, as the protocol's clients serialize it.
+ * Past `maxTexts` elements it stops with a 413, the rest unread.
  */
-export function decodeRawBytes(raw: Uint8Array): string[] {
+export function decodeRawBytes(raw: Uint8Array, maxTexts = Infinity): string[] {
   const buffer = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   const texts: string[] = [];
   for (let offset = 0; offset < buffer.length;) {
+    if (texts.length === maxTexts) throw tooManyElements(maxTexts);
     const length = offset + 4 <= buffer.length ? buffer.readUInt32LE(offset) : -1;
     if (length < 0 || offset + 4 + length > buffer.length) {
       throw badRequest(

@@ -114,6 +114,7 @@ export class V2Controller {
       json,
       request.headers[REQUEST_TIMEOUT_HEADER] as string | undefined,
       binary,
+      this.inference.maxTexts,
     );
     const answer = await this.inference.infer(model, version, call, String(request.id));
     if (!call.binaryOutputs) return answer;
