@@ -3,7 +3,12 @@ import {
   Server,
   ServerCredentials,
   loadPackageDefinition,
+  status as grpcStatus,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
   type ServiceDefinition,
+  type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { loadSync, type Options } from '@grpc/proto-loader';
 import { HealthImplementation } from 'grpc-health-check';
@@ -41,6 +46,42 @@ export interface GrpcServerOptions {
 
 /** The names the health service answers for: the server as a whole, and each service. */
 const HEALTH_NAMES = ['', OPEN_INFERENCE_SERVICE, TORCHSERVE_SERVICE];
+
+/**
+ * Adds the health service to `server`, answering for `names` only. grpc-health-check keeps a
+ * watcher set for every name a Watch asks about and never drops it, so each distinct name (up to
+ * a message's size, from anyone: health needs no key) would stay in memory for good; a name the
+ * server does not know is answered here instead (SERVICE_UNKNOWN, the stream held open; a Check's
+ * NOT_FOUND without the name), never kept.
+ */
+export function addHealthService(
+  server: Pick<Server, 'addService'>,
+  health: HealthImplementation,
+  names: readonly string[],
+): void {
+  const known = (call: { request: { service?: string } }) =>
+    names.includes(call.request.service ?? '');
+  health.addToServer({
+    addService(service: ServiceDefinition, implementation: UntypedServiceImplementation) {
+      const { check, watch } = implementation as Record<string, (...args: unknown[]) => void>;
+      server.addService(service, {
+        ...implementation,
+        check: (
+          call: ServerUnaryCall<{ service?: string }, unknown>,
+          callback: sendUnaryData<unknown>,
+        ) =>
+          known(call)
+            ? check(call, callback)
+            : callback({
+                code: grpcStatus.NOT_FOUND,
+                details: 'health status unknown for the service asked',
+              }),
+        watch: (call: ServerWritableStream<{ service?: string }, { status: string }>) =>
+          known(call) ? watch(call) : call.write({ status: 'SERVICE_UNKNOWN' }),
+      });
+    },
+  });
+}
 
 /** How proto-loader reads the vendored files: field names as written, 64-bit ints as numbers. */
 const LOADER: Options = {
@@ -121,7 +162,7 @@ export class GrpcServer {
     const health = new HealthImplementation(
       Object.fromEntries(HEALTH_NAMES.map((name) => [name, 'SERVING'])),
     );
-    health.addToServer(server);
+    addHealthService(server, health, HEALTH_NAMES);
     const address = `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(address, ServerCredentials.createInsecure(), (error, bound) =>
