@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GrpcTestClient } from '../support/grpc-client';
 import { NEWS_TEXTS } from '../support/predictions';
+import { eventually } from '../support/processes';
 import { ServeProcess, alive } from '../support/serve-process';
 
 /** The sum of a metric's samples whose labels include `labels`, from Prometheus text. */
@@ -94,6 +95,28 @@ describe('modelfleet serve with API_PROCESSES=2: two API processes on the same p
     assert.equal(replies(now, 'unawaited'), replies(before, 'unawaited'));
     // Both processes read the same worker count from Redis: reported once, not twice.
     assert.equal(sample(now, 'modelfleet_workers', { model: 'ag-news-bert', version: '1' }), 1);
+  });
+
+  it('keeps the sums when a process is killed and restarted: no counter goes back (control: the killed one had counted calls)', async () => {
+    const before = sample(await metrics(), 'modelfleet_http_requests_total', ROUTE);
+    const [victim] = serve.lines('API process listening');
+    // The control: the process killed answered calls counted in the sum, which would drop by
+    // its share were its counts to leave with it.
+    const answered = serve
+      .lines('request completed')
+      .filter(
+        (l) =>
+          l.pid === victim.pid && (l.req as { url?: string }).url === '/predictions/ag-news-bert',
+      );
+    assert.ok(answered.length > 0, 'the process killed had answered calls');
+    process.kill(Number(victim.pid), 'SIGKILL');
+    await eventually(
+      'the killed API process to be restarted',
+      () => (serve.lines('API process listening').length >= 3 ? true : undefined),
+      120_000,
+    );
+    const after = sample(await metrics(), 'modelfleet_http_requests_total', ROUTE);
+    assert.equal(after, before, 'the sum of calls answered went back when a process died');
   });
 
   it('stops both API processes before the workers on SIGTERM, and leaves no process', async () => {

@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry, type Registry } from 'prom-client';
+import { ProcessMetrics } from './process-metrics';
 import {
   RestartTracker,
   connectRedisFailFast,
@@ -56,7 +57,7 @@ export function reportListening(ports: ApiProcessPorts): void {
  * The primary of `API_PROCESSES` API processes on the same ports: node:cluster forks them and
  * shares their listening sockets (HTTP, management and gRPC; the primary accepts connections and
  * hands them round-robin). The primary serves the metrics port itself: `/metrics` adds up the
- * processes' metrics (prom-client's AggregatorRegistry), `/readyz` asks Redis.
+ * processes' metrics, an exited one's counters kept (see `ProcessMetrics`), `/readyz` asks Redis.
  *
  * The first process starts alone (it registers the store's packages, as a lone API does), then
  * the others. The primary logs `API listening` once every process listens. A process that exits
@@ -70,11 +71,11 @@ export async function runApiPrimary(config: ApiConfig, logger: Logger): Promise<
   const count = config.API_PROCESSES;
   const redis = connectRedisFailFast(redisTarget(config), config.REDIS_COMMAND_TIMEOUT_MS);
   redis.on('error', () => undefined);
-  const aggregator = new AggregatorRegistry();
+  const processMetrics = new ProcessMetrics();
   const ops = await startOpsServer(
     config.METRICS_PORT,
     config.API_HOST,
-    { metrics: () => aggregator.clusterMetrics(), contentType: aggregator.contentType },
+    { metrics: () => processMetrics.metrics(), contentType: processMetrics.contentType },
     {
       readiness: async () => {
         const up = slots.filter((s) => s.listening).length;
@@ -125,6 +126,7 @@ export async function runApiPrimary(config: ApiConfig, logger: Logger): Promise<
       onListening();
     });
     worker.once('exit', (code, signal) => {
+      processMetrics.retire(worker);
       slot.worker = undefined;
       const wasListening = slot.listening;
       slot.listening = false;
