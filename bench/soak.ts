@@ -7,11 +7,12 @@
  * A benchmark, not a test: it asserts nothing, and exits 1 only when it could not run.
  *
  *   npm run soak -- [--minutes 60] [--fraction 0.8] [--fault-minutes 10] [--sample-seconds 30]
- *                   [--ack-replicas 1] [--sync-ttl-seconds 120]
+ *                   [--ack-replicas 1]
  *
- * Finished sync calls are kept `--sync-ttl-seconds` (SYNC_RESULT_TTL_S), so that their share of
- * Redis's memory levels off within the run; async predictions are kept RESULT_TTL_S (a day), so
- * that each one's end can be read after the run, and their share grows with the run.
+ * Finished jobs, sync and async, are kept for the run and 15 minutes more (RESULT_TTL_S and
+ * SYNC_RESULT_TTL_S), so that each async job's end can be read after it: BullMQ trims a queue's
+ * finished jobs by the age the job finishing now carries, so a sync call's shorter TTL would
+ * remove async predictions of the same version too, and they would read as lost.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -52,13 +53,13 @@ async function main(): Promise<void> {
       'fault-minutes': { type: 'string', default: '10' },
       'sample-seconds': { type: 'string', default: '30' },
       'ack-replicas': { type: 'string', default: '1' },
-      'sync-ttl-seconds': { type: 'string', default: '120' },
     },
   });
   const minutes = Number(values.minutes);
   const fraction = Number(values.fraction);
   const faultMs = Number(values['fault-minutes']) * 60_000;
   const sampleMs = Number(values['sample-seconds']) * 1000;
+  const keptS = Math.ceil((minutes + 15) * 60);
   const texts = agNewsSample(400);
   const topology = await TestRedisSentinel.start({ replicas: 2, sentinels: 3 });
   const bench = await startBenchStack(
@@ -66,7 +67,8 @@ async function main(): Promise<void> {
     {
       ...topology.env,
       REDIS_ACK_REPLICAS: values['ack-replicas'],
-      SYNC_RESULT_TTL_S: values['sync-ttl-seconds'],
+      RESULT_TTL_S: String(keptS),
+      SYNC_RESULT_TTL_S: String(keptS),
     },
     1,
     {},
@@ -100,7 +102,7 @@ async function main(): Promise<void> {
     console.log(
       `capacity ${fmt(capacity)} requests/s; soaking at ${fmt(rate)}/s for ${minutes} min, ` +
         `a worker and the Redis primary SIGKILLed every ${values['fault-minutes']} min, ` +
-        `REDIS_ACK_REPLICAS=${values['ack-replicas']}, sync results kept ${values['sync-ttl-seconds']} s`,
+        `REDIS_ACK_REPLICAS=${values['ack-replicas']}, finished jobs kept ${keptS} s`,
     );
 
     // Every process by a name of its own: a worker started in place of a killed one is another.
@@ -161,6 +163,8 @@ async function main(): Promise<void> {
     // Open loop: one request every 1/rate s, 4 in 5 sync, 1 in 5 an async create.
     const end = start + minutes * 60_000;
     const asyncIds: string[] = [];
+    /** When each async job was accepted, in minutes of the run. */
+    const acceptedAt = new Map<string, number>();
     const outcomes = { sync_ok: 0, sync_refused: 0, async_accepted: 0, async_refused: 0 };
     const refusals = new Map<string, number>();
     const inFlight = new Set<Promise<void>>();
@@ -187,7 +191,9 @@ async function main(): Promise<void> {
             });
             if (r.status === 202) {
               outcomes.async_accepted++;
-              asyncIds.push((r.body as { id: string }).id);
+              const { id } = r.body as { id: string };
+              asyncIds.push(id);
+              acceptedAt.set(id, (Date.now() - start) / 60_000);
               return;
             }
             outcomes.async_refused++;
@@ -235,6 +241,18 @@ async function main(): Promise<void> {
     const lost = asyncIds.length - count('succeeded') - count('failed') - count('canceled');
 
     console.log(`\nfaults:\n${faults.map((f) => `  ${f}`).join('\n') || '  none'}`);
+    // When the lost jobs had been accepted: beside the faults, or spread over the run.
+    const lostAt = new Map<string, number>();
+    for (const id of asyncIds.filter(
+      (id) => !['succeeded', 'failed', 'canceled'].includes(terminal.get(id) ?? ''),
+    )) {
+      const minute = fmt(acceptedAt.get(id) ?? -1, 2);
+      lostAt.set(minute, (lostAt.get(minute) ?? 0) + 1);
+    }
+    if (lostAt.size)
+      console.log(
+        `lost jobs by when they were accepted (min: count): ${[...lostAt].map(([m, n]) => `${m}: ${n}`).join(', ')}`,
+      );
     console.log('\nmemory slope (MB per hour, least squares over the samples of each process):');
     const names = [...new Set(samples.flatMap((s) => Object.keys(s.mb)))];
     for (const name of names) {
