@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiHeader, ApiOperation, ApiResponse, ApiSecurity } from '@nestjs/swagger';
+import { ApiHeader, ApiOperation, ApiParam, ApiResponse, ApiSecurity } from '@nestjs/swagger';
 import { z } from 'zod';
 
 /**
@@ -219,3 +219,15 @@ export const MANAGEMENT_SECURITY = [SECURITY.managementBearer, SECURITY.manageme
 export const UNAUTHORIZED = { 401: 'the API key or token is missing or wrong' };
 /** 503 when Redis is away: every operation that reads or writes Redis can answer it. */
 export const REDIS_UNAVAILABLE = 'Redis is unreachable or not answering in time';
+
+/** The `{model}` and `{version}` path parameters of the inference routes. */
+export const modelParam = ApiParam({
+  name: 'model',
+  description: 'model name',
+  schema: { type: 'string' },
+});
+export const versionParam = ApiParam({
+  name: 'version',
+  description: 'model version',
+  schema: { type: 'string' },
+});

@@ -11,9 +11,11 @@ import {
   UNAUTHORIZED,
   describes,
   locationHeader,
+  modelParam,
   ref,
   requestSchema,
   responseSchema,
+  versionParam,
 } from '../core/api-docs';
 import { provenanceSchema, textProvenanceSchema } from '../core/provenance.docs';
 import type { QueueEstimate } from '../core/queue-estimates';
@@ -184,17 +186,6 @@ const SYNC_PROBLEMS = {
   503: `no live worker serves the version; its queue holds more than MAX_QUEUE_WAIT_S of work (with Retry-After); or ${REDIS_UNAVAILABLE} (with Retry-After)`,
   504: 'no answer within SYNC_TIMEOUT_MS, or by the deadline given (then `reason` is `deadline_exceeded`): the problem carries the prediction `id` and `url` to poll',
 };
-
-const modelParam = ApiParam({
-  name: 'model',
-  description: 'model name',
-  schema: { type: 'string' },
-});
-const versionParam = ApiParam({
-  name: 'version',
-  description: 'model version',
-  schema: { type: 'string' },
-});
 
 /** Documents the controller of sync predictions. */
 export const SyncPredictionsDocs = () => ApiTags('sync predictions');

@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiHeader, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import {
   Answer,
@@ -9,10 +9,12 @@ import {
   REDIS_UNAVAILABLE,
   UNAUTHORIZED,
   describes,
+  modelParam,
   ref,
   requestSchema,
   responseSchema,
   retryAfterHeader,
+  versionParam,
 } from '../core/api-docs';
 import { DEADLINE_RULE } from '../predictions/deadline';
 import { BINARY_TENSOR_DATA } from './binary-tensors';
@@ -124,16 +126,6 @@ function V2Errors(statuses: Record<number, string>) {
   );
 }
 
-const modelParam = ApiParam({
-  name: 'model',
-  description: 'model name',
-  schema: { type: 'string' },
-});
-const versionParam = ApiParam({
-  name: 'version',
-  description: 'model version',
-  schema: { type: 'string' },
-});
 const params = (versioned: boolean) => [modelParam, ...(versioned ? [versionParam] : [])];
 
 /** Documents the controller of the protocol's REST routes. */
