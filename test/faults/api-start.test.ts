@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '@app/common';
 import { launchApi } from '../support/api-process';
@@ -41,6 +42,29 @@ describe('an API started alone (npm run start:api)', () => {
       assert.doesNotMatch(output, /secret-password/);
     } finally {
       await launched.stop();
+    }
+  });
+
+  it('names the setting in one line when a port is taken, and exits 1', async () => {
+    // A port the OS hands out, held here while the API tries to bind it.
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    const launched = launchApi(redis.url, { MANAGEMENT_TOKEN, API_PORT: String(port) });
+    try {
+      const code = await exitWithin(launched.api.waitForExit());
+      const output = launched.api.output.join('\n');
+      assert.equal(code, 1, output);
+      const said = launched.api.output.filter((line) => !line.startsWith('{'));
+      assert.equal(said[0], 'api: invalid settings:', output);
+      assert.match(
+        said[1] ?? '',
+        new RegExp(`^  API_PORT: 127\\.0\\.0\\.1:${port} is already in use .*EADDRINUSE`),
+      );
+      assert.equal(said.length, 2, output);
+    } finally {
+      await launched.stop();
+      await new Promise((resolve) => taken.close(resolve));
     }
   });
 

@@ -134,14 +134,19 @@ async function bootstrap(config: ApiConfig, logger: Logger): Promise<void> {
     apiKeyGuard(config.API_KEY),
   );
   mountOpenApi(inference, INFERENCE_API);
-  await management.listen(config.MANAGEMENT_PORT, config.API_HOST);
-  await inference.listen(config.API_PORT, config.API_HOST);
+  const host = config.API_HOST;
+  await listenAs('MANAGEMENT_PORT', config.MANAGEMENT_PORT, host, () =>
+    management.listen(config.MANAGEMENT_PORT, host),
+  );
+  await listenAs('API_PORT', config.API_PORT, host, () => inference.listen(config.API_PORT, host));
   if (several) shareMetricsWithPrimary(shared.metrics.registry);
   const ops = several
     ? undefined
-    : await startOpsServer(config.METRICS_PORT, config.API_HOST, shared.metrics.registry, {
-        readiness: () => new RedisProbe(redis).problem(),
-      });
+    : await listenAs('METRICS_PORT', config.METRICS_PORT, host, () =>
+        startOpsServer(config.METRICS_PORT, host, shared.metrics.registry, {
+          readiness: () => new RedisProbe(redis).problem(),
+        }),
+      );
   const grpc = await GrpcServer.start({
     host: config.API_HOST,
     port: config.GRPC_PORT,
@@ -195,6 +200,32 @@ async function bootstrap(config: ApiConfig, logger: Logger): Promise<void> {
   };
   // A signal that came while the API started stops it now.
   onStopSignal((signal) => void close(signal));
+}
+
+/**
+ * Binds a port; one already taken (or not this user's to take) stops the API with a one-line
+ * `ConfigError` naming the setting to change, instead of a stack trace.
+ */
+async function listenAs<T>(
+  setting: string,
+  port: number,
+  host: string,
+  listen: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await listen();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EADDRINUSE' && code !== 'EACCES') throw error;
+    const why =
+      code === 'EADDRINUSE'
+        ? 'is already in use by another process'
+        : 'may not be bound by this user';
+    throw new ConfigError(
+      `invalid settings:\n  ${setting}: ${host}:${port} ${why} (${code}); stop that process or ` +
+        `choose another port (${setting}=<port>, 0 for any free one)`,
+    );
+  }
 }
 
 start().catch((error: unknown) => {
