@@ -1,6 +1,8 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import {
   DEADLINE_EXCEEDED,
+  type FinishingWorker,
+  type JobReplier,
   type Logger,
   type PredictionJobData,
   type PredictionJobResult,
@@ -25,8 +27,13 @@ export class JobEvents implements IntakeEvents {
     private readonly shadows: ShadowAnnouncer,
     private readonly log: Logger,
     /** Publishes a finished job's outcome to the process its data names (`replyTo`). */
-    private readonly reply: (job: Job<PredictionJobData>) => Promise<unknown>,
+    private readonly replies: Pick<JobReplier, 'followFinish' | 'finished'>,
   ) {}
+
+  /** A job's processor settled: its answer goes out right behind BullMQ's record of it. */
+  settling(job: Job<PredictionJobData>, worker: FinishingWorker): void {
+    void this.replies.followFinish(worker, job);
+  }
 
   /** A job taken into work: its wait in the queue is observed, its `start` event announced. */
   started(job: Job<PredictionJobData>): void {
@@ -63,9 +70,11 @@ export class JobEvents implements IntakeEvents {
   /** A reply lost costs its caller only a read: the job's state stays the record. */
   private replyTo(job: Job<PredictionJobData>): void {
     if (!job.data.replyTo) return;
-    this.reply(job).catch((error: unknown) =>
-      this.log.debug({ err: error, jobId: job.id }, 'reply not published; the job state answers'),
-    );
+    this.replies
+      .finished(job)
+      .catch((error: unknown) =>
+        this.log.debug({ err: error, jobId: job.id }, 'reply not published; the job state answers'),
+      );
   }
 
   private count(outcome: string): void {

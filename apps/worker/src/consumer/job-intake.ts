@@ -2,6 +2,7 @@ import { Worker, type Job } from 'bullmq';
 import {
   bulkQueueName,
   predictionQueueName,
+  type FinishingWorker,
   type Logger,
   type PredictionJobData,
   type PredictionJobResult,
@@ -12,6 +13,8 @@ import { closeWhenConnected } from './close-when-connected';
 
 /** What the intake tells its owner about jobs that BullMQ finished. */
 export interface IntakeEvents {
+  /** A job's processor returned or threw in `worker`: BullMQ is about to record its outcome. */
+  settling(job: Job<PredictionJobData>, worker: FinishingWorker): void;
   completed(job: Job<PredictionJobData, PredictionJobResult>): void;
   /** A failed attempt: `job.finishedOn` is set when it was the last one. */
   failed(job: Job<PredictionJobData, PredictionJobResult> | undefined): void;
@@ -48,14 +51,27 @@ export class JobIntake {
       [bulkQueueName(name, version), config.BULK_CONCURRENCY],
     ] as const;
     this.workers = queues.map(([queueName, concurrency]) => {
-      const worker = new Worker<PredictionJobData, PredictionJobResult>(queueName, process, {
-        connection,
-        prefix: config.KEY_PREFIX,
-        concurrency,
-        lockDuration: config.LOCK_DURATION_MS,
-        stalledInterval: config.STALLED_INTERVAL_MS,
-        maxStalledCount: config.MAX_STALLED_COUNT,
-      });
+      const worker: Worker<PredictionJobData, PredictionJobResult> = new Worker<
+        PredictionJobData,
+        PredictionJobResult
+      >(
+        queueName,
+        async (job: Job<PredictionJobData>) => {
+          try {
+            return await process(job);
+          } finally {
+            events.settling(job, worker);
+          }
+        },
+        {
+          connection,
+          prefix: config.KEY_PREFIX,
+          concurrency,
+          lockDuration: config.LOCK_DURATION_MS,
+          stalledInterval: config.STALLED_INTERVAL_MS,
+          maxStalledCount: config.MAX_STALLED_COUNT,
+        },
+      );
       worker.on('completed', (job) => events.completed(job));
       worker.on('failed', (job) => events.failed(job));
       worker.on('error', (error) => redisErrors.report(error, 'queue worker error'));

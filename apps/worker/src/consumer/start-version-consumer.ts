@@ -3,8 +3,8 @@ import {
   SHADOW_QUEUE,
   VersionQueues,
   WEBHOOK_QUEUE,
+  JobReplier,
   bulkQueueName,
-  publishJobReply,
   type ShadowComparisonData,
   type WebhookJobData,
 } from '@app/common';
@@ -52,7 +52,7 @@ export async function startVersionConsumer(
     ),
     new ShadowAnnouncer(queues.queue<ShadowComparisonData>(SHADOW_QUEUE), log),
     log,
-    (job) => publishJobReply(context.connection, config.KEY_PREFIX, job),
+    new JobReplier(context.connection, config.KEY_PREFIX),
   );
   const throughput = new ThroughputMeter();
   const thread = new VersionThread(record, config, limits, log, (error) =>
