@@ -39,12 +39,9 @@ const SKIPPED: { pattern: RegExp; reason: string }[] = [
   },
   { pattern: /^kubectl\b/, reason: 'needs a Kubernetes cluster' },
   {
-    pattern: /^([A-Z][A-Z0-9_]*=\S+ )*npm run bench\b|^npm run build && BENCH_DATA=/,
-    reason: 'a benchmark: needs the AG News data folder outside the repository, and minutes',
-  },
-  {
-    pattern: /^npm run build && node dist\/bench\/pipeline\.bench\.js --ack\b/,
-    reason: 'a benchmark that starts two stacks and runs for minutes',
+    pattern: /^(npm run build && )?([A-Z][A-Z0-9_]*=\S+ )*(npm run bench\b|node dist\/bench\/)/,
+    reason:
+      'a benchmark: runs for minutes, most with the AG News data folder outside the repository',
   },
   { pattern: /^npm run soak\b/, reason: 'a benchmark that runs for an hour (minutes at least)' },
   {
