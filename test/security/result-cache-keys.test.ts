@@ -15,10 +15,11 @@ const ADDED = '[unused1]';
 /**
  * Pairs of texts that the tokenizer's normalizer leaves alike (lowercased) but that tokenize
  * differently, since added tokens are matched before normalization and case-sensitively: a
- * special token, and a plain added token. The demo model labels each pair's texts differently.
+ * special token, and a plain added token. The demo model labels each pair's texts differently
+ * (checked as the precondition of each test: a new model may need new pairs).
  */
 const PAIRS = [
-  ['[SEP] vote oil', '[sep] vote oil'],
+  ['[SEP] vote', '[sep] vote'],
   ['[unused1] vote', '[UNUSED1] vote'],
 ];
 /** Texts that tokenize alike (the vocabulary is uncased): one cache entry serves both. */
