@@ -8,12 +8,12 @@ import {
   rmSync,
   statSync,
 } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import {
   DEFAULT_MAX_ARCHIVE_BYTES,
   DEFAULT_MAX_ARCHIVE_ENTRIES,
   extractArchive,
+  isGzip,
   openModel,
   removeUnpacked,
   type Handler,
@@ -64,7 +64,8 @@ export async function importCommand(source: string, options: ImportOptions): Pro
   let unpacked: string | undefined;
   try {
     // The archiver's tgz form is unpacked by the package loader's own checked reader.
-    if (await isGzip(source)) unpacked = await extractArchive(source);
+    if (statSync(source).isFile() && (await isGzip(source)))
+      unpacked = await extractArchive(source);
     await runExporter(unpacked ?? source, staging, options);
     // The package loader checks the manifest (its name included) before anything is replaced.
     const { name, drift } = await referenceDrift(staging);
@@ -200,15 +201,4 @@ async function driftOf(
     throw new Error(`the Node handler's logits differ from reference.json's by ${drift}`);
   }
   return drift;
-}
-
-async function isGzip(file: string): Promise<boolean> {
-  if (!statSync(file).isFile()) return false;
-  const handle = await open(file, 'r');
-  try {
-    const { buffer, bytesRead } = await handle.read(Buffer.alloc(2), 0, 2, 0);
-    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
-  } finally {
-    await handle.close();
-  }
 }

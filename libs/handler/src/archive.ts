@@ -176,7 +176,8 @@ async function streamArchive(
 /** Headers and padding a tar stream adds to its files' bytes: allowed beyond the byte limit. */
 const TAR_OVERHEAD_BYTES = 1024 * 1024;
 
-async function isGzip(file: string): Promise<boolean> {
+/** Whether a file starts with gzip's magic bytes. */
+export async function isGzip(file: string): Promise<boolean> {
   const handle = await open(file, 'r');
   try {
     const { buffer, bytesRead } = await handle.read(Buffer.alloc(2), 0, 2, 0);
