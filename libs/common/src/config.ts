@@ -79,9 +79,19 @@ function readConfigFile(path: string | undefined): Record<string, unknown> {
   }
 }
 
-/** Integer setting with a default and bounds. */
+/**
+ * Integer setting with a default and bounds, written in decimal digits. Anything else is refused,
+ * never read as another number: a coercion would take a blank value for 0 (REDIS_ACK_REPLICAS=" "
+ * silently off, a port of " " any port) and "0x10" or "1e3" for numbers nobody wrote.
+ */
 export const intSetting = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+  z
+    .string()
+    .trim()
+    .regex(/^[+-]?\d+$/, 'must be a whole number in decimal digits')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .default(fallback);
 
 /** Boolean setting: true/false/1/0/yes/no. */
 export const boolSetting = (fallback: boolean) =>
