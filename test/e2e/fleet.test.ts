@@ -52,10 +52,7 @@ describe('registry, management API and traffic', () => {
   });
 
   it('splits traffic 90/10 within four standard deviations over 1,000 requests', async () => {
-    await eventually('a worker on version 2', async () => {
-      const d = await stack.manage('GET', '/models/ag-news-bert/2');
-      return d.body[0].status === 'READY' ? true : undefined;
-    });
+    await stack.versionServed('ag-news-bert', '2');
     const split = await stack.manage('PUT', '/models/ag-news-bert/traffic', { '1': 90, '2': 10 });
     assert.equal(split.status, 200, JSON.stringify(split.body));
     await new Promise((r) => setTimeout(r, 1100)); // the API caches model records for a second

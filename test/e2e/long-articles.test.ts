@@ -5,7 +5,6 @@ import { after, before, describe, it } from 'node:test';
 import { classifyTexts, openModel, type Handler, type Prediction } from '@app/handler';
 import { demoModelStore } from '../support/model-store';
 import { FIXTURES } from '../support/paths';
-import { eventually } from '../support/processes';
 import { Stack } from '../support/stack';
 
 const MODEL = 'ag-news-bert';
@@ -38,17 +37,7 @@ describe('long articles read whole through the API and a worker', () => {
       modelStore: store,
       env: { MODELS: `${MODEL}-v1,${MODEL}-v2` },
     });
-    for (const version of ['1', '2']) {
-      await eventually(
-        `version ${version} to be served`,
-        async () => {
-          const { body } = await stack.manage('GET', `/models/${MODEL}/${version}`);
-          return body[0]?.status === 'READY' || undefined;
-        },
-        120_000,
-        250,
-      );
-    }
+    for (const version of ['1', '2']) await stack.versionServed(MODEL, version);
   });
   after(async () => {
     await stack?.stop();

@@ -1,18 +1,8 @@
 import assert from 'node:assert/strict';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BERT_VOCAB, finish, runFixtureMaker, runImport } from '../support/model-import';
-import { eventually } from '../support/processes';
+import { finish, modelFixtures, runImport, type MadeFixtures } from '../support/model-import';
 import { pythonToolsSkipped } from '../support/python-tools';
 import { Stack } from '../support/stack';
 
@@ -45,6 +35,7 @@ describe(
   'modelfleet import: a TorchServe .mar and a checkpoint folder, served by the fleet',
   { skip },
   () => {
+    let made: MadeFixtures | undefined;
     let dir: string;
     let fixtures: string;
     let store: string;
@@ -52,22 +43,15 @@ describe(
     let stack: Stack | undefined;
 
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'modelfleet-import-'));
-      fixtures = join(dir, 'fixtures');
+      made = await modelFixtures(TEXTS);
+      ({ dir, fixtures } = made);
       store = join(dir, 'store');
       mkdirSync(store);
-      writeFileSync(join(dir, 'texts.json'), JSON.stringify(TEXTS));
-      const made = await runFixtureMaker('make_models.py', [
-        BERT_VOCAB,
-        fixtures,
-        join(dir, 'texts.json'),
-      ]);
-      assert.equal(made.status, 0, made.stderr);
       expected = JSON.parse(readFileSync(join(fixtures, 'expected.json'), 'utf8'));
     });
     after(async () => {
       await stack?.stop();
-      rmSync(dir, { recursive: true, force: true });
+      made?.remove();
     });
 
     it('the fixture is a real test: transformers gives several labels and truncates the long text', () => {
@@ -128,10 +112,7 @@ describe(
       stack = await Stack.start({ modelStore: store, env: { MODELS: 'bert_news_classification' } });
       const registered = await stack.manage('POST', '/models?url=news-checkpoint');
       assert.equal(registered.status, 201, JSON.stringify(registered.body));
-      await eventually('a worker serving news-checkpoint', async () => {
-        const described = await stack!.manage('GET', '/models/news-checkpoint/1');
-        return described.body[0]?.status === 'READY' ? true : undefined;
-      });
+      await stack.versionServed('news-checkpoint', '1');
       writeFileSync(join(dir, 'request.json'), JSON.stringify({ data: TEXTS }));
       for (const model of ['bert_news_classification', 'news-checkpoint']) {
         const url = `${stack.apiUrl}/predictions/${model}?probabilities=true`;

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MANIFEST_FILE, canonicalJson, manifestSchema } from '@app/handler/package';
 import { demoModelStore } from '../support/model-store';
-import { eventually } from '../support/processes';
 import { Stack } from '../support/stack';
 import { agNewsJsonl } from '../support/texts';
 
@@ -60,24 +59,12 @@ describe('provenance and the result cache', () => {
       assert.equal(registered.status, 201, JSON.stringify(registered.body));
       assert.equal(registered.body.cacheTtlS, 600);
     }
-    for (const version of ['1', '2', '3', '4', '5']) await served(version);
+    for (const version of ['1', '2', '3', '4', '5']) await stack.versionServed(MODEL, version);
   });
   after(async () => {
     await stack?.stop();
     if (store) rmSync(store, { recursive: true, force: true });
   });
-
-  async function served(version: string): Promise<void> {
-    await eventually(
-      `version ${version} to be served`,
-      async () => {
-        const { body } = await stack.manage('GET', `/models/${MODEL}/${version}`);
-        return body[0]?.status === 'READY' || undefined;
-      },
-      120_000,
-      250,
-    );
-  }
 
   /** A sync call with ?provenance=true: the provenance of its first answer. */
   async function provenanceOf(version: string, text = 'Stocks rally as rates fall') {

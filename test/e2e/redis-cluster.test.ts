@@ -62,14 +62,7 @@ describe('on a Redis Cluster of three masters', () => {
     assert.equal(registered.status, 201, JSON.stringify(registered.body));
     const list = await stack.manage('GET', '/models');
     assert.deepEqual(list.body.models[0].versions.sort(), ['1', '2']);
-    await eventually(
-      'a worker on version 2',
-      async () => {
-        const described = await stack.manage('GET', '/models/ag-news-bert/2');
-        return described.body[0].status === 'READY' ? true : undefined;
-      },
-      60_000,
-    );
+    await stack.versionServed('ag-news-bert', '2');
   });
 
   it('serves sync predictions of both versions', async () => {

@@ -117,11 +117,7 @@ describe('shadow versions', () => {
       workerEnv: { WORKER_MODELS: [1, 2, 3].map((v) => `${MODEL}@${v}`).join(',') },
     });
     assert.equal((await stack.manage('PUT', `/models/${MODEL}/1/set-default`)).status, 200);
-    for (const version of ['2', '3'])
-      await eventually(`a worker on version ${version}`, async () => {
-        const d = await stack.manage('GET', `/models/${MODEL}/${version}`);
-        return d.body[0].status === 'READY' ? true : undefined;
-      });
+    for (const version of ['2', '3']) await stack.versionServed(MODEL, version);
     await new Promise((r) => setTimeout(r, 1100));
     control = await traffic();
   });

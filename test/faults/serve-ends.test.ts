@@ -7,17 +7,6 @@ import { ROOT } from '../support/paths';
 import { MANAGEMENT_TOKEN } from '../support/stack';
 import { ServeProcess, alive } from '../support/serve-process';
 
-/** Waits for serve to exit, at most `timeoutMs` (a generous bound, not a measurement). */
-async function exitOf(serve: ServeProcess, timeoutMs = 90_000): Promise<number | null | 'running'> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'running'>((r) => (timer = setTimeout(() => r('running'), timeoutMs)));
-  try {
-    return await Promise.race([serve.process.waitForExit(), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * Whatever ends `modelfleet serve`, it stops what it started, its redis-server included (which
  * runs outside its process group, and which nothing else would stop): the next serve on the
@@ -43,7 +32,7 @@ describe('serve, however it ends', () => {
     // writes (the access log line of this request, passed on from the API) meets a closed pipe.
     serve.process.child.stdout!.destroy();
     await fetch(`${serve.apiUrl}/ping`);
-    assert.equal(await exitOf(serve), 0, serve.process.output.join('\n'));
+    assert.equal(await serve.exited(), 0, serve.process.output.join('\n'));
     await eventually('every process of serve to stop', () =>
       pids.filter(alive).length === 0 ? true : undefined,
     );
@@ -54,7 +43,7 @@ describe('serve, however it ends', () => {
     const pids = serve.allPids().filter(alive);
     assert.ok(pids.length >= 3, `API, worker and Redis run: ${pids.join(', ')}`);
     serve.process.child.kill('SIGHUP');
-    assert.equal(await exitOf(serve), 0, serve.process.output.join('\n'));
+    assert.equal(await serve.exited(), 0, serve.process.output.join('\n'));
     assert.deepEqual(pids.filter(alive), [], 'no process of serve is left');
     const stopping = serve.lines('stopping');
     assert.equal(stopping[0]?.cause, 'SIGHUP');

@@ -5,17 +5,6 @@ import { TestRedis } from '../support/redis-server';
 import { eventually } from '../support/processes';
 import { ServeProcess, alive } from '../support/serve-process';
 
-/** Waits for serve to exit, at most `timeoutMs` (a generous bound, not a measurement). */
-async function exitOf(serve: ServeProcess, timeoutMs = 90_000): Promise<number | null | 'running'> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'running'>((r) => (timer = setTimeout(() => r('running'), timeoutMs)));
-  try {
-    return await Promise.race([serve.process.waitForExit(), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** serve's own lines that are not JSON logs: what a person at the terminal reads. */
 const plainLines = (serve: ServeProcess) =>
   serve.process.output.filter((line) => !line.startsWith('{'));
@@ -33,7 +22,7 @@ describe('serve when something cannot start', () => {
 
   it('stops with the API’s message and a non-zero exit when the API fails at every start', async () => {
     const serve = launch({ API_PORT: 'abc' });
-    assert.equal(await exitOf(serve), 1);
+    assert.equal(await serve.exited(), 1);
     const said = plainLines(serve).join('\n');
     assert.match(said, /api could not start \(3 tries in a row\)/);
     assert.match(said, /API_PORT/, 'the API’s own message names the bad setting');
@@ -44,7 +33,7 @@ describe('serve when something cannot start', () => {
 
   it('stops the same way when a worker fails at every start, once the API runs (control: the API started)', async () => {
     const serve = launch({ WORKER_CONCURRENCY: '0' });
-    assert.equal(await exitOf(serve), 1);
+    assert.equal(await serve.exited(), 1);
     assert.equal(serve.lines('API listening').length, 1);
     const said = plainLines(serve).join('\n');
     assert.match(said, /worker ag-news-bert@1 w1 could not start \(3 tries in a row\)/);
@@ -69,7 +58,7 @@ describe('serve with an external Redis', () => {
     const url = `redis://:secret-password@127.0.0.1:${await freePort()}`;
     const serve = ServeProcess.launch({ env: { REDIS_URL: url } });
     started.push(serve);
-    assert.equal(await exitOf(serve, 30_000), 1);
+    assert.equal(await serve.exited(30_000), 1);
     assert.equal(serve.process.output.length, 1, serve.process.output.join('\n'));
     assert.match(
       serve.process.output[0],
@@ -107,7 +96,7 @@ describe('serve killed with SIGKILL', () => {
     assert.ok(alive(serve.redisPid), 'its Redis, outside its group, still runs');
     const next = ServeProcess.launch({ dataDir: serve.dataDir });
     started.push(next);
-    assert.equal(await exitOf(next, 30_000), 1);
+    assert.equal(await next.exited(30_000), 1);
     assert.match(
       next.process.output.join('\n'),
       new RegExp(`another redis-server \\(pid ${serve.redisPid}\\) runs on`),

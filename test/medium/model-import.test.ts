@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BERT_VOCAB, runFixtureMaker, runImport } from '../support/model-import';
+import { BERT_VOCAB, modelFixtures, runImport, type MadeFixtures } from '../support/model-import';
 import { pythonToolsSkipped } from '../support/python-tools';
 
 const skip = pythonToolsSkipped(['torch', 'transformers', 'safetensors', 'onnxruntime', 'yaml']);
@@ -17,6 +16,7 @@ interface Reference {
 }
 
 describe("modelfleet import: the archiver's other forms, and a bare state_dict", { skip }, () => {
+  let made: MadeFixtures | undefined;
   let dir: string;
   let fixtures: string;
 
@@ -36,17 +36,10 @@ describe("modelfleet import: the archiver's other forms, and a bare state_dict",
   }
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'modelfleet-import-forms-'));
-    fixtures = join(dir, 'fixtures');
-    writeFileSync(join(dir, 'texts.json'), JSON.stringify(['A short text']));
-    const made = await runFixtureMaker('make_models.py', [
-      BERT_VOCAB,
-      fixtures,
-      join(dir, 'texts.json'),
-    ]);
-    assert.equal(made.status, 0, made.stderr);
+    made = await modelFixtures(['A short text']);
+    ({ dir, fixtures } = made);
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => made?.remove());
 
   it("reads the tgz form's labels from index_to_name.json and max_length from its configFile YAML", async () => {
     const out = join(dir, 'tgz');

@@ -3,16 +3,13 @@ import {
   chmodSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   readdirSync,
-  rmSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BERT_VOCAB, runFixtureMaker, runImport, type Finished } from '../support/model-import';
+import { madeFixtures, runImport, type Finished, type MadeFixtures } from '../support/model-import';
 import { TOOLS_PYTHON, pythonToolsSkipped } from '../support/python-tools';
 
 const skip = pythonToolsSkipped(['torch', 'transformers', 'safetensors', 'onnxruntime']);
@@ -24,6 +21,7 @@ describe(
   'modelfleet import: a source that lies about its files, name or size is refused',
   { skip },
   () => {
+    let made: MadeFixtures | undefined;
     let dir: string;
     let lying: string;
     let limitedPython: string;
@@ -31,10 +29,8 @@ describe(
     let sound: { run: Finished; out: string };
 
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'modelfleet-lying-'));
-      lying = join(dir, 'lying');
-      const made = await runFixtureMaker('make_lying.py', [BERT_VOCAB, lying]);
-      assert.equal(made.status, 0, made.stderr);
+      made = await madeFixtures('make_lying.py');
+      ({ dir, fixtures: lying } = made);
       limitedPython = join(dir, 'python-limited.sh');
       writeFileSync(
         limitedPython,
@@ -48,7 +44,7 @@ describe(
         out,
       };
     });
-    after(() => rmSync(dir, { recursive: true, force: true }));
+    after(() => made?.remove());
 
     it("never deletes or writes outside the packages folder for a .mar's modelName (control: --force replaces the folder a name gives)", async () => {
       const work = join(dir, 'work');

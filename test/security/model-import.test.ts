@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BERT_VOCAB, finish, runFixtureMaker, runImport } from '../support/model-import';
+import { finish, madeFixtures, runImport, type MadeFixtures } from '../support/model-import';
 import { TOOLS_PYTHON, pythonToolsSkipped } from '../support/python-tools';
 
 const skip = pythonToolsSkipped(['torch', 'transformers', 'safetensors', 'onnxruntime', 'yaml']);
@@ -12,6 +12,7 @@ describe(
   'modelfleet import: a hostile source is refused and nothing it carries runs',
   { skip },
   () => {
+    let made: MadeFixtures | undefined;
     let dir: string;
     let hostile: string;
     let markers: string;
@@ -40,16 +41,16 @@ describe(
     }
 
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'modelfleet-hostile-'));
-      hostile = join(dir, 'hostile');
-      markers = join(dir, 'markers');
+      made = await madeFixtures('make_hostile.py', (folder) => {
+        markers = join(folder, 'markers');
+        mkdirSync(markers);
+        return [markers];
+      });
+      ({ dir, fixtures: hostile } = made);
       outputs = join(dir, 'out');
-      mkdirSync(markers);
       mkdirSync(outputs);
-      const made = await runFixtureMaker('make_hostile.py', [BERT_VOCAB, hostile, markers]);
-      assert.equal(made.status, 0, made.stderr);
     });
-    after(() => rmSync(dir, { recursive: true, force: true }));
+    after(() => made?.remove());
 
     it('refuses a pickled __reduce__ payload for weights (control: unpickling it runs the payload)', async () => {
       const result = await importInto('pickle', join(hostile, 'pickle-payload.mar'));

@@ -6,7 +6,6 @@ import { after, before, describe, it } from 'node:test';
 import { Tokenizer } from 'tokenizers';
 import { openModel, type Handler } from '@app/handler';
 import { demoPackageWithTokenizerJson } from '../support/packages';
-import { eventually } from '../support/processes';
 import { Stack } from '../support/stack';
 
 const MODEL = 'ag-news-bert';
@@ -83,15 +82,7 @@ describe('a cached version answers each text as the model does (a tokenizer.json
     });
     const registered = await stack.manage('POST', '/models?url=hf-v2&cache_ttl_s=600');
     assert.equal(registered.status, 201, JSON.stringify(registered.body));
-    await eventually(
-      'version 2 to be served',
-      async () => {
-        const { body } = await stack.manage('GET', `/models/${MODEL}/2`);
-        return body[0]?.status === 'READY' || undefined;
-      },
-      120_000,
-      250,
-    );
+    await stack.versionServed(MODEL, '2');
   });
   after(async () => {
     await stack?.stop();

@@ -134,6 +134,17 @@ export class ServeProcess {
     await untilHealthy(this.process, this.apiUrl, 'serve', timeoutMs);
   }
 
+  /** Waits for serve to exit, at most `timeoutMs` (a generous bound, not a measurement). */
+  async exited(timeoutMs = 90_000): Promise<number | null | 'running'> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'running'>((r) => (timer = setTimeout(() => r('running'), timeoutMs)));
+    try {
+      return await Promise.race([this.process.waitForExit(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /**
    * Stops serve (SIGTERM: it stops its children and its Redis in order), then kills whatever of
    * it is left, its redis-servers included, and removes the folders it made.

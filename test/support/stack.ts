@@ -178,6 +178,19 @@ export class Stack {
     await untilHealthy(this.api, this.apiUrl, 'the API', timeoutMs);
   }
 
+  /** Waits until a worker serves `model` version `version` (its description says READY). */
+  async versionServed(model: string, version: string, timeoutMs = 120_000): Promise<void> {
+    await eventually(
+      `a worker serving ${model} version ${version}`,
+      async () => {
+        const { body } = await this.manage('GET', `/models/${model}/${version}`);
+        return body[0]?.status === 'READY' || undefined;
+      },
+      timeoutMs,
+      250,
+    );
+  }
+
   /** Waits until batch `id` is no longer running and returns its view. */
   async batchFinished(id: string, timeoutMs = 120_000) {
     return eventually(

@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Problem } from '../core/problem';
+import { assertBadRequest } from '../core/problem.harness';
 import { binaryAnswer, binaryOutputsOf, inputsWithData, splitInferBody } from './binary-tensors';
 import { inferCallOfJson } from './infer-request';
 import { encodeRawBytes } from './tensors';
-
-/** Asserts `fn` throws a 400 whose detail matches `pattern`. */
-function assertBadRequest(fn: () => unknown, pattern: RegExp) {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof Problem);
-    assert.equal(error.getStatus(), 400);
-    assert.match(error.detail ?? '', pattern);
-    return true;
-  });
-}
 
 const binaryInput = (size: unknown, shape = [2]) => ({
   name: 'text',

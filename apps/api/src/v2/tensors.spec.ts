@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Problem } from '../core/problem';
+import { assertBadRequest } from '../core/problem.harness';
 import { inferCallOfGrpc } from '../grpc/open-inference.grpc';
 import { inferCallOfJson } from './infer-request';
 import {
@@ -12,16 +12,6 @@ import {
   selectOutputs,
   textsOfInputs,
 } from './tensors';
-
-/** Asserts `fn` throws a 400 whose detail matches `pattern`. */
-function assertBadRequest(fn: () => unknown, pattern: RegExp) {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof Problem);
-    assert.equal(error.getStatus(), 400);
-    assert.match(error.detail ?? '', pattern);
-    return true;
-  });
-}
 
 const textInput = (data: unknown[], shape = [data.length]) => ({
   name: 'text',

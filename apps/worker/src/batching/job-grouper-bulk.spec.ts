@@ -1,23 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { JobGrouper, type GroupItem, type GroupLimits } from './job-grouper';
-
-interface Item extends GroupItem {
-  name: string;
-}
-
-const item = (name: string, size = 1, priority = 0): Item => ({ name, size, priority });
-
-/** A grouper whose runs are recorded and finish only when the test releases them, in order. */
-function harness(limits: GroupLimits) {
-  const groups: string[][] = [];
-  const releases: (() => void)[] = [];
-  const grouper = new JobGrouper<Item>(limits, (group) => {
-    groups.push(group.map((i) => i.name));
-    return new Promise<void>((resolve) => releases.push(resolve));
-  });
-  return { grouper, groups, release: () => releases.shift()?.() };
-}
+import { harness, item, turn } from './job-grouper.harness';
 
 describe('JobGrouper: bulk groups in flight', () => {
   it('keeps up to maxBulkInFlight bulk groups in flight, and online jobs still go first', async () => {
@@ -46,8 +29,3 @@ describe('JobGrouper: bulk groups in flight', () => {
     assert.deepEqual(groups, [['b1']]);
   });
 });
-
-/** Lets pending immediates and promise callbacks run. */
-function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}

@@ -1,28 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { JobGrouper, type GroupItem, type GroupLimits } from './job-grouper';
-
-interface Item extends GroupItem {
-  name: string;
-}
-
-const item = (name: string, size = 1, priority = 0, deadline?: number): Item => ({
-  name,
-  size,
-  priority,
-  deadline,
-});
-
-/** A grouper whose runs are recorded and finish only when the test releases them. */
-function harness(limits: GroupLimits = { maxGroupTexts: 8, maxDelayMs: 50, gapMs: 2 }) {
-  const groups: string[][] = [];
-  const releases: (() => void)[] = [];
-  const grouper = new JobGrouper<Item>(limits, (group) => {
-    groups.push(group.map((i) => i.name));
-    return new Promise<void>((resolve) => releases.push(resolve));
-  });
-  return { grouper, groups, release: () => releases.shift()?.() };
-}
+import { harness, item, turn } from './job-grouper.harness';
 
 describe('JobGrouper', () => {
   it('sends a lone job right after the current turn when idle', async () => {
@@ -169,22 +147,14 @@ describe('JobGrouper', () => {
   it('never waits past the delay while companions keep trickling in', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     let now = 0;
-    const groups: string[][] = [];
-    const releases: (() => void)[] = [];
-    const grouper = new JobGrouper<Item>(
-      { maxGroupTexts: 100, maxDelayMs: 30, gapMs: 10 },
-      (group) => {
-        groups.push(group.map((i) => i.name));
-        return new Promise<void>((resolve) => releases.push(resolve));
-      },
-      () => now,
-    );
+    const limits = { maxGroupTexts: 100, maxDelayMs: 30, gapMs: 10 };
+    const { grouper, groups, release } = harness(limits, () => now);
     grouper.add(item('warm'));
     await turn();
     for (let i = 0; i < 20; i++) grouper.add(item(`w${i}`));
-    releases.shift()!();
+    release();
     await turn();
-    releases.shift()!();
+    release();
     await turn();
     // Twenty callers are expected; they trickle in 4 ms apart, never leaving a 10 ms gap.
     for (let i = 0; i < 10; i++) {
@@ -234,25 +204,15 @@ describe('JobGrouper', () => {
 
   it('drops a job whose deadline passed while it waited, without a slot in any group', async () => {
     let now = 0;
-    const groups: string[][] = [];
-    const expired: string[] = [];
-    const releases: (() => void)[] = [];
-    const grouper = new JobGrouper<Item>(
-      { maxGroupTexts: 100, maxDelayMs: 5, gapMs: 1 },
-      (group) => {
-        groups.push(group.map((i) => i.name));
-        return new Promise<void>((resolve) => releases.push(resolve));
-      },
-      () => now,
-      (items) => expired.push(...items.map((i) => i.name)),
-    );
+    const limits = { maxGroupTexts: 100, maxDelayMs: 5, gapMs: 1 };
+    const { grouper, groups, expired, release } = harness(limits, () => now);
     grouper.add(item('first'));
     grouper.flush();
     grouper.add(item('in-time', 1, 0, 100));
     grouper.add(item('too-late', 1, 0, 10));
     grouper.add(item('no-deadline'));
     now = 50;
-    releases.shift()!();
+    release();
     await turn();
     assert.deepEqual(expired, ['too-late']);
     assert.deepEqual(groups[1], ['in-time', 'no-deadline']);
@@ -260,13 +220,9 @@ describe('JobGrouper', () => {
 
   it('control: a job whose deadline has not passed is sent', () => {
     let now = 0;
-    const groups: string[][] = [];
-    const expired: string[] = [];
-    const grouper = new JobGrouper<Item>(
+    const { grouper, groups, expired } = harness(
       { maxGroupTexts: 100, maxDelayMs: 0, gapMs: 1 },
-      (group) => (groups.push(group.map((i) => i.name)), Promise.resolve()),
       () => now,
-      (items) => expired.push(...items.map((i) => i.name)),
     );
     now = 9;
     grouper.add(item('just-in-time', 1, 0, 10));
@@ -291,8 +247,3 @@ describe('JobGrouper', () => {
     assert.deepEqual(groups, [['running'], ['c']]);
   });
 });
-
-/** Lets pending immediates and promise callbacks run. */
-function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
