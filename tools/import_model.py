@@ -17,8 +17,9 @@ Only BERT sequence classifiers (transformers' BertForSequenceClassification) are
 Nothing in the source is run: a handler .py, requirements files and other code are never
 imported or executed (they are not even unpacked), weights are read with
 torch.load(weights_only=True) or as safetensors, and a full pickled model or a TorchScript archive
-is refused, saying why. A zip is checked whole before anything is read: entry count, sizes,
-links, absolute paths and "..".
+is refused, saying why. A zip is checked before anything of it is read: its size and what its end
+record declares (entries, directory bytes) before its directory is read, then every entry of the
+directory (sizes, links, absolute paths and "..") before any entry is.
 """
 import argparse, json, os, re, shutil, stat, sys, tempfile, zipfile
 
@@ -86,7 +87,9 @@ def read_source(a, work):
     if not os.path.isfile(path):
         raise Refused(f"{path} does not exist")
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
+        if os.path.getsize(path) > a.max_bytes:
+            raise Refused(f"archive {path} is {os.path.getsize(path)} bytes, over the limit of {a.max_bytes}")
+        with open_zip(path, a.max_entries) as z:
             names = check_zip(z, path, a.max_entries, a.max_bytes)
             if MAR_MANIFEST in names:
                 return read_mar(a, ZipFiles(z, names, work))
@@ -105,12 +108,37 @@ def find_mar_folder(path):
     return None
 
 
+# Bytes an entry may take in a zip's central directory: its 46-byte header, its name (a path: 4 KiB
+# at most on Linux) and its extra fields fit in 4 KiB in any archive this reads.
+DIRECTORY_BYTES_PER_ENTRY = 4096
+
+
+def open_zip(path, max_entries):
+    """Opens a zip once its end record says its central directory is within the limits: ZipFile
+    reads and parses the whole directory as it opens, so a directory that declares millions of
+    entries, or gigabytes, is refused before a byte of it is read. The end record is found by
+    zipfile's own reader (ZIP64 included), the same one ZipFile then trusts."""
+    with open(path, "rb") as f:
+        end = zipfile._EndRecData(f)
+    if not end:
+        raise Refused(f"archive {path} is not a zip (no end of central directory record)")
+    entries, size = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
+    if entries > max_entries:
+        raise Refused(f"archive {path}'s central directory declares {entries} entries, more than the limit of "
+                      f"{max_entries}")
+    if size > max_entries * DIRECTORY_BYTES_PER_ENTRY:
+        raise Refused(f"archive {path}'s central directory declares {size} bytes, more than the "
+                      f"{max_entries * DIRECTORY_BYTES_PER_ENTRY} the limit of {max_entries} entries allows")
+    try:
+        return zipfile.ZipFile(path)
+    except zipfile.BadZipFile as error:
+        raise Refused(f"archive {path} is not a readable zip ({error})")
+
+
 def check_zip(z, path, max_entries, max_bytes):
     """Refuses a zip as the project's own archive reader refuses a tar: too many entries, too many
-    bytes packed or unpacked, an entry that is a link or not a plain file or folder, or whose name
-    is absolute or holds "..". Returns the file names."""
-    if os.path.getsize(path) > max_bytes:
-        raise Refused(f"archive {path} is {os.path.getsize(path)} bytes, over the limit of {max_bytes}")
+    bytes unpacked, an entry that is a link or not a plain file or folder, or whose name is
+    absolute or holds "..". Returns the file names."""
     infos = z.infolist()
     if len(infos) > max_entries:
         raise Refused(f"archive {path} has more than {max_entries} entries, the limit")
@@ -265,8 +293,9 @@ def read_state_dict_file(a, path):
 
 # ---- weights, config, tokenizer ----------------------------------------------------------------
 
-def load_state_dict(path):
-    """Tensors by name, read without running any pickled code."""
+def load_state_dict(path, max_entries):
+    """Tensors by name, read without running any pickled code; a torch.save zip's directory is
+    bounded as a .mar's is (`max_entries`: a tensor an entry, and a few more)."""
     import torch
     if path.endswith(".safetensors"):
         from safetensors.torch import load_file
@@ -276,7 +305,7 @@ def load_state_dict(path):
             raise Refused(f"{os.path.basename(path)} is not a safetensors file of tensors "
                           f"({str(error).splitlines()[0][:200]})")
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
+        with open_zip(path, max_entries) as z:  # torch.load's reader then reads the same directory
             check_torch_zip(z.namelist(), path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -508,7 +537,7 @@ def export_package(a, source):
     import torch
     torch.manual_seed(0)
     name, version = package_id(a, source)
-    state = load_state_dict(source["weights"])
+    state = load_state_dict(source["weights"], a.max_entries)
     config, labels = bert_config(a, source, state)
     check_config_fits(config, state)
     model = build_model(config, state)

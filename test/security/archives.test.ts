@@ -14,6 +14,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { MANIFEST_FILE, loadModelPackage, writeArchive } from '@app/handler';
 import { DEMO_MODEL } from '../support/paths';
 import { Stack } from '../support/stack';
@@ -36,6 +37,13 @@ async function demoArchive(
   const file = join(work, `${name}.tar.gz`);
   await writeArchive(file, source, [...DEMO_FILES, ...fillers]);
   return file;
+}
+
+/** Asserts the demo package loads from `file`, then lets it go. */
+async function assertLoads(file: string, limits: Parameters<typeof loadModelPackage>[1] = {}) {
+  const pkg = await loadModelPackage(file, limits);
+  assert.equal(pkg.manifest.name, 'ag-news-bert');
+  await pkg.release();
 }
 
 /** What unpacking left in `scratch`: the system temp folder of the code under test. */
@@ -92,9 +100,7 @@ describe('package archives in this process', () => {
     });
     assert.deepEqual(unpackedIn(scratch), ['modelfleet-packages']);
     // Control: the same archive under a higher limit loads.
-    const pkg = await loadModelPackage(file, { maxArchiveEntries: 100 });
-    assert.equal(pkg.manifest.name, 'ag-news-bert');
-    await pkg.release();
+    await assertLoads(file, { maxArchiveEntries: 100 });
   });
 
   it('stops a decompression bomb at the byte limit and leaves nothing behind', async () => {
@@ -109,6 +115,18 @@ describe('package archives in this process', () => {
       message: /unpacks to more than the limit of 8388608 bytes/,
     });
     assert.deepEqual(unpackedIn(scratch), ['modelfleet-packages']);
+  });
+
+  it("refuses a gzip inside the gzip, which tar would inflate out of the byte count's sight (control: the inner one loads)", async () => {
+    const inner = await demoArchive('inner');
+    const twice = join(work, 'twice.tar.gz.gz');
+    writeFileSync(twice, gzipSync(readFileSync(inner)));
+    await assert.rejects(loadModelPackage(twice), {
+      name: 'ModelPackageError',
+      message: /is a gzip inside a gzip; only a tar or a gzipped tar is read/,
+    });
+    assert.deepEqual(unpackedIn(scratch), ['modelfleet-packages']);
+    await assertLoads(inner);
   });
 
   it('refuses links in an archive and leaves nothing behind', async () => {

@@ -103,7 +103,18 @@ describe(
       [
         'more entries than the archive limit',
         'many-entries.mar',
-        /has more than 1000 entries, the limit/,
+        /central directory declares 1004 entries, more than the limit of 1000/,
+      ],
+      // Their directories are zeros: refused for what the end record declares, none of it read.
+      [
+        'an end record declaring more entries than the limit',
+        'directory-entries.mar',
+        /central directory declares 5000 entries, more than the limit of 1000/,
+      ],
+      [
+        'an end record declaring a directory larger than the entry limit allows',
+        'directory-bytes.mar',
+        /central directory declares 268435456 bytes, more than the 4096000 the limit of 1000 entries allows/,
       ],
     ];
     for (const [what, file, reason] of archives) {
@@ -114,6 +125,13 @@ describe(
         );
       });
     }
+
+    it('reads the directory an end record declares within the limits (control: the same zeros, declared small, are read and found no zip)', async () => {
+      assertRefused(
+        await importInto('junk', join(hostile, 'directory-junk.mar')),
+        /directory-junk\.mar is not a readable zip \(Bad magic number for central directory\)/,
+      );
+    });
 
     it('refuses TorchScript and a whole pickled model, saying why and what to save instead', async () => {
       assertRefused(

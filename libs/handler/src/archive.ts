@@ -39,7 +39,7 @@ export async function inspectArchive(
   limits: ArchiveLimits = DEFAULT_LIMITS,
 ): Promise<string[]> {
   return streamArchive(file, limits, (filter) => {
-    const parser = new tar.Parser({ strict: true, filter });
+    const parser = new tar.Parser({ ...READ_ONLY_TAR, filter });
     // Listing only: each entry's content is read past, never kept.
     parser.on('entry', (entry: tar.ReadEntry) => entry.resume());
     return parser;
@@ -65,8 +65,8 @@ export async function extractArchive(
       limits,
       (filter) =>
         new tar.Unpack({
+          ...READ_ONLY_TAR,
           cwd: dir,
-          strict: true,
           filter,
           // Files belong to this process, whatever owner the archive names (tar keeps it for root).
           preserveOwner: false,
@@ -91,6 +91,13 @@ const unpacked = new Set<string>();
 process.once('exit', () => {
   for (const dir of unpacked) rmSync(dir, { recursive: true, force: true });
 });
+
+/**
+ * What tar is told when it reads: strict, and no decompressing of its own. tar inflates gzip (and
+ * zstd, where Node has it) that it finds in what it is fed, out of sight of the byte count below;
+ * zstd is switched off here and a gzip inside the gzip is refused before tar sees it.
+ */
+const READ_ONLY_TAR = { strict: true, zstd: false } as const;
 
 /** tar's filter type; when reading an archive it is always given a `ReadEntry`. */
 type EntryFilter = (path: string, entry: tar.ReadEntry | Stats) => boolean;
@@ -150,7 +157,15 @@ async function streamArchive(
       return !problem;
     });
     const tarStream = inflate ?? source;
+    let head = Buffer.alloc(0);
     tarStream.on('data', (chunk: Buffer) => {
+      if (head.length < GZIP_MAGIC.length) {
+        head = Buffer.concat([head, chunk]).subarray(0, GZIP_MAGIC.length);
+        if (head.equals(GZIP_MAGIC)) {
+          const problem = `archive ${file} is a gzip inside a gzip; only a tar or a gzipped tar is read`;
+          fail(new ModelPackageError(problem));
+        }
+      }
       streamed += chunk.length;
       if (streamed > limits.maxBytes + TAR_OVERHEAD_BYTES) {
         fail(
@@ -176,12 +191,15 @@ async function streamArchive(
 /** Headers and padding a tar stream adds to its files' bytes: allowed beyond the byte limit. */
 const TAR_OVERHEAD_BYTES = 1024 * 1024;
 
+/** The two bytes a gzip stream starts with. */
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+
 /** Whether a file starts with gzip's magic bytes. */
 export async function isGzip(file: string): Promise<boolean> {
   const handle = await open(file, 'r');
   try {
     const { buffer, bytesRead } = await handle.read(Buffer.alloc(2), 0, 2, 0);
-    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
+    return bytesRead === 2 && buffer.equals(GZIP_MAGIC);
   } finally {
     await handle.close();
   }
