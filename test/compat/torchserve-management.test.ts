@@ -18,6 +18,19 @@ describe("TorchServe's management API", () => {
     await stack?.stop();
   });
 
+  /** The versions GET /models lists for the demo model. */
+  const listedVersions = async () => {
+    const listed = await stack.manage('GET', '/models');
+    assert.equal(listed.status, 200);
+    return listed.body.models.find((m: { modelName: string }) => m.modelName === 'ag-news-bert')
+      .versions as string[];
+  };
+
+  it('GET /models lists registered versions only: a package of the store is not listed before POST /models', async () => {
+    assert.deepEqual(await listedVersions(), ['1']);
+    assert.equal((await stack.manage('GET', '/models/ag-news-bert/2')).status, 404);
+  });
+
   it('POST /models registers a package: 200/201 with a status, then 409 for the same version', async () => {
     const first = await stack.manage('POST', '/models?url=ag-news-bert-v2&initial_workers=0');
     assert.ok([200, 201].includes(first.status), JSON.stringify(first.body));
@@ -80,5 +93,12 @@ describe("TorchServe's management API", () => {
     const removed = await stack.manage('DELETE', '/models/ag-news-bert/1');
     assert.equal(removed.status, 200);
     assert.equal(typeof removed.body.status, 'string');
+  });
+
+  it('GET /models no longer lists an unregistered version, its package still in the store (control: registered, both were)', async () => {
+    assert.deepEqual(await listedVersions(), ['2']);
+    const again = await stack.manage('POST', '/models?url=ag-news-bert-v1&initial_workers=0');
+    assert.ok([200, 201].includes(again.status), JSON.stringify(again.body));
+    assert.deepEqual((await listedVersions()).sort(), ['1', '2']);
   });
 });

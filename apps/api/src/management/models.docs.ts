@@ -39,7 +39,11 @@ const modelListSchema = responseSchema(
         z.object({
           modelName: z.string(),
           defaultVersion: z.string().optional(),
-          versions: z.array(z.string()),
+          versions: z
+            .array(z.string())
+            .describe(
+              'registered versions; a package of the store not registered (or unregistered) is not one',
+            ),
           modelUrl: z.string().optional().describe('package of the default version'),
         }),
       ),
