@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { docPages, readDocPage } from '../support/doc-pages';
+import { treeStatus } from '../support/repo-tree';
 import { DEMO_MODEL, ROOT } from '../support/paths';
 import { eventually } from '../support/processes';
 import {
@@ -22,7 +24,8 @@ import { WebhookSink } from '../support/webhook-sink';
  * to a local one.
  * The commands run from a folder laid out as the repository root is after `npm start`: `bin/`,
  * `dist/`, `node_modules/`, `apps/` and `test/` of the repository, `models/` (the store the API
- * serves, holding the demo model) and `.data/management-token`.
+ * serves, holding the demo model) and `.data/management-token`, with TMPDIR a folder of its own:
+ * whatever they write lands there, and the repository's tree is left as it was found.
  */
 
 /** Commands that cannot run in a test, each with the reason. Each must match one at least. */
@@ -89,6 +92,9 @@ interface PageBlock extends ShellBlock {
   page: string;
 }
 
+/** The repository's `git status` before anything ran (undefined outside a git checkout). */
+const treeBefore = treeStatus(ROOT);
+
 const blocks: PageBlock[] = docPages().flatMap((page) =>
   shellBlocks(readDocPage(page)).map((block) => ({ ...block, page })),
 );
@@ -123,6 +129,8 @@ describe('the shell examples of the README and docs/, against a live stack', () 
       if (value !== undefined && !/^(NODE_TEST_CONTEXT|MODELFLEET_|API_KEY$)/.test(key))
         env[key] = value;
     }
+    env.TMPDIR = join(work, 'tmp');
+    mkdirSync(env.TMPDIR);
   });
   after(async () => {
     await stack?.stop();
@@ -228,4 +236,21 @@ describe('the shell examples of the README and docs/, against a live stack', () 
     const passing = await runCommands([rewrite('curl -s localhost:8080/ping')], { cwd: work, env });
     assert.equal(passing.ok, true, passing.stderr);
   });
+
+  it('control: the tree check sees a file written into a checkout', (t) => {
+    const checkout = join(work, 'checkout');
+    mkdirSync(checkout);
+    if (spawnSync('git', ['init', '-q'], { cwd: checkout }).status !== 0) return t.skip('no git');
+    assert.deepEqual(treeStatus(checkout), []);
+    writeFileSync(join(checkout, 'probe.txt'), 'left behind\n');
+    assert.deepEqual(treeStatus(checkout), ['?? probe.txt']);
+  });
+
+  it(
+    "leaves the repository's tree as it found it (git status)",
+    { skip: !treeBefore && 'not a git checkout' },
+    () => {
+      assert.deepEqual(treeStatus(ROOT), treeBefore, 'the examples changed the repository');
+    },
+  );
 });
