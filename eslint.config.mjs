@@ -1,6 +1,16 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const ONE_QUEUE_PROGRESS = {
+  selector: "NewExpression[callee.name='QueueProgress']",
+  message: 'inject QueueProgress: the API builds one, in main.ts, and CoreModule provides it.',
+};
+const REDIS_IN_STORES = {
+  selector: "Decorator CallExpression[callee.name='Inject'] > Identifier[name='REDIS']",
+  message:
+    'only stores (*.store.ts) inject REDIS: inject the store or service that reads the keys.',
+};
+
 export default tseslint.config(
   {
     ignores: [
@@ -62,6 +72,21 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-return': 'off',
     },
+  },
+  {
+    // The API process builds one QueueProgress (main.ts) and CoreModule provides it; the Redis
+    // connection is injected into stores, which own their keys, and the readiness probe only.
+    files: ['apps/api/src/**/*.ts'],
+    ignores: [
+      'apps/api/src/main.ts',
+      'apps/api/src/**/*.store.ts',
+      'apps/api/src/core/redis-probe.ts',
+    ],
+    rules: { 'no-restricted-syntax': ['error', ONE_QUEUE_PROGRESS, REDIS_IN_STORES] },
+  },
+  {
+    files: ['apps/api/src/**/*.store.ts', 'apps/api/src/core/redis-probe.ts'],
+    rules: { 'no-restricted-syntax': ['error', ONE_QUEUE_PROGRESS] },
   },
   {
     // The API reads model packages, never runs them: only the handler's light entry, which

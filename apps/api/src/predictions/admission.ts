@@ -1,13 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  QueueProgress,
-  VersionQueues,
-  predictionQueueName,
-  type RedisConnection,
-} from '@app/common';
+import { QueueProgress, VersionQueues, predictionQueueName } from '@app/common';
 import { versionKey, type VersionRecord } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { REDIS } from '../core/core.module';
 import type { LiveVersion } from '../core/model-catalog';
 import { Problem } from '../core/problem';
 import { ApiMetrics } from '../metrics/api-metrics';
@@ -30,16 +24,13 @@ export class Admission {
   private readonly work = new Map<string, { at: number; work: QueuedWork }>();
   /** The reading under way per version: calls that arrive meanwhile wait for it, not read again. */
   private readonly reading = new Map<string, Promise<QueuedWork>>();
-  private readonly progress: QueueProgress;
 
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
-    @Inject(REDIS) redis: RedisConnection,
     private readonly queues: VersionQueues,
+    private readonly progress: QueueProgress,
     private readonly metrics: ApiMetrics,
-  ) {
-    this.progress = new QueueProgress(redis, config.KEY_PREFIX);
-  }
+  ) {}
 
   /**
    * Throws 503 when the call would wait longer than MAX_QUEUE_WAIT_S or SYNC_TIMEOUT_MS to start;
