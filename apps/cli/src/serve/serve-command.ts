@@ -11,9 +11,8 @@ import {
   LocalRedis,
   parseEnv,
   redactRedisUrl,
+  RedisOutageLog,
   redisTarget,
-  type Logger,
-  type RedisConnection,
   type RestartPolicy,
 } from '@app/common';
 import { ModelRegistry } from '@app/registry';
@@ -111,13 +110,14 @@ export async function serveCommand(options: { api: boolean }): Promise<void> {
     );
   }
   const redis = connectRedis(external ?? { url: redisUrl });
-  reportOutages(
-    redis,
-    sentinels.length
-      ? { sentinels: sentinels.join(','), sentinelName: config.REDIS_SENTINEL_NAME }
-      : { url: redactRedisUrl(redisUrl) },
-    logger,
-  );
+  // An outage reads as two lines, as it does in the API and the workers.
+  new RedisOutageLog(
+    logger.child(
+      sentinels.length
+        ? { sentinels: sentinels.join(','), sentinelName: config.REDIS_SENTINEL_NAME }
+        : { url: redactRedisUrl(redisUrl) },
+    ),
+  ).watch(redis);
   const registry = new ModelRegistry(redis, config.KEY_PREFIX);
 
   let stopping = false;
@@ -201,23 +201,4 @@ async function untilServed(
 function displayHost(apiHost = '127.0.0.1'): string {
   if (['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost', ''].includes(apiHost)) return 'localhost';
   return apiHost.includes(':') ? `[${apiHost}]` : apiHost;
-}
-
-/** Logs when Redis stops answering and when it is back, once each, instead of every retry. */
-function reportOutages(
-  redis: RedisConnection,
-  where: Record<string, string>,
-  logger: Logger,
-): void {
-  let down = false;
-  redis.on('error', (error: Error) => {
-    if (down) return;
-    down = true;
-    logger.warn({ ...where, reason: error.message }, 'Redis is unreachable');
-  });
-  redis.on('ready', () => {
-    if (!down) return;
-    down = false;
-    logger.info(where, 'Redis answers again');
-  });
 }
