@@ -1,12 +1,12 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { freePort } from '@app/common';
-import { track, untrack } from './children';
 import { eventually } from './processes';
+import { answers, spawnRedis, stopChild } from './redis-processes';
 import type { RedisServer } from './redis-server';
 
 /** Ports tried per node before giving up: a try fails only when another process took one first. */
@@ -99,8 +99,8 @@ export class TestRedisCluster implements RedisServer {
   async restart(node: string): Promise<void> {
     const found = this.processes.find((p) => `127.0.0.1:${p.port}` === node);
     if (!found) throw new Error(`${node} is not a node of this cluster`);
-    await stopChild(found.child);
-    found.child = spawnNode(found.args);
+    await stopChild(found.child, 'SIGTERM');
+    found.child = spawnRedis(found.args);
     if (!(await answers(found.child, found.port))) throw new Error(`${node} did not start again`);
   }
 
@@ -136,7 +136,7 @@ export class TestRedisCluster implements RedisServer {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.processes.map((p) => stopChild(p.child)));
+    await Promise.all(this.processes.map((p) => stopChild(p.child, 'SIGTERM')));
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -151,50 +151,9 @@ async function startNode(dir: string, extra: string[]): Promise<ClusterNodeProce
       ...['--save', '', '--appendonly', 'no'],
       ...extra,
     ];
-    const child = spawnNode(args);
+    const child = spawnRedis(args);
     if (port !== bus && (await answers(child, port))) return { child, port, args };
-    await stopChild(child);
+    await stopChild(child, 'SIGTERM');
     if (attempt >= ATTEMPTS) throw new Error(`cluster node did not start on port ${port}`);
   }
-}
-
-function spawnNode(args: string[]): ChildProcess {
-  const child = spawn('redis-server', args, { stdio: 'ignore' });
-  track(child.pid!);
-  return child;
-}
-
-/** True once the redis-server `child` answers on `port`; false when it exits first. */
-async function answers(child: ChildProcess, port: number): Promise<boolean> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    if (child.exitCode !== null || child.signalCode !== null) return false;
-    const client = new Redis(port, '127.0.0.1', {
-      lazyConnect: true,
-      retryStrategy: () => null,
-      maxRetriesPerRequest: 0,
-    });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      const pid = /^process_id:(\d+)/m.exec(await client.info('server'))?.[1];
-      if (Number(pid) === child.pid) return true;
-    } catch {
-      // not listening yet
-    } finally {
-      client.disconnect();
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((done) => {
-    untrack(child.pid!);
-    if (child.exitCode !== null || child.signalCode !== null) return done();
-    child.once('exit', () => done());
-    // A node a test paused (SIGSTOP) would not hear a SIGTERM.
-    child.kill('SIGCONT');
-    child.kill('SIGTERM');
-  });
 }

@@ -1,11 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { freePort } from '@app/common';
-import { track, untrack } from './children';
 import { eventually } from './processes';
+import { alive, answers, onPort, spawnRedis, stopChild } from './redis-processes';
 import type { RedisServer } from './redis-server';
 
 /** Ports tried per process before giving up: a try fails only when another process took one. */
@@ -248,61 +247,9 @@ export class TestRedisSentinel implements RedisServer {
   }
 }
 
-function spawnRedis(args: string[]): ChildProcess {
-  const child = spawn('redis-server', args, { stdio: 'ignore' });
-  track(child.pid!);
-  return child;
-}
-
-const alive = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
-
 /** `[k1, v1, k2, v2, ...]` as an object. */
 function pairs(list: string[]): Record<string, string> {
   const fields: Record<string, string> = {};
   for (let i = 0; i + 1 < list.length; i += 2) fields[list[i]] = list[i + 1];
   return fields;
-}
-
-/** Runs `use` on a short-lived connection to the server (or Sentinel) on `port`. */
-async function onPort<T>(port: number, use: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis(port, '127.0.0.1', {
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-    connectTimeout: 5000,
-    commandTimeout: 5000,
-  });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    return await use(redis);
-  } finally {
-    redis.disconnect();
-  }
-}
-
-/** True once the process `child` answers on `port` (checked by its pid); false when it exits. */
-async function answers(child: ChildProcess, port: number): Promise<boolean> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    if (!alive(child)) return false;
-    try {
-      const info = await onPort(port, (redis) => redis.info('server'));
-      if (Number(/^process_id:(\d+)/m.exec(info)?.[1]) === child.pid) return true;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
-
-/** Stops a process of the topology, also one paused (SIGSTOP) by a test. */
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((done) => {
-    untrack(child.pid!);
-    if (!alive(child)) return done();
-    child.once('exit', () => done());
-    child.kill('SIGCONT');
-    child.kill('SIGKILL');
-  });
 }
