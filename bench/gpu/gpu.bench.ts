@@ -26,13 +26,12 @@ import { fmt } from '../data';
 import {
   measureEngine,
   measureParity,
-  measurePipeline,
   measureTorchEager,
   note,
   type EngineFigures,
   type ParityFigures,
-  type PipelineFigures,
 } from './measures';
+import { measurePipeline, type PipelineFigures } from './pipeline-measure';
 import { gpuName, toMarkdown } from './report';
 
 /** One model in its two precisions; a fused graph names the plain package it was fused from. */
