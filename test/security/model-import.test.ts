@@ -133,6 +133,13 @@ describe(
       );
     });
 
+    it("bounds a torch.save zip's directory as a .mar's, before torch.load reads it", async () => {
+      assertRefused(
+        await importInto('directory-checkpoint', join(hostile, 'directory-checkpoint')),
+        /pytorch_model\.bin's central directory declares 5000 entries, more than the limit of 1000/,
+      );
+    });
+
     it('refuses TorchScript and a whole pickled model, saying why and what to save instead', async () => {
       assertRefused(
         await importInto('torchscript', join(hostile, 'torchscript.mar')),
