@@ -92,3 +92,71 @@ describe('a tensor of more elements than a request may hold texts is refused bef
     assert.match(control.detail ?? '', /element 1001 of input "text" is not valid UTF-8/);
   });
 });
+
+/*
+ * The same elements split over two inputs, each under the limit: the budget is the request's,
+ * for a body of many inputs (refused only once decoded) was decoded whole, MAX_TEXTS at a time.
+ * The bad element is the second input's 401st, past the 1000 of both inputs together.
+ */
+describe('the element budget is the whole request, not each of its inputs', () => {
+  const first = encodeRawBytes(Array<string>(600).fill(''));
+  const second = Buffer.concat([encodeRawBytes(Array<string>(400).fill('')), INVALID_UTF8]);
+  const splitInputs = (sizes: number[]) =>
+    sizes.map((size) => ({
+      name: 'text',
+      datatype: 'BYTES',
+      shape: [size],
+      parameters: { binary_data_size: size },
+    }));
+
+  function assertBudgetShared(call: (maxTexts: number) => unknown) {
+    const refused = refusal(() => call(MAX_TEXTS));
+    assert.equal(refused.getStatus(), 413, refused.detail);
+    assert.match(refused.detail ?? '', /the limit is 1000 texts/);
+    // Control: with room for both inputs the bad element is reached, so it was there to reach.
+    const control = refusal(() => call(elements));
+    assert.match(control.detail ?? '', /element 400 of input "text" is not valid UTF-8/);
+  }
+
+  it('REST, binary tensor data in two inputs', () => {
+    const request = { inputs: splitInputs([first.length, second.length]) };
+    const binary = Buffer.concat([first, second]);
+    assertBudgetShared((maxTexts) => inferCallOfJson(request, undefined, binary, maxTexts));
+  });
+
+  it('gRPC, raw_input_contents of two inputs', () => {
+    const request = {
+      id: '',
+      model_name: 'm',
+      model_version: '',
+      parameters: {},
+      inputs: splitInputs([600, 401]).map((input) => ({ ...input, parameters: {} })),
+      outputs: [],
+      raw_input_contents: [first, second],
+    };
+    assertBudgetShared((maxTexts) => inferCallOfGrpc(request as never, maxTexts));
+  });
+
+  it('gRPC, contents.bytes_contents of two inputs', () => {
+    const bytes = (count: number) => Array<Buffer>(count).fill(Buffer.alloc(0));
+    const request = {
+      id: '',
+      model_name: 'm',
+      model_version: '',
+      parameters: {},
+      inputs: [
+        { contents: { bytes_contents: bytes(600) } },
+        { contents: { bytes_contents: [...bytes(400), INVALID_UTF8.subarray(4)] } },
+      ].map((input, i) => ({
+        ...input,
+        name: 'text',
+        datatype: 'BYTES',
+        shape: [i ? 401 : 600],
+        parameters: {},
+      })),
+      outputs: [],
+      raw_input_contents: [],
+    };
+    assertBudgetShared((maxTexts) => inferCallOfGrpc(request, maxTexts));
+  });
+});

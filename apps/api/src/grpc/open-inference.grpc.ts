@@ -64,17 +64,18 @@ export function inferCallOfGrpc(request: ModelInferRequest, maxTexts = Infinity)
       `"raw_input_contents" holds ${raw.length} tensor(s) for ${request.inputs.length} input(s)`,
     );
   }
+  // The budget is the request's, all inputs together (see `inputsWithData`).
+  let decoded = 0;
   const inputs = request.inputs.map((input, i): InputTensor => {
     const contents = input.contents?.bytes_contents ?? [];
-    if (contents.length > maxTexts) throw tooManyElements(maxTexts, contents.length);
-    return {
-      name: input.name,
-      datatype: input.datatype,
-      shape: input.shape.map(Number),
-      data: raw.length
-        ? decodeRawBytes(raw[i], maxTexts)
-        : contents.map((bytes, j) => decodeText(bytes, j)),
-    };
+    if (decoded + contents.length > maxTexts) {
+      throw tooManyElements(maxTexts, decoded + contents.length);
+    }
+    const data = raw.length
+      ? decodeRawBytes(raw[i], maxTexts, decoded)
+      : contents.map((bytes, j) => decodeText(bytes, j));
+    decoded += data.length;
+    return { name: input.name, datatype: input.datatype, shape: input.shape.map(Number), data };
   });
   return {
     id: request.id || undefined,

@@ -70,7 +70,7 @@ export interface RequestInput {
  * data in JSON or a `binary_data_size`, never both, and the sizes add up to the binary data's
  * length. A BYTES input's binary data is decoded into its elements here; any other datatype's is
  * left empty, for `textsOfInputs` refuses every datatype but BYTES before it reads the data.
- * Decoding stops with a 413 past `maxTexts` elements.
+ * Decoding stops with a 413 past `maxTexts` elements, all inputs together.
  */
 export function inputsWithData(
   inputs: RequestInput[],
@@ -88,17 +88,17 @@ export function inputsWithData(
     );
   }
   let offset = 0;
+  // The budget is the request's, not each input's: split over many inputs (refused only once
+  // decoded), a body's elements would all be decoded, maxTexts at a time.
+  let decoded = 0;
   return inputs.map(({ name, datatype, shape, data }, i): InputTensor => {
     const size = sizes[i];
     if (size === undefined) return { name, datatype, shape, data: data! };
     const raw = binary.subarray(offset, offset + size);
     offset += size;
-    return {
-      name,
-      datatype,
-      shape,
-      data: datatype === 'BYTES' ? decodeRawBytes(raw, maxTexts) : [],
-    };
+    const elements = datatype === 'BYTES' ? decodeRawBytes(raw, maxTexts, decoded) : [];
+    decoded += elements.length;
+    return { name, datatype, shape, data: elements };
   });
 }
 

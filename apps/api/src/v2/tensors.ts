@@ -184,13 +184,14 @@ export function tooManyElements(maxTexts: number, count?: number): Problem {
 /**
  * The elements of a BYTES tensor in raw form (`raw_input_contents`): each one a 4-byte
  * little-endian length followed by that many bytes, as the protocol's clients serialize it.
- * Past `maxTexts` elements it stops with a 413, the rest unread.
+ * Past `maxTexts` elements, counting the `before` of the request's earlier inputs, it stops with
+ * a 413, the rest unread.
  */
-export function decodeRawBytes(raw: Uint8Array, maxTexts = Infinity): string[] {
+export function decodeRawBytes(raw: Uint8Array, maxTexts = Infinity, before = 0): string[] {
   const buffer = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   const texts: string[] = [];
   for (let offset = 0; offset < buffer.length;) {
-    if (texts.length === maxTexts) throw tooManyElements(maxTexts);
+    if (before + texts.length >= maxTexts) throw tooManyElements(maxTexts);
     const length = offset + 4 <= buffer.length ? buffer.readUInt32LE(offset) : -1;
     if (length < 0 || offset + 4 + length > buffer.length) {
       throw badRequest(
