@@ -10,6 +10,7 @@ import {
 import type { VersionRecord } from '@app/registry';
 import type { ConsumerContext } from './consumer-context';
 import { closeWhenConnected } from './close-when-connected';
+import { StartOnFetch } from './start-on-fetch';
 
 /** What the intake tells its owner about jobs that BullMQ finished. */
 export interface IntakeEvents {
@@ -51,6 +52,8 @@ export class JobIntake {
       [bulkQueueName(name, version), config.BULK_CONCURRENCY],
     ] as const;
     this.workers = queues.map(([queueName, concurrency]) => {
+      // A lone job's work begins as its fetch answers, not one (empty) fetch later.
+      const starter = new StartOnFetch(process);
       const worker: Worker<PredictionJobData, PredictionJobResult> = new Worker<
         PredictionJobData,
         PredictionJobResult
@@ -58,7 +61,7 @@ export class JobIntake {
         queueName,
         async (job: Job<PredictionJobData>) => {
           try {
-            return await process(job);
+            return await starter.process(job);
           } finally {
             events.settling(job, worker);
           }
@@ -72,6 +75,7 @@ export class JobIntake {
           maxStalledCount: config.MAX_STALLED_COUNT,
         },
       );
+      worker.on('active', (job) => starter.fetched(job));
       worker.on('completed', (job) => events.completed(job));
       worker.on('failed', (job) => events.failed(job));
       worker.on('error', (error) => redisErrors.report(error, 'queue worker error'));
