@@ -322,7 +322,26 @@ def load_state_dict(path, max_entries):
             state = state[key]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise Refused(f"{os.path.basename(path)} does not hold a state_dict (a mapping of names to tensors)")
+    check_weights_own_bytes(state, path)
     return {re.sub(r"^module\.", "", k): v for k, v in state.items()}
+
+
+def check_weights_own_bytes(state, path):
+    """Refuses tensors that declare more elements than the file holds: a pickled tensor names its
+    storage, size and strides, so a view (stride 0, or many names over one storage) of a few bytes
+    can declare a shape of gigabytes, and the model is allocated from those shapes."""
+    declared, held = 0, {}
+    for name, tensor in state.items():
+        declared += tensor.numel() * tensor.element_size()
+        storage = tensor.untyped_storage()
+        held[storage.data_ptr()] = storage.nbytes()
+        if not tensor.is_contiguous():
+            raise Refused(f"{os.path.basename(path)}: tensor {name} of shape {list(tensor.shape)} is a view "
+                          f"(strides {list(tensor.stride())}) declaring more elements than it holds; "
+                          f"save each tensor whole (a state_dict of the model's own tensors)")
+    if declared > sum(held.values()):
+        raise Refused(f"{os.path.basename(path)}: its tensors declare {declared:,} bytes but hold "
+                      f"{sum(held.values()):,} (views over shared storage); save each tensor whole")
 
 
 def bert_config(a, source, state):
@@ -370,7 +389,7 @@ def config_from_shapes(a, state):
         raise Refused(f"the weights are not a BertForSequenceClassification state_dict (top-level names: "
                       f"{', '.join(prefixes[:8])}); modelfleet import supports {SUPPORTED} only")
     vocab, hidden = state["bert.embeddings.word_embeddings.weight"].shape
-    layers = len({k.split(".")[3] for k in state if k.startswith("bert.encoder.layer.")})
+    layers = check_layers_whole(state)
     heads = a.num_attention_heads
     if not heads:
         if hidden % 64:
@@ -410,13 +429,29 @@ def check_config_fits(config, state):
         if getattr(config, key, None) != size:
             raise Refused(f"config.json says {key} {getattr(config, key, None)!r} but the weights' {tensor} "
                           f"gives {size}: the config does not belong to these weights")
-    layers = len({k.split(".")[3] for k in state if k.startswith("bert.encoder.layer.")})
+    layers = check_layers_whole(state)
     if config.num_hidden_layers != layers:
         raise Refused(f"config.json says num_hidden_layers {config.num_hidden_layers!r} but the weights "
                       f"hold {layers} layer(s): the config does not belong to these weights")
     heads = config.num_attention_heads
     if not isinstance(heads, int) or heads < 1 or config.hidden_size % heads:
         raise Refused(f"num_attention_heads {heads!r} does not divide hidden size {config.hidden_size}")
+
+
+def check_layers_whole(state):
+    """The encoder's layer count, once layers 0..n-1 each hold layer 0's tensors of its shapes: a
+    layer is built whole from the count, so a name alone (one element) must not stand for one."""
+    layers = {}
+    for key, tensor in state.items():
+        parts = key.split(".", 4)
+        if key.startswith("bert.encoder.layer.") and len(parts) == 5:
+            layers.setdefault(parts[3], {})[parts[4]] = tuple(tensor.shape)
+    first = layers.get("0", {})
+    for index, tensors in layers.items():
+        if not index.isdigit() or int(index) >= len(layers) or tensors != first:
+            raise Refused(f"encoder layer {index} does not hold the tensors of layer 0 "
+                          f"(of {len(layers)} layers): the weights are not a whole BERT encoder")
+    return len(layers)
 
 
 def build_model(config, state):

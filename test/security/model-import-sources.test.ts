@@ -9,7 +9,13 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { madeFixtures, runImport, type Finished, type MadeFixtures } from '../support/model-import';
+import {
+  BERT_VOCAB,
+  madeFixtures,
+  runImport,
+  type Finished,
+  type MadeFixtures,
+} from '../support/model-import';
 import { TOOLS_PYTHON, pythonToolsSkipped } from '../support/python-tools';
 
 const skip = pythonToolsSkipped(['torch', 'transformers', 'safetensors', 'onnxruntime']);
@@ -110,6 +116,32 @@ describe(
       );
       assert.ok(!existsSync(out), 'a package was written');
       assert.equal(sound.run.status, 0, sound.run.stderr);
+    });
+
+    it('refuses weights that declare more than their bytes hold, before building the model (control: the same state_dict whole imports under the same memory limit)', async () => {
+      for (const [file, reason] of [
+        ['expanded.pth', /word_embeddings\.weight of shape \[100000000, 64\] is a view/],
+        ['many-layers.pth', /encoder layer \d+ does not hold the tensors of layer 0/],
+      ] as const) {
+        const out = join(dir, file);
+        const args = ['--out', out, '--vocab', BERT_VOCAB, '--python', limitedPython];
+        const run = await runImport(join(lying, file), args);
+        assert.notEqual(run.status, 0, 'the import succeeded');
+        assert.match(run.stderr, reason);
+        assert.ok(!existsSync(out), 'a package was written');
+      }
+      const out = join(dir, 'whole');
+      const whole = join(lying, 'bert_news_classification_model.pth');
+      const control = await runImport(whole, [
+        '--out',
+        out,
+        '--vocab',
+        BERT_VOCAB,
+        '--python',
+        limitedPython,
+      ]);
+      assert.equal(control.status, 0, control.stderr);
+      assert.ok(existsSync(join(out, 'MANIFEST.json')));
     });
   },
 );
