@@ -12,3 +12,4 @@ export * from './job-replies';
 export * from './queue-progress';
 export * from './restart-policy';
 export * from './replication-barrier';
+export * from './result-expiry';

@@ -1,5 +1,5 @@
 import { Job, type JobsOptions, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { RedisConnection } from './redis';
 
 /** How far a queue has come: jobs (and their texts) added to it, and taken into work. */
@@ -69,13 +69,15 @@ export class QueueProgress {
    * (one round trip). Not a MULTI, which costs ioredis and Redis far more than the stamp: another
    * client's command may run between the two, so two jobs added at the same moment by two API
    * replicas may get each other's place, and a worker may take the job before its stamp (the
-   * started counters do not depend on it).
+   * started counters do not depend on it). `also` may queue more writes of the queue's slot into
+   * the same round trip, after the stamp.
    */
   async add<T extends { texts: readonly unknown[] }, R = unknown>(
     queue: Queue<T>,
     name: string,
     data: T,
     opts: JobsOptions & { jobId: string },
+    also?: (pipeline: ChainableCommander) => void,
   ): Promise<Job<T, R>> {
     const job = new Job<T, R>(queue, name, data, opts, opts.jobId);
     // The queue's own client: BullMQ defined its scripts on it.
@@ -83,6 +85,7 @@ export class QueueProgress {
     // Queued into the pipeline at once (as BullMQ's own addBulk does); its answer comes from exec.
     void job.addJob(pipeline as unknown as Redis, { parentDependenciesKey: '' });
     pipeline.eval(STAMP_JOB, 2, this.key(queue.name), queue.toKey(opts.jobId), data.texts.length);
+    also?.(pipeline);
     const results = (await pipeline.exec()) ?? [];
     const failed = results.find(([error]) => error)?.[0];
     if (failed) throw failed;

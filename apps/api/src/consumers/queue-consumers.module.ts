@@ -4,6 +4,7 @@ import { PredictionsModule } from '../predictions/predictions.module';
 import { ShadowModule } from '../shadow/shadow.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
 import { BatchFinisher } from './batch-finisher';
+import { ExpiredResultSweep } from './expired-result-sweep';
 import { ShadowComparer } from './shadow-comparer';
 import { WebhookDeliverer } from './webhook-deliverer';
 
@@ -12,7 +13,8 @@ import { WebhookDeliverer } from './webhook-deliverer';
  * finished batches are summed up, webhooks delivered, shadow answers compared. They read what
  * the features store (predictions, batches, shadow figures), so they live here, above the
  * features, and no feature depends on another to be consumed. Without a webhook secret (or with
- * webhooks off) nothing is delivered and nothing consumes the webhooks queue.
+ * webhooks off) nothing is delivered and nothing consumes the webhooks queue. Beside them, the
+ * sweep of finished prediction jobs whose TTL is shorter than their queue's.
  */
 @Module({})
 export class QueueConsumersModule {
@@ -20,7 +22,7 @@ export class QueueConsumersModule {
     return {
       module: QueueConsumersModule,
       imports: [PredictionsModule, BatchesModule, ShadowModule, WebhooksModule],
-      providers: [BatchFinisher, ShadowComparer, ...(webhooks ? [WebhookDeliverer] : [])],
+      providers: [BatchFinisher, ShadowComparer, ExpiredResultSweep, ...(webhooks ? [WebhookDeliverer] : [])],
     };
   }
 }

@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Job, JobState } from 'bullmq';
 import {
   QueueProgress,
+  ResultExpiry,
   VersionQueues,
   type PredictionJobData,
   type PredictionJobResult,
@@ -11,6 +12,7 @@ import {
 import { versionKey } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { REDIS } from '../core/core.module';
+import { expiryOf, resultKeeping, type PredictionKind } from './result-keeping';
 
 export type PredictionJob = Job<PredictionJobData, PredictionJobResult>;
 
@@ -41,6 +43,8 @@ export type StoredPrediction =
  */
 @Injectable()
 export class PredictionStore {
+  private readonly expiry = new ResultExpiry();
+
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     @Inject(REDIS) private readonly redis: RedisConnection,
@@ -83,19 +87,32 @@ export class PredictionStore {
 
   /**
    * Puts a prediction job on its version's queue. Once finished, an async prediction is kept for
-   * RESULT_TTL_S; a sync one only for SYNC_RESULT_TTL_S, the time a caller who got a 504 has to
-   * poll it. The job gets its place in the queue in the same round trip (see QueueProgress).
+   * RESULT_TTL_S; a sync one for SYNC_RESULT_TTL_S, the time a caller who got a 504 has to poll
+   * it. Both kinds share the queue, so every job carries the longer of the two as its BullMQ age,
+   * and a job of the shorter kind is marked, in the same round trip, for the sweep that removes
+   * it after its own (see `resultKeeping`). The job gets its place in the queue in that round
+   * trip too (see QueueProgress).
    */
-  async add(id: string, data: PredictionJobData, kind: 'sync' | 'async'): Promise<PredictionJob> {
-    const ttl = kind === 'sync' ? this.config.SYNC_RESULT_TTL_S : this.config.RESULT_TTL_S;
+  async add(id: string, data: PredictionJobData, kind: PredictionKind): Promise<PredictionJob> {
+    const keeping = resultKeeping(this.config);
+    const expiresAfterS = expiryOf(keeping, kind);
     const queue = this.queues.online<PredictionJobData>(data.model, data.version);
-    return this.progress.add<PredictionJobData, PredictionJobResult>(queue, 'predict', data, {
+    const options = {
       jobId: id,
       attempts: this.config.JOB_ATTEMPTS,
       backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: { age: ttl },
-      removeOnFail: { age: ttl },
-    });
+      removeOnComplete: { age: keeping.queueAgeS },
+      removeOnFail: { age: keeping.queueAgeS },
+    };
+    return this.progress.add<PredictionJobData, PredictionJobResult>(
+      queue,
+      'predict',
+      data,
+      options,
+      expiresAfterS === undefined
+        ? undefined
+        : (pipeline) => this.expiry.mark(pipeline, queue, id, expiresAfterS),
+    );
   }
 
   /**
