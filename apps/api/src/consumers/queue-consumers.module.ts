@@ -22,7 +22,12 @@ export class QueueConsumersModule {
     return {
       module: QueueConsumersModule,
       imports: [PredictionsModule, BatchesModule, ShadowModule, WebhooksModule],
-      providers: [BatchFinisher, ShadowComparer, ExpiredResultSweep, ...(webhooks ? [WebhookDeliverer] : [])],
+      providers: [
+        BatchFinisher,
+        ShadowComparer,
+        ExpiredResultSweep,
+        ...(webhooks ? [WebhookDeliverer] : []),
+      ],
     };
   }
 }
