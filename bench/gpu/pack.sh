@@ -55,7 +55,8 @@ node -e '
   fs.writeFileSync(process.argv[2], rows.join("\n") + "\n");' "$DATA" "$W/texts.jsonl"
 cp "$DATA/bert-base-uncased-vocab.txt" "$W/vocab.txt"
 tar cJf "$CARRY/part1/build.tar.xz" -C "$W" texts.jsonl vocab.txt -C "$ROOT" \
-  tools/train_demo.py tools/minibert_onnx.py tools/make_bert_base.py tools/export_fp16.py \
+  tools/train_demo.py tools/calibration.py tools/ngram_branch.py tools/minibert_onnx.py \
+  tools/make_bert_base.py tools/export_fp16.py \
   tools/optimize_graph.py bench/gpu/run.sh
 sha256sum models/ag-news-bert/model.onnx | cut -d' ' -f1 > "$CARRY/part1/demo-model.sha256"
 

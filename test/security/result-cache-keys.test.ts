@@ -18,8 +18,8 @@ const ADDED = '[unused1]';
  * (checked as the precondition of each test: a new model may need new pairs).
  */
 const PAIRS = [
-  ['[SEP] vote', '[sep] vote'],
-  ['[unused1] vote', '[UNUSED1] vote'],
+  ['[SEP] poll', '[sep] poll'],
+  ['[unused1] poll', '[UNUSED1] poll'],
 ];
 /** Texts that tokenize alike (the vocabulary is uncased): one cache entry serves both. */
 const ALIKE = ['Oil prices VOTE', 'oil prices vote'];
