@@ -77,6 +77,13 @@ export const windowsSchema = z
   })
   .strict();
 
+/**
+ * Most tokens a text is read to (`max_length`, times `max_windows` with windows): the tokenizer
+ * binding takes a 32-bit length, so a larger one wrapped round (2^32 + 10 read 10 tokens); 2^31
+ * leaves room for the one token more that tells a text too long (`truncation: false`).
+ */
+export const MAX_TOKENS_READ = 2 ** 31 - 1;
+
 export const manifestSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, "_", "." or "-"'),
@@ -112,7 +119,17 @@ export const manifestSchema = z
       pad_to_multiple_of: 1,
     }),
   })
-  .strict();
+  .strict()
+  .superRefine((m, context) => {
+    const read = m.max_length * (m.windows?.max_windows ?? 1);
+    if (read <= MAX_TOKENS_READ) return;
+    const windows = m.windows ? ` × windows.max_windows ${m.windows.max_windows}` : '';
+    context.addIssue({
+      code: 'custom',
+      path: ['max_length'],
+      message: `max_length ${m.max_length}${windows} is over the ${MAX_TOKENS_READ} tokens a text may be read to`,
+    });
+  });
 
 /** A validated manifest, defaults filled in. */
 export type ModelManifest = z.infer<typeof manifestSchema>;
