@@ -1,4 +1,4 @@
-import { Queue, type JobType } from 'bullmq';
+import { FlowProducer, Queue, type JobType } from 'bullmq';
 import { bulkQueueName, predictionQueueName } from './queues';
 import type { RedisConnection } from './redis';
 
@@ -36,6 +36,7 @@ const DEFAULT_MAX_HANDLES = 256;
  */
 export class VersionQueues {
   private readonly handles = new Map<string, Queue>();
+  private flowHandle: FlowProducer | undefined;
 
   /**
    * `onError` hears the errors of every handle (a lost connection, mostly: the owner of the
@@ -86,6 +87,29 @@ export class VersionQueues {
     return queue as Queue<T>;
   }
 
+  /**
+   * The producer of flows (a parent job and its children), made on first use and kept, like a
+   * queue handle: one whose start failed (BullMQ reads the server's version when a handle
+   * starts; on a fail-fast connection a Redis that answers late fails that read) is dropped, so
+   * the next call makes anew. Made once and kept whatever happened, it would fail every call
+   * after one late answer, at once and for the life of the process.
+   */
+  flows(): FlowProducer {
+    if (this.flowHandle) return this.flowHandle;
+    const made = new FlowProducer({
+      connection: this.connection,
+      prefix: this.prefix,
+      skipWaitingForReady: true,
+    });
+    made.on('error', this.onError);
+    this.flowHandle = made;
+    made.waitUntilReady().catch(() => {
+      if (this.flowHandle === made) this.flowHandle = undefined;
+      void made.close().catch(() => undefined);
+    });
+    return made;
+  }
+
   /** Forgets (and closes) a handle whose start failed, unless another took its place. */
   private drop(name: string, queue: Queue): void {
     if (this.handles.get(name) === queue) this.handles.delete(name);
@@ -134,8 +158,10 @@ export class VersionQueues {
 
   /** Closes every handle; the connection stays open (it is the caller's). */
   async close(): Promise<void> {
-    const handles = [...this.handles.values()];
+    const handles: (Queue | FlowProducer)[] = [...this.handles.values()];
+    if (this.flowHandle) handles.push(this.flowHandle);
     this.handles.clear();
+    this.flowHandle = undefined;
     await Promise.all(handles.map((q) => q.close()));
   }
 }

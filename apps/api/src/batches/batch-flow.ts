@@ -1,6 +1,6 @@
-import { InjectFlowProducer, InjectQueue } from '@nestjs/bullmq';
+import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
-import { Job, type FlowProducer, type Queue } from 'bullmq';
+import { Job, type Queue } from 'bullmq';
 import {
   BATCH_QUEUE,
   JobWaiter,
@@ -55,7 +55,6 @@ const READ_SLICE = 200;
 export class BatchFlow {
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
-    @InjectFlowProducer(BATCH_QUEUE) private readonly flows: FlowProducer,
     @InjectQueue(BATCH_QUEUE) consumed: Queue,
     private readonly queues: VersionQueues,
     private readonly waiter: JobWaiter,
@@ -63,7 +62,6 @@ export class BatchFlow {
     private readonly acknowledgement: Acknowledgement,
   ) {
     // A lost connection is the connection's to report; unheard, it would end the process.
-    flows.on('error', () => undefined);
     consumed.on('error', () => undefined);
   }
 
@@ -91,6 +89,8 @@ export class BatchFlow {
    * staged chunk that reaches neither (the API stopped while reading) becomes due once the batch
    * has expired, past its deadline: a worker then fails it as `deadline_exceeded` without
    * running it, and the batch's parent ends with it. Each chunk carries the batch's deadline.
+   * One call is one Redis write, on the request connection: the caller keeps it small (see
+   * stageDataset), and a write that times out is still ordered before {@link discard}.
    */
   async stage(
     batch: StagedBatch,
@@ -124,7 +124,8 @@ export class BatchFlow {
       },
     }));
     if (first === 0) {
-      await this.flows.add({
+      // Made on first use, and anew after a start that failed (see VersionQueues.flows).
+      await this.queues.flows().add({
         name: 'batch',
         queueName: parentQueue.name,
         data: { batchId: batch.id },

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Problem } from '../core/problem';
 import type { DatasetRecord, DatasetRow, RowError } from './dataset-reader';
-import { FIRST_ERRORS, stageDataset, type StagingSink } from './dataset-staging';
+import { chunkByLength } from './batch-input';
+import {
+  FIRST_ERRORS,
+  WRITE_CHARS,
+  rowChars,
+  stageDataset,
+  type StagingSink,
+} from './dataset-staging';
 
 /** A sink that keeps what it is given, and how many input slices had been read by then. */
 function recordingSink(source: { slicesRead: number }) {
@@ -68,6 +75,48 @@ describe('stageDataset', () => {
     const [first, second] = seen.chunks;
     const longest = Math.max(...first.rows.map((r) => r.text.length));
     assert.ok(longest <= Math.min(...second.rows.map((r) => r.text.length)));
+  });
+
+  it('hands on long texts in chunks and writes of at most WRITE_CHARS characters', async () => {
+    // 300 rows of 20,000 to 80,000 characters (12 MiB), a passthrough column, and one row
+    // larger than a write on its own.
+    const rows: DatasetRow[] = Array.from({ length: 300 }, (_, i) => ({
+      line: i + 1,
+      id: `r${i + 1}`,
+      passthrough: { note: 'n'.repeat(1000) },
+      text: 'x'.repeat(i === 150 ? WRITE_CHARS + 10 : 20_000 + ((i * 7919) % 60_000)),
+    }));
+    async function* input(): AsyncGenerator<DatasetRecord[]> {
+      for (let start = 0; start < rows.length; start += 50) yield rows.slice(start, start + 50);
+    }
+    const writes: { first: number; chunks: DatasetRow[][] }[] = [];
+    const sink: StagingSink = {
+      chunks: (chunks, first) => (writes.push({ first, chunks }), Promise.resolve()),
+      errors: () => Promise.resolve(),
+    };
+    const staged = await stageDataset(input(), sink, { chunkSize: 128, maxRows: 1000 });
+    const weigh = (chunk: DatasetRow[]) => chunk.reduce((sum, row) => sum + rowChars(row), 0);
+    for (const write of writes) {
+      const chars = write.chunks.reduce((sum, chunk) => sum + weigh(chunk), 0);
+      const oversized = write.chunks.length === 1 && write.chunks[0].length === 1;
+      assert.ok(chars <= WRITE_CHARS || oversized, `a write of ${chars} characters`);
+    }
+    const chunks = writes.flatMap((w) => w.chunks);
+    assert.equal(staged.chunks, chunks.length);
+    assert.deepEqual(
+      writes.map((w) => w.first),
+      writes.map((_, k) => writes.slice(0, k).reduce((n, w) => n + w.chunks.length, 0)),
+    );
+    assert.ok(chunks.some((chunk) => chunk.length === 1 && chunk[0].line === 151));
+    assert.deepEqual(
+      chunks
+        .flat()
+        .map((r) => r.line)
+        .sort((a, b) => a - b),
+      rows.map((r) => r.line),
+    );
+    // Control: cut by row count alone, the same rows make chunks far larger than a write.
+    assert.ok(chunkByLength(rows, 128).some((chunk) => weigh(chunk) > 4 * WRITE_CHARS));
   });
 
   it('counts every row error, hands them on in slices, and keeps the first ones in line order', async () => {

@@ -33,6 +33,14 @@ export interface StagedDataset {
 const WINDOW_CHUNKS = 16;
 /** Most text characters held before the rows are cut into chunks, however few they are. */
 const WINDOW_CHARS = 8 * 1024 * 1024;
+/**
+ * Most characters (texts, ids and passthrough columns) of a chunk, and of the chunks handed on
+ * at once: each hand-off is one Redis write, bounded like the job of the largest prediction
+ * request (MAX_BODY_BYTES by default), so that it is answered within REDIS_COMMAND_TIMEOUT_MS
+ * like that one, whatever the dataset's texts. A row larger than this is a chunk and a write
+ * of its own (BATCH_MAX_RECORD_BYTES bounds it).
+ */
+export const WRITE_CHARS = 1024 * 1024;
 /** Row errors held before they are handed on. */
 const ERROR_SLICE = 1000;
 export const FIRST_ERRORS = 20;
@@ -40,7 +48,8 @@ export const FIRST_ERRORS = 20;
 /**
  * Hands a dataset on as it is read, so that what it holds is bounded whatever the dataset's
  * length: rows gather in a window (16 chunks' worth, or 8 MiB of text), which is sorted by text
- * length and cut into chunks for the sink; row errors go to the sink a thousand at a time,
+ * length and cut into chunks (of at most {@link WRITE_CHARS} characters too) for the sink, in
+ * hand-offs of at most {@link WRITE_CHARS} characters; row errors go to the sink a thousand at a time,
  * counted, the first twenty kept. Past `maxRows` records it fails with a 413 and reads no more.
  * Between two slices of records it lets the event loop turn, so other requests are answered
  * while a large upload is read.
@@ -59,8 +68,13 @@ export async function stageDataset(
     const chunks = chunkByLength(window, limits.chunkSize);
     window = [];
     windowChars = 0;
-    await sink.chunks(chunks, staged.chunks);
-    staged.chunks += chunks.length;
+    for (const write of byWeight(
+      chunks.flatMap((chunk) => byWeight(chunk, rowChars)),
+      chunkChars,
+    )) {
+      await sink.chunks(write, staged.chunks);
+      staged.chunks += write.length;
+    }
   };
   const flushErrors = async () => {
     if (errors.length === 0) return;
@@ -91,6 +105,39 @@ export async function stageDataset(
   await flushErrors();
   staged.firstErrors.sort((a, b) => a.line - b.line);
   return staged;
+}
+
+/** Characters a row takes in its chunk's job. */
+export function rowChars(row: DatasetRow): number {
+  let chars = row.text.length + row.id.length;
+  for (const [key, value] of Object.entries(row.passthrough ?? {}))
+    chars += key.length + value.length;
+  return chars;
+}
+
+const chunkChars = (chunk: DatasetRow[]): number =>
+  chunk.reduce((sum, row) => sum + rowChars(row), 0);
+
+/**
+ * `items` in order, cut into runs of at most {@link WRITE_CHARS} characters by `weight`; an
+ * item heavier than that is a run of its own.
+ */
+export function byWeight<T>(items: readonly T[], weight: (item: T) => number): T[][] {
+  const runs: T[][] = [];
+  let run: T[] = [];
+  let chars = 0;
+  for (const item of items) {
+    const w = weight(item);
+    if (run.length > 0 && chars + w > WRITE_CHARS) {
+      runs.push(run);
+      run = [];
+      chars = 0;
+    }
+    run.push(item);
+    chars += w;
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
 }
 
 const tooManyRows = (maxRows: number) =>
