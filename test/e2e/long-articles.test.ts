@@ -23,7 +23,7 @@ describe('long articles read whole through the API and a worker', () => {
   before(async () => {
     store = demoModelStore([
       { version: '1', manifest: { windows: { overlap: 32, max_windows: 8 } } },
-      { version: '2' },
+      { version: '2', manifest: { windows: undefined } },
     ]);
     for (const version of ['1', '2']) {
       const { handler } = await openModel(join(store, `${MODEL}-v${version}`), { device: 'cpu' });

@@ -79,9 +79,15 @@ describe('the pipelined scoring run (demo model)', () => {
     const whole = await classifyTexts(handler, texts.slice(0, FIRST_SLICE_TEXTS), limits);
     assert.equal(sliced.scores!.label.length, texts.length);
     assert.equal(new Set(sliced.batchOf).size, sliced.batches.length);
+    // Every row ran once: a text longer than the window (the demo reads it whole) is a row a window.
+    const rows = (await handler.preprocess(texts)).reduce(
+      (n, e) => n + (e.windows?.length ?? 1),
+      0,
+    );
+    assert.ok(rows > texts.length, 'the sample holds texts longer than the window');
     assert.equal(
       sliced.batches.reduce((n, b) => n + b.size, 0),
-      texts.length,
+      rows,
     );
     whole.results.forEach((result, i) => {
       assert.equal(sliced.scores!.label[i], result.label, `text ${i}`);
