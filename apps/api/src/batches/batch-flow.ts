@@ -16,6 +16,7 @@ import { API_CONFIG, type ApiConfig } from '../config';
 import { Acknowledgement } from '../core/acknowledgement';
 import { textProvenances, type TextProvenance } from '../core/provenance';
 import type { BatchRecord } from './batch.store';
+import { removeWaitingChildren } from './chunk-removal';
 import type { DatasetRow } from './dataset-reader';
 
 type ChunkJob = Job<PredictionJobData, PredictionJobResult>;
@@ -161,9 +162,15 @@ export class BatchFlow {
     await this.acknowledgement.replicated(parents, [batch.id]);
   }
 
-  /** Removes a batch whose input was refused: its parent and every staged chunk. */
+  /**
+   * Removes a batch whose input was refused: every staged chunk, a slice at a time (see
+   * removeWaitingChildren), then its parent.
+   */
   async discard(batch: StagedBatch): Promise<void> {
-    await this.queues.queue(batchParentQueueName(batch.model, batch.version)).remove(batch.id);
+    const parents = this.queues.queue(batchParentQueueName(batch.model, batch.version));
+    const chunks = this.queues.bulk<PredictionJobData>(batch.model, batch.version);
+    await removeWaitingChildren(parents, batch.id, chunks);
+    await parents.remove(batch.id);
   }
 
   /** Chunks done so far: scored, and failed or ignored. */
@@ -179,18 +186,18 @@ export class BatchFlow {
   }
 
   /**
-   * Removes the chunks no worker has taken yet, and counts them as gone from the queue so that
-   * the work behind them moves up (their rows counted at the batch's average per chunk).
+   * Removes the chunks no worker has taken yet, a slice at a time (see removeWaitingChildren),
+   * and counts them as gone from the queue so that the work behind them moves up (their rows
+   * counted at the batch's average per chunk). Chunks a worker holds finish or fail as they go.
    */
   async removeUnprocessed(batch: BatchRecord): Promise<void> {
-    const parent = await this.parent(batch);
-    if (!parent) return;
-    const { unprocessed = 0 } = await parent.getDependenciesCount({ unprocessed: true });
-    await parent.removeUnprocessedChildren();
-    if (unprocessed > 0) {
-      const rows = Math.round((unprocessed * batch.total) / batch.chunks);
+    const parents = this.queues.queue(batchParentQueueName(batch.model, batch.version));
+    const chunks = this.queues.bulk<PredictionJobData>(batch.model, batch.version);
+    const removed = await removeWaitingChildren(parents, batch.id, chunks);
+    if (removed > 0) {
+      const rows = Math.round((removed * batch.total) / batch.chunks);
       const queue = bulkQueueName(batch.model, batch.version);
-      await this.queueProgress.started(queue, unprocessed, rows);
+      await this.queueProgress.started(queue, removed, rows);
     }
   }
 
