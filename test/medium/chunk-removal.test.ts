@@ -102,7 +102,10 @@ describe('removeWaitingChildren', () => {
       autorun: false,
     });
     const held = [await worker.getNextJob('t1'), await worker.getNextJob('t2')];
-    assert.ok(held.every((job) => job?.id), 'a worker holds two chunks');
+    assert.ok(
+      held.every((job) => job?.id),
+      'a worker holds two chunks',
+    );
 
     let removed = 0;
     const sliced = await measure(async () => {
@@ -122,5 +125,15 @@ describe('removeWaitingChildren', () => {
     assert.equal(await held[1].getState(), 'failed');
     assert.equal(await chunkQueue.getJobCountByTypes('wait', 'delayed', 'active'), 0);
     assert.equal(await b.getState(), 'waiting');
+
+    // A refused upload keeps one chunk so its parent is not released, then goes with it.
+    await batch('refused', parents, chunkQueue);
+    assert.equal(
+      await removeWaitingChildren(parents, 'refused', chunkQueue, { keep: 1 }),
+      CHUNKS - 1,
+    );
+    assert.equal(await (await parents.getJob('refused'))!.getState(), 'waiting-children');
+    assert.equal(await parents.remove('refused'), 1);
+    assert.equal(await chunkQueue.getJobCountByTypes('wait', 'delayed'), 0);
   });
 });

@@ -163,13 +163,14 @@ export class BatchFlow {
   }
 
   /**
-   * Removes a batch whose input was refused: every staged chunk, a slice at a time (see
-   * removeWaitingChildren), then its parent.
+   * Removes a batch whose input was refused: its staged chunks a slice at a time (see
+   * removeWaitingChildren), then its parent with the last one (a parent left with no chunk would
+   * be released to a worker).
    */
   async discard(batch: StagedBatch): Promise<void> {
     const parents = this.queues.queue(batchParentQueueName(batch.model, batch.version));
     const chunks = this.queues.bulk<PredictionJobData>(batch.model, batch.version);
-    await removeWaitingChildren(parents, batch.id, chunks);
+    await removeWaitingChildren(parents, batch.id, chunks, { keep: 1 });
     await parents.remove(batch.id);
   }
 

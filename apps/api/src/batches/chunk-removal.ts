@@ -9,16 +9,19 @@ export const REMOVAL_SLICE = 200;
  * removal of one job, which leaves a chunk a worker holds (locked) to finish or fail. Unlike
  * BullMQ's `removeUnprocessedChildren` (one script over every child, whose time grows with the
  * batch and can outlast REDIS_COMMAND_TIMEOUT_MS), no command here grows with the batch.
+ * With `keep`, leaves that many chunks (at least) for the caller to remove with the parent.
  * Returns how many chunks were removed.
  */
 export async function removeWaitingChildren(
   parents: Queue,
   parentId: string,
   chunks: Queue,
-  slice = REMOVAL_SLICE,
+  { keep = 0, slice = REMOVAL_SLICE }: { keep?: number; slice?: number } = {},
 ): Promise<number> {
   const client = await parents.client;
   const dependencies = parents.toKey(`${parentId}:dependencies`);
+  // Removing the last child would release the parent to a worker: the caller may keep a few.
+  const most = keep > 0 ? (await client.scard(dependencies)) - keep : Infinity;
   let removed = 0;
   let cursor = '0';
   do {
@@ -29,13 +32,16 @@ export async function removeWaitingChildren(
       const page = keys.slice(start, start + slice);
       // A chunk a worker finished since the page was read is no longer a dependency: kept.
       const still = await client.smismember(dependencies, ...page);
-      const ids = page.filter((_, i) => still[i] === 1).map(jobIdOfKey);
+      const ids = page
+        .filter((_, i) => still[i] === 1)
+        .map(jobIdOfKey)
+        .slice(0, Math.max(0, most - removed));
       const codes = await Promise.all(
         ids.map((id) => chunks.remove(id, { removeChildren: false })),
       );
       removed += codes.filter((code) => code === 1).length;
     }
-  } while (cursor !== '0');
+  } while (cursor !== '0' && removed < most);
   return removed;
 }
 
