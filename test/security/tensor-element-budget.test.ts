@@ -29,6 +29,19 @@ function refusal(fn: () => unknown): Problem {
   assert.fail('the request was accepted');
 }
 
+/** A ModelInfer request of `inputs`, with their raw contents when given. */
+function grpcRequest<Input>(inputs: Input[], rawInputContents: Buffer[] = []) {
+  return {
+    id: '',
+    model_name: 'm',
+    model_version: '',
+    parameters: {},
+    inputs,
+    outputs: [],
+    raw_input_contents: rawInputContents,
+  };
+}
+
 function assertStopsAtLimit(call: (maxTexts: number) => unknown) {
   const refused = refusal(() => call(MAX_TEXTS));
   assert.equal(refused.getStatus(), 413, refused.detail);
@@ -54,37 +67,24 @@ describe('a tensor of more elements than a request may hold texts is refused bef
   });
 
   it('gRPC, raw_input_contents (control: a higher limit reaches the bad element)', () => {
-    const request = {
-      id: '',
-      model_name: 'm',
-      model_version: '',
-      parameters: {},
-      inputs: [{ name: 'text', datatype: 'BYTES', shape: [elements], parameters: {} }],
-      outputs: [],
-      raw_input_contents: [raw],
-    };
+    const request = grpcRequest(
+      [{ name: 'text', datatype: 'BYTES', shape: [elements], parameters: {} }],
+      [raw],
+    );
     assertStopsAtLimit((maxTexts) => inferCallOfGrpc(request as never, maxTexts));
   });
 
   it('gRPC, contents.bytes_contents (control: a higher limit reaches the bad element)', () => {
     const bytes = [...Array<Buffer>(MAX_TEXTS + 1).fill(Buffer.alloc(0)), INVALID_UTF8.subarray(4)];
-    const request = {
-      id: '',
-      model_name: 'm',
-      model_version: '',
-      parameters: {},
-      inputs: [
-        {
-          name: 'text',
-          datatype: 'BYTES',
-          shape: [elements],
-          parameters: {},
-          contents: { bytes_contents: bytes },
-        },
-      ],
-      outputs: [],
-      raw_input_contents: [],
-    };
+    const request = grpcRequest([
+      {
+        name: 'text',
+        datatype: 'BYTES',
+        shape: [elements],
+        parameters: {},
+        contents: { bytes_contents: bytes },
+      },
+    ]);
     const refused = refusal(() => inferCallOfGrpc(request, MAX_TEXTS));
     assert.equal(refused.getStatus(), 413, refused.detail);
     assert.match(refused.detail ?? '', /holds 1002 elements; the limit is 1000 texts/);
@@ -125,26 +125,17 @@ describe('the element budget is the whole request, not each of its inputs', () =
   });
 
   it('gRPC, raw_input_contents of two inputs', () => {
-    const request = {
-      id: '',
-      model_name: 'm',
-      model_version: '',
-      parameters: {},
-      inputs: splitInputs([600, 401]).map((input) => ({ ...input, parameters: {} })),
-      outputs: [],
-      raw_input_contents: [first, second],
-    };
+    const request = grpcRequest(
+      splitInputs([600, 401]).map((input) => ({ ...input, parameters: {} })),
+      [first, second],
+    );
     assertBudgetShared((maxTexts) => inferCallOfGrpc(request as never, maxTexts));
   });
 
   it('gRPC, contents.bytes_contents of two inputs', () => {
     const bytes = (count: number) => Array<Buffer>(count).fill(Buffer.alloc(0));
-    const request = {
-      id: '',
-      model_name: 'm',
-      model_version: '',
-      parameters: {},
-      inputs: [
+    const request = grpcRequest(
+      [
         { contents: { bytes_contents: bytes(600) } },
         { contents: { bytes_contents: [...bytes(400), INVALID_UTF8.subarray(4)] } },
       ].map((input, i) => ({
@@ -154,9 +145,7 @@ describe('the element budget is the whole request, not each of its inputs', () =
         shape: [i ? 401 : 600],
         parameters: {},
       })),
-      outputs: [],
-      raw_input_contents: [],
-    };
+    );
     assertBudgetShared((maxTexts) => inferCallOfGrpc(request, maxTexts));
   });
 });
