@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { connectRedis, JobReplier, replyChannel, type JobReply } from '@app/common';
+import { JobReplier, replyChannel, type JobReply } from '@app/common';
 import { eventually } from '../support/processes';
 import { TestRedis } from '../support/redis-server';
 
@@ -14,18 +14,12 @@ describe('JobReplier: the reply goes out behind BullMQ’s record of the job, on
   let subscriber: Redis;
   const replies: { reply: JobReply; state: string }[] = [];
   let queue: Queue<Data>;
-  const connections: Redis[] = [];
-  const connect = () => {
-    const connection = connectRedis(redis.url);
-    connections.push(connection);
-    return connection;
-  };
 
   before(async () => {
     redis = await TestRedis.start();
     admin = new Redis(redis.url);
     subscriber = new Redis(redis.url);
-    queue = new Queue<Data>('replier', { connection: connect(), prefix: 'mf' });
+    queue = new Queue<Data>('replier', { connection: redis.connect(), prefix: 'mf' });
     // Each reply is read with the job's state as Redis holds it at that moment.
     subscriber.on('message', (_channel: string, message: string) => {
       const reply = JSON.parse(message) as JobReply;
@@ -35,14 +29,13 @@ describe('JobReplier: the reply goes out behind BullMQ’s record of the job, on
   });
   after(async () => {
     await queue?.close();
-    for (const connection of connections) connection.disconnect();
     subscriber?.disconnect();
     admin?.disconnect();
     await redis?.stop();
   });
 
   it('publishes the recorded outcome in the finish’s round trip; nothing for a job not yet finished', async () => {
-    const replier = new JobReplier(connect(), 'mf');
+    const replier = new JobReplier(redis.connect(), 'mf');
     const early = new Map<string, Promise<number>>();
     const taken = new Map<string, Job<Data>>();
     let release!: () => void;
@@ -60,7 +53,7 @@ describe('JobReplier: the reply goes out behind BullMQ’s record of the job, on
           early.set(job.id!, replier.followFinish(worker, job));
         }
       },
-      { connection: connect(), prefix: 'mf', concurrency: 4 },
+      { connection: redis.connect(), prefix: 'mf', concurrency: 4 },
     );
     try {
       // The control: while a job is active, the script finds it unrecorded and publishes nothing.

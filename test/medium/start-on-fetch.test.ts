@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
-import { connectRedis } from '@app/common';
 import { StartOnFetch } from '../../apps/worker/src/consumer/start-on-fetch';
 import { TestRedis } from '../support/redis-server';
 
@@ -13,13 +11,7 @@ describe('StartOnFetch: a job’s work begins as its fetch answers, on a real Bu
   // A failure held for the processor must never surface as an unhandled rejection.
   const unhandled: unknown[] = [];
   const listener = (reason: unknown) => unhandled.push(reason);
-  const connections: Redis[] = [];
   const closers: { close(): Promise<unknown> }[] = [];
-  const connect = () => {
-    const connection = connectRedis(redis.url);
-    connections.push(connection);
-    return connection;
-  };
 
   before(async () => {
     redis = await TestRedis.start();
@@ -28,7 +20,6 @@ describe('StartOnFetch: a job’s work begins as its fetch answers, on a real Bu
   after(async () => {
     process.off('unhandledRejection', listener);
     for (const closer of closers.reverse()) await closer.close();
-    for (const connection of connections) connection.disconnect();
     await redis?.stop();
   });
 
@@ -47,7 +38,7 @@ describe('StartOnFetch: a job’s work begins as its fetch answers, on a real Bu
     };
     const starter = new StartOnFetch(work);
     const worker = new Worker<Data>(name, early ? (job) => starter.process(job) : work, {
-      connection: connect(),
+      connection: redis.connect(),
       prefix: 'mf',
       concurrency,
     });
@@ -59,8 +50,8 @@ describe('StartOnFetch: a job’s work begins as its fetch answers, on a real Bu
   };
 
   const queueOf = async (name: string) => {
-    const queue = new Queue<Data>(name, { connection: connect(), prefix: 'mf' });
-    const events = new QueueEvents(name, { connection: connect(), prefix: 'mf' });
+    const queue = new Queue<Data>(name, { connection: redis.connect(), prefix: 'mf' });
+    const events = new QueueEvents(name, { connection: redis.connect(), prefix: 'mf' });
     closers.push(queue, events);
     await events.waitUntilReady();
     return { queue, events };

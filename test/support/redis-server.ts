@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { LocalRedis, freePort } from '@app/common';
+import { connectRedis, LocalRedis, freePort } from '@app/common';
 import { track, untrack } from './children';
 
 /** A redis-server a test started, and how to reach it. */
@@ -14,6 +14,8 @@ export interface RedisServer {
 
 /** A throwaway redis-server on a port of its own (see {@link LocalRedis}), with no persistence. */
 export class TestRedis implements RedisServer {
+  private readonly connections: Redis[] = [];
+
   private constructor(private readonly server: LocalRedis) {}
 
   /** Starts it; it is stopped at the end of the test file at the latest. */
@@ -36,7 +38,15 @@ export class TestRedis implements RedisServer {
     return this.server.pid;
   }
 
+  /** A connection to it as the apps make one, disconnected by {@link stop}. */
+  connect(): Redis {
+    const connection = connectRedis(this.url);
+    this.connections.push(connection);
+    return connection;
+  }
+
   async stop(): Promise<void> {
+    for (const connection of this.connections.splice(0)) connection.disconnect();
     await this.server.stop();
     untrack(this.server.pid);
   }
