@@ -12,7 +12,7 @@ import {
 import { versionKey } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { REDIS } from '../core/core.module';
-import { expiryOf, resultKeeping, type PredictionKind } from './result-keeping';
+import { expiryOf, resultKeeping, type PredictionKind, type ResultKeeping } from './result-keeping';
 
 export type PredictionJob = Job<PredictionJobData, PredictionJobResult>;
 
@@ -44,13 +44,17 @@ export type StoredPrediction =
 @Injectable()
 export class PredictionStore {
   private readonly expiry = new ResultExpiry();
+  /** How long each kind of finished job is kept: the settings do not change while it runs. */
+  private readonly keeping: ResultKeeping;
 
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     @Inject(REDIS) private readonly redis: RedisConnection,
     private readonly queues: VersionQueues,
     private readonly progress: QueueProgress,
-  ) {}
+  ) {
+    this.keeping = resultKeeping(config);
+  }
 
   /** A new prediction id for a version. */
   static newId(record: { name: string; version: string }): string {
@@ -94,15 +98,14 @@ export class PredictionStore {
    * trip too (see QueueProgress).
    */
   async add(id: string, data: PredictionJobData, kind: PredictionKind): Promise<PredictionJob> {
-    const keeping = resultKeeping(this.config);
-    const expiresAfterS = expiryOf(keeping, kind);
+    const expiresAfterS = expiryOf(this.keeping, kind);
     const queue = this.queues.online<PredictionJobData>(data.model, data.version);
     const options = {
       jobId: id,
       attempts: this.config.JOB_ATTEMPTS,
       backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: { age: keeping.queueAgeS },
-      removeOnFail: { age: keeping.queueAgeS },
+      removeOnComplete: { age: this.keeping.queueAgeS },
+      removeOnFail: { age: this.keeping.queueAgeS },
     };
     return this.progress.add<PredictionJobData, PredictionJobResult>(
       queue,
