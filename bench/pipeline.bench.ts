@@ -23,6 +23,7 @@ import { runBatch } from '../test/support/run-batch';
 import { allowedCpus, formatCpuList, pinProcess, processCpus, splitCpus } from './cpu-pinning';
 import { DEMO_MODEL, agNewsTest, fmt, percentile } from './data';
 import { ackCost } from './replica-ack-cost';
+import { commandStats, commandTable } from './redis-commands';
 import { startBenchStack } from './stack';
 import { cpuTable, stackCpu, stackMeter, threadNames, type MeteredLoad } from './stack-cpu';
 
@@ -152,11 +153,13 @@ async function main(): Promise<void> {
           [64, 1],
           [128, 1],
         ];
+    let commands: string[] = [];
     for (const [concurrency, perRequest] of loads) {
-      rows.push([
-        `${concurrency} clients, ${perRequest} text(s)/request`,
-        await run(concurrency, perRequest),
-      ]);
+      const before = await commandStats(bench.redisUrl);
+      const figures = await run(concurrency, perRequest);
+      if (concurrency === 32 && perRequest === 1)
+        commands = commandTable(before, await commandStats(bench.redisUrl), figures.requests);
+      rows.push([`${concurrency} clients, ${perRequest} text(s)/request`, figures]);
     }
     const load = (concurrency: number, perRequest: number) =>
       rows.find(([, f]) => f.name.startsWith(`${concurrency} clients × ${perRequest} text`))![1];
@@ -185,6 +188,10 @@ async function main(): Promise<void> {
       '',
       `Redis: ${fmt(redisMs, 3)} ms of CPU per single-text request, so one Redis core serves at most ` +
         `about ${fmt(1000 / redisMs, 0)} single-text requests/s for the whole fleet (1000 / ${fmt(redisMs, 3)}).`,
+      `What Redis spent per request at 32 clients × 1 text, by command (INFO commandstats):`,
+      '',
+      ...commands,
+      '',
       `thread names (/proc/<pid>/task/<tid>/comm): ${threadNames(meter.read())}. ` +
         `The worker's main thread is the one whose id is the pid; its inference thread says its id, ` +
         `and which threads ran before it, as it starts (bench/thread-tag.ts).`,

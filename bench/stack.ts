@@ -63,6 +63,8 @@ export async function startBenchStack(
   const pool = new Pool(stack.apiUrl, { connections: 256, pipelining: 1 });
   return {
     stack,
+    /** The URL of the stack's Redis. */
+    redisUrl: redis.url,
     /** POSTs JSON and returns the status and parsed body. */
     async post(path: string, body: unknown): Promise<{ status: number; body: unknown }> {
       const response = await pool.request({

@@ -58,6 +58,11 @@ export const apiSettings = z.object({
    * this many texts (each answered with its own share); 1 gives every request its own job.
    */
   COALESCE_MAX_TEXTS: intSetting(64, 1),
+  /**
+   * Longest a version's sync requests are held while this process has a job unanswered for each
+   * of its live workers (they go as one job as soon as one is answered); 0: never held.
+   */
+  COALESCE_WAIT_MS: intSetting(25, 0),
   /** Sync calls to a version with more queued work than this (estimated) are refused with 503. */
   MAX_QUEUE_WAIT_S: intSetting(30, 0),
   /** Async creates to a version with this many queued jobs are refused with 429. */

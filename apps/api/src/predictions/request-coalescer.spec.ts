@@ -3,7 +3,7 @@ import { afterEach, describe, it, mock } from 'node:test';
 import type { JobOutcome, PredictionJobData, PredictionJobResult } from '@app/common';
 import type { VersionRecord } from '@app/registry';
 import type { ApiConfig } from '../config';
-import type { ResolvedVersion } from '../core/model-catalog';
+import type { ModelCatalog, ResolvedVersion } from '../core/model-catalog';
 import type { PredictionQueue } from './prediction-queue';
 import { PredictionStore } from './prediction.store';
 import { RequestCoalescer, type SyncAnswer, type SyncRequest } from './request-coalescer';
@@ -39,10 +39,16 @@ function memoryQueue(addFails?: Error) {
   return { jobs, queue: queue as unknown as PredictionQueue };
 }
 
-function coalescer(maxTexts = 64, addFails?: Error) {
-  const config = { COALESCE_MAX_TEXTS: maxTexts, SYNC_TIMEOUT_MS: 30_000 } as ApiConfig;
+/** A coalescer over a memory queue; `hold` is off unless a test asks for it. */
+function coalescer(maxTexts = 64, addFails?: Error, hold = { workers: 1, waitMs: 0 }) {
+  const config = {
+    COALESCE_MAX_TEXTS: maxTexts,
+    COALESCE_WAIT_MS: hold.waitMs,
+    SYNC_TIMEOUT_MS: 30_000,
+  } as ApiConfig;
   const { jobs, queue } = memoryQueue(addFails);
-  return { coalescer: new RequestCoalescer(config, queue), jobs };
+  const fleet = { live: () => Promise.resolve({ workers: hold.workers, textsPerSecond: 0 }) };
+  return { coalescer: new RequestCoalescer(config, queue, fleet as unknown as ModelCatalog), jobs };
 }
 
 const target = (version = '1'): ResolvedVersion => ({
@@ -232,5 +238,88 @@ describe('RequestCoalescer', () => {
       jobs[0].data.parts?.map((p) => p.deadline === undefined),
       [false, true],
     );
+    // Its answer clears the deadline's timer, which would hold the test process for a minute.
+    jobs[0].finish(completed(jobs[0].data));
+  });
+
+  describe('while the version is busy', () => {
+    const holding = { workers: 1, waitMs: 25 };
+    /** Sends one request a turn, each a job of its own while the version has room. */
+    async function fill(c: RequestCoalescer, count: number): Promise<void> {
+      for (let k = 0; k < count; k++) {
+        void c.answer(target(), ask([`busy${k}`]));
+        await nextTurn();
+      }
+    }
+
+    it('holds requests once each live worker has a job unanswered, and sends them as one when one is answered', async () => {
+      const { coalescer: c, jobs } = coalescer(64, undefined, holding);
+      await fill(c, 1);
+      assert.equal(jobs.length, 1);
+      const held = [c.answer(target(), ask(['c'])), c.answer(target(), ask(['d']))];
+      await nextTurn();
+      void c.answer(target(), ask(['e']));
+      await nextTurn();
+      await nextTurn();
+      assert.equal(jobs.length, 1, 'held while the one worker has a job');
+      jobs[0].finish(completed(jobs[0].data));
+      await nextTurn();
+      assert.equal(jobs.length, 2);
+      assert.deepEqual(jobs[1].data.texts, ['c', 'd', 'e']);
+      jobs[1].finish(completed(jobs[1].data));
+      assert.deepEqual((await Promise.all(held)).map(outputsOf), [
+        [{ text: 'c' }],
+        [{ text: 'd' }],
+      ]);
+    });
+
+    it('sends each turn its own job when holding is off (COALESCE_WAIT_MS=0): the control', async () => {
+      const { coalescer: c, jobs } = coalescer(64, undefined, { workers: 1, waitMs: 0 });
+      await fill(c, 1);
+      void c.answer(target(), ask(['c']));
+      await nextTurn();
+      void c.answer(target(), ask(['e']));
+      await nextTurn();
+      assert.deepEqual(
+        jobs.map((j) => j.data.texts),
+        [['busy0'], ['c'], ['e']],
+      );
+    });
+
+    it('lets a job for each live worker be unanswered before it holds', async () => {
+      const { coalescer: c, jobs } = coalescer(64, undefined, { workers: 3, waitMs: 25 });
+      await fill(c, 5);
+      await nextTurn();
+      assert.equal(jobs.length, 3);
+    });
+
+    it("holds no longer than COALESCE_WAIT_MS, nor past a held request's deadline", async () => {
+      mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+      const { coalescer: c, jobs } = coalescer(64, undefined, holding);
+      await fill(c, 1);
+      void c.answer(target(), ask(['c']));
+      await nextTurn();
+      await nextTurn();
+      mock.timers.tick(24);
+      await nextTurn();
+      assert.equal(jobs.length, 1);
+      mock.timers.tick(1);
+      await nextTurn();
+      assert.equal(jobs.length, 2, 'sent at COALESCE_WAIT_MS');
+      assert.deepEqual(jobs[1].data.texts, ['c']);
+
+      void c.answer(target(), ask(['d']));
+      await nextTurn();
+      await nextTurn();
+      const early = c.answer(target(), ask(['e'], { deadline: 1_000_025 + 10 }));
+      mock.timers.tick(9);
+      await nextTurn();
+      assert.equal(jobs.length, 2);
+      mock.timers.tick(1);
+      await nextTurn();
+      assert.equal(jobs.length, 3, 'sent at the deadline of a request that joined the held ones');
+      assert.deepEqual(jobs[2].data.texts, ['d', 'e']);
+      assert.equal((await early).outcome.status, 'timeout');
+    });
   });
 });

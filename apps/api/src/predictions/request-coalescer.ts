@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { JobOutcome, PredictionJobData, PredictionJobResult } from '@app/common';
 import { versionKey } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
-import type { ResolvedVersion } from '../core/model-catalog';
+import { ModelCatalog, type ResolvedVersion } from '../core/model-catalog';
 import { resultShare } from '../core/provenance';
 import { latestDeadline, syncWaitMs } from './deadline';
 import { PredictionQueue } from './prediction-queue';
@@ -27,6 +27,8 @@ interface Gathering {
   target: ResolvedVersion;
   probabilities?: boolean;
   texts: number;
+  /** Set while the gathering is held because its version has enough jobs unanswered. */
+  hold?: { timer: NodeJS.Timeout; until: number };
   requests: {
     request: SyncRequest;
     answer: (answer: SyncAnswer) => void;
@@ -38,19 +40,30 @@ interface Gathering {
  * Coalesces sync requests: those for the same version (and the same `probabilities` flag) that
  * arrive within one turn of the event loop become one job, up to COALESCE_MAX_TEXTS texts, and
  * each request is answered with its own share. One job instead of many is what makes a single-
- * text request cheap: one add, one fetch, one completion and one event in Redis for them all.
- * A lone request makes a job of its own, as it would without coalescing. Each request keeps a
- * pollable id of its own that shows only its own texts: a lone request's is the job id; one that
- * shares a job gets `<job id>.<secret>` (see {@link PredictionStore.newPartId}), and the shared
- * job's own id opens nothing.
+ * text request cheap: one add, one fetch, one completion and one reply in Redis for them all.
+ * A lone request makes a job of its own, as it would without coalescing.
+ *
+ * The gathering grows with load, as the worker's grouper does: while this process has a job of
+ * the version unanswered for each of the version's live workers, new requests are held and go
+ * as one job the moment one of those is answered, at most COALESCE_WAIT_MS later (and never past
+ * a request's deadline), or at once when COALESCE_MAX_TEXTS texts are held. Held here, they cost
+ * one job (an add, a fetch, a finish and a reply in Redis) instead of one each; under a load that
+ * fills a job within one job's time they are never held, so the workers never wait for them.
+ *
+ * Each request keeps a pollable id of its own that shows only its own texts: a lone request's is
+ * the job id; one that shares a job gets `<job id>.<secret>` (see
+ * {@link PredictionStore.newPartId}), and the shared job's own id opens nothing.
  */
 @Injectable()
 export class RequestCoalescer {
   private readonly open = new Map<string, Gathering>();
+  /** Jobs sent and not yet answered, by gathering key. */
+  private readonly unanswered = new Map<string, number>();
 
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     private readonly queue: PredictionQueue,
+    private readonly fleet: ModelCatalog,
   ) {}
 
   /** Puts the request's texts on the version's queue, with others, and waits for its answer. */
@@ -60,8 +73,7 @@ export class RequestCoalescer {
     const key = `${versionKey(name, version)}|${request.probabilities === true}`;
     let gathering = this.open.get(key);
     if (gathering && gathering.texts + request.texts.length > max) {
-      this.open.delete(key);
-      void this.send(gathering);
+      this.release(key, gathering);
       gathering = undefined;
     }
     if (!gathering) {
@@ -73,16 +85,60 @@ export class RequestCoalescer {
       };
       gathering = fresh;
       this.open.set(key, fresh);
-      setImmediate(() => {
-        // A gathering that reached COALESCE_MAX_TEXTS was sent then, and is not open any more.
-        if (this.open.get(key) !== fresh) return;
-        this.open.delete(key);
-        void this.send(fresh);
-      });
+      setImmediate(() => void this.sendOrHold(key, fresh));
     }
     gathering.texts += request.texts.length;
+    // A held gathering goes by the earliest deadline among its requests.
+    if (gathering.hold && request.deadline !== undefined && request.deadline < gathering.hold.until)
+      this.holdUntil(key, gathering, request.deadline);
     const { requests } = gathering;
     return new Promise<SyncAnswer>((answer, fail) => requests.push({ request, answer, fail }));
+  }
+
+  /** At the end of the turn a gathering opened in: sent now, or held while the version is busy. */
+  private async sendOrHold(key: string, gathering: Gathering): Promise<void> {
+    // A gathering that reached COALESCE_MAX_TEXTS was sent then, and is not open any more.
+    if (this.open.get(key) !== gathering) return;
+    const unanswered = this.unanswered.get(key) ?? 0;
+    if (unanswered > 0 && this.config.COALESCE_WAIT_MS > 0) {
+      const workers = await this.fleet.live(gathering.target.record).then(
+        (live) => live.workers,
+        () => 0,
+      );
+      if (this.open.get(key) !== gathering) return;
+      if (unanswered >= Math.max(1, workers)) {
+        const deadlines = gathering.requests.flatMap((r) => r.request.deadline ?? []);
+        return this.holdUntil(
+          key,
+          gathering,
+          Math.min(Date.now() + this.config.COALESCE_WAIT_MS, ...deadlines),
+        );
+      }
+    }
+    this.release(key, gathering);
+  }
+
+  private holdUntil(key: string, gathering: Gathering, until: number): void {
+    clearTimeout(gathering.hold?.timer);
+    const timer = setTimeout(() => this.release(key, gathering), Math.max(0, until - Date.now()));
+    gathering.hold = { timer, until };
+  }
+
+  /** Sends the gathering if it is still open. */
+  private release(key: string, gathering: Gathering): void {
+    if (this.open.get(key) !== gathering) return;
+    this.open.delete(key);
+    clearTimeout(gathering.hold?.timer);
+    gathering.hold = undefined;
+    this.unanswered.set(key, (this.unanswered.get(key) ?? 0) + 1);
+    void this.send(gathering).finally(() => {
+      const left = (this.unanswered.get(key) ?? 1) - 1;
+      if (left > 0) this.unanswered.set(key, left);
+      else this.unanswered.delete(key);
+      // One answered: the gathering held behind it goes now.
+      const held = this.open.get(key);
+      if (held?.hold) this.release(key, held);
+    });
   }
 
   private async send({ target, probabilities, requests }: Gathering): Promise<void> {
