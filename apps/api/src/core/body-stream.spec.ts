@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { asUploadProblem, limitedBody } from './body-stream';
+import { asUploadProblem, limitedBody, readWhole } from './body-stream';
 import { Problem } from './problem';
 
 const LIMIT = { maxBytes: 1000, what: 'body' };
@@ -79,5 +79,43 @@ describe('limitedBody', () => {
       buffer(stream),
       (error: Problem) => error.getStatus() === 400 && /the body was cut short/.test(error.detail!),
     );
+  });
+});
+
+describe('readWhole', () => {
+  it('reads a body under the limit whole, across chunks', async () => {
+    const { body } = bodyOf([Buffer.alloc(600, 'a'), Buffer.alloc(400, 'b')]);
+    const read = await readWhole(body, 1000, 'body');
+    assert.equal(read.length, 1000);
+    assert.equal(read.toString('latin1', 598, 602), 'aabb');
+  });
+
+  it('fails with a 413 once past the limit, counting across chunks, and stops reading', async () => {
+    const { body, sent } = bodyOf(Array.from({ length: 16 }, () => Buffer.alloc(64 * 1024, 'a')));
+    const error = await readWhole(body, 100_000, 'body').then(
+      () => assert.fail('the body was read whole'),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof Problem, String(error));
+    assert.equal(error.getStatus(), 413);
+    assert.match(error.detail ?? '', /the body is over the limit of 100000 bytes/);
+    assert.equal(body.readableFlowing, false, 'the body is paused, not read on');
+    assert.equal(body.listenerCount('data'), 0, 'nothing reads it any more');
+    assert.ok(sent.count < 16, `${sent.count} of 16 chunks were taken`);
+  });
+
+  it('fails with a 400 when the body is cut short rather than waiting for ever', async () => {
+    const body = new PassThrough();
+    const read = readWhole(body, 1000, 'body');
+    body.write('partial');
+    body.destroy(new Error('aborted'));
+    await assert.rejects(
+      read,
+      (error: Problem) => error.getStatus() === 400 && /the body was cut short/.test(error.detail!),
+    );
+  });
+
+  it('reads an empty body as no bytes', async () => {
+    assert.equal((await readWhole(bodyOf([]).body, 1000, 'body')).length, 0);
   });
 });

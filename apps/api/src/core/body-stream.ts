@@ -19,10 +19,16 @@ export function tooLarge(what: string, maxBytes: number): Problem {
   return new Problem(413, 'Payload too large', `${what} is over the limit of ${maxBytes} bytes`);
 }
 
+/** Whether a body sent with this Content-Encoding is its own bytes (none, or `identity`). */
+export function isIdentity(encoding: string | undefined): boolean {
+  const name = (encoding ?? 'identity').trim().toLowerCase();
+  return name === 'identity' || name === '';
+}
+
 /** A decoder for the body's Content-Encoding; 415 for one this server does not speak. */
 export function decoderFor(encoding: string | undefined): Transform | undefined {
-  const name = (encoding ?? 'identity').trim().toLowerCase();
-  if (name === 'identity' || name === '') return undefined;
+  if (isIdentity(encoding)) return undefined;
+  const name = encoding!.trim().toLowerCase();
   if (name === 'gzip' || name === 'x-gzip') return createGunzip();
   if (name === 'deflate') return createInflate();
   if (name === 'br') return createBrotliDecompress();
@@ -74,4 +80,43 @@ export function limitedBody(
     if (error) body.unpipe(counted);
   });
   return stages.at(-1)!;
+}
+
+/**
+ * The whole of a body sent as its own bytes (no Content-Encoding), read as {@link limitedBody}
+ * and a reader of it would read it, without their stream stages: counted as it arrives, a 413 as
+ * soon as more than `maxBytes` came (the body is then paused, nothing much past the limit is
+ * read), a 400 when it is cut short. What a small request costs most of the time: its chunks
+ * are taken as they come, in as few turns of the event loop as the request itself arrives in.
+ */
+export function readWhole(body: Readable, maxBytes: number, what: string): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let seen = 0;
+    const stop = () => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      stopWatching();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen <= maxBytes) return void chunks.push(chunk);
+      stop();
+      body.pause();
+      reject(tooLarge(`the ${what}`, maxBytes));
+    };
+    const onEnd = () => {
+      stop();
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, seen));
+    };
+    // Only its failure is watched for: the end is the 'end' event (a request's 'close' can come
+    // much later).
+    const stopWatching = finished(body, (error) => {
+      if (!error) return;
+      stop();
+      reject(new Problem(400, 'Invalid request', `the ${what} was cut short`));
+    });
+    body.on('data', onData);
+    body.once('end', onEnd);
+  });
 }

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import busboy from 'busboy';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { asUploadProblem, limitedBody, tooLarge } from './body-stream';
+import { asUploadProblem, isIdentity, limitedBody, readWhole, tooLarge } from './body-stream';
 import { Problem, badRequest } from './problem';
 
 /** TorchServe's route, whose body is read whatever its type (paths match in any case). */
@@ -70,11 +70,18 @@ export function readRequestBodies(app: FastifyInstance, maxBytes: number): void 
       throw new Problem(415, 'Unsupported media type', `unsupported charset "${charset}"`);
     }
     if (Number(headers['content-length']) > maxBytes) throw tooLarge('the body', maxBytes);
-    const body = limitedBody(payload, headers['content-encoding'], { maxBytes, what: 'body' });
+    const encoding = headers['content-encoding'];
     try {
+      // A body sent as its own bytes is read whole at once; a form or an encoded body streams.
+      const bytes =
+        kind !== 'form' && isIdentity(encoding)
+          ? await readWhole(payload, maxBytes, 'body')
+          : undefined;
+      if (bytes) return kind === 'bytes' ? bytes : parseJson(bytes);
+      const body = limitedBody(payload, encoding, { maxBytes, what: 'body' });
       if (kind === 'form') return await readForm(headers, body, maxBytes);
-      const bytes = await buffer(body);
-      return kind === 'bytes' ? bytes : parseJson(bytes);
+      const decoded = await buffer(body);
+      return kind === 'bytes' ? decoded : parseJson(decoded);
     } catch (error) {
       throw asUploadProblem(error);
     }
