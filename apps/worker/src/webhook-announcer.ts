@@ -1,5 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import {
+  DEFAULT_KEEP_S,
   webhookJobOptions,
   type Logger,
   type PredictionJobData,
@@ -34,6 +35,7 @@ export class WebhookAnnouncer {
           event,
           this.config.WEBHOOK_MAX_ATTEMPTS,
           this.config.WEBHOOK_BACKOFF_MS,
+          webhook.keepS ?? DEFAULT_KEEP_S,
         ),
       )
       .catch((error) => this.logger.error({ err: error, jobId: job.id }, 'cannot enqueue webhook'));

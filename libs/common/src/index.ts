@@ -13,3 +13,4 @@ export * from './queue-progress';
 export * from './restart-policy';
 export * from './replication-barrier';
 export * from './result-expiry';
+export * from './finished-jobs';

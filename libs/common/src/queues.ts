@@ -84,6 +84,18 @@ export function shadowComparisonOptions(predictionId: string) {
   };
 }
 
+/**
+ * BullMQ options that keep a finished job, completed or failed, for `ageS` seconds. BullMQ's
+ * `{ age }` is not the job's own lifetime: as each job finishes, BullMQ removes every finished job
+ * of its queue older than the age *that* job carries. So the jobs of one queue that are kept at
+ * all carry one age, from the setting that governs them (see each queue's options below, and
+ * "How long finished jobs stay" in the architecture notes); a kind kept for no time at all
+ * (`true`) removes only itself and trims nothing.
+ */
+export function keptFor(ageS: number) {
+  return { removeOnComplete: { age: ageS }, removeOnFail: { age: ageS } };
+}
+
 /** Where the management port serves Bull Board. */
 export const QUEUE_BOARD_PATH = '/admin/queues';
 
@@ -93,6 +105,21 @@ export const WEBHOOK_QUEUE = '{webhooks}';
 /** Events a webhook may be sent for. */
 export type WebhookEvent = 'start' | 'completed';
 
+/** The webhook an async prediction asked for. */
+export interface PredictionWebhook {
+  url: string;
+  events: WebhookEvent[];
+  /**
+   * How long its deliveries are kept once finished (seconds): the API's RESULT_TTL_S, carried
+   * so that the worker that announces them keeps them as the API does (absent on jobs of APIs
+   * older than it: {@link DEFAULT_KEEP_S}).
+   */
+  keepS?: number;
+}
+
+/** RESULT_TTL_S by default: how long a job that carries no keeping of its own is kept. */
+export const DEFAULT_KEEP_S = 86_400;
+
 /** What the API puts on a model version's queue. */
 export interface PredictionJobData {
   model: string;
@@ -101,7 +128,7 @@ export interface PredictionJobData {
   probabilities?: boolean;
   /** Carried from the HTTP request into the worker's log lines. */
   requestId?: string;
-  webhook?: { url: string; events: WebhookEvent[] };
+  webhook?: PredictionWebhook;
   /** Set on a chunk of a bulk batch: which batch, and the rows behind `texts`. */
   bulk?: { batchId: string; rows: BulkRow[] };
   /**
@@ -139,6 +166,12 @@ export interface JobPart {
 
 /** Failure reason of a job that was not started by its deadline. */
 export const DEADLINE_EXCEEDED = 'deadline_exceeded';
+
+/**
+ * Failure reason of a job left on the queue of a version that was unregistered and that no
+ * live worker drains: no worker will ever take it (see the API's RetiredVersions).
+ */
+export const VERSION_UNREGISTERED = 'version_unregistered';
 
 /** What the worker returns for a prediction job. */
 export interface PredictionJobResult {
@@ -198,18 +231,45 @@ export interface WebhookJobData {
 /**
  * Options of a webhook delivery job. The id makes a repeated announcement (say, by a job
  * delivered twice) a no-op; failed deliveries stay in the queue's failed set: the dead letters.
+ * Every delivery, of a prediction or of a batch, delivered or dead, is kept `keepS` (the API's
+ * RESULT_TTL_S: as long as what it announces is readable), so the queue holds one age.
  */
 export function webhookJobOptions(
   predictionId: string,
   event: WebhookEvent,
   attempts: number,
   backoffMs: number,
+  keepS: number,
 ) {
   return {
     jobId: `${predictionId}-${event}`,
     attempts,
     backoff: { type: 'exponential', delay: backoffMs },
-    removeOnComplete: { age: 86_400 },
-    removeOnFail: false,
+    ...keptFor(keepS),
+  };
+}
+
+/** What a batch parent, and a finished batch, carry. */
+export interface BatchJobData {
+  batchId: string;
+  /**
+   * How long the batch's jobs are kept once finished (seconds): the API's RESULT_TTL_S when it
+   * made the batch (absent on batches of APIs older than it: {@link DEFAULT_KEEP_S}).
+   */
+  keepS?: number;
+}
+
+/**
+ * Options of a finished-batch job on {@link BATCH_QUEUE}: the id makes a parent handed on twice
+ * one job. Once summed up it is gone (the batch's record holds the sums); one that failed every
+ * attempt stays `keepS`, as long as its batch, for the operator to see.
+ */
+export function finishedBatchOptions(data: BatchJobData) {
+  return {
+    jobId: data.batchId,
+    attempts: 3,
+    backoff: { type: 'exponential', delay: 1000 },
+    removeOnComplete: true,
+    removeOnFail: { age: data.keepS ?? DEFAULT_KEEP_S },
   };
 }

@@ -90,6 +90,21 @@ export class ModelRegistry {
     return raw ? (JSON.parse(raw) as UnregisteredVersion) : undefined;
   }
 
+  /**
+   * Every version unregistered and not registered again, with its mark: the versions whose
+   * queues no worker takes from once drained (see the API's RetiredVersions).
+   */
+  async unregisteredVersions(): Promise<
+    { name: string; version: string; mark: UnregisteredVersion }[]
+  > {
+    const marks = await this.redis.hgetall(this.key('unregistered'));
+    return Object.entries(marks).map(([key, raw]) => {
+      const at = key.lastIndexOf('@');
+      const mark = JSON.parse(raw) as UnregisteredVersion;
+      return { name: key.slice(0, at), version: key.slice(at + 1), mark };
+    });
+  }
+
   async listModels(): Promise<ModelRecord[]> {
     const names = (await this.redis.smembers(this.key('models'))).sort();
     return Promise.all(names.map((name) => this.getModel(name)));

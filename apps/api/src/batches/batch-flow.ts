@@ -8,6 +8,8 @@ import {
   VersionQueues,
   batchParentQueueName,
   bulkQueueName,
+  keptFor,
+  type BatchJobData,
   type BulkRow,
   type PredictionJobData,
   type PredictionJobResult,
@@ -100,7 +102,8 @@ export class BatchFlow {
     options: { probabilities?: boolean; deadline?: number },
   ): Promise<void> {
     const ttlS = this.config.RESULT_TTL_S;
-    const kept = { removeOnComplete: { age: ttlS }, removeOnFail: { age: ttlS } };
+    // Chunks and parent are kept as long as the batch; the parent tells the finished batch so.
+    const kept = keptFor(ttlS);
     // No chunk starts once its batch has expired: its results would have nowhere to go.
     const deadline = Math.min(options.deadline ?? Infinity, batch.stagedAt + ttlS * 1000);
     const parentQueue = this.queues.queue(batchParentQueueName(batch.model, batch.version));
@@ -129,7 +132,7 @@ export class BatchFlow {
       await this.queues.flows().add({
         name: 'batch',
         queueName: parentQueue.name,
-        data: { batchId: batch.id },
+        data: { batchId: batch.id, keepS: ttlS } satisfies BatchJobData,
         opts: { jobId: batch.id, ...kept },
         children,
       });

@@ -5,17 +5,28 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
-import { ResultExpiry, VersionQueues, isRedisUnavailable } from '@app/common';
+import {
+  BATCH_QUEUE,
+  ResultExpiry,
+  VersionQueues,
+  WEBHOOK_QUEUE,
+  batchParentQueueName,
+  isRedisUnavailable,
+  trimFinished,
+} from '@app/common';
 import { ModelRegistry } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
-import { resultKeeping, sweepIntervalMs } from '../predictions/result-keeping';
+import { resultKeeping, sweepIntervalMs, type ResultKeeping } from '../predictions/result-keeping';
+import { RetiredVersions } from './retired-versions';
 
 /**
- * Removes the finished prediction jobs kept shorter than their queue's BullMQ age (sync calls,
- * under the default settings) once they have been finished for their own TTL, in the queues of
- * every registered version. Every API process sweeps: the index lives in Redis (a restart loses
- * nothing), and sweeps of several processes at once share the work (see `ResultExpiry`). One
- * pass at a time, the next an interval after the last one ended.
+ * Keeps finished jobs for their own time, in the queues of every registered version and of every
+ * unregistered one: removes the finished prediction jobs kept shorter than their queue's BullMQ
+ * age (sync calls, under the default settings) once they have been finished for their own TTL,
+ * and the finished jobs of every queue past the age they carry (see `trimFinished`: BullMQ trims
+ * a queue only as another of its jobs finishes). Every API process sweeps: the index lives in
+ * Redis (a restart loses nothing), and sweeps of several processes at once share the work (see
+ * `ResultExpiry`). One pass at a time, the next an interval after the last one ended.
  */
 @Injectable()
 export class ExpiredResultSweep implements OnApplicationBootstrap, OnModuleDestroy {
@@ -28,12 +39,13 @@ export class ExpiredResultSweep implements OnApplicationBootstrap, OnModuleDestr
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     private readonly registry: ModelRegistry,
     private readonly queues: VersionQueues,
+    private readonly retired: RetiredVersions,
     private readonly logger: PinoLogger,
   ) {}
 
   onApplicationBootstrap(): void {
     const { short } = resultKeeping(this.config);
-    if (short) this.schedule(short.keepS);
+    this.schedule(Math.min(short?.keepS ?? Infinity, this.config.RESULT_TTL_S));
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -45,20 +57,44 @@ export class ExpiredResultSweep implements OnApplicationBootstrap, OnModuleDestr
   private schedule(keepS: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.pass = this.sweep(keepS).finally(() => this.schedule(keepS));
+      this.pass = this.sweep().finally(() => this.schedule(keepS));
     }, sweepIntervalMs(keepS));
     this.timer.unref();
   }
 
-  /** One pass over the online queues of every registered version; errors are logged, not thrown. */
-  private async sweep(keepS: number): Promise<void> {
+  /**
+   * A version's queues: its short-lived prediction jobs after their own TTL, and every finished
+   * job past the age its queue's jobs carry (prediction jobs the longer TTL, batch chunks and
+   * parents RESULT_TTL_S).
+   */
+  private async sweepVersion(
+    { name, version }: { name: string; version: string },
+    keeping: ResultKeeping,
+  ): Promise<void> {
+    const online = this.queues.online(name, version);
+    if (keeping.short) await this.expiry.sweep(online, keeping.short.keepS);
+    await trimFinished(online, keeping.queueAgeS);
+    await trimFinished(this.queues.bulk(name, version), this.config.RESULT_TTL_S);
+    const parents = this.queues.queue(batchParentQueueName(name, version));
+    await trimFinished(parents, this.config.RESULT_TTL_S);
+  }
+
+  /**
+   * One pass over the queues of every version, registered or not, and the webhook and
+   * finished-batch queues; errors are logged, not thrown.
+   */
+  private async sweep(): Promise<void> {
+    const keeping = resultKeeping(this.config);
     try {
-      for (const model of await this.registry.listModels()) {
-        for (const { name, version } of model.versions) {
-          if (this.stopped) return;
-          await this.expiry.sweep(this.queues.online(name, version), keepS);
-        }
+      const registered = (await this.registry.listModels()).flatMap((model) => model.versions);
+      for (const version of [...registered, ...(await this.retired.list())]) {
+        if (this.stopped) return;
+        await this.sweepVersion(version, keeping);
       }
+      const ttlS = this.config.RESULT_TTL_S;
+      await trimFinished(this.queues.queue(WEBHOOK_QUEUE), ttlS);
+      // A summed-up batch's job is gone at once; one that failed is kept as long as its batch.
+      await trimFinished(this.queues.queue(BATCH_QUEUE), ttlS, ['failed']);
     } catch (error) {
       // A lost connection is reported once by its owner (see main.ts); the next pass tries again.
       if (!isRedisUnavailable(error))

@@ -5,6 +5,8 @@ import { ShadowModule } from '../shadow/shadow.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
 import { BatchFinisher } from './batch-finisher';
 import { ExpiredResultSweep } from './expired-result-sweep';
+import { RetiredVersionSweep } from './retired-version-sweep';
+import { RetiredVersions } from './retired-versions';
 import { ShadowComparer } from './shadow-comparer';
 import { WebhookDeliverer } from './webhook-deliverer';
 
@@ -14,7 +16,7 @@ import { WebhookDeliverer } from './webhook-deliverer';
  * the features store (predictions, batches, shadow figures), so they live here, above the
  * features, and no feature depends on another to be consumed. Without a webhook secret (or with
  * webhooks off) nothing is delivered and nothing consumes the webhooks queue. Beside them, the
- * sweep of finished prediction jobs whose TTL is shorter than their queue's.
+ * sweep of finished jobs past their time, and the one that ends what unregistered versions left.
  */
 @Module({})
 export class QueueConsumersModule {
@@ -26,6 +28,8 @@ export class QueueConsumersModule {
         BatchFinisher,
         ShadowComparer,
         ExpiredResultSweep,
+        RetiredVersions,
+        RetiredVersionSweep,
         ...(webhooks ? [WebhookDeliverer] : []),
       ],
     };

@@ -19,6 +19,9 @@ import { ProblemFilter } from './problem.filter';
 /** Injection token of the Redis connection; only stores inject it. */
 export const REDIS = Symbol('REDIS');
 
+/** Injection token of the connection that waits for Redis to come back (queue consumers'). */
+export const CONSUMER_REDIS = Symbol('CONSUMER_REDIS');
+
 /** What the inference and management apps of one process share. */
 export interface SharedServices {
   config: ApiConfig;
@@ -50,6 +53,7 @@ export class CoreModule {
     const providers = [
       { provide: API_CONFIG, useValue: shared.config },
       { provide: REDIS, useValue: shared.redis },
+      { provide: CONSUMER_REDIS, useValue: shared.consumerRedis },
       { provide: ModelRegistry, useValue: shared.registry },
       { provide: ApiMetrics, useValue: shared.metrics },
       { provide: VersionQueues, useValue: shared.queues },

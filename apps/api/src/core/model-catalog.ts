@@ -75,6 +75,15 @@ export class ModelCatalog {
     );
   }
 
+  /**
+   * True when the version is registered, or was unregistered and not registered again: its
+   * queues keep its jobs until they expire (see RetiredVersions). Reads only, for any name.
+   */
+  async hasOrHad(model: string, version: string): Promise<boolean> {
+    if (await this.has(model, version)) return true;
+    return Boolean(await this.registry.unregisteredVersion(model, version));
+  }
+
   private async liveFleet() {
     const now = Date.now();
     if (!this.fleet || now - this.fleet.at > CACHE_MS) {

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { PredictionJobData, WebhookEvent } from '@app/common';
 import type { VersionRecord } from '@app/registry';
+import { API_CONFIG, type ApiConfig } from '../config';
 import { ModelCatalog, type ResolvedVersion } from '../core/model-catalog';
 import { Problem, notFound } from '../core/problem';
 import { ApiMetrics } from '../metrics/api-metrics';
@@ -32,6 +33,7 @@ export interface CreatePrediction {
 @Injectable()
 export class PredictionService {
   constructor(
+    @Inject(API_CONFIG) private readonly config: ApiConfig,
     private readonly catalog: ModelCatalog,
     private readonly admission: Admission,
     private readonly queue: PredictionQueue,
@@ -118,13 +120,14 @@ export class PredictionService {
   }
 
   /**
-   * The stored prediction; 404 for an id this API never made, of a version that is not
-   * registered (such an id touches no queue), or expired.
+   * The stored prediction; 404 for an id this API never made, of a version that is not and
+   * never was registered (such an id touches no queue), or expired. A prediction of a version
+   * since unregistered stays readable for its time (it may have failed as version_unregistered).
    */
   private async find(id: string): Promise<StoredPrediction> {
     const version = PredictionStore.versionOf(id);
     const found =
-      version && (await this.catalog.has(version.model, version.version))
+      version && (await this.catalog.hasOrHad(version.model, version.version))
         ? await this.store.find(id)
         : undefined;
     if (!found) throw notFound(`no prediction with id "${id}" (unknown or expired)`);
@@ -144,7 +147,8 @@ export class PredictionService {
       texts: request.texts,
       probabilities: request.probabilities,
       requestId: request.requestId,
-      webhook: request.webhook,
+      // Its deliveries, announced by the worker, are kept as long as the prediction.
+      webhook: request.webhook && { ...request.webhook, keepS: this.config.RESULT_TTL_S },
       deadline: request.deadline,
       replyTo: waited ? this.queue.replyAddress : undefined,
     };

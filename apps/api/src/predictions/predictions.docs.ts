@@ -183,7 +183,7 @@ const SYNC_PROBLEMS = {
   413: 'more texts than MAX_TEXTS_PER_REQUEST, or a body over MAX_BODY_BYTES',
   415: 'a charset other than UTF-8',
   500: 'the model failed on this input',
-  503: `no live worker serves the version; its queue holds more than MAX_QUEUE_WAIT_S of work (with Retry-After); or ${REDIS_UNAVAILABLE} (with Retry-After)`,
+  503: `no live worker serves the version, or it was unregistered before a worker took the call; its queue holds more than MAX_QUEUE_WAIT_S of work (with Retry-After); or ${REDIS_UNAVAILABLE} (with Retry-After)`,
   504: 'no answer within SYNC_TIMEOUT_MS, or by the deadline given (then `reason` is `deadline_exceeded`): the problem carries the prediction `id` and `url` to poll',
 };
 

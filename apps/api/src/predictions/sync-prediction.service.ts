@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DEADLINE_EXCEEDED, type PredictionJobResult } from '@app/common';
+import { DEADLINE_EXCEEDED, VERSION_UNREGISTERED, type PredictionJobResult } from '@app/common';
 import type { VersionRecord } from '@app/registry';
 import { API_CONFIG, type ApiConfig } from '../config';
 import { ModelCatalog, type LiveVersion, type ResolvedVersion } from '../core/model-catalog';
@@ -66,6 +66,10 @@ export class SyncPredictionService {
       count('deadline_exceeded');
       throw deadlineExceeded(id);
     }
+    if (outcome.status === 'failed' && outcome.reason === VERSION_UNREGISTERED) {
+      count('unserved');
+      throw unregistered(record, id);
+    }
     if (outcome.status === 'failed') {
       count('failed');
       throw new Problem(500, 'Prediction failed', outcome.reason, { id });
@@ -78,6 +82,16 @@ export class SyncPredictionService {
       { id, url: `/v1/predictions/${id}` },
     );
   }
+}
+
+/** 503: the version was unregistered, and no worker drained its queue, before this call ran. */
+function unregistered(record: VersionRecord, id: string): Problem {
+  return new Problem(
+    503,
+    'Version unregistered',
+    `${record.name} version ${record.version} was unregistered before a worker took this call`,
+    { id, model: record.name, version: record.version },
+  );
 }
 
 /** 503: no live worker serves the version, so a sync caller does not hang. */

@@ -258,7 +258,7 @@ export function V2InferDocs(versioned: boolean) {
       413: 'more texts than MAX_TEXTS_PER_REQUEST, or a body over MAX_BODY_BYTES',
       415: 'a charset other than UTF-8, or a Content-Encoding other than gzip, deflate or br',
       500: 'the model failed on this input',
-      503: `no live worker serves the version; its queue holds more than MAX_QUEUE_WAIT_S of work; or ${REDIS_UNAVAILABLE}`,
+      503: `no live worker serves the version, or it was unregistered before a worker took the call; its queue holds more than MAX_QUEUE_WAIT_S of work; or ${REDIS_UNAVAILABLE}`,
       504: 'no answer within SYNC_TIMEOUT_MS, or by the deadline given',
     }),
   );

@@ -47,6 +47,7 @@ export class WebhookAnnouncer {
       event,
       this.config.WEBHOOK_MAX_ATTEMPTS,
       this.config.WEBHOOK_BACKOFF_MS,
+      this.config.RESULT_TTL_S,
     );
   }
 }

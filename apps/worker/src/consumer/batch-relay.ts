@@ -1,13 +1,8 @@
 import { Worker, type Job, type Queue } from 'bullmq';
-import { batchParentQueueName } from '@app/common';
+import { batchParentQueueName, finishedBatchOptions, type BatchJobData } from '@app/common';
 import type { VersionRecord } from '@app/registry';
 import type { ConsumerContext } from './consumer-context';
 import { closeWhenConnected } from './close-when-connected';
-
-/** What a batch parent, and a finished batch, carry. */
-export interface BatchJobData {
-  batchId: string;
-}
 
 /**
  * Hands the batch parents of one model version, which BullMQ releases once every chunk of the
@@ -37,18 +32,9 @@ export class BatchRelay {
   }
 
   private async handOn(job: Job<BatchJobData>): Promise<void> {
-    const { batchId } = job.data;
-    await this.finished.add(
-      'finished',
-      { batchId },
-      {
-        jobId: batchId,
-        attempts: 3,
-        backoff: { type: 'exponential', delay: 1000 },
-        removeOnComplete: true,
-        removeOnFail: { age: 86_400 },
-      },
-    );
+    const { batchId, keepS } = job.data;
+    const data: BatchJobData = keepS === undefined ? { batchId } : { batchId, keepS };
+    await this.finished.add('finished', data, finishedBatchOptions(data));
   }
 
   /** Stops taking parents and waits for the one in hand. */

@@ -5,6 +5,7 @@ import {
   WEBHOOK_QUEUE,
   JobReplier,
   bulkQueueName,
+  type BatchJobData,
   type ShadowComparisonData,
   type WebhookJobData,
 } from '@app/common';
@@ -17,7 +18,7 @@ import { ThreadRecovery } from '../runtime/thread-recovery';
 import { ShadowAnnouncer } from '../shadow-announcer';
 import { ThroughputMeter } from '../throughput-meter';
 import { WebhookAnnouncer } from '../webhook-announcer';
-import { BatchRelay, type BatchJobData } from './batch-relay';
+import { BatchRelay } from './batch-relay';
 import type { ConsumerContext } from './consumer-context';
 import { JobEvents } from './job-events';
 import { JobIntake } from './job-intake';
