@@ -1,31 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Queue, Worker } from 'bullmq';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ResultExpiry, dropEmptyQueue, trimFinished } from '@app/common';
+import { finishAll } from '../support/finish-jobs';
 import { eventually } from '../support/processes';
 import { TestRedis } from '../support/redis-server';
 
 const PREFIX = 'mf';
-
-/** Runs the queue's waiting jobs to their end (those named `fail-*` fail); the last finish time. */
-async function finishAll(queue: Queue, connection: Redis, count: number): Promise<number> {
-  const worker = new Worker(
-    queue.name,
-    async (job) => {
-      if (String(job.id).startsWith('fail-')) throw new Error('failed on purpose');
-      return 'done';
-    },
-    { connection, prefix: PREFIX },
-  );
-  await eventually('every job to finish', async () => {
-    const counts = await queue.getJobCounts('completed', 'failed');
-    return counts.completed + counts.failed === count ? true : undefined;
-  });
-  await worker.close();
-  const finished = await queue.getJobs(['completed', 'failed'], 0, -1);
-  return Math.max(...finished.map((job) => job.finishedOn!));
-}
 
 describe('finished jobs of a queue nothing finishes in any more', () => {
   let server: TestRedis;

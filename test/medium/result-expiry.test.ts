@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Queue, Worker } from 'bullmq';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ResultExpiry } from '@app/common';
+import { finishAll } from '../support/finish-jobs';
 import { eventually } from '../support/processes';
 import { TestRedis } from '../support/redis-server';
 
@@ -14,25 +15,6 @@ async function addMarked(queue: Queue, ids: string[], keepS: number, expiry = ne
   for (const id of ids) expiry.mark(pipeline, queue, id, keepS);
   await pipeline.exec();
   await queue.addBulk(ids.map((id) => ({ name: 'job', data: { id }, opts: { jobId: id } })));
-}
-
-/** Runs the queue's waiting jobs to their end (those named `fail-*` fail), then stops. */
-async function finishAll(queue: Queue, connection: Redis, count: number): Promise<number> {
-  const worker = new Worker(
-    queue.name,
-    async (job) => {
-      if (String(job.id).startsWith('fail-')) throw new Error('failed on purpose');
-      return 'done';
-    },
-    { connection, prefix: PREFIX, concurrency: 50 },
-  );
-  await eventually('every job to finish', async () => {
-    const counts = await queue.getJobCounts('completed', 'failed');
-    return counts.completed + counts.failed === count ? true : undefined;
-  });
-  await worker.close();
-  const finished = await queue.getJobs(['completed', 'failed'], 0, -1);
-  return Math.max(...finished.map((job) => job.finishedOn!));
 }
 
 /** Resolves once the clock is past `at`: a condition on the clock, not a sleep. */
