@@ -2,7 +2,7 @@
 import { onStopSignal } from '@app/common/stop-signals';
 import 'reflect-metadata';
 import cluster from 'node:cluster';
-import type { Server, ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   ConfigError,
@@ -31,6 +31,7 @@ import { ModelRegistry } from '@app/registry';
 import { reportListening, runApiPrimary, shareMetricsWithPrimary } from './api-processes';
 import { loadApiConfig, type ApiConfig } from './config';
 import { Acknowledgement } from './core/acknowledgement';
+import { ConnectionDrain } from './core/connection-drain';
 import { apiKeyGuard } from './core/auth';
 import type { SharedServices } from './core/core.module';
 import { createHttpApp } from './core/http-app';
@@ -134,6 +135,7 @@ async function bootstrap(config: ApiConfig, logger: Logger): Promise<void> {
     apiKeyGuard(config.API_KEY),
   );
   mountOpenApi(inference, INFERENCE_API);
+  const drains = [inference, management].map((app) => new ConnectionDrain(app.getHttpServer()));
   const host = config.API_HOST;
   await listenAs('MANAGEMENT_PORT', config.MANAGEMENT_PORT, host, () =>
     management.listen(config.MANAGEMENT_PORT, host),
@@ -179,14 +181,9 @@ async function bootstrap(config: ApiConfig, logger: Logger): Promise<void> {
     // Bounded: with Redis gone, closing the queues and the waiter never ends.
     exitAfterGrace(logger, config.SHUTDOWN_GRACE_MS, 'requests in flight');
     // Stop taking requests on kept-alive connections too: each one still open ends after the
-    // answer it is writing (a closing server would otherwise keep serving them).
-    for (const app of [inference, management]) {
-      const server = app.getHttpServer();
-      server.prependListener('request', (_request, response: ServerResponse) =>
-        response.setHeader('connection', 'close'),
-      );
-      server.closeIdleConnections();
-    }
+    // answer it is writing, that of a request in hand included (a closing server would otherwise
+    // keep serving them, and wait for the client to hang up).
+    drains.forEach((drain) => drain.drain());
     // gRPC calls in flight finish first: they need the waiter, queues and Redis below.
     await grpc.stop();
     // Closing the inference app then stops its queue consumers (jobs in hand finish).
