@@ -6,12 +6,13 @@ import { prettyLogLines, type LogFormat } from '@app/common';
  * error output goes to stderr as it is.
  *
  * When stdout or stderr goes away (the reader of a pipe exited, as `tee` does on the Ctrl-C of
- * `npm start | tee run.log`; the terminal was closed), nothing more is written and `onGone` is
- * called, once: serve then stops what it started, as on SIGTERM, instead of dying of the write
- * error and leaving its Redis behind.
+ * `npm start | tee run.log`; the terminal was closed), nothing more is written to it and `onGone`
+ * is called, once: serve then stops what it started, as on SIGTERM, instead of dying of the write
+ * error and leaving its Redis behind. With stdout gone, serve's own lines go to stderr, if it is
+ * still there: how the stop went (a child killed at the end of the grace period, say) is told.
  */
 export class ServeConsole {
-  private gone = false;
+  private readonly gone = new Set<NodeJS.WriteStream>();
   private readonly pretty?: (line: string) => string;
 
   constructor(
@@ -20,23 +21,26 @@ export class ServeConsole {
   ) {
     if (format === 'pretty') this.pretty = prettyLogLines(Boolean(process.stdout.isTTY));
     // Kept for good: a later write to the closed stream fails again, and must not throw.
-    process.stdout.on('error', (error: Error) => this.lost('stdout', error));
-    process.stderr.on('error', (error: Error) => this.lost('stderr', error));
+    process.stdout.on('error', (error: Error) => this.lost(process.stdout, 'stdout', error));
+    process.stderr.on('error', (error: Error) => this.lost(process.stderr, 'stderr', error));
   }
 
-  /** A destination for serve's own logger. */
-  readonly destination = { write: (line: string) => this.log(line) };
+  /** A destination for serve's own logger: stdout, or stderr once stdout is gone. */
+  readonly destination = {
+    write: (line: string) =>
+      this.log(line, this.gone.has(process.stdout) ? process.stderr : process.stdout),
+  };
 
   /** A log line, of serve or of a child: JSON (anything else is passed on as it is). */
-  log(line: string): void {
+  log(line: string, stream: NodeJS.WriteStream = process.stdout): void {
     if (this.pretty && line.startsWith('{')) {
       try {
-        return this.write(process.stdout, this.pretty(line));
+        return this.write(stream, this.pretty(line));
       } catch {
         // Not a log line after all: written as it is below.
       }
     }
-    this.write(process.stdout, line);
+    this.write(stream, line);
   }
 
   /** A line for people (the ready banner), as it is. */
@@ -50,15 +54,17 @@ export class ServeConsole {
   }
 
   private write(stream: NodeJS.WriteStream, line: string): void {
-    if (this.gone || line === '') return;
+    if (this.gone.has(stream) || line === '') return;
     stream.write(line.endsWith('\n') ? line : `${line}\n`);
   }
 
-  private lost(stream: string, error: Error): void {
-    if (this.gone) return;
-    this.gone = true;
-    this.onGone(
-      `its ${stream} was closed (${(error as NodeJS.ErrnoException).code ?? error.message})`,
-    );
+  private lost(stream: NodeJS.WriteStream, name: string, error: Error): void {
+    if (this.gone.has(stream)) return;
+    const first = this.gone.size === 0;
+    this.gone.add(stream);
+    if (first)
+      this.onGone(
+        `its ${name} was closed (${(error as NodeJS.ErrnoException).code ?? error.message})`,
+      );
   }
 }
