@@ -77,9 +77,9 @@ export class TextTokenizer {
    * text longer than `maxLength` also carries them in `windows` (its own ids are the first).
    */
   async encode(texts: readonly string[]): Promise<EncodedText[]> {
-    // One text (a lone online call) is encoded by the binding's `encode`, on the thread that runs
-    // the task: `encodeBatch` hands even one text to its own pool of threads, a second hand-off
-    // (measured on 2 cores: 0.57 against 0.32 ms a text, p50, with 3 ms between texts).
+    // One text (a lone online call) is encoded by the binding's `encode`: `encodeBatch` hands even
+    // one text to its own pool of threads, one more thread to wake (on 2 cores at load 8 the two
+    // could not be told apart; the hand-off is what a quiet or larger host pays).
     const encodings =
       texts.length === 1
         ? [await this.tokenizer.encode(texts[0])]
