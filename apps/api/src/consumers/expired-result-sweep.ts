@@ -34,6 +34,10 @@ export class ExpiredResultSweep implements OnApplicationBootstrap, OnModuleDestr
   private timer?: NodeJS.Timeout;
   private pass?: Promise<void>;
   private stopped = false;
+  /** How long each kind of finished job is kept: the settings do not change while it runs. */
+  private readonly keeping: ResultKeeping;
+  /** Between passes: a fraction of the shortest time a finished job is kept. */
+  private readonly intervalMs: number;
 
   constructor(
     @Inject(API_CONFIG) private readonly config: ApiConfig,
@@ -41,11 +45,14 @@ export class ExpiredResultSweep implements OnApplicationBootstrap, OnModuleDestr
     private readonly queues: VersionQueues,
     private readonly retired: RetiredVersions,
     private readonly logger: PinoLogger,
-  ) {}
+  ) {
+    this.keeping = resultKeeping(config);
+    const shortest = Math.min(this.keeping.short?.keepS ?? Infinity, config.RESULT_TTL_S);
+    this.intervalMs = sweepIntervalMs(shortest);
+  }
 
   onApplicationBootstrap(): void {
-    const { short } = resultKeeping(this.config);
-    this.schedule(Math.min(short?.keepS ?? Infinity, this.config.RESULT_TTL_S));
+    this.schedule();
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -54,11 +61,11 @@ export class ExpiredResultSweep implements OnApplicationBootstrap, OnModuleDestr
     await this.pass;
   }
 
-  private schedule(keepS: number): void {
+  private schedule(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.pass = this.sweep().finally(() => this.schedule(keepS));
-    }, sweepIntervalMs(keepS));
+      this.pass = this.sweep().finally(() => this.schedule());
+    }, this.intervalMs);
     this.timer.unref();
   }
 
@@ -67,10 +74,8 @@ export class ExpiredResultSweep implements OnApplicationBootstrap, OnModuleDestr
    * job past the age its queue's jobs carry (prediction jobs the longer TTL, batch chunks and
    * parents RESULT_TTL_S).
    */
-  private async sweepVersion(
-    { name, version }: { name: string; version: string },
-    keeping: ResultKeeping,
-  ): Promise<void> {
+  private async sweepVersion({ name, version }: { name: string; version: string }): Promise<void> {
+    const { keeping } = this;
     const online = this.queues.online(name, version);
     if (keeping.short) await this.expiry.sweep(online, keeping.short.keepS);
     await trimFinished(online, keeping.queueAgeS);
@@ -84,12 +89,11 @@ export class ExpiredResultSweep implements OnApplicationBootstrap, OnModuleDestr
    * finished-batch queues; errors are logged, not thrown.
    */
   private async sweep(): Promise<void> {
-    const keeping = resultKeeping(this.config);
     try {
       const registered = (await this.registry.listModels()).flatMap((model) => model.versions);
       for (const version of [...registered, ...(await this.retired.list())]) {
         if (this.stopped) return;
-        await this.sweepVersion(version, keeping);
+        await this.sweepVersion(version);
       }
       const ttlS = this.config.RESULT_TTL_S;
       await trimFinished(this.queues.queue(WEBHOOK_QUEUE), ttlS);

@@ -5,6 +5,7 @@ import {
   QueueProgress,
   ResultExpiry,
   VersionQueues,
+  keptFor,
   type PredictionJobData,
   type PredictionJobResult,
   type RedisConnection,
@@ -104,8 +105,7 @@ export class PredictionStore {
       jobId: id,
       attempts: this.config.JOB_ATTEMPTS,
       backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: { age: this.keeping.queueAgeS },
-      removeOnFail: { age: this.keeping.queueAgeS },
+      ...keptFor(this.keeping.queueAgeS),
     };
     return this.progress.add<PredictionJobData, PredictionJobResult>(
       queue,

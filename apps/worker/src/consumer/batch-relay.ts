@@ -32,9 +32,7 @@ export class BatchRelay {
   }
 
   private async handOn(job: Job<BatchJobData>): Promise<void> {
-    const { batchId, keepS } = job.data;
-    const data: BatchJobData = keepS === undefined ? { batchId } : { batchId, keepS };
-    await this.finished.add('finished', data, finishedBatchOptions(data));
+    await this.finished.add('finished', job.data, finishedBatchOptions(job.data));
   }
 
   /** Stops taking parents and waits for the one in hand. */
