@@ -72,16 +72,13 @@ export function readRequestBodies(app: FastifyInstance, maxBytes: number): void 
     if (Number(headers['content-length']) > maxBytes) throw tooLarge('the body', maxBytes);
     const encoding = headers['content-encoding'];
     try {
-      // A body sent as its own bytes is read whole at once; a form or an encoded body streams.
-      const bytes =
-        kind !== 'form' && isIdentity(encoding)
-          ? await readWhole(payload, maxBytes, 'body')
-          : undefined;
-      if (bytes) return kind === 'bytes' ? bytes : parseJson(bytes);
-      const body = limitedBody(payload, encoding, { maxBytes, what: 'body' });
-      if (kind === 'form') return await readForm(headers, body, maxBytes);
-      const decoded = await buffer(body);
-      return kind === 'bytes' ? decoded : parseJson(decoded);
+      const limited = () => limitedBody(payload, encoding, { maxBytes, what: 'body' });
+      if (kind === 'form') return await readForm(headers, limited(), maxBytes);
+      // A body sent as its own bytes is read whole at once; an encoded one streams.
+      const bytes = isIdentity(encoding)
+        ? await readWhole(payload, maxBytes, 'body')
+        : await buffer(limited());
+      return kind === 'bytes' ? bytes : parseJson(bytes);
     } catch (error) {
       throw asUploadProblem(error);
     }
